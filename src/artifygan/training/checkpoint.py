@@ -1,0 +1,49 @@
+"""Resume state (G, D, EMA, optimizers, scaler, step, RNG), written atomically, loaded without pickle.
+
+Inference snapshots live in ``models/snapshot.py``; this file is what ``--resume`` needs to continue
+a run exactly.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..imageio import atomic_write_bytes
+
+STATE_VERSION = 1
+
+
+def rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_state(path: str | Path, state: dict[str, Any]) -> None:
+    buf = io.BytesIO()
+    torch.save({"version": STATE_VERSION, **state}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_state(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no training state to resume from")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{path}: corrupt training state ({str(exc).splitlines()[0]})") from None
+    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+        raise ValueError(f"{path}: not an ArtifyGAN training state (version {STATE_VERSION})")
+    return state

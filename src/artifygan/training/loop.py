@@ -1,0 +1,254 @@
+"""The training loop: one plain function, two phases (content-only initialisation → adversarial).
+
+Reading order: set-up (process group, run folder, data, models, optimizers, resume), then the step
+loop, then the periodic side effects (stats, samples, snapshots, training state).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..config import Config, config_from_dict
+from ..data.dataset import ResumableSampler, UnpairedImages
+from ..imageio import save_image, tensor_to_pil
+from ..losses import discriminator_loss, generator_loss
+from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, save_generator
+from . import ddp
+from .checkpoint import load_state, rng_state, save_state, set_rng_state
+from .rundir import CONFIG_FILE, STATE_FILE, StatsWriter, attach_log_file, next_run_dir, write_config
+
+log = logging.getLogger("artifygan.train")
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype, or None for plain fp32. 'auto' → bf16 on CUDA, fp32 elsewhere."""
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    table = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+    if name not in table:
+        raise ValueError(f"train.precision: unknown {name!r}; choose auto, fp32, bf16 or fp16")
+    return table[name]
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    for pe, p in zip(ema.parameters(), model.parameters(), strict=True):
+        pe.lerp_(p.detach(), 1.0 - decay)
+    for be, b in zip(ema.buffers(), model.buffers(), strict=True):
+        be.copy_(b)
+
+
+def phase_steps(explicit: int | None, epochs: float, steps_per_epoch: int) -> int:
+    return explicit if explicit is not None else round(epochs * steps_per_epoch)
+
+
+@torch.inference_mode()
+def sample_grid(g: nn.Module, photos: torch.Tensor) -> torch.Tensor:
+    """Rows of (photo | output) stacked vertically, as one (3, H, W) tensor."""
+    out = g(photos)
+    rows = [torch.cat([p, o], dim=2) for p, o in zip(photos, out, strict=True)]
+    return torch.cat(rows, dim=1)
+
+
+def load_run_config(run_dir: Path, overrides: list[str] | None = None) -> Config:
+    """The config a run was started with (for --resume), optionally overridden (e.g. more steps)."""
+    import yaml
+
+    from ..config import apply_overrides
+
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not a run folder (no {CONFIG_FILE})")
+    return apply_overrides(config_from_dict(yaml.safe_load(path.read_text())), overrides or [])
+
+
+def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | None = None,
+          name: str | None = None, stop_at_step: int | None = None, time_limit_s: float | None = None,
+          progress: bool = True) -> Path:
+    """Train (or resume) one run; returns its run folder.
+
+    ``stop_at_step`` / ``time_limit_s`` end this invocation early with a saved state, so long runs can
+    be done in chunks (``--resume`` continues them exactly).
+    """
+    t_cfg = cfg.train
+    info = ddp.setup(t_cfg.device)
+    dev = info.device
+    torch.manual_seed(t_cfg.seed)
+
+    # ---- run folder (rank 0 creates, everyone learns its path) ----
+    run_dir: Path | None = None
+    if info.is_main:
+        if resume is not None:
+            run_dir = Path(resume)
+            if not (run_dir / STATE_FILE).is_file():
+                raise FileNotFoundError(f"{run_dir / STATE_FILE}: no training state to resume from")
+        else:
+            run_dir = next_run_dir(run_root, name or f"{cfg.model.generator}-{cfg.data.size}")
+        write_config(run_dir, cfg)
+    run_dir = Path(ddp.broadcast_object(str(run_dir), info))
+    handler = attach_log_file(run_dir) if info.is_main else None
+    stats_writer = StatsWriter(run_dir) if info.is_main else None
+
+    # ---- data ----
+    dataset = UnpairedImages(cfg.data.photos, cfg.data.cartoons, cfg.data.smoothed or None,
+                             cfg.data.size, cfg.data.hflip, t_cfg.seed)
+    sampler = ResumableSampler(dataset, info.rank, info.world, seed=t_cfg.seed)
+    bs = t_cfg.batch_size
+    steps_per_epoch = len(sampler) // bs
+    if steps_per_epoch == 0:
+        raise ValueError(f"dataset has {len(dataset)} items: fewer than one batch of {bs} per process")
+    init_steps = phase_steps(t_cfg.init_steps, t_cfg.init_epochs, steps_per_epoch)
+    total_steps = init_steps + phase_steps(t_cfg.adv_steps, t_cfg.epochs, steps_per_epoch)
+
+    # ---- models and optimizers ----
+    G = GENERATORS.build(cfg.model.generator, cfg.model.generator_args).to(dev)
+    D = DISCRIMINATORS.build(cfg.model.discriminator, cfg.model.discriminator_args).to(dev)
+    content = CONTENT_NETWORKS.build(cfg.model.content, cfg.model.content_args).to(dev)
+    if dev.type == "cuda":
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    opt_g = torch.optim.Adam(G.parameters(), lr=t_cfg.lr_g, betas=t_cfg.betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=t_cfg.lr_d, betas=t_cfg.betas)
+    amp_dtype = resolve_precision(t_cfg.precision, dev)
+    scaler = torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16)
+    step = 0
+    if resume is not None:
+        state = load_state(run_dir / STATE_FILE, map_location=dev)
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        G_ema.load_state_dict(state["G_ema"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
+        step = int(state["step"])
+        log.info("resumed %s at step %d", run_dir, step)
+    G_train = DDP(G, device_ids=[dev.index] if dev.type == "cuda" else None) if info.distributed else G
+    D_train = DDP(D, device_ids=[dev.index] if dev.type == "cuda" else None) if info.distributed else D
+
+    def autocast():
+        if amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(dev.type, dtype=amp_dtype)
+
+    def save_training_state() -> None:
+        save_state(run_dir / STATE_FILE, {
+            "step": step, "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
+            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "scaler": scaler.state_dict(),
+            "rng": rng_state(), "config": cfg.to_dict(),
+        })
+
+    sample_photos = torch.stack([dataset[i]["photo"] for i in range(min(t_cfg.n_samples, len(dataset)))]).to(dev)
+    loader_kw = {"num_workers": cfg.data.num_workers, "pin_memory": dev.type == "cuda"}
+    if cfg.data.num_workers > 0:
+        loader_kw["prefetch_factor"] = 4
+    if info.is_main:
+        log.info("run %s: %d photos, %d cartoons, %d steps/epoch/process, init %d + adversarial %d steps, "
+                 "world %d on %s, precision %s", run_dir, len(dataset.photos), len(dataset.cartoons),
+                 steps_per_epoch, init_steps, total_steps - init_steps, info.world, dev, amp_dtype or "fp32")
+
+    # ---- the loop ----
+    bar = tqdm(total=total_steps, initial=step, disable=not (progress and info.is_main), dynamic_ncols=True)
+    t_start = time.monotonic()
+    t_log, step_log = time.monotonic(), step
+    acc: dict[str, torch.Tensor] = {}
+    stop = False
+    while step < total_steps and not stop:
+        epoch, offset = divmod(step, steps_per_epoch)
+        dataset.set_epoch(epoch)
+        sampler.set_epoch(epoch, offset * bs)
+        loader = DataLoader(dataset, batch_size=bs, sampler=sampler, drop_last=True, **loader_kw)
+        for batch in loader:
+            photo = batch["photo"].to(dev, non_blocking=True)
+            cartoon = batch["cartoon"].to(dev, non_blocking=True)
+            smooth = batch["smooth"].to(dev, non_blocking=True)
+            init_phase = step < init_steps
+            stats: dict[str, torch.Tensor] = {}
+
+            if not init_phase:
+                # -- discriminator: real cartoons vs G(photo) and (edge-promoting) smoothed cartoons --
+                with torch.no_grad(), autocast():
+                    fake = G(photo)
+                parts = [cartoon, fake] + ([smooth] if cfg.loss.edge_promoting else [])
+                with autocast():
+                    logits = D_train(torch.cat(parts)).float().chunk(len(parts))
+                    loss_d = cfg.loss.adversarial * discriminator_loss(
+                        logits[0], logits[1], logits[2] if cfg.loss.edge_promoting else None,
+                        cfg.loss.gan, cfg.loss.edge_weight)
+                opt_d.zero_grad(set_to_none=True)
+                scaler.scale(loss_d).backward()
+                scaler.step(opt_d)
+                stats["loss_d"] = loss_d.detach()
+
+            # -- generator: content (both phases) + adversarial and extras (adversarial phase) --
+            for group in opt_g.param_groups:
+                group["lr"] = t_cfg.lr_init if init_phase else t_cfg.lr_g
+            D.requires_grad_(False)
+            with autocast():
+                fake = G_train(photo)
+                d_fake = None if init_phase else D(fake).float()
+                g_losses = generator_loss(cfg.loss, content, photo, fake.float(), d_fake, cartoon)
+            D.requires_grad_(True)
+            opt_g.zero_grad(set_to_none=True)
+            scaler.scale(g_losses.total).backward()
+            scaler.step(opt_g)
+            scaler.update()
+            update_ema(G_ema, G, min(t_cfg.ema_decay, (1 + step) / (10 + step)))
+            stats.update({f"loss_g_{k}": v for k, v in g_losses.parts.items()})
+            stats["loss_g"] = g_losses.total.detach()
+            for k, v in stats.items():
+                acc[k] = acc.get(k, torch.zeros((), device=dev)) + v.float()
+            acc["n"] = acc.get("n", torch.zeros((), device=dev)) + 1
+            step += 1
+            bar.update(1)
+
+            # -- periodic side effects --
+            last = step >= total_steps
+            if step % t_cfg.log_every == 0 or last:
+                keys = sorted(k for k in acc if k != "n")
+                means = ddp.mean_over_ranks(torch.stack([acc[k] / acc["n"] for k in keys]), info).tolist()
+                now = time.monotonic()
+                row = dict(zip(keys, means, strict=True))
+                row["img_per_s"] = (step - step_log) * bs * info.world / max(now - t_log, 1e-9)
+                row["phase"] = "init" if init_phase else "adversarial"
+                row["epoch"] = epoch
+                row["time_s"] = now - t_start
+                t_log, step_log, acc = now, step, {}
+                if info.is_main:
+                    stats_writer.write(step, row)
+                    bar.set_postfix({k.removeprefix("loss_"): f"{row[k]:.3f}" for k in keys} |
+                                    {"img/s": f"{row['img_per_s']:.1f}"})
+            if info.is_main and (step % t_cfg.sample_every == 0 or last):
+                save_image(tensor_to_pil(sample_grid(G_ema, sample_photos)),
+                           run_dir / "samples" / f"step_{step:07d}.png")
+            if info.is_main and (step % t_cfg.snapshot_every == 0 or last):
+                save_generator(G_ema, cfg.model.generator, run_dir / "snapshots" / f"step_{step:07d}",
+                               {"size": cfg.data.size, "step": step, "run": run_dir.name})
+            timed_out = time_limit_s is not None and time.monotonic() - t_start > time_limit_s
+            stop = ddp.any_rank(timed_out, info) if time_limit_s is not None else False
+            stop = stop or (stop_at_step is not None and step >= stop_at_step)
+            if info.is_main and (step % t_cfg.checkpoint_every == 0 or last or stop):
+                save_training_state()
+            if last or stop:
+                break
+
+    bar.close()
+    if info.is_main:
+        log.info("stopped at step %d of %d; run folder %s", step, total_steps, run_dir)
+        stats_writer.close()
+        logging.getLogger("artifygan").removeHandler(handler)
+        handler.close()
+    if info.distributed:
+        torch.distributed.barrier()
+    ddp.teardown()
+    return run_dir

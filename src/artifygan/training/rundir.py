@@ -1,0 +1,63 @@
+"""One numbered folder per run: resolved config, log, stats.jsonl, sample grids, snapshots, state."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from ..config import Config, dump_config
+from ..imageio import atomic_write_bytes
+
+CONFIG_FILE = "config.yaml"
+STATE_FILE = "training_state.pt"
+
+
+def next_run_dir(root: str | Path, name: str) -> Path:
+    """runs/00003-name: one more than the highest existing number, never reusing a folder."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    nums = [int(m.group(1)) for p in root.iterdir() if (m := re.match(r"^(\d{5})-", p.name))]
+    run = root / f"{max(nums, default=-1) + 1:05d}-{name}"
+    run.mkdir()
+    return run
+
+
+def write_config(run_dir: Path, cfg: Config) -> None:
+    atomic_write_bytes(run_dir / CONFIG_FILE, dump_config(cfg).encode())
+
+
+def attach_log_file(run_dir: Path) -> logging.Handler:
+    handler = logging.FileHandler(run_dir / "log.txt")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("artifygan").addHandler(handler)
+    logging.getLogger("artifygan").setLevel(logging.INFO)
+    return handler
+
+
+class StatsWriter:
+    """Append-only stats.jsonl plus TensorBoard scalars (TensorBoard optional)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / "stats.jsonl"
+        self.tb = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+        except Exception as exc:  # tensorboard not installed or broken: stats.jsonl still works
+            logging.getLogger(__name__).warning("TensorBoard disabled: %s", exc)
+
+    def write(self, step: int, stats: dict[str, Any]) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps({"step": step, **stats}) + "\n")
+        if self.tb is not None:
+            for k, v in stats.items():
+                if isinstance(v, int | float):
+                    self.tb.add_scalar(k, v, step)
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
