@@ -90,9 +90,12 @@ class Cartoonizer:
             raise TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
         w, h = rgb.size
         target = self.resize if self.resize else (self.max_side if max(w, h) > self.max_side else None)
+        s = target / max(w, h) if target else 1.0
+        min_side = 8 * self.stride  # below this the net's reflect padding has nothing to reflect
+        if min(w, h) * s < min_side:
+            s = min_side / min(w, h)
         net = rgb
-        if target and max(w, h) != target:
-            s = target / max(w, h)
+        if s != 1.0:
             net = rgb.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BICUBIC)
         t = pil_to_tensor(net)
         nh, nw = t.shape[-2:]

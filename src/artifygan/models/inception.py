@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -104,7 +105,9 @@ def load_fid_inception(path: str | os.PathLike | None = None, download: bool = T
                        device: str | torch.device = "cpu") -> FIDInception:
     p = resolve_inception_path(path, download)
     try:
-        scripted = torch.jit.load(str(p), map_location=device)
+        with warnings.catch_warnings():  # torch.jit.load is deprecated upstream; the file is TorchScript
+            warnings.simplefilter("ignore", DeprecationWarning)
+            scripted = torch.jit.load(str(p), map_location=device)
     except Exception as exc:
         raise ValueError(f"{p}: cannot load Inception TorchScript ({exc})") from None
     return FIDInception(scripted, p).to(device)

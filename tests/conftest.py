@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny synthetic datasets and a tiny, fast training config (CPU only)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from artifygan.config import Config, load_config
+from artifygan.demo import synthetic_cartoon, synthetic_photo
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("ARTIFYGAN_SHARED", REPO.parent / "shared"))
+
+TINY_OVERRIDES = [
+    "data.size=32", "data.num_workers=0", "train.batch_size=2", "train.log_every=1", "train.sample_every=2",
+    "train.snapshot_every=2", "train.checkpoint_every=2", "train.n_samples=2", "train.device=cpu",
+    "model.generator_args.ch=8", "model.generator_args.n_blocks=1", "model.discriminator_args.base_ch=8",
+    "model.content=vgg19", "model.content_args.pretrained=false", "model.content_args.layer=relu2_2",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """8 synthetic photos and 8 synthetic cartoons at 40×40 (PNG)."""
+    root = tmp_path_factory.mktemp("tinydata")
+    rng = np.random.default_rng(0)
+    for sub, fn in (("photos", synthetic_photo), ("cartoons", synthetic_cartoon)):
+        (root / sub).mkdir()
+        for i in range(8):
+            fn(rng, 40).save(root / sub / f"{i:02d}.png")
+    return root
+
+
+def tiny_config(data: Path, *extra: str) -> Config:
+    return load_config(None, [f"data.photos={data / 'photos'}", f"data.cartoons={data / 'cartoons'}",
+                              *TINY_OVERRIDES, *extra])
+
+
+def random_rgb(w: int, h: int, seed: int = 0) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8))

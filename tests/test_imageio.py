@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from artifygan.imageio import ImageError, is_image, iter_images, load_image, save_image
+
+from .conftest import random_rgb
+
+
+def test_modes_become_rgb(tmp_path):
+    cmyk = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (20, 10), (0, 255, 255, 0)).save(cmyk)  # pure red in CMYK
+    img = load_image(cmyk)
+    assert img.mode == "RGB" and img.size == (20, 10)
+    r, g, b = img.getpixel((5, 5))
+    assert r > 200 and g < 60 and b < 60
+
+    p16 = tmp_path / "grey16.png"
+    Image.fromarray(np.full((8, 8), 65535, np.uint16)).save(p16)
+    img = load_image(p16)
+    assert img.mode == "RGB" and img.getpixel((0, 0)) == (255, 255, 255)
+
+    grey = tmp_path / "grey.png"
+    Image.new("L", (8, 8), 100).save(grey)
+    assert load_image(grey).getpixel((1, 1)) == (100, 100, 100)
+
+    rgba = tmp_path / "alpha.png"
+    Image.new("RGBA", (8, 8), (0, 0, 0, 0)).save(rgba)
+    rgb, alpha = load_image(rgba, with_alpha=True)
+    assert rgb.getpixel((0, 0)) == (255, 255, 255)  # transparent → white for the net
+    assert alpha is not None and alpha.getpixel((0, 0)) == 0
+
+
+def test_exif_orientation_applied(tmp_path):
+    p = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise on display
+    random_rgb(60, 40).save(p, exif=exif)
+    assert load_image(p).size == (40, 60)
+
+
+def test_content_not_extension(tmp_path):
+    fake_jpg = tmp_path / "really_png.jpg"
+    random_rgb(8, 8).save(fake_jpg, format="PNG")
+    (tmp_path / "notes.jpg").write_text("not an image")
+    (tmp_path / "noext").write_bytes(fake_jpg.read_bytes())
+    assert is_image(fake_jpg) and not is_image(tmp_path / "notes.jpg")
+    assert [p.name for p in iter_images(tmp_path)] == ["noext", "really_png.jpg"]
+    assert load_image(fake_jpg).size == (8, 8)
+
+
+@pytest.mark.parametrize("content, msg", [(b"", "not an image"), (b"hello", "not an image")])
+def test_bad_files_name_the_file(tmp_path, content, msg):
+    p = tmp_path / "bad.jpg"
+    p.write_bytes(content)
+    with pytest.raises(ImageError, match=f"bad.jpg: {msg}"):
+        load_image(p)
+
+
+def test_truncated_and_missing(tmp_path):
+    good = tmp_path / "good.jpg"
+    random_rgb(64, 64).save(good, quality=95)
+    trunc = tmp_path / "trunc.jpg"
+    trunc.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(ImageError, match="trunc.jpg"):
+        load_image(trunc)
+    with pytest.raises(ImageError, match="missing.png: file not found"):
+        load_image(tmp_path / "missing.png")
+
+
+def test_save_is_atomic_and_by_suffix(tmp_path):
+    img = random_rgb(8, 8).convert("RGBA")
+    save_image(img, tmp_path / "a" / "out.jpg")
+    with Image.open(tmp_path / "a" / "out.jpg") as im:
+        assert im.format == "JPEG"
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["out.jpg"]  # no temp files left
+    with pytest.raises(ImageError, match="unsupported output format"):
+        save_image(img, tmp_path / "x.xyz")

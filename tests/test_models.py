@@ -1,0 +1,79 @@
+import json
+
+import pytest
+import torch
+
+from artifygan.models import DISCRIMINATORS, GENERATORS, load_generator, save_generator
+from artifygan.models.flops import count_macs, count_params
+from artifygan.models.snapshot import SnapshotError
+
+
+@pytest.mark.parametrize("name", ["light", "cartoongan"])
+@pytest.mark.parametrize("hw", [(32, 32), (64, 96), (40, 28)])
+def test_generator_keeps_shape_and_range(name, hw):
+    g = GENERATORS.build(name, {"n_blocks": 1})
+    x = torch.rand(2, 3, *hw) * 2 - 1
+    y = g(x)
+    assert y.shape == x.shape
+    assert y.abs().max() <= 1
+
+
+def test_parameter_and_mac_budgets():
+    paper = GENERATORS.build("cartoongan")
+    light = GENERATORS.build("light")
+    # the paper's generator: ~11.1M parameters
+    assert 11.0e6 < count_params(paper) < 11.2e6
+    # the light generator's budget: <= 2M parameters and <= 3 GMACs at 256x256
+    assert count_params(light) <= 2e6
+    assert count_macs(light, 256) <= 3e9
+    assert count_macs(paper, 256) > 10 * count_macs(light, 256)
+
+
+@pytest.mark.parametrize("norm", ["instance", "batch", "layer", "none"])
+@pytest.mark.parametrize("sn", [False, True])
+def test_discriminator(norm, sn):
+    d = DISCRIMINATORS.build("patch", {"norm": norm, "spectral_norm": sn, "base_ch": 8})
+    out = d(torch.rand(2, 3, 64, 64))
+    assert out.shape == (2, 1, 16, 16)
+    if sn:
+        assert any("parametrizations" in n for n, _ in d.named_parameters())
+
+
+def test_registry_errors():
+    with pytest.raises(KeyError, match="unknown generator 'nope'"):
+        GENERATORS.build("nope")
+    with pytest.raises(KeyError, match="unknown argument"):
+        GENERATORS.build("light", {"width": 3})
+
+
+def test_snapshot_round_trip(tmp_path):
+    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 2})
+    save_generator(g, "light", tmp_path / "snap", {"size": 64})
+    g2, meta = load_generator(tmp_path / "snap")
+    assert meta["size"] == 64 and meta["generator_args"]["ch"] == 8
+    x = torch.rand(1, 3, 32, 32)
+    g.eval()
+    assert torch.equal(g(x), g2(x))
+    # overwrite in place is atomic: the folder is replaced whole
+    save_generator(g, "light", tmp_path / "snap")
+    assert sorted(p.name for p in (tmp_path / "snap").iterdir()) == ["config.json", "model.safetensors"]
+    assert [p.name for p in tmp_path.iterdir()] == ["snap"]
+
+
+def test_broken_snapshots_name_the_file(tmp_path):
+    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
+    snap = save_generator(g, "light", tmp_path / "snap")
+    w = snap / "model.safetensors"
+    w.write_bytes(w.read_bytes()[:100])
+    with pytest.raises(SnapshotError, match="model.safetensors"):
+        load_generator(snap)
+    (snap / "config.json").write_text("{not json")
+    with pytest.raises(SnapshotError, match="config.json"):
+        load_generator(snap)
+    (snap / "config.json").write_text(json.dumps({"generator": "light", "generator_args": {"ch": 16}}))
+    save_generator(g, "light", tmp_path / "other")
+    w.write_bytes((tmp_path / "other" / "model.safetensors").read_bytes())
+    with pytest.raises(SnapshotError, match="mismatched"):
+        load_generator(snap)
+    with pytest.raises(SnapshotError, match="missing"):
+        load_generator(tmp_path / "nowhere")

