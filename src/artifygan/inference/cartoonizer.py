@@ -63,6 +63,9 @@ class Cartoonizer:
                  batch_size: int = 4, max_side: int = 1536, resize: int | None = None) -> None:
         self.device = pick_device(device)
         self.generator = generator.to(self.device).eval()
+        self.channels_last = bool(getattr(generator, "prefers_channels_last", False)) or self.device.type == "cuda"
+        if self.channels_last:
+            self.generator = self.generator.to(memory_format=torch.channels_last)
         self.meta = meta or {}
         self.stride = int(getattr(generator, "stride", 4))
         self.batch_size = max(1, batch_size)
@@ -108,7 +111,10 @@ class Cartoonizer:
     @torch.inference_mode()
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         p = next(self.generator.parameters())
-        return self.generator(batch.to(self.device, p.dtype)).float().cpu()
+        x = batch.to(self.device, p.dtype)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.generator(x).float().cpu()
 
     def postprocess(self, out: torch.Tensor, prep: Prepared) -> Image.Image:
         nw, nh = prep.net_size

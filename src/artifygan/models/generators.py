@@ -28,6 +28,10 @@ class CartoonGANConfig:
 class CartoonGANGenerator(nn.Module):
     stride = 4
 
+    @property
+    def prefers_channels_last(self) -> bool:
+        return self.config.norm != "instance"
+
     def __init__(self, cfg: CartoonGANConfig) -> None:
         super().__init__()
         c, n = cfg.base_ch, cfg.norm
@@ -57,12 +61,16 @@ class LightConfig:
     ch: int = 32  # full-resolution width; body runs at 4×ch on 1/4 resolution
     n_blocks: int = 7
     expansion: int = 2
-    norm: str = "instance"
+    norm: str = "layer"  # GroupNorm(1): as AnimeGAN; ~2× faster than instance norm on CPU here
     act: str = "lrelu"
 
 
 class LightGenerator(nn.Module):
     stride = 4
+
+    @property
+    def prefers_channels_last(self) -> bool:
+        return self.config.norm != "instance"  # instance norm is slower in channels_last on CPU
 
     def __init__(self, cfg: LightConfig) -> None:
         super().__init__()

@@ -39,7 +39,7 @@ class ConvNormAct(nn.Sequential):
                  norm: str = "instance", act: str | None = "relu", pad_mode: str = "reflect") -> None:
         layers: list[nn.Module] = [
             nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=norm == "none",
-                      padding_mode=pad_mode)
+                      padding_mode=pad_mode if k > 1 else "zeros")
         ]
         layers.append(norm_layer(norm, cout))
         if act is not None:
@@ -51,8 +51,9 @@ class DWSeparable(nn.Sequential):
     """Depthwise 3×3 + pointwise 1×1: ~8-9× fewer MACs than a full 3×3 conv."""
 
     def __init__(self, cin: int, cout: int, stride: int = 1, norm: str = "instance", act: str = "lrelu") -> None:
+        # zero padding here: reflect-padding every depthwise conv cost ~10% of CPU time, for no visible gain
         super().__init__(
-            ConvNormAct(cin, cin, 3, stride, groups=cin, norm=norm, act=act),
+            ConvNormAct(cin, cin, 3, stride, groups=cin, norm=norm, act=act, pad_mode="zeros"),
             ConvNormAct(cin, cout, 1, norm=norm, act=act),
         )
 
@@ -65,7 +66,7 @@ class InvertedResidual(nn.Module):
         hidden = ch * expansion
         self.body = nn.Sequential(
             ConvNormAct(ch, hidden, 1, norm=norm, act=act),
-            ConvNormAct(hidden, hidden, 3, groups=hidden, norm=norm, act=act),
+            ConvNormAct(hidden, hidden, 3, groups=hidden, norm=norm, act=act, pad_mode="zeros"),
             ConvNormAct(hidden, ch, 1, norm=norm, act=None),
         )
 
