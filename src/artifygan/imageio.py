@@ -25,6 +25,10 @@ WRITE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"
                  ".tif": "TIFF", ".tiff": "TIFF"}
 
 
+# Names that claim to be images: tried (and reported when broken) even if the content is not recognised.
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jfif", ".heic"}
+
+
 class ImageError(ValueError):
     """A single input file could not be used; the message names the file."""
 

@@ -9,14 +9,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..imageio import WRITE_FORMATS, ImageError, is_image, load_image, save_image
+from ..imageio import IMAGE_SUFFIXES, WRITE_FORMATS, ImageError, is_image, load_image, save_image
 from .cartoonizer import Cartoonizer
 
 log = logging.getLogger(__name__)
 
-# Names that claim to be images: in folders these are tried (and reported if broken) even when the
-# content is not recognised; anything else in a folder counts only if its content is an image.
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jfif", ".heic"}
 
 
 @dataclass

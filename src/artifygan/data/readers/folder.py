@@ -1,0 +1,31 @@
+"""Any image folder, recursive; images recognised by content (names lie)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...imageio import is_image
+from .base import ReadResult, SourceItem
+
+
+def read_folder(root: str | Path, role: str, dataset: str | None = None) -> ReadResult:
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: image folder not found")
+    name = dataset or root.name
+    res = ReadResult()
+    for p in sorted(root.rglob("*")):
+        try:
+            if not p.is_file() or p.name.startswith("."):
+                continue
+        except OSError:  # unreadable directory entry (broken link, permissions)
+            res.drop("unreadable_entry", str(p))
+            continue
+        if p.stat().st_size == 0:
+            res.drop("empty_file", str(p))
+        elif not is_image(p):
+            res.drop("not_an_image", str(p))
+        else:
+            rel = p.relative_to(root).with_suffix("").as_posix()
+            res.items.append(SourceItem(p, name, role, f"{name}/{rel}"))
+    return res

@@ -1,0 +1,49 @@
+"""Finding a pretrained file: explicit path → environment variable → other local candidates →
+download cache → download. The one place that decides, so every model file fails the same way."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """A model file could not be found or fetched; the message lists every way to provide it."""
+
+
+def cache_dir() -> Path:
+    """$ARTIFYGAN_CACHE, else the torch hub checkpoints folder (~/.cache/torch/hub/checkpoints)."""
+    env = os.environ.get("ARTIFYGAN_CACHE")
+    return Path(env) if env else Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def resolve_file(what: str, path: str | os.PathLike | None, env_var: str, url: str,
+                 candidates: Iterable[Path | None] = (), download: bool = True, hint: str = "") -> Path:
+    """Return a local path to the file, downloading it into the cache if allowed."""
+    for candidate, origin in ((path, "path option"), (os.environ.get(env_var), f"${env_var}")):
+        if candidate:
+            p = Path(candidate)
+            if not p.is_file():
+                raise WeightsNotFoundError(f"{p}: {what} not found (from {origin})")
+            return p
+    for c in candidates:
+        if c is not None and c.is_file():
+            return c
+    cached = cache_dir() / Path(url).name
+    if cached.is_file():
+        return cached
+    reason = "download disabled"
+    if download:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            torch.hub.download_url_to_file(url, str(cached), progress=False)
+            return cached
+        except Exception as exc:  # offline, proxy, HTTP error: all end in the same advice
+            reason = f"download failed: {exc}"
+    raise WeightsNotFoundError(
+        f"{what} not found ({reason}). Give a local file (path option or ${env_var}=PATH){hint}, "
+        f"or allow the download from {url} into {cache_dir()}."
+    )
