@@ -43,3 +43,15 @@ def tiny_config(data: Path, *extra: str) -> Config:
 def random_rgb(w: int, h: int, seed: int = 0) -> Image.Image:
     rng = np.random.default_rng(seed)
     return Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
+
+
+DATA = SHARED / "data"
+MODELS = SHARED / "models"
+YUNET = MODELS / "face_detection_yunet_2026may.onnx"
+ANIME = MODELS / "lbpcascade_animeface.xml"
+
+
+def need_shared(*paths: Path):
+    """Skip (with the reason) when ../shared data or models are not on this machine."""
+    missing = [str(p) for p in paths if not p.exists()]
+    return pytest.mark.skipif(bool(missing), reason=f"shared data not available: {', '.join(missing)}")

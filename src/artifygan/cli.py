@@ -104,6 +104,7 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--exclude-tags", default="", help="Safebooru: excluded tags, comma separated")
     g.add_argument("--rating", help="Safebooru: allowed ratings, e.g. safe,general")
     g.add_argument("--safebooru-meta", help="Safebooru posts CSV/JSON (default: the one in the folder)")
+    g.add_argument("--limit", type=int, help="only the first N items of each source (quick trials)")
     g = p.add_argument_group("output")
     g.add_argument("--val-fraction", type=float, default=0.05, help="for data without an official split")
     g.add_argument("--no-smooth", action="store_true", help="skip edge-smoothed copies of cartoons")
@@ -130,7 +131,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         attrs[name] = int(val)
     ropts = ReaderOptions(attrs, args.celeba_variant, _csv(args.splits) or None, _csv(args.coco_categories),
                           args.coco_min_area, args.coco_crowd, args.coco_mode, _csv(args.tags),
-                          _csv(args.exclude_tags), _csv(args.rating) or None, args.safebooru_meta)
+                          _csv(args.exclude_tags), _csv(args.rating) or None, args.safebooru_meta, args.limit)
     popts = PrepareOptions(args.size, args.photo_faces, args.cartoon_faces, args.min_face, args.min_score,
                            args.margin, args.val_fraction, yunet=args.yunet, anime_cascade=args.anime_cascade,
                            smooth=not args.no_smooth, workers=args.workers)

@@ -114,8 +114,7 @@ def process_item(item: SourceItem) -> Processed:
     try:
         arr = np.asarray(load_image(item.path))
     except ImageError as exc:
-        return Processed(item.key, f"unreadable image ({str(exc).split(': ', 1)[-1].split(' (')[0]})",
-                         row={"error": str(exc)})
+        return Processed(item.key, "unreadable image", row={"error": str(exc)})
     row: dict[str, Any] = {"source_size": [arr.shape[1], arr.shape[0]]}
     if item.role == "photo" and item.box is not None and item.dataset == "coco":
         box = square_box(item.box, opts.instance_margin)
@@ -164,14 +163,19 @@ def assign_split(item: SourceItem, digest: str, val_fraction: float) -> str:
 
 
 def _read_jsonl(path: Path) -> list[dict]:
+    """Rows of a log; a line cut by an interruption is dropped (that item is redone) and the file is
+    rewritten clean, so the next append starts on a fresh line."""
     if not path.is_file():
         return []
-    rows = []
-    for line in path.read_text().splitlines():
+    text = path.read_text()
+    rows, bad = [], False
+    for line in text.splitlines():
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
-            continue  # a line cut by an interruption: that item is simply redone
+            bad = True
+    if bad or (text and not text.endswith("\n")):
+        atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode())
     return rows
 
 

@@ -27,6 +27,7 @@ class ReaderOptions:
     exclude_tags: list[str] = field(default_factory=list)
     ratings: list[str] | None = None
     safebooru_meta: str | None = None
+    limit: int | None = None  # first N items of each source (quick trials)
 
 
 def detect_kind(path: Path) -> str:
@@ -65,6 +66,9 @@ def read_sources(specs: list[str], opts: ReaderOptions) -> ReadResult:
             res = read_safebooru(path, opts.safebooru_meta, opts.tags, opts.exclude_tags, opts.ratings)
         else:
             res = read_folder(path, "photo" if kind == "photos" else "cartoon")
+        if opts.limit is not None and len(res.items) > opts.limit:
+            res.notes.append(f"--limit: kept the first {opts.limit} of {len(res.items)} item(s)")
+            res.items = res.items[: opts.limit]
         res.notes = [f"{kind}:{path}: {n}" for n in res.notes]
         total.merge(res)
     return total

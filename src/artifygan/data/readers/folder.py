@@ -16,15 +16,19 @@ def read_folder(root: str | Path, role: str, dataset: str | None = None) -> Read
     res = ReadResult()
     for p in sorted(root.rglob("*")):
         try:
+            if p.is_symlink() and not p.exists():
+                res.drop("broken link", str(p))
+                continue
             if not p.is_file() or p.name.startswith("."):
                 continue
-        except OSError:  # unreadable directory entry (broken link, permissions)
-            res.drop("unreadable_entry", str(p))
+            size = p.stat().st_size
+        except OSError:  # unreadable directory entry (permissions, I/O error)
+            res.drop("unreadable entry", str(p))
             continue
-        if p.stat().st_size == 0:
-            res.drop("empty_file", str(p))
+        if size == 0:
+            res.drop("empty file", str(p))
         elif not is_image(p):
-            res.drop("not_an_image", str(p))
+            res.drop("not an image", str(p))
         else:
             rel = p.relative_to(root).with_suffix("").as_posix()
             res.items.append(SourceItem(p, name, role, f"{name}/{rel}"))

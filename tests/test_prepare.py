@@ -1,0 +1,146 @@
+"""`artifygan prepare` end to end: real shared subsets (skipped without them), resume, dedupe, shards."""
+
+import json
+import shutil
+import tarfile
+
+import pytest
+from PIL import Image
+
+from artifygan.cli import main
+from artifygan.data.prepare import PrepareOptions, prepare
+from artifygan.data.shards import write_shards
+from artifygan.data.sources import ReaderOptions, read_sources
+from artifygan.training.loop import train
+
+from .conftest import ANIME, DATA, YUNET, need_shared, random_rgb, tiny_config
+
+S2A = DATA / "selfie2anime"
+
+
+def _opts(**kw):
+    return PrepareOptions(size=64, yunet=str(YUNET), anime_cascade=str(ANIME), workers=kw.pop("workers", 1), **kw)
+
+
+def _rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def s2a_subset(tmp_path_factory):
+    if not (S2A / "trainA").is_dir():
+        pytest.skip(f"shared data not available: {S2A}")
+    root = tmp_path_factory.mktemp("s2a")
+    for sub, n in (("trainA", 10), ("trainB", 10)):
+        (root / sub).mkdir()
+        for p in sorted((S2A / sub).iterdir())[:n]:
+            shutil.copyfile(p, root / sub / p.name)
+    # the same photo twice under another name, an unreadable file and a non-image
+    first = sorted((root / "trainA").iterdir())[0]
+    shutil.copyfile(first, root / "trainA" / "copy_of_first.jpg")
+    data = first.read_bytes()
+    (root / "trainA" / "broken.jpg").write_bytes(data[: len(data) // 2])  # header fine, pixels cut
+    (root / "trainA" / "notes.txt").write_text("hello")
+    return root
+
+
+@need_shared(YUNET, ANIME)
+def test_prepare_folders_resume_and_dedupe(s2a_subset, tmp_path):
+    out = tmp_path / "prep"
+    srcs = [f"photos:{s2a_subset / 'trainA'}", f"cartoons:{s2a_subset / 'trainB'}"]
+    summary = prepare(read_sources(srcs, ReaderOptions()), out, _opts(workers=2), progress=False)
+    kept = _rows(out / "manifest.jsonl")
+    assert summary["kept_total"] == len(kept)
+    assert summary["dropped"]["duplicate"] == 1
+    assert summary["dropped"]["not an image"] == 1
+    assert summary["dropped"]["unreadable image"] == 1
+    assert "broken.jpg" in " ".join(summary["examples"]["unreadable image"])
+    photos = [r for r in kept if r["role"] == "photo"]
+    cartoons = [r for r in kept if r["role"] == "cartoon"]
+    face_drops = summary["dropped"].get("no face detected", 0) + summary["dropped"].get("face too small", 0)
+    assert len(cartoons) == 10 and len(photos) + face_drops == 10
+    for r in photos:
+        assert len(r["landmarks"]) == 5 and len(r["crop"]["affine"]) == 2 and len(r["hash"]) == 16
+    for r in cartoons:
+        assert (out / r["smoothed"]).is_file()
+        with Image.open(out / r["file"]) as im:
+            assert im.size == (64, 64)
+    assert {r["split"] for r in kept} <= {"train", "val"}
+
+    # re-running is a no-op
+    again = prepare(read_sources(srcs, ReaderOptions()), out, _opts(), progress=False)
+    assert _rows(out / "manifest.jsonl") == kept and again["kept_total"] == summary["kept_total"]
+
+    # an interrupted run (last row and its file lost) redoes exactly that item
+    lines = (out / "manifest.jsonl").read_text().splitlines()
+    last = json.loads(lines[-1])
+    (out / "manifest.jsonl").write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])  # cut mid-line
+    (out / last["file"]).unlink()
+    prepare(read_sources(srcs, ReaderOptions()), out, _opts(), progress=False)
+    rows = _rows(out / "manifest.jsonl")  # every line valid again
+    assert sorted(r["key"] for r in rows) == sorted(r["key"] for r in kept)
+    assert (out / last["file"]).is_file()
+
+    # the prepared layout trains directly (smoothed copies read from disk)
+    cfg = tiny_config(out / "train", "train.init_steps=1", "train.adv_steps=1",
+                      f"data.smoothed={out / 'train' / 'smoothed'}", "train.batch_size=2")
+    assert (train(cfg, run_root=tmp_path / "runs", progress=False) / "training_state.pt").is_file()
+
+    # WebDataset shards
+    shards = write_shards(out, samples_per_shard=4)
+    with tarfile.open(shards[0]) as tar:
+        names = tar.getnames()
+    assert any(n.endswith(".json") for n in names) and any(n.endswith(".jpg") for n in names)
+    assert sum(len(tarfile.open(s).getnames()) for s in shards) >= 2 * len(kept)
+
+
+@need_shared(DATA / "celeba", DATA / "coco", YUNET)
+def test_prepare_cli_celeba_and_coco(tmp_path, capsys):
+    out = tmp_path / "prep"
+    rc = main(["prepare", str(DATA / "celeba"), f"coco:{DATA / 'coco'}", "-o", str(out), "--size", "64",
+               "--limit", "12", "--yunet", str(YUNET), "--workers", "1", "-q"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "list_eval_partition.txt 192,599" in text and "train with: artifygan train" in text
+    summary = json.loads((out / "summary.json").read_text())
+    rows = _rows(out / "manifest.jsonl")
+    celeba = [r for r in rows if r["dataset"] == "celeba"]
+    coco = [r for r in rows if r["dataset"] == "coco"]
+    face_drops = sum(v for k, v in summary["dropped"].items() if "face" in k)
+    assert len(celeba) + face_drops == 12
+    assert all(r["split"] == "train" and "attributes" in r for r in celeba[:3])
+    assert len(coco) == 12 and all(r["crop"] == {"resize_shorter_side": 64} for r in coco)
+    for r in coco:
+        with Image.open(out / r["file"]) as im:
+            assert min(im.size) == 64
+
+
+@need_shared(ANIME)
+def test_safebooru_illustrations_get_anime_face_crops(tmp_path):
+    root = tmp_path / "sb"
+    root.mkdir()
+    rows = []
+    src = sorted((S2A / "trainB").iterdir())[:6] if (S2A / "trainB").is_dir() else []
+    if not src:
+        pytest.skip(f"shared data not available: {S2A}")
+    for i, p in enumerate(src):
+        # paste each anime face into a larger 'illustration' so the detector must find it
+        canvas = random_rgb(400, 400, i)
+        canvas.paste(Image.open(p).convert("RGB"), (70, 40))
+        canvas.save(root / f"{100 + i}.jpg")
+        rows.append({"id": 100 + i, "rating": "safe", "tags": "1girl solo"})
+    random_rgb(300, 300, 99).save(root / "199.jpg")  # noise: no face
+    rows.append({"id": 199, "rating": "safe", "tags": "1girl solo"})
+    (root / "posts.json").write_text(json.dumps(rows))
+    summary = prepare(read_sources([f"safebooru:{root}"], ReaderOptions(tags=["solo"])), tmp_path / "out",
+                      _opts(), progress=False)
+    assert summary["dropped"]["no anime face detected"] >= 1
+    assert summary["kept_total"] >= 4
+    kept = _rows(tmp_path / "out" / "manifest.jsonl")
+    assert all("box" in r["crop"] and r["smoothed"] for r in kept)
+
+
+def test_unknown_source_layout_is_explained(tmp_path, capsys):
+    (tmp_path / "plain").mkdir()
+    assert main(["prepare", str(tmp_path / "plain"), "-o", str(tmp_path / "o")]) == 2
+    assert "photos:" in capsys.readouterr().err
