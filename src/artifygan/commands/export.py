@@ -1,0 +1,32 @@
+"""`artifygan export`: ONNX export of a snapshot (dynamic batch/height/width) with a parity check."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a snapshot to ONNX (checked against torch)")
+    p.add_argument("-m", "--model", required=True, help="snapshot or run folder")
+    p.add_argument("--format", choices=["onnx"], default="onnx")
+    p.add_argument("-o", "--out", type=Path, help="output file (default: model.onnx inside the snapshot, "
+                                                  "where the Cartoonizer picks it up)")
+    p.add_argument("--opset", type=int, default=17)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..export import ONNX_NAME, export_onnx, parity
+    from ..inference.cartoonizer import resolve_snapshot
+    from ..models import load_generator
+
+    snap = resolve_snapshot(args.model)
+    generator, _ = load_generator(snap)
+    out = export_onnx(generator, args.out or snap / ONNX_NAME, opset=args.opset)
+    diff = parity(generator, out)
+    print(f"wrote {out} (opset {args.opset}, dynamic batch/height/width); max |torch - onnxruntime| = {diff:.2e}")
+    if diff > 1e-3:
+        print(f"error: parity check failed ({diff:.2e} > 1e-3)")
+        return 1
+    return 0

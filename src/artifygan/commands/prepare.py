@@ -1,0 +1,77 @@
+"""`artifygan prepare`: raw datasets → a prepared training set."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("prepare", help="raw datasets (CelebA, COCO, Safebooru, folders) → a training set",
+                       description="SOURCE is KIND:PATH (celeba, coco, safebooru, photos, cartoons) or a PATH "
+                                   "whose layout is recognised. Re-running resumes; finished items are skipped.")
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument("-o", "--out", type=Path, required=True, help="prepared dataset folder")
+    p.add_argument("--size", type=int, default=256, help="output resolution (square crops)")
+    g = p.add_argument_group("faces")
+    g.add_argument("--photo-faces", choices=["detect", "none"], default="detect",
+                   help="detect: YuNet + eye alignment; none: whole image, square resize")
+    g.add_argument("--cartoon-faces", choices=["auto", "detect", "none"], default="auto",
+                   help="detect: anime-face cascade; none: already cropped; auto: detect for safebooru only")
+    g.add_argument("--min-face", type=int, default=32, help="minimum face width in source pixels")
+    g.add_argument("--min-score", type=float, default=0.8, help="minimum YuNet detection score")
+    g.add_argument("--margin", type=float, default=0.0, help="extra room around faces (0.5 = 50%% more)")
+    g.add_argument("--yunet", help="YuNet .onnx (else $ARTIFYGAN_YUNET, cache, download)")
+    g.add_argument("--anime-cascade", help="lbpcascade_animeface.xml (else $ARTIFYGAN_ANIME_CASCADE, ...)")
+    g = p.add_argument_group("dataset filters")
+    g.add_argument("--attr", action="append", default=[], metavar="NAME=±1", help="CelebA attribute filter")
+    g.add_argument("--celeba-variant", choices=["auto", "aligned", "wild"], default="auto")
+    g.add_argument("--splits", help="keep only these official splits, e.g. train,val")
+    g.add_argument("--coco-categories", default="person")
+    g.add_argument("--coco-min-area", type=float, default=4096.0, help="minimum instance area (pixels)")
+    g.add_argument("--coco-crowd", action="store_true", help="keep crowd annotations")
+    g.add_argument("--coco-mode", choices=["whole", "instances"], default="whole")
+    g.add_argument("--tags", default="", help="Safebooru: required tags, comma separated")
+    g.add_argument("--exclude-tags", default="", help="Safebooru: excluded tags, comma separated")
+    g.add_argument("--rating", help="Safebooru: allowed ratings, e.g. safe,general")
+    g.add_argument("--safebooru-meta", help="Safebooru posts CSV/JSON (default: the one in the folder)")
+    g.add_argument("--limit", type=int, help="only the first N items of each source (quick trials)")
+    g = p.add_argument_group("output")
+    g.add_argument("--val-fraction", type=float, default=0.05, help="for data without an official split")
+    g.add_argument("--no-smooth", action="store_true", help="skip edge-smoothed copies of cartoons")
+    g.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    g.add_argument("--shards", type=int, default=0, metavar="N", help="also write WebDataset tars of N samples")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=run)
+
+
+def _csv(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data.prepare import PrepareOptions, format_summary, prepare
+    from ..data.shards import write_shards
+    from ..data.sources import ReaderOptions, read_sources
+
+    attrs = {}
+    for a in args.attr:
+        name, _, val = a.partition("=")
+        if val not in ("1", "-1", "+1"):
+            raise ValueError(f"--attr {a!r}: expected NAME=1 or NAME=-1")
+        attrs[name] = int(val)
+    ropts = ReaderOptions(attrs, args.celeba_variant, _csv(args.splits) or None, _csv(args.coco_categories),
+                          args.coco_min_area, args.coco_crowd, args.coco_mode, _csv(args.tags),
+                          _csv(args.exclude_tags), _csv(args.rating) or None, args.safebooru_meta, args.limit)
+    popts = PrepareOptions(args.size, args.photo_faces, args.cartoon_faces, args.min_face, args.min_score,
+                           args.margin, args.val_fraction, yunet=args.yunet, anime_cascade=args.anime_cascade,
+                           smooth=not args.no_smooth, workers=args.workers)
+    summary = prepare(read_sources(args.sources, ropts), args.out, popts, progress=not args.quiet)
+    print(format_summary(summary))
+    if args.shards:
+        print(f"wrote {len(write_shards(args.out, args.shards))} WebDataset shard(s) to {args.out / 'shards'}")
+    o = args.out
+    print(f"\ntrain with: artifygan train -c configs/default.yaml data.photos=[{o}/train/photos] "
+          f"data.cartoons=[{o}/train/cartoons] data.smoothed=[{o}/train/smoothed]")
+    return 0

@@ -1,0 +1,6 @@
+"""Metrics: Inception features (FID/KID), structure preservation (landmarks), reports."""
+
+from . import distances, structure  # noqa: F401  (fill the registry)
+from .registry import METRICS
+
+__all__ = ["METRICS"]

@@ -1,0 +1,62 @@
+"""ONNX export parity, the onnxruntime backend of the Cartoonizer, and `artifygan bench`."""
+
+import numpy as np
+import pytest
+import torch
+
+from artifygan import Cartoonizer
+from artifygan.bench import format_rows, run_bench
+from artifygan.cli import main
+from artifygan.export import export_onnx, parity
+from artifygan.models import GENERATORS, save_generator
+
+from .conftest import random_rgb
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture()
+def snapshot(tmp_path):
+    torch.manual_seed(0)
+    return save_generator(GENERATORS.build("light", {"ch": 8, "n_blocks": 1}), "light", tmp_path / "snap")
+
+
+def test_export_parity_dynamic_shapes(tmp_path):
+    torch.manual_seed(0)
+    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 2})
+    path = export_onnx(g, tmp_path / "g.onnx", example_size=64)
+    assert parity(g, path, shapes=((1, 64, 64), (3, 48, 80))) < 1e-4
+    import onnx
+
+    model = onnx.load(str(path))
+    assert model.opset_import[0].version >= 17
+    dims = [d.dim_param for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims[0] == "batch" and dims[2] == "height" and dims[3] == "width"
+
+
+def test_cli_export_then_translate_uses_onnx(snapshot, capsys):
+    assert main(["export", "-m", str(snapshot)]) == 0
+    assert "max |torch - onnxruntime|" in capsys.readouterr().out
+    assert (snapshot / "model.onnx").is_file()
+    onnx_cz = Cartoonizer.from_pretrained(snapshot, device="cpu")  # auto → onnx when present
+    torch_cz = Cartoonizer.from_pretrained(snapshot, device="cpu", backend="torch")
+    assert onnx_cz.backend == "onnx" and torch_cz.backend == "torch"
+    img = random_rgb(50, 30)
+    a, b = np.asarray(onnx_cz(img), np.int16), np.asarray(torch_cz(img), np.int16)
+    assert a.shape == (30, 50, 3) and np.abs(a - b).max() <= 1
+
+
+def test_onnx_backend_on_request_exports_to_cache(snapshot, tmp_path, monkeypatch):
+    monkeypatch.setenv("ARTIFYGAN_CACHE", str(tmp_path / "cache"))
+    cz = Cartoonizer.from_pretrained(snapshot, device="cpu", backend="onnx")
+    assert cz.backend == "onnx" and list((tmp_path / "cache" / "onnx").glob("*.onnx"))
+    with pytest.raises(ValueError, match="unknown backend"):
+        Cartoonizer.from_pretrained(snapshot, backend="tensorrt")
+
+
+def test_bench_rows_and_speed_ratio():
+    rows = run_bench(("light", "cartoongan"), sizes=(32,), batches=(1, 2), seconds=0.05, backends=("torch", "onnx"))
+    assert {(r.model, r.backend) for r in rows} == {(m, b) for m in ("light", "cartoongan") for b in ("torch", "onnx")}
+    assert all(r.throughput > 0 and r.latency_ms > 0 and r.best_batch in (1, 2) for r in rows)
+    text = format_rows(rows)
+    assert "| light | onnx | 32² |" in text and "faster than cartoongan" in text
