@@ -43,7 +43,10 @@ def test_batched_equals_single_and_resize_path(snapshot):
     assert small(random_rgb(64, 40)).size == (64, 40)  # processed at 16 px, returned at input size
 
 
-def test_missing_model_is_clear(tmp_path):
+def test_missing_model_is_clear(tmp_path, monkeypatch):
+    import artifygan.pretrained as pretrained
+
+    monkeypatch.setattr(pretrained, "DEFAULT_MODEL", tmp_path / "absent")
     with pytest.raises(SnapshotError, match="no default model"):
         Cartoonizer.from_pretrained(None)
     with pytest.raises(SnapshotError, match="nowhere"):

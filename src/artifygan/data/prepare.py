@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -239,7 +240,9 @@ def prepare(read: ReadResult, out: str | Path, opts: PrepareOptions | None = Non
             handle(process_item(it))
             bar.update(1)
     else:
-        with ProcessPoolExecutor(opts.workers, initializer=_init_worker, initargs=init_args) as pool:
+        # spawn, not fork: forking a process whose torch/OpenMP threads are running can deadlock the child
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(opts.workers, mp_context=ctx, initializer=_init_worker, initargs=init_args) as pool:
             for res in pool.map(process_item, todo, chunksize=8):
                 handle(res)
                 bar.update(1)

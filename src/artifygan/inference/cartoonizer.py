@@ -36,10 +36,14 @@ class Prepared:
 
 
 def resolve_snapshot(path: str | os.PathLike | None) -> Path:
-    """A snapshot folder, or a run folder (its newest snapshot)."""
+    """A snapshot folder, a run folder (its newest snapshot), or None for the bundled default model."""
     if path is None:
-        raise SnapshotError("no model given and no default model is bundled yet: pass a snapshot folder "
-                            "(e.g. runs/00000-x/snapshots/step_0001000) or a run folder")
+        from ..pretrained import default_model
+
+        path = default_model()
+        if path is None:
+            raise SnapshotError("no model given and no default model is bundled in this install: pass a "
+                                "snapshot folder (e.g. runs/00000-x/snapshots/step_0001000) or a run folder")
     p = Path(path)
     if (p / CONFIG_NAME).is_file():
         return p
