@@ -7,16 +7,23 @@ from pathlib import Path
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="the README's main job: a short real training run, then a translation")
+    p = sub.add_parser("demo", help="the README's main job: cartoonize the bundled example photo(s) "
+                                     "(--train: a short training run)")
     p.add_argument("--data", type=Path, help="folder with trainA/ (photos) and trainB/ (cartoons); "
                                              "default $ARTIFYGAN_DATA, ../shared/data/selfie2anime, or synthetic")
     p.add_argument("--out", type=Path, default=Path("out/demo"))
-    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--steps", type=int, default=30, help="training steps of the --train demo")
+    p.add_argument("--train", action="store_true",
+                   help="run the short training demo instead of cartoonizing the bundled examples")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo import run_demo
+    from ..demo import cartoonize_examples, run_demo
+    from ..pretrained import default_model
 
-    run_demo(args.data, args.out, args.steps)
+    if args.train or default_model() is None:
+        run_demo(args.data, args.out, args.steps)
+    else:
+        cartoonize_examples(args.out)
     return 0
