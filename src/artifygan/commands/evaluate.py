@@ -19,6 +19,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--resize", choices=["pil_bicubic", "torch_bilinear"], default="pil_bicubic",
                    help="how images are resized to 299² for Inception (recorded in the report)")
+    p.add_argument("--process-size", type=int, help="models translate at this size (output resized back)")
     p.add_argument("--kid-subsets", type=int, default=100)
     p.add_argument("--no-baselines", action="store_true", help="skip the identity / untrained rows")
     p.add_argument("--inception", help="inception-2015-12-05 TorchScript (else $ARTIFYGAN_INCEPTION, wheel, URL)")
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         name, sep, path = spec.partition("=")
         if not sep:
             name, path = Path(spec).name, spec
-        cands.append(snapshot_candidate(name, path, args.device, args.backend))
+        cands.append(snapshot_candidate(name, path, args.device, args.backend, args.process_size))
     if not args.no_baselines:
         cands += baselines("cpu")
     if not cands:

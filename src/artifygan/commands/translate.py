@@ -20,6 +20,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resize", type=int, help="process at this longer side (output keeps input size)")
     p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
                    help="onnx = onnxruntime on CPU (auto: when the snapshot has model.onnx)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the generator (GPU users)")
     p.add_argument("--ext", help="output format by suffix (png, jpg, webp); default: the input's")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     cz = Cartoonizer.from_pretrained(args.model, device=args.device, backend=args.backend,
                                      batch_size=args.batch_size,
-                                     max_side=args.max_side, resize=args.resize)
+                                     max_side=args.max_side, resize=args.resize, compile=args.compile)
     report = translate_paths(cz, args.inputs, args.out, ext=args.ext, progress=not args.quiet)
     for _, msg in report.failed:
         print(f"error: {msg}", file=sys.stderr)

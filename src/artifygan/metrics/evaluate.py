@@ -65,12 +65,14 @@ def _params(cz) -> int:
     return sum(p.numel() for p in cz.generator.parameters())
 
 
-def snapshot_candidate(name: str, path: str, device: str = "auto", backend: str = "auto") -> Candidate:
+def snapshot_candidate(name: str, path: str, device: str = "auto", backend: str = "auto",
+                       process_size: int | None = None) -> Candidate:
     from ..inference.cartoonizer import Cartoonizer
 
-    cz = Cartoonizer.from_pretrained(path, device=device, backend=backend, batch_size=8)
+    cz = Cartoonizer.from_pretrained(path, device=device, backend=backend, batch_size=8, resize=process_size)
     return Candidate(name, cz.translate, {"path": cz.meta.get("path"), "params": _params(cz),
-                                          "backend": cz.backend, "generator": cz.meta.get("generator")})
+                                          "backend": cz.backend, "generator": cz.meta.get("generator"),
+                                          "process_size": process_size})
 
 
 def evaluate(candidates: list[Candidate], photos_dir: str | Path, reference_dir: str | Path, out_dir: str | Path,
