@@ -37,6 +37,7 @@ def test_resume_equals_uninterrupted(tiny_data, tmp_path):
     full = train(cfg, run_root=tmp_path / "a", progress=False)
     part = train(cfg, run_root=tmp_path / "b", stop_at_step=2, progress=False)
     assert load_state(part / "training_state.pt")["step"] == 2
+    assert (part / "snapshots" / "step_0000002" / "model.safetensors").is_file()  # a chunk ends usable
     resumed = train(cfg, run_root=tmp_path / "b", resume=part, progress=False)
     assert resumed == part
     a, b = load_state(full / "training_state.pt"), load_state(resumed / "training_state.pt")
@@ -81,3 +82,36 @@ def test_two_steps_with_inception_content(tiny_data, tmp_path):
     run = train(cfg, run_root=tmp_path, progress=False)
     rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     assert "loss_g_style" in rows[-1] and all(v == v for v in rows[-1].values() if isinstance(v, float))
+
+
+def test_sigterm_stops_cleanly_with_state_and_snapshot(tiny_data, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import REPO
+
+    cmd = [sys.executable, "-m", "artifygan", "train", f"data.photos={tiny_data / 'photos'}",
+           f"data.cartoons={tiny_data / 'cartoons'}", *TINY_OVERRIDES, "train.init_steps=1", "train.adv_steps=100000",
+           "train.checkpoint_every=100000", "train.snapshot_every=100000", "--run-root", str(tmp_path), "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        stats = None
+        while time.time() < deadline:
+            runs = list(tmp_path.glob("0*"))
+            stats = runs[0] / "stats.jsonl" if runs else None
+            if stats and stats.is_file() and len(stats.read_text().splitlines()) >= 2:
+                break
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, proc.stderr.read()[-2000:]
+    state = load_state(stats.parent / "training_state.pt")
+    assert state["step"] >= 2
+    assert (stats.parent / "snapshots" / f"step_{state['step']:07d}" / "model.safetensors").is_file()

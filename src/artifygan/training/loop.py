@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -58,6 +60,30 @@ def sample_grid(g: nn.Module, photos: torch.Tensor) -> torch.Tensor:
     out = g(photos)
     rows = [torch.cat([p, o], dim=2) for p, o in zip(photos, out, strict=True)]
     return torch.cat(rows, dim=1)
+
+
+class _StopOnSignal:
+    """SIGTERM / Ctrl-C end the run at the next step boundary, with state and snapshot saved."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._old: dict[int, object] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self._event.is_set():  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        log.warning("signal %d: stopping after this step (state and snapshot are saved)", signum)
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def restore(self) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
 
 
 def load_run_config(run_dir: Path, overrides: list[str] | None = None) -> Config:
@@ -158,6 +184,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                  steps_per_epoch, init_steps, total_steps - init_steps, info.world, dev, amp_dtype or "fp32")
 
     # ---- the loop ----
+    stop_signal = _StopOnSignal()
     bar = tqdm(total=total_steps, initial=step, disable=not (progress and info.is_main), dynamic_ncols=True)
     t_start = time.monotonic()
     t_log, step_log = time.monotonic(), step
@@ -231,18 +258,19 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             if info.is_main and (step % t_cfg.sample_every == 0 or last):
                 save_image(tensor_to_pil(sample_grid(G_ema, sample_photos)),
                            run_dir / "samples" / f"step_{step:07d}.png")
-            if info.is_main and (step % t_cfg.snapshot_every == 0 or last):
-                save_generator(G_ema, cfg.model.generator, run_dir / "snapshots" / f"step_{step:07d}",
-                               {"size": cfg.data.size, "step": step, "run": run_dir.name})
             timed_out = time_limit_s is not None and time.monotonic() - t_start > time_limit_s
             stop = ddp.any_rank(timed_out, info) if time_limit_s is not None else False
-            stop = stop or (stop_at_step is not None and step >= stop_at_step)
+            stop = stop or stop_signal.is_set() or (stop_at_step is not None and step >= stop_at_step)
+            if info.is_main and (step % t_cfg.snapshot_every == 0 or last or stop):
+                save_generator(G_ema, cfg.model.generator, run_dir / "snapshots" / f"step_{step:07d}",
+                               {"size": cfg.data.size, "step": step, "run": run_dir.name})
             if info.is_main and (step % t_cfg.checkpoint_every == 0 or last or stop):
                 save_training_state()
             if last or stop:
                 break
 
     bar.close()
+    stop_signal.restore()
     if info.is_main:
         log.info("stopped at step %d of %d; run folder %s", step, total_steps, run_dir)
         stats_writer.close()
