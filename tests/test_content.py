@@ -26,12 +26,12 @@ def test_vgg19_random_only_when_asked():
 
 def test_vgg19_without_weights_names_both_options(monkeypatch, tmp_path):
     monkeypatch.delenv(content_mod.VGG19_ENV, raising=False)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("ARTIFYGAN_CACHE", str(tmp_path))
 
     def no_network(*a, **k):
         raise OSError("network unreachable")
 
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
     with pytest.raises(WeightsNotFoundError) as exc:
         CONTENT_NETWORKS.build("vgg19")
     msg = str(exc.value)

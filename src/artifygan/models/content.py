@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from .inception import WeightsNotFoundError, load_fid_inception
+from ..hub import resolve_file
+from .inception import load_fid_inception
 from .registry import CONTENT_NETWORKS
 
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
@@ -87,30 +87,14 @@ class VGG19Features(ContentNetwork):
 
 
 def load_vgg19_state_dict(path: str | os.PathLike | None = None, download: bool = True) -> dict:
-    """Local file (option or $ARTIFYGAN_VGG19_WEIGHTS) → torch hub cache → torchvision URL."""
-    for candidate, origin in ((path, "option 'weights'"), (os.environ.get(VGG19_ENV), f"${VGG19_ENV}")):
-        if candidate:
-            p = Path(candidate)
-            if not p.is_file():
-                raise WeightsNotFoundError(f"{p}: VGG19 weights file not found (from {origin})")
-            try:
-                return torch.load(p, map_location="cpu", weights_only=True)
-            except Exception as exc:
-                raise ValueError(f"{p}: not a VGG19 state_dict ({exc})") from None
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(VGG19_URL).name
-    if cached.is_file() or download:
-        try:
-            return torch.hub.load_state_dict_from_url(VGG19_URL, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            reason = f"download failed: {exc}"
-    else:
-        reason = "not in the torch hub cache and download disabled"
-    raise WeightsNotFoundError(
-        f"VGG19 ImageNet weights not found ({reason}). Either give a local file "
-        f"(model.content_args.weights=PATH or ${VGG19_ENV}=PATH; torchvision's vgg19-dcbb9e9d.pth), "
-        f"or let it download from {VGG19_URL} into the torch hub cache. "
-        "Offline alternative: model.content=inception."
-    )
+    """Local file (option or $ARTIFYGAN_VGG19_WEIGHTS) → download cache → torchvision URL."""
+    p = resolve_file("VGG19 ImageNet weights", path, VGG19_ENV, VGG19_URL, download=download,
+                     hint=" (model.content_args.weights=PATH; torchvision's vgg19-dcbb9e9d.pth). "
+                          "Offline alternative: model.content=inception")
+    try:
+        return torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{p}: not a VGG19 state_dict ({str(exc).splitlines()[0]})") from None
 
 
 @dataclass
