@@ -32,5 +32,5 @@ def test_bundled_model_is_small():
 def test_cli_translate_without_model_uses_default(tmp_path, capsys):
     from artifygan.cli import main
 
-    assert main(["translate", str(example_photos()[0]), "-o", str(tmp_path), "-q"]) == 0
+    assert main(["translate", str(example_photos()[0]), "-o", str(tmp_path), "-q", "--mode", "whole"]) == 0
     assert (tmp_path / "astronaut.jpg").is_file()

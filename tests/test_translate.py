@@ -68,7 +68,8 @@ def test_translate_folder_with_bad_and_awkward_files(snapshot, tmp_path, capsys)
     out.mkdir()
     (out / "ok.jpg").write_bytes(b"old")  # overwritten atomically, never half-written
 
-    rc = main(["translate", str(src), "-o", str(out), "-m", str(snapshot), "-q", "--device", "cpu"])
+    rc = main(["translate", str(src), "-o", str(out), "-m", str(snapshot), "-q", "--device", "cpu",
+               "--mode", "whole"])
     captured = capsys.readouterr()
     assert rc == 1
     errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
@@ -86,5 +87,6 @@ def test_translate_folder_with_bad_and_awkward_files(snapshot, tmp_path, capsys)
 
 
 def test_translate_missing_input_reported(snapshot, tmp_path, capsys):
-    rc = main(["translate", str(tmp_path / "nope.jpg"), "-o", str(tmp_path / "o"), "-m", str(snapshot), "-q"])
+    rc = main(["translate", str(tmp_path / "nope.jpg"), "-o", str(tmp_path / "o"), "-m", str(snapshot), "-q",
+               "--mode", "whole"])
     assert rc == 1 and "nope.jpg: no such file" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -9,8 +10,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..imageio import IMAGE_SUFFIXES, WRITE_FORMATS, ImageError, is_image, load_image, save_image
+from ..imageio import (
+    IMAGE_SUFFIXES,
+    WRITE_FORMATS,
+    ImageError,
+    atomic_write_bytes,
+    is_image,
+    load_image,
+    save_image,
+)
 from .cartoonizer import Cartoonizer
+from .wild import WildCartoonizer, WildOptions
+from .wild import side_by_side as side_by_side_image
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +31,8 @@ log = logging.getLogger(__name__)
 class BatchReport:
     written: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    notes: list[tuple[Path, str]] = field(default_factory=list)  # e.g. no face found: whole image
+    skipped: list[Path] = field(default_factory=list)
 
 
 def collect_inputs(inputs: list[str | os.PathLike], report: BatchReport) -> list[tuple[Path, Path]]:
@@ -49,42 +62,52 @@ def output_path(rel: Path, out_dir: Path, ext: str | None) -> Path:
     return out_dir / rel.with_suffix(suffix)
 
 
-def translate_paths(cartoonizer: Cartoonizer, inputs: list[str | os.PathLike], out_dir: str | os.PathLike,
-                    ext: str | None = None, progress: bool = True) -> BatchReport:
-    """Translate every image under ``inputs`` into ``out_dir``; never stops at a bad file."""
+def sidecar_path(dst: Path) -> Path:
+    return dst.with_name(dst.name + ".json")
+
+
+def translate_paths(cartoonizer: Cartoonizer | WildCartoonizer, inputs: list[str | os.PathLike],
+                    out_dir: str | os.PathLike, ext: str | None = None, progress: bool = True,
+                    side_by_side: bool = False, sidecar: bool = False) -> BatchReport:
+    """Translate every image under ``inputs`` into ``out_dir``; never stops at a bad file.
+
+    A plain :class:`Cartoonizer` translates whole images; a :class:`WildCartoonizer` also finds, aligns
+    and pastes back faces. Per-file notes (e.g. "no face found") land in ``report.notes``;
+    ``sidecar`` writes ``NAME.EXT.json`` (boxes, timings) next to each output.
+    """
+    wild = cartoonizer if isinstance(cartoonizer, WildCartoonizer) else WildCartoonizer(
+        cartoonizer, WildOptions(mode="whole"))
     out_dir = Path(out_dir)
     report = BatchReport()
     jobs = collect_inputs(inputs, report)
-    chunk = cartoonizer.batch_size * 4  # bounded memory: load a few batches at a time
     with tqdm(total=len(jobs), disable=not progress, unit="img", dynamic_ncols=True) as bar:
-        for k in range(0, len(jobs), chunk):
-            loaded = []
-            for src, rel in jobs[k:k + chunk]:
-                try:
-                    loaded.append((src, rel, load_image(src, with_alpha=True)))
-                except ImageError as exc:
-                    report.failed.append((src, str(exc)))
-                    bar.update(1)
-            if not loaded:
-                continue
-            images = []
-            for _, _, (rgb, alpha) in loaded:
-                if alpha is not None:
-                    rgb = rgb.copy()
-                    rgb.putalpha(alpha)
-                images.append(rgb)
+        for src, rel in jobs:
+            bar.update(1)
             try:
-                outs = cartoonizer.translate(images)
-            except (RuntimeError, ValueError) as exc:  # e.g. out of memory on one batch
-                outs = []
-                for src, _, _ in loaded:
-                    report.failed.append((src, f"{src}: translation failed ({str(exc).splitlines()[0]})"))
-            for (src, rel, _), img in zip(loaded, outs, strict=False):
-                dst = output_path(rel, out_dir, ext)
-                try:
-                    save_image(img, dst)
-                    report.written.append(dst)
-                except (OSError, ValueError) as exc:
-                    report.failed.append((src, f"{dst}: cannot write ({exc})"))
-            bar.update(len(loaded))
+                rgb, alpha = load_image(src, with_alpha=True)
+                if alpha is not None:
+                    rgb.putalpha(alpha)
+                result = wild(rgb)
+            except ImageError as exc:
+                report.failed.append((src, str(exc)))
+                continue
+            except (RuntimeError, ValueError, MemoryError) as exc:  # e.g. out of memory on one image
+                report.failed.append((src, f"{src}: translation failed ({str(exc).splitlines()[0]})"))
+                continue
+            if result.note:
+                report.notes.append((src, f"{src}: {result.note}"))
+            if result.image is None:
+                report.skipped.append(src)
+                continue
+            img = side_by_side_image(rgb, result.image) if side_by_side else result.image
+            dst = output_path(rel, out_dir, ext)
+            try:
+                save_image(img, dst)
+                if sidecar:
+                    info = {"input": str(src), "output": str(dst), "side_by_side": side_by_side,
+                            "model": wild.cz.meta.get("path"), **result.sidecar()}
+                    atomic_write_bytes(sidecar_path(dst), (json.dumps(info, indent=1) + "\n").encode())
+                report.written.append(dst)
+            except (OSError, ValueError) as exc:
+                report.failed.append((src, f"{dst}: cannot write ({exc})"))
     return report

@@ -21,6 +21,7 @@ from ..device import pick_device
 from ..imageio import ImageError, load_image, pil_to_tensor, tensor_to_pil, to_rgb
 from ..models import load_generator
 from ..models.snapshot import CONFIG_NAME, SnapshotError
+from .tiling import translate_tiled
 
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 
@@ -66,12 +67,14 @@ class Cartoonizer:
     """Photo → cartoon with a trained generator.
 
     ``max_side`` bounds the resolution the net sees (larger inputs are downscaled for the net and the
-    result scaled back to the input size); ``resize`` forces the longer side to that value.
+    result scaled back to the input size; 0 = full resolution); ``resize`` forces the longer side to that
+    value. Inputs larger than ``tile`` pixels on a side run as overlapping tiles (bounded memory).
     """
 
     def __init__(self, generator: nn.Module, meta: dict[str, Any] | None = None, device: str = "auto",
                  batch_size: int = 4, max_side: int = 1536, resize: int | None = None,
-                 onnx_path: str | os.PathLike | None = None, compile: bool = False) -> None:
+                 onnx_path: str | os.PathLike | None = None, compile: bool = False, tile: int = 768,
+                 tile_overlap: int = 64) -> None:
         self.device = pick_device(device)
         self.generator = generator.to(self.device).eval()
         self.session = None
@@ -95,6 +98,8 @@ class Cartoonizer:
         self.batch_size = max(1, batch_size)
         self.max_side = max_side
         self.resize = resize
+        self.tile = max(tile, 8 * self.stride)
+        self.tile_overlap = tile_overlap
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto", backend: str = "auto",
@@ -132,7 +137,8 @@ class Cartoonizer:
         else:
             raise TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
         w, h = rgb.size
-        target = self.resize if self.resize else (self.max_side if max(w, h) > self.max_side else None)
+        big = bool(self.max_side) and max(w, h) > self.max_side
+        target = self.resize if self.resize else (self.max_side if big else None)
         s = target / max(w, h) if target else 1.0
         min_side = 8 * self.stride  # below this the net's reflect padding has nothing to reflect
         if min(w, h) * s < min_side:
@@ -174,6 +180,11 @@ class Cartoonizer:
         outs: list[Image.Image | None] = [None] * len(preps)
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, p in enumerate(preps):
+            if max(p.tensor.shape[-2:]) > self.tile:
+                out = translate_tiled(p.tensor, self.forward, self.tile, self.tile_overlap, self.stride,
+                                      self.batch_size)
+                outs[i] = self.postprocess(out, p)
+                continue
             groups.setdefault(tuple(p.tensor.shape), []).append(i)
         for idx in groups.values():
             for k in range(0, len(idx), self.batch_size):

@@ -63,6 +63,9 @@ class LightConfig:
     expansion: int = 2
     norm: str = "layer"  # GroupNorm(1): as AnimeGAN; ~2× faster than instance norm on CPU here
     act: str = "lrelu"
+    # padding of the two stride-2 depthwise convs; "zeros" (the first shipped model) drew lines on the
+    # bottom/right edges of outputs, "reflect" does not
+    down_pad: str = "reflect"
 
 
 class LightGenerator(nn.Module):
@@ -77,8 +80,9 @@ class LightGenerator(nn.Module):
         c, n, a = cfg.ch, cfg.norm, cfg.act
         self.config = cfg
         self.stem = ConvNormAct(3, c, 3, norm=n, act=a)
-        self.down1 = nn.Sequential(DWSeparable(c, 2 * c, 2, n, a), DWSeparable(2 * c, 2 * c, 1, n, a))
-        self.down2 = nn.Sequential(DWSeparable(2 * c, 4 * c, 2, n, a), DWSeparable(4 * c, 4 * c, 1, n, a))
+        p = cfg.down_pad
+        self.down1 = nn.Sequential(DWSeparable(c, 2 * c, 2, n, a, p), DWSeparable(2 * c, 2 * c, 1, n, a))
+        self.down2 = nn.Sequential(DWSeparable(2 * c, 4 * c, 2, n, a, p), DWSeparable(4 * c, 4 * c, 1, n, a))
         self.body = nn.Sequential(*[InvertedResidual(4 * c, cfg.expansion, n, a) for _ in range(cfg.n_blocks)])
         self.up1 = nn.Sequential(DWSeparable(4 * c, 2 * c, 1, n, a), DWSeparable(2 * c, 2 * c, 1, n, a))
         self.up2 = nn.Sequential(DWSeparable(2 * c, c, 1, n, a), DWSeparable(c, c, 1, n, a))

@@ -50,10 +50,12 @@ class ConvNormAct(nn.Sequential):
 class DWSeparable(nn.Sequential):
     """Depthwise 3×3 + pointwise 1×1: ~8-9× fewer MACs than a full 3×3 conv."""
 
-    def __init__(self, cin: int, cout: int, stride: int = 1, norm: str = "instance", act: str = "lrelu") -> None:
-        # zero padding here: reflect-padding every depthwise conv cost ~10% of CPU time, for no visible gain
+    def __init__(self, cin: int, cout: int, stride: int = 1, norm: str = "instance", act: str = "lrelu",
+                 pad_mode: str = "zeros") -> None:
+        # zero padding by default: reflect-padding every depthwise conv cost ~10% of CPU time. Strided ones
+        # should reflect: on even sizes they read only the top/left pad, which left lines on the edges.
         super().__init__(
-            ConvNormAct(cin, cin, 3, stride, groups=cin, norm=norm, act=act, pad_mode="zeros"),
+            ConvNormAct(cin, cin, 3, stride, groups=cin, norm=norm, act=act, pad_mode=pad_mode),
             ConvNormAct(cin, cout, 1, norm=norm, act=act),
         )
 

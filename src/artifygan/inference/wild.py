@@ -1,0 +1,231 @@
+"""Photos in the wild: find every face, translate it aligned (as the model was trained), paste it back.
+
+Why align: the model learned eye-aligned face crops; a face that fills 5% of a group photo, seen at the
+photo's scale, gets texture but not the style. Each face is warped to the training framing, translated
+at ``face_size``, warped back and blended with a feathered mask whose seam is colour-matched to the
+background (the original, a blurred copy, or the whole photo translated by the same model, tiled).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from ..data.faces import Face, PhotoFaceDetector, align_by_eyes
+from .cartoonizer import Cartoonizer, ImageLike
+
+MODES = ("face", "whole")
+BACKGROUNDS = ("cartoon", "keep", "blur")
+NO_FACE = ("whole", "skip")
+# the framing `artifygan prepare` gives training photos (eye distance and eye height, fractions of the crop)
+EYE_DIST, EYE_Y = 0.28, 0.36
+
+
+@dataclass
+class WildOptions:
+    """How a photo in the wild is handled (the CLI flags of `artifygan translate` map onto these)."""
+
+    mode: str = "face"  # face: detect/align/paste back | whole: the whole image, tiled when large
+    background: str = "cartoon"  # face mode: cartoon | keep | blur
+    max_faces: int = 16  # largest first
+    min_face: int = 24  # faces narrower than this (pixels) are left alone
+    no_face: str = "whole"  # face mode without faces: whole (translate the whole image) | skip
+    face_size: int = 256  # resolution each aligned face is translated at
+    feather: float = 0.035  # mask softness (Gaussian sigma), fraction of the face crop
+    color_match: bool = True  # shift the face's colours towards the background's at the seam
+    blur_sigma: float = 12.0
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (("mode", self.mode, MODES), ("background", self.background, BACKGROUNDS),
+                                     ("no_face", self.no_face, NO_FACE)):
+            if value not in allowed:
+                raise ValueError(f"unknown {name} {value!r}; choose {' or '.join(allowed)}")
+
+
+@dataclass
+class FaceRecord:
+    box: list[float]  # x0, y0, x1, y1 in input pixels
+    score: float
+    landmarks: list[list[float]] | None
+    translated: bool
+    reason: str = ""  # why not translated
+
+
+@dataclass
+class WildResult:
+    image: Image.Image | None  # None when skipped
+    size: tuple[int, int]
+    mode: str  # what was done: face | whole | skipped
+    faces: list[FaceRecord] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    note: str = ""
+
+    def sidecar(self) -> dict[str, Any]:
+        """JSON-ready description (boxes, what happened, timings)."""
+        d = asdict(self)
+        d.pop("image")
+        return d
+
+
+def face_mask(size: int, feather: float) -> np.ndarray:
+    """Feathered ellipse in crop space, exactly 0 at the crop's border (so far pixels stay untouched)."""
+    sigma = max(1.0, feather * size)
+    m = np.zeros((size, size), np.float32)
+    # an ellipse over hair, face and chin; its blurred tail must end inside the crop
+    r = 0.5 * size - 3.5 * sigma
+    rx, ry = min(0.40 * size, 0.92 * r), min(0.46 * size, r)
+    cv2.ellipse(m, (size // 2, size // 2), (max(1, round(rx)), max(1, round(ry))), 0, 0, 360, 1.0, -1)
+    k = int(6 * sigma) | 1
+    return cv2.GaussianBlur(m, (k, k), sigma, borderType=cv2.BORDER_CONSTANT)
+
+
+def paste_face(base: np.ndarray, face: np.ndarray, mask: np.ndarray, m: np.ndarray, color_match: bool) -> None:
+    """Warp ``face`` (crop space, float32 RGB) back through the inverse of ``m`` and blend into ``base``.
+
+    Works on the face's bounding rectangle only, so a small face in a 12 MP photo costs little.
+    """
+    h, w = base.shape[:2]
+    s = face.shape[0]
+    inv = cv2.invertAffineTransform(m)
+    corners = np.array([[0, 0, 1], [s, 0, 1], [0, s, 1], [s, s, 1]], np.float64) @ inv.T
+    x0, y0 = np.floor(corners.min(0)).astype(int)
+    x1, y1 = np.ceil(corners.max(0)).astype(int)
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 <= x0 or y1 <= y0:
+        return
+    shift = inv.copy()
+    shift[:, 2] -= (x0, y0)
+    size = (x1 - x0, y1 - y0)
+    flags = cv2.INTER_LINEAR
+    f = cv2.warpAffine(face, shift, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    a = cv2.warpAffine(mask, shift, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
+    region = base[y0:y1, x0:x1]
+    if color_match:
+        seam = a * (1 - a) * 4  # peaks where the mask is 0.5
+        if seam.sum() > 1:
+            delta = ((region - f) * seam).sum((0, 1)) / seam.sum()
+            f = f + np.clip(delta, -40, 40) * (1 - a)  # full shift at the seam, none at the face's centre
+    region[:] = region * (1 - a) + f * a
+
+
+class WildCartoonizer:
+    """A :class:`Cartoonizer` plus face detection, alignment and paste-back (lazy-loaded YuNet)."""
+
+    def __init__(self, cartoonizer: Cartoonizer, options: WildOptions | None = None,
+                 detector: PhotoFaceDetector | None = None, yunet: str | None = None) -> None:
+        self.cz = cartoonizer
+        self.options = options or WildOptions()
+        self._detector = detector
+        self._yunet = yunet
+
+    @property
+    def detector(self) -> PhotoFaceDetector:
+        if self._detector is None:
+            self._detector = PhotoFaceDetector(self._yunet)
+        return self._detector
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        """Faces with landmarks, largest first."""
+        return [f for f in self.detector.detect(rgb) if f.landmarks is not None]
+
+    def __call__(self, image: ImageLike, faces: list[Face] | None = None,
+                 options: WildOptions | None = None) -> WildResult:
+        """Translate one photo. ``faces`` skips detection (video passes tracked, smoothed faces)."""
+        opt = options or self.options
+        t0 = time.perf_counter()
+        rgb_img, alpha = image_rgb(image)
+        timings: dict[str, float] = {}
+        if opt.mode == "whole":
+            out = self.cz(rgb_img)
+            timings["translate"] = ms(t0)
+            return WildResult(restore_alpha(out, alpha), rgb_img.size, "whole", timings_ms=timings)
+
+        rgb = np.asarray(rgb_img)
+        if faces is None:
+            faces = self.detect(rgb)
+            timings["detect"] = ms(t0)
+        records, chosen = [], []
+        for f in faces:
+            rec = FaceRecord([round(float(v), 1) for v in f.box], round(float(f.score), 3),
+                             None if f.landmarks is None else np.round(f.landmarks, 1).tolist(), False)
+            if f.landmarks is None:
+                rec.reason = "no landmarks"
+            elif f.width < opt.min_face:
+                rec.reason = f"smaller than {opt.min_face}px"
+            elif len(chosen) >= opt.max_faces:
+                rec.reason = f"over the cap of {opt.max_faces} faces"
+            else:
+                rec.translated = True
+                chosen.append(f)
+            records.append(rec)
+        if not chosen:
+            note = "no face found" if not faces else "no face large enough"
+            if opt.no_face == "skip":
+                return WildResult(None, rgb_img.size, "skipped", records, timings, f"{note}: skipped")
+            out = self.cz(rgb_img)
+            timings["translate"] = ms(t0)
+            return WildResult(restore_alpha(out, alpha), rgb_img.size, "whole", records, timings,
+                              f"{note}: translated the whole image")
+
+        t1 = time.perf_counter()
+        if opt.background == "cartoon":
+            base = np.asarray(self.cz(rgb_img), np.float32)
+        elif opt.background == "blur":
+            base = cv2.GaussianBlur(rgb.astype(np.float32), (0, 0), opt.blur_sigma)
+        else:
+            base = rgb.astype(np.float32)
+        timings["background"] = ms(t1)
+
+        t2 = time.perf_counter()
+        size = opt.face_size
+        crops, mats = [], []
+        for f in chosen:
+            crop, m = align_by_eyes(rgb, f.landmarks, size, EYE_DIST, EYE_Y, face_width=f.width)
+            crops.append(Image.fromarray(crop))
+            mats.append(m)
+        translated = self.cz.translate(crops)
+        timings["faces"] = ms(t2)
+        mask = face_mask(size, opt.feather)
+        for crop, m in reversed(list(zip(translated, mats, strict=True))):  # largest pasted last, on top
+            paste_face(base, np.asarray(crop, np.float32), mask, m, opt.color_match)
+        out = Image.fromarray(np.clip(base + 0.5, 0, 255).astype(np.uint8))
+        timings["total"] = ms(t0)
+        return WildResult(restore_alpha(out, alpha), rgb_img.size, "face", records, timings)
+
+
+def image_rgb(image: ImageLike) -> tuple[Image.Image, Image.Image | None]:
+    """(RGB picture, alpha or None) of any accepted input (path, PIL, numpy), EXIF-rotated."""
+    from ..imageio import load_image, to_rgb
+
+    if isinstance(image, Image.Image):
+        return to_rgb(image)
+    if isinstance(image, np.ndarray):
+        return to_rgb(Image.fromarray(image))
+    return load_image(image, with_alpha=True)
+
+
+def restore_alpha(img: Image.Image, alpha: Image.Image | None) -> Image.Image:
+    if alpha is not None and img.mode != "RGBA":
+        img = img.convert("RGB")
+        img.putalpha(alpha)
+    return img
+
+
+def side_by_side(left: Image.Image, right: Image.Image) -> Image.Image:
+    """Input and output next to each other (same height)."""
+    right = right.convert(left.mode) if right.mode != left.mode else right
+    if right.size != left.size:
+        right = right.resize(left.size, Image.BICUBIC)
+    canvas = Image.new(left.mode, (left.width * 2, left.height))
+    canvas.paste(left, (0, 0))
+    canvas.paste(right, (left.width, 0))
+    return canvas
+
+
+def ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 1)

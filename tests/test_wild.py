@@ -1,0 +1,157 @@
+"""Photos in the wild: faces found, aligned, pasted back; no-face fallback; tiling; sidecar output."""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageFilter
+
+from artifygan import Cartoonizer
+from artifygan.cli import main
+from artifygan.inference.tiling import tile_starts, translate_tiled
+from artifygan.inference.wild import WildCartoonizer, WildOptions, face_mask, paste_face
+from artifygan.models import GENERATORS, save_generator
+
+from .conftest import DATA, YUNET, need_shared, random_rgb
+
+SELFIES = DATA / "selfie2anime" / "trainA"
+CELEBA = DATA / "celeba" / "img_align_celeba_half"
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory):
+    torch.manual_seed(0)
+    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
+    return save_generator(g, "light", tmp_path_factory.mktemp("model") / "snap")
+
+
+def background(w: int, h: int, seed: int = 0) -> Image.Image:
+    return random_rgb(w, h, seed).filter(ImageFilter.GaussianBlur(6))
+
+
+def group_photo() -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+    """Two real faces of different sizes pasted into a larger synthetic background; returns their boxes."""
+    img = background(720, 480)
+    big = Image.open(sorted(SELFIES.glob("*.jpg"))[0]).convert("RGB").resize((200, 200))
+    small = Image.open(CELEBA / "000010.jpg").convert("RGB").resize((120, 147))
+    img.paste(big, (40, 140))
+    img.paste(small, (520, 60))
+    return img, [(40, 140, 240, 340), (520, 60, 640, 207)]
+
+
+def test_tile_starts_cover_and_overlap():
+    for length, tile, ov in [(100, 100, 8), (1000, 256, 32), (257, 256, 32), (4000, 768, 64)]:
+        starts = tile_starts(length, min(tile, length), ov, 4)
+        assert starts[0] == 0 and starts[-1] + min(tile, length) == length
+        assert all(b - a <= tile - ov for a, b in itertools.pairwise(starts))
+        assert all(s % 4 == 0 for s in starts[:-1])
+
+
+def test_tiled_matches_untiled_and_has_no_seams():
+    torch.manual_seed(0)
+    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1, "norm": "none"}).eval()
+    x = torch.rand(3, 200, 296) * 2 - 1
+    with torch.inference_mode():
+        full = g(x[None])[0]
+        tiled = translate_tiled(x, g, tile=96, overlap=32, align=4, batch_size=3)
+    assert tiled.shape == full.shape
+    assert (tiled - full).abs().mean() < 0.01  # padding effects fade in the blended overlaps
+
+
+def test_cartoonizer_tiles_large_images(snapshot):
+    cz = Cartoonizer.from_pretrained(snapshot, device="cpu", max_side=0, tile=128)
+    img = random_rgb(333, 201)
+    out = cz(img)
+    assert out.size == (333, 201)
+    whole = Cartoonizer.from_pretrained(snapshot, device="cpu", max_side=0, tile=4096)(img)
+    diff = np.abs(np.asarray(out, np.int16) - np.asarray(whole, np.int16))
+    assert diff.mean() < 40  # same picture; per-tile normalisation shifts tones a little
+
+
+def test_face_mask_is_zero_at_the_border():
+    m = face_mask(256, 0.035)
+    assert m.shape == (256, 256) and m.max() > 0.99
+    assert m[0].max() == 0 and m[-1].max() == 0 and m[:, 0].max() == 0 and m[:, -1].max() == 0
+
+
+def test_paste_face_blends_only_inside_and_matches_colour():
+    base = np.full((100, 120, 3), 100.0, np.float32)
+    face = np.full((64, 64, 3), 200.0, np.float32)
+    m = np.array([[2.0, 0, -40], [0, 2.0, -80]])  # image → crop: the crop covers x 20..52, y 40..72
+    before = base.copy()
+    paste_face(base, face, face_mask(64, 0.05), m, color_match=True)
+    assert base.shape == before.shape
+    assert (base[:35] == before[:35]).all() and (base[:, :15] == before[:, :15]).all()
+    assert (base[75:] == before[75:]).all() and (base[:, 55:] == before[:, 55:]).all()
+    centre = base[56, 36]
+    assert 150 < centre[0] <= 200  # the face shows at its centre
+
+
+@pytest.fixture(scope="module")
+def wild(snapshot):
+    return WildCartoonizer(Cartoonizer.from_pretrained(snapshot, device="cpu"), yunet=str(YUNET))
+
+
+@need_shared(YUNET, SELFIES, CELEBA)
+class TestWithRealFaces:
+    def test_group_photo_all_faces_largest_first_and_keep_mode(self, wild):
+        img, boxes = group_photo()
+        r = wild(img, options=WildOptions(background="keep"))
+        assert r.mode == "face" and r.image.size == img.size
+        done = [f for f in r.faces if f.translated]
+        assert len(done) == 2
+        assert done[0].box[2] - done[0].box[0] > done[1].box[2] - done[1].box[0]  # largest first
+        a, b = np.asarray(img, np.int16), np.asarray(r.image, np.int16)
+        changed = np.abs(a - b).max(-1) > 0
+        far = np.ones(changed.shape, bool)  # pixels well away from both pasted faces
+        for x0, y0, x1, y1 in boxes:
+            mx, my = x1 - x0, y1 - y0
+            far[max(0, y0 - my):y1 + my, max(0, x0 - mx):x1 + mx] = False
+        assert not changed[far].any()
+        for x0, y0, x1, y1 in boxes:  # and each face did change
+            assert changed[y0:y1, x0:x1].mean() > 0.3
+
+    def test_cap_and_min_size(self, wild):
+        img, _ = group_photo()
+        r = wild(img, options=WildOptions(max_faces=1, background="keep"))
+        assert [f.translated for f in r.faces] == [True, False] and "cap" in r.faces[1].reason
+        r = wild(img, options=WildOptions(min_face=110, background="keep"))
+        assert [f.translated for f in r.faces] == [True, False] and "smaller" in r.faces[1].reason
+
+    def test_no_face_falls_back_or_skips(self, wild):
+        img = background(300, 200)
+        r = wild(img)
+        assert r.mode == "whole" and "no face" in r.note and r.image.size == (300, 200)
+        r = wild(img, options=WildOptions(no_face="skip"))
+        assert r.mode == "skipped" and r.image is None
+
+    def test_rotated_phone_photo(self, wild, tmp_path):
+        img, _ = group_photo()
+        exif = Image.Exif()
+        exif[0x0112] = 6  # stored sideways; viewers rotate it 90° clockwise
+        path = tmp_path / "phone.jpg"
+        img.rotate(90, expand=True).save(path, exif=exif, quality=95)
+        r = wild(path, options=WildOptions(background="blur"))
+        assert r.image.size == img.size  # upright, as the viewer shows it
+        assert sum(f.translated for f in r.faces) == 2
+
+    def test_cli_side_by_side_json_and_notes(self, snapshot, tmp_path, capsys):
+        img, _ = group_photo()
+        src = tmp_path / "in"
+        src.mkdir()
+        img.save(src / "group.jpg", quality=95)
+        background(200, 160).save(src / "wall.png")
+        out = tmp_path / "out"
+        rc = main(["translate", str(src), "-o", str(out), "-m", str(snapshot), "-q", "--device", "cpu",
+                   "--yunet", str(YUNET), "--side-by-side", "--json", "--background", "keep"])
+        captured = capsys.readouterr()
+        assert rc == 0
+        assert "wall.png: no face found" in captured.err
+        with Image.open(out / "group.jpg") as im:
+            assert im.size == (2 * img.width, img.height)
+        info = json.loads((out / "group.jpg.json").read_text())
+        assert info["mode"] == "face" and sum(f["translated"] for f in info["faces"]) == 2
+        assert len(info["faces"][0]["box"]) == 4 and "total" in info["timings_ms"]
+        assert json.loads((out / "wall.png.json").read_text())["mode"] == "whole"
