@@ -9,9 +9,9 @@ import argparse
 import logging
 import sys
 
-from .commands import bench, demo, evaluate, export, prepare, train, translate
+from .commands import bench, demo, evaluate, export, prepare, serve, train, translate, video
 
-COMMANDS = (prepare, train, translate, evaluate, export, bench, demo)
+COMMANDS = (prepare, train, translate, video, serve, evaluate, export, bench, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,51 @@
+"""Flags shared by the commands that translate (translate, video, serve): model, device, wild-photo mode."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_model_args(p: argparse.ArgumentParser, batch_size: int = 4) -> None:
+    p.add_argument("-m", "--model", help="snapshot folder, or a run folder (newest snapshot); default: bundled")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
+    p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
+                   help="onnx = onnxruntime on CPU (auto: when the snapshot has model.onnx)")
+    p.add_argument("--batch-size", type=int, default=batch_size)
+    p.add_argument("--max-side", type=int, default=1536,
+                   help="larger inputs are processed at this size (0: full resolution, tiled)")
+    p.add_argument("--tile", type=int, default=768, help="images larger than this run as overlapping tiles")
+    p.add_argument("--compile", action="store_true", help="torch.compile the generator (GPU users)")
+
+
+def add_wild_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("faces in the wild")
+    g.add_argument("--mode", choices=["face", "whole"], default="face",
+                   help="face: detect, align, translate and paste back every face (default); whole: the "
+                        "whole image, tiled when large")
+    g.add_argument("--background", choices=["cartoon", "keep", "blur"], default="cartoon",
+                   help="face mode: what surrounds the faces (default: cartoon, the same model on the photo)")
+    g.add_argument("--no-face", choices=["whole", "skip"], default="whole",
+                   help="face mode, no face found: translate the whole image (default) or skip it")
+    g.add_argument("--max-faces", type=int, default=16, help="translate at most this many faces, largest first")
+    g.add_argument("--min-face", type=int, default=24, help="leave faces narrower than this many pixels alone")
+    g.add_argument("--face-size", type=int, default=256, help="resolution each aligned face is translated at")
+    g.add_argument("--yunet", help="YuNet face detector .onnx (default: $ARTIFYGAN_YUNET, cache, download)")
+
+
+def build_wild(args: argparse.Namespace, resize: int | None = None):
+    """The Cartoonizer + WildCartoonizer the flags describe; loads the face detector now in face mode."""
+    from ..inference.cartoonizer import Cartoonizer
+    from ..inference.wild import WildCartoonizer, WildOptions
+
+    options = WildOptions(mode=args.mode, background=args.background, no_face=args.no_face,
+                          max_faces=args.max_faces, min_face=args.min_face, face_size=args.face_size)
+    cz = Cartoonizer.from_pretrained(args.model, device=args.device, backend=args.backend,
+                                     batch_size=args.batch_size, max_side=args.max_side, resize=resize,
+                                     compile=args.compile, tile=args.tile)
+    wild = WildCartoonizer(cz, options, yunet=args.yunet)
+    if options.mode == "face":
+        try:
+            wild.detector  # noqa: B018  (load it now: a missing detector is one error, not one per file)
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"{exc} (or use --mode whole, which needs no face detector)") from None
+    return wild

@@ -1,0 +1,49 @@
+"""`artifygan serve`: the web page (Gradio) and HTTP API on one port."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="web page + HTTP API (needs: pip install 'artifygan[web]')",
+                       description="Serve a Gradio page (upload/webcam, model picker, before/after slider) "
+                                   "and an HTTP API (POST /api/cartoonize). Local only unless --host 0.0.0.0.")
+    p.add_argument("-m", "--model", action="append", metavar="[NAME=]PATH",
+                   help="a model to offer (repeatable); default: the bundled model")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--max-upload-mb", type=float, default=20.0)
+    p.add_argument("--max-pixels", type=float, default=24e6, help="largest image accepted, in pixels")
+    p.add_argument("--max-side", type=int, default=1536, help="the net sees at most this many pixels per side")
+    p.add_argument("--yunet", help="YuNet face detector .onnx (default: $ARTIFYGAN_YUNET, cache, download)")
+    p.set_defaults(func=run)
+
+
+def parse_models(specs: list[str] | None) -> dict[str, str | None]:
+    if not specs:
+        return {"default": None}
+    models: dict[str, str | None] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            from pathlib import Path
+
+            name, path = Path(spec).name or "model", spec
+        models[name] = path
+    return models
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from ..web.app import serve
+    except ImportError as exc:
+        raise ValueError(f"artifygan serve needs the web extra: pip install 'artifygan[web]' ({exc})") from None
+    from ..web.service import Limits, Service
+
+    service = Service(parse_models(args.model), Limits(args.max_upload_mb, int(args.max_pixels), args.max_side),
+                      device=args.device, yunet=args.yunet)
+    service.model(None)  # fail now, not on the first request, when the model is broken
+    serve(service, args.host, args.port)
+    return 0

@@ -1,0 +1,120 @@
+"""Temporal stability for video: tracked, smoothed faces and output flicker damping.
+
+Why: a per-frame detector jitters by a pixel or two and misses a face now and then; each jitter moves
+the aligned crop, and the generator answers a moved crop with a slightly different picture, so the face
+"boils". Tracks smooth the landmarks (adaptive EMA: strong when the face is still, weak when it moves,
+so smoothing never lags behind real motion) and survive a few missed detections. The deflicker filter
+pulls each output pixel towards the previous output where the *input* pixel barely changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..data.faces import Face
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass
+class Track:
+    id: int
+    box: np.ndarray  # (4,)
+    landmarks: np.ndarray  # (5, 2)
+    score: float
+    misses: int = 0
+
+    def face(self) -> Face:
+        return Face(tuple(float(v) for v in self.box), self.landmarks.copy(), self.score)
+
+
+class FaceTracker:
+    """Match detections to tracks by IoU; smooth each track's box and landmarks.
+
+    ``smooth`` in [0, 1): weight of the previous position when the face is still (0 = no smoothing).
+    ``max_misses``: frames a track is kept (at its last position) without a matching detection.
+    """
+
+    def __init__(self, smooth: float = 0.7, max_misses: int = 5, min_iou: float = 0.3) -> None:
+        if not 0.0 <= smooth < 1.0:
+            raise ValueError(f"smooth must be in [0, 1), got {smooth}")
+        self.smooth, self.max_misses, self.min_iou = smooth, max_misses, min_iou
+        self.tracks: list[Track] = []
+        self._next_id = 0
+
+    def update(self, faces: list[Face]) -> list[Face]:
+        """Feed one frame's detections; returns the smoothed faces of live tracks, largest first."""
+        unmatched = list(range(len(self.tracks)))
+        for f in faces:
+            if f.landmarks is None:
+                continue
+            best, best_iou = None, self.min_iou
+            for ti in unmatched:
+                v = iou(tuple(self.tracks[ti].box), f.box)
+                if v > best_iou:
+                    best, best_iou = ti, v
+            box, lm = np.asarray(f.box, np.float64), np.asarray(f.landmarks, np.float64)
+            if best is None:
+                self.tracks.append(Track(self._next_id, box, lm, f.score))
+                self._next_id += 1
+                continue
+            unmatched.remove(best)
+            t = self.tracks[best]
+            width = max(1.0, float(t.box[2] - t.box[0]))
+            move = float(np.abs(lm - t.landmarks).mean()) / width  # motion, in face widths
+            a = self.smooth * float(np.exp(-move / 0.1))  # still → smooth; moving → follow
+            t.box = a * t.box + (1 - a) * box
+            t.landmarks = a * t.landmarks + (1 - a) * lm
+            t.score, t.misses = f.score, 0
+        for ti in unmatched:
+            self.tracks[ti].misses += 1
+        self.tracks = [t for t in self.tracks if t.misses <= self.max_misses]
+        return sorted((t.face() for t in self.tracks), key=lambda f: -f.width)
+
+
+class Deflicker:
+    """Recursive temporal filter on the output, gated by how much the input changed per pixel.
+
+    ``strength`` in [0, 1): how far a still pixel stays at its previous output (0 = off). ``tau``: input
+    change (0–255 grey levels, after a small blur that ignores sensor noise) at which gating fades.
+    """
+
+    def __init__(self, strength: float = 0.6, tau: float = 6.0) -> None:
+        if not 0.0 <= strength < 1.0:
+            raise ValueError(f"deflicker strength must be in [0, 1), got {strength}")
+        self.strength, self.tau = strength, tau
+        self.prev_in: np.ndarray | None = None
+        self.prev_out: np.ndarray | None = None
+
+    def __call__(self, frame_in: np.ndarray, frame_out: np.ndarray) -> np.ndarray:
+        """uint8 RGB input and output frames (same size) → damped uint8 output."""
+        grey = cv2.GaussianBlur(cv2.cvtColor(frame_in, cv2.COLOR_RGB2GRAY).astype(np.float32), (5, 5), 1.2)
+        out = frame_out.astype(np.float32)
+        if self.strength > 0 and self.prev_in is not None and self.prev_in.shape == grey.shape:
+            still = np.exp(-np.abs(grey - self.prev_in) / self.tau)[..., None]
+            keep = self.strength * still
+            out = keep * self.prev_out + (1 - keep) * out
+        self.prev_in, self.prev_out = grey, out
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def flicker(frames_in: list[np.ndarray], frames_out: list[np.ndarray], still: float = 2.0) -> float:
+    """Mean |out_t − out_{t−1}| over pixels whose input changed by less than ``still`` grey levels."""
+    total, count = 0.0, 0
+    for t in range(1, len(frames_in)):
+        gi = np.abs(frames_in[t].astype(np.float32) - frames_in[t - 1]).mean(-1)
+        mask = gi < still
+        if mask.any():
+            d = np.abs(frames_out[t].astype(np.float32) - frames_out[t - 1]).mean(-1)
+            total += float(d[mask].sum())
+            count += int(mask.sum())
+    return total / max(count, 1)

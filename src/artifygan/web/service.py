@@ -1,0 +1,103 @@
+"""What the web page and the HTTP API share: models by name, request limits, one translation at a time.
+
+Security: requests carry image *bytes*, never paths; models are the ones the server was started with,
+picked by name. Limits are checked before decoding the pixels (the header gives the size).
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..inference.cartoonizer import Cartoonizer
+from ..inference.wild import WildCartoonizer, WildOptions, WildResult
+
+
+class RequestError(ValueError):
+    """A request the server refuses; the message is shown to the user as it is."""
+
+
+@dataclass
+class Limits:
+    max_upload_mb: float = 20.0
+    max_pixels: int = 24_000_000  # a 6000×4000 photo
+    max_side: int = 1536  # the net sees at most this (the output keeps the input size)
+
+    def check_bytes(self, n: int) -> None:
+        if n > self.max_upload_mb * 1024 * 1024:
+            raise RequestError(f"upload too large: {n / 2**20:.1f} MB; the limit is {self.max_upload_mb:g} MB")
+
+    def check_size(self, w: int, h: int) -> None:
+        if w * h > self.max_pixels:
+            raise RequestError(f"image too large: {w}×{h} = {w * h / 1e6:.1f} MP; the limit is "
+                               f"{self.max_pixels / 1e6:g} MP")
+
+
+def decode_upload(data: bytes, limits: Limits) -> Image.Image:
+    """Bytes → upright RGB(A) image, refusing oversized uploads before their pixels are decoded."""
+    limits.check_bytes(len(data))
+    try:
+        im = Image.open(io.BytesIO(data))
+        limits.check_size(*im.size)
+        im.load()
+        im = ImageOps.exif_transpose(im) or im
+    except RequestError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise RequestError("not an image this server can read (PNG, JPEG, WebP, GIF, BMP, TIFF…)") from None
+    return im if im.mode in ("RGB", "RGBA") else im.convert("RGBA" if "A" in im.getbands() else "RGB")
+
+
+class Service:
+    """Named models (loaded on first use), shared by every request; translations run one at a time."""
+
+    def __init__(self, models: dict[str, str | Path | None], limits: Limits | None = None, device: str = "auto",
+                 yunet: str | None = None) -> None:
+        if not models:
+            raise ValueError("no models to serve")
+        self.paths = dict(models)
+        self.limits = limits or Limits()
+        self.device, self.yunet = device, yunet
+        self._loaded: dict[str, WildCartoonizer] = {}
+        self._lock = threading.Lock()  # CPU inference is already multi-threaded: queue, don't overlap
+        self.served = 0
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.paths)
+
+    def model(self, name: str | None) -> WildCartoonizer:
+        name = name or self.names[0]
+        if name not in self.paths:
+            raise RequestError(f"unknown model {name!r}; choose one of: {', '.join(self.names)}")
+        if name not in self._loaded:
+            cz = Cartoonizer.from_pretrained(self.paths[name], device=self.device, max_side=self.limits.max_side)
+            self._loaded[name] = WildCartoonizer(cz, yunet=self.yunet)
+        return self._loaded[name]
+
+    def translate(self, image: Image.Image, model: str | None = None, mode: str = "face",
+                  background: str = "cartoon") -> WildResult:
+        """One image through the shared inference path; bad options and sizes raise RequestError."""
+        self.limits.check_size(*image.size)
+        try:
+            options = WildOptions(mode=mode, background=background)
+        except ValueError as exc:
+            raise RequestError(str(exc)) from None
+        with self._lock:
+            t0 = time.perf_counter()
+            wild = self.model(model)
+            if mode == "face":
+                try:
+                    wild.detector  # noqa: B018
+                except FileNotFoundError:
+                    raise RequestError("face mode needs the YuNet face detector, which this server does not "
+                                       "have; use mode=whole") from None
+            result = wild(image, options=options)
+            result.timings_ms["request"] = round((time.perf_counter() - t0) * 1000, 1)
+            self.served += 1
+        return result

@@ -1,0 +1,185 @@
+"""Video and GIF: frame count, fps, size, audio and rotation kept; no broken file on interrupt; tracking."""
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from artifygan import Cartoonizer
+from artifygan.cli import main
+from artifygan.data.faces import Face
+from artifygan.inference.temporal import Deflicker, FaceTracker, flicker
+from artifygan.inference.video import VideoError, VideoOptions, translate_video
+from artifygan.inference.wild import WildCartoonizer, WildOptions
+from artifygan.models import GENERATORS, save_generator
+
+from .conftest import DATA, YUNET, need_shared, random_rgb
+
+SELFIES = DATA / "selfie2anime" / "trainA"
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory):
+    torch.manual_seed(0)
+    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
+    return save_generator(g, "light", tmp_path_factory.mktemp("model") / "snap")
+
+
+@pytest.fixture(scope="module")
+def whole(snapshot):
+    return WildCartoonizer(Cartoonizer.from_pretrained(snapshot, device="cpu"), WildOptions(mode="whole"))
+
+
+def write_video(path, frames: list[np.ndarray], fps: int = 12, rotation: int = 0, audio_s: float = 0.0):
+    """A tiny H.264 MP4 (optionally with a display rotation and an AAC sine track)."""
+    out = av.open(str(path), "w")
+    h, w = frames[0].shape[:2]
+    v = out.add_stream("libx264", rate=Fraction(fps))
+    v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+    if rotation:
+        v.set_display_rotation(rotation)
+    a = out.add_stream("aac", rate=16000) if audio_s else None
+    for f in frames:
+        out.mux(v.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
+    out.mux(v.encode())
+    if a is not None:
+        t = np.arange(int(16000 * audio_s)) / 16000
+        af = av.AudioFrame.from_ndarray((0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None],
+                                        format="flt", layout="mono")
+        af.sample_rate, af.pts = 16000, 0
+        out.mux(a.encode(af))
+        out.mux(a.encode())
+    out.close()
+
+
+def probe(path):
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        frames = list(c.decode(video=0))
+        return {"frames": len(frames), "fps": float(v.average_rate), "size": (frames[0].width, frames[0].height),
+                "rotation": frames[0].rotation, "audio": [s.codec_context.name for s in c.streams.audio],
+                "duration": float(c.duration / 1e6) if c.duration else None}
+
+
+def moving_frames(n=10, w=64, h=48):
+    base = np.asarray(random_rgb(w + n, h, seed=1))
+    return [base[:, i:i + w] for i in range(n)]
+
+
+def test_mp4_keeps_frames_fps_size_audio_and_rotation(whole, tmp_path):
+    src = tmp_path / "in.mp4"
+    write_video(src, moving_frames(12), fps=12, rotation=90, audio_s=1.0)
+    r = translate_video(whole, src, tmp_path / "out.mp4", VideoOptions(batch_size=5), progress=False)
+    a, b = probe(src), probe(tmp_path / "out.mp4")
+    assert r.frames == 12 and b["frames"] == a["frames"] == 12
+    assert b["fps"] == a["fps"] == 12 and b["size"] == a["size"] == (64, 48)
+    assert b["rotation"] == a["rotation"] == 90 and r.rotation == 90
+    assert b["audio"] == ["aac"] and r.audio == "copied"
+    assert abs(b["duration"] - a["duration"]) < 0.15
+
+
+def test_gif_in_and_out(whole, tmp_path):
+    frames = [Image.fromarray(f) for f in moving_frames(6)]
+    src = tmp_path / "in.gif"
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    r = translate_video(whole, src, tmp_path / "out.gif", progress=False)
+    with Image.open(tmp_path / "out.gif") as im:
+        assert im.n_frames == 6 and im.size == (64, 48) and im.info["duration"] == 100
+    assert r.frames == 6
+    translate_video(whole, src, tmp_path / "out.mp4", progress=False)
+    assert probe(tmp_path / "out.mp4")["frames"] == 6
+
+
+def test_interrupt_leaves_no_broken_file(whole, tmp_path, monkeypatch):
+    src = tmp_path / "in.mp4"
+    write_video(src, moving_frames(10))
+    dst = tmp_path / "out.mp4"
+    dst.write_bytes(b"an earlier result")
+    calls = {"n": 0}
+    real = whole.cz.translate
+
+    def boom(images):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(images)
+
+    monkeypatch.setattr(whole.cz, "translate", boom)
+    with pytest.raises(KeyboardInterrupt):
+        translate_video(whole, src, dst, VideoOptions(batch_size=3), progress=False)
+    assert dst.read_bytes() == b"an earlier result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]  # no temp file left
+
+
+def test_bad_inputs_are_one_line_errors(snapshot, tmp_path, capsys):
+    (tmp_path / "notavideo.mp4").write_text("hello")
+    rc = main(["video", str(tmp_path / "notavideo.mp4"), "-o", str(tmp_path / "o.mp4"), "-m", str(snapshot),
+               "--mode", "whole", "-q", "--device", "cpu"])
+    assert rc == 2 and "notavideo.mp4: not a readable video" in capsys.readouterr().err
+    rc = main(["video", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o.mp4"), "-m", str(snapshot),
+               "--mode", "whole", "-q"])
+    assert rc == 2 and "missing.mp4: no such video" in capsys.readouterr().err
+    with pytest.raises(VideoError, match="must be .mp4 or .gif"):
+        translate_video(None, tmp_path / "x.mp4", tmp_path / "o.avi")
+
+
+def test_tracker_smooths_jitter_and_survives_misses():
+    rng = np.random.default_rng(0)
+    lm = np.array([[40, 50], [60, 50], [50, 60], [42, 70], [58, 70]], float)
+    tracker, raw, smooth = FaceTracker(0.8, max_misses=2), [], []
+    for _ in range(30):
+        j = rng.normal(0, 1.0, 2)
+        f = Face((30 + j[0], 40 + j[1], 70 + j[0], 80 + j[1]), lm + j, 0.9)
+        out = tracker.update([f])
+        raw.append(f.landmarks[0, 0])
+        smooth.append(out[0].landmarks[0, 0])
+    assert np.std(np.diff(smooth)) < 0.6 * np.std(np.diff(raw))
+    assert len(tracker.update([])) == 1 and len(tracker.update([])) == 1  # missed twice: still there
+    assert tracker.update([]) == []  # third miss: gone
+    moved = Face((130, 40, 170, 80), lm + np.array([100.0, 0.0]), 0.9)  # a jump is a new track, not a smear
+    assert tracker.update([moved])[0].box[0] == 130
+
+
+def test_deflicker_damps_still_regions_only():
+    rng = np.random.default_rng(0)
+    still_in = np.full((32, 32, 3), 120, np.uint8)
+    outs = [rng.integers(100, 140, (32, 32, 3)).astype(np.uint8) for _ in range(8)]
+    d = Deflicker(0.6)
+    damped = [d(still_in, o) for o in outs]
+    ins = [still_in] * 8
+    assert flicker(ins, damped) < 0.6 * flicker(ins, outs)
+    moving = Deflicker(0.6)
+    a = moving(still_in, outs[0])
+    b = moving(np.zeros_like(still_in), outs[1])  # the input changed a lot: output follows at once
+    assert np.array_equal(b, outs[1]) and a.shape == b.shape
+
+
+@need_shared(YUNET, SELFIES)
+def test_face_mode_video_tracks_faces(snapshot, tmp_path):
+    face = np.asarray(Image.open(sorted(SELFIES.glob("*.jpg"))[0]).convert("RGB").resize((128, 128)))
+    frames = []
+    for i in range(6):
+        canvas = np.full((160, 224, 3), 90, np.uint8)
+        canvas[16:144, 20 + 4 * i:148 + 4 * i] = face
+        frames.append(np.rot90(canvas, 1))  # stored sideways, like a phone held upright...
+    src = tmp_path / "faces.mp4"
+    write_video(src, frames, rotation=-90)  # ...whose player turns it 90° clockwise
+    wild = WildCartoonizer(Cartoonizer.from_pretrained(snapshot, device="cpu"), WildOptions(background="keep"),
+                           yunet=str(YUNET))
+    calls = []
+    real = wild.__class__.__call__
+
+    def spy(self, image, faces=None, options=None):
+        calls.append(len(faces or []))
+        return real(self, image, faces=faces, options=options)
+
+    wild.__class__.__call__ = spy
+    try:
+        r = translate_video(wild, src, tmp_path / "out.mp4", progress=False)
+    finally:
+        wild.__class__.__call__ = real
+    assert r.frames == 6 and probe(tmp_path / "out.mp4")["rotation"] == -90
+    assert calls == [1] * 6  # the face was found in every (upright) frame

@@ -1,0 +1,163 @@
+"""`artifygan serve`: the HTTP API (limits, bad input, no paths) and the page in a real headless Chromium."""
+
+import io
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from artifygan.models import GENERATORS, save_generator
+
+from .conftest import YUNET, random_rgb
+
+gradio = pytest.importorskip("gradio", reason="the web extra is not installed (pip install 'artifygan[web]')")
+from fastapi.testclient import TestClient  # noqa: E402  (fastapi comes with gradio)
+
+from artifygan.web.app import build_app  # noqa: E402
+from artifygan.web.service import Limits, Service  # noqa: E402
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    torch.manual_seed(0)
+    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
+    snap = save_generator(g, "light", tmp_path_factory.mktemp("model") / "snap")
+    return Service({"tiny": snap}, Limits(max_upload_mb=1, max_pixels=500_000), device="cpu",
+                   yunet=str(YUNET) if YUNET.exists() else None)
+
+
+@pytest.fixture(scope="module")
+def client(service):
+    with TestClient(build_app(service)) as c:
+        yield c
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_api_translates_and_reports(client):
+    img = random_rgb(96, 64)
+    r = client.post("/api/cartoonize?mode=whole", files={"image": ("a.png", png_bytes(img), "image/png")})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    out = Image.open(io.BytesIO(r.content))
+    assert out.size == (96, 64) and r.headers["x-artifygan-mode"] == "whole"
+    r = client.post("/api/cartoonize?mode=whole&side_by_side=true", files={"image": ("a.png", png_bytes(img))})
+    assert Image.open(io.BytesIO(r.content)).size == (192, 64)
+    assert client.get("/api/models").json()["models"] == ["tiny"]
+    assert client.get("/api/health").json()["ok"]
+
+
+def test_api_limits_and_bad_requests(client):
+    big = png_bytes(Image.new("RGB", (1000, 600)))  # 0.6 MP > the 0.5 MP limit, but a small upload
+    r = client.post("/api/cartoonize?mode=whole", files={"image": ("big.png", big)})
+    assert r.status_code == 413 and "image too large: 1000×600" in r.json()["detail"]
+    noise = np.random.default_rng(0).integers(0, 255, (700, 700, 3), dtype=np.uint8)
+    r = client.post("/api/cartoonize", files={"image": ("n.png", png_bytes(Image.fromarray(noise)))})
+    assert r.status_code == 413 and "upload too large" in r.json()["detail"]
+    r = client.post("/api/cartoonize", files={"image": ("x.png", b"not an image")})
+    assert r.status_code == 400 and "not an image" in r.json()["detail"]
+    r = client.post("/api/cartoonize?model=/etc/passwd", files={"image": ("a.png", png_bytes(random_rgb(8, 8)))})
+    assert r.status_code == 400 and "unknown model" in r.json()["detail"]
+    r = client.post("/api/cartoonize?mode=sideways", files={"image": ("a.png", png_bytes(random_rgb(8, 8)))})
+    assert r.status_code == 400
+
+
+def test_gradio_api_refuses_server_paths(client, service):
+    served = service.served
+    r = client.post("/gradio_api/call/cartoonize",
+                    json={"data": [{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}, "tiny", "whole",
+                                   "keep"]})
+    if r.status_code == 200:  # queued: the result stream must be an error, never a translation
+        event = r.json()["event_id"]
+        text = client.get(f"/gradio_api/call/cartoonize/{event}").text
+        assert "event: error" in text
+    else:
+        assert r.status_code in (400, 403, 422)
+    assert service.served == served
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(service):
+    import uvicorn
+
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(build_app(service), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER) and not os.environ.get("ARTIFYGAN_REQUIRE_BROWSER"),
+                    reason="Debian chromium + chromium-driver not installed (.ci/run installs them)")
+def test_page_in_headless_chromium(server, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM or "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1000"):
+        opts.add_argument(flag)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(CHROMEDRIVER or "/usr/bin/chromedriver"),
+                              options=opts)
+    try:
+        photo = tmp_path / "photo.png"
+        img = random_rgb(160, 120, seed=3)
+        img.save(photo)
+        driver.get(server)
+        wait = WebDriverWait(driver, 90)
+        upload = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#photo input[type=file]"))
+        upload.send_keys(str(photo))
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#photo img"))
+        driver.find_element(By.XPATH, "//*[@id='mode']//label[.//*[normalize-space()='whole']]").click()
+        driver.find_element(By.ID, "run").click()
+        result = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#result img[src]"))
+        src = result.get_attribute("src")
+        driver.save_screenshot(str(tmp_path / "page.png"))
+        status = driver.find_element(By.ID, "status").text
+        with urllib.request.urlopen(src, timeout=30) as resp:  # served by the app itself (localhost)
+            out = Image.open(io.BytesIO(resp.read())).convert("RGB")
+        assert out.size == img.size
+        assert np.abs(np.asarray(out, np.int16) - np.asarray(img, np.int16)).mean() > 2  # not the input
+        assert "whole mode" in status
+        shot = Image.open(tmp_path / "page.png")
+        assert shot.size[0] >= 800 and np.asarray(shot).std() > 5  # a rendered page, not blank
+        if os.environ.get("ARTIFYGAN_SCREENSHOT"):
+            shutil.copyfile(tmp_path / "page.png", os.environ["ARTIFYGAN_SCREENSHOT"])
+    finally:
+        driver.quit()
+
+
+def test_serve_cli_parses_models():
+    from artifygan.commands.serve import parse_models
+
+    assert parse_models(None) == {"default": None}
+    assert parse_models(["anime=runs/x", "runs/y/snap"]) == {"anime": "runs/x", "snap": "runs/y/snap"}
+    json.dumps(parse_models(["a=b"]))
