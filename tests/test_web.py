@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+import artifygan.web  # noqa: F401  (sets GRADIO_ANALYTICS_ENABLED=False before gradio is imported)
 from artifygan.models import GENERATORS, save_generator
 
 from .conftest import YUNET, random_rgb

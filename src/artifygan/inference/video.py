@@ -145,6 +145,35 @@ class GifWriter:
         self.frames.clear()
 
 
+class FrameTranslator:
+    """The per-frame core of video translation: upright RGB frames in order → translated frames.
+
+    Face mode detects every ``detect_every`` frames and feeds a :class:`FaceTracker`; whole mode batches
+    frames through the Cartoonizer. Both end in the :class:`Deflicker` filter. (Benchmarks use it directly.)
+    """
+
+    def __init__(self, wild: WildCartoonizer, options: VideoOptions | None = None) -> None:
+        self.wild, self.opt = wild, options or VideoOptions()
+        self.tracker = FaceTracker(self.opt.smooth)
+        self.deflicker = Deflicker(self.opt.deflicker)
+        self.whole = wild.options.mode == "whole"
+        self.seen = 0
+
+    def __call__(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        if self.whole:
+            outs = [np.asarray(o.convert("RGB")) for o in self.wild.cz.translate([Image.fromarray(f) for f in frames])]
+        else:
+            outs = []
+            for f in frames:
+                if self.seen % max(1, self.opt.detect_every) == 0:
+                    faces = self.tracker.update(self.wild.detect(f))
+                else:
+                    faces = [t.face() for t in self.tracker.tracks]
+                self.seen += 1
+                outs.append(np.asarray(self.wild(Image.fromarray(f), faces=faces).image.convert("RGB")))
+        return [self.deflicker(f, o) for f, o in zip(frames, outs, strict=True)]
+
+
 def _open_input(src: Path):
     import av
 
@@ -180,9 +209,8 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
         total = min(total or opt.max_frames, opt.max_frames)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.part{suffix}")
-    tracker = FaceTracker(opt.smooth)
-    deflicker = Deflicker(opt.deflicker)
-    whole = wild.options.mode == "whole"
+    frames = FrameTranslator(wild, opt)
+    whole = frames.whole
     writer = None
     n, rotation, t0 = 0, 0, time.perf_counter()
     pending: list[tuple[np.ndarray, int | None, Fraction | None]] = []
@@ -191,19 +219,8 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
         nonlocal n
         if not pending:
             return
-        ups = [p[0] for p in pending]
-        if whole:
-            outs = [np.asarray(o.convert("RGB")) for o in wild.cz.translate([Image.fromarray(u) for u in ups])]
-        else:
-            outs = []
-            for i, u in enumerate(ups):
-                if (n + i) % max(1, opt.detect_every) == 0:
-                    faces = tracker.update(wild.detect(u))
-                else:
-                    faces = [t.face() for t in tracker.tracks]
-                outs.append(np.asarray(wild(Image.fromarray(u), faces=faces).image.convert("RGB")))
-        for (u, pts, tb), o in zip(pending, outs, strict=True):
-            o = deflicker(u, o)
+        outs = frames([p[0] for p in pending])
+        for (_, pts, tb), o in zip(pending, outs, strict=True):
             back = rotation and suffix != ".gif"  # GIF has no rotation field: store it upright
             writer.write(np.rot90(o, -(rotation // 90)) if back else o, pts, tb)
             n += 1
