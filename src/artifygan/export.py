@@ -46,6 +46,9 @@ def ort_session(path: str | os.PathLike, threads: int | None = None):
     except ImportError:
         raise ImportError("the onnx backend needs onnxruntime: pip install 'artifygan[onnx]'") from None
     so = ort.SessionOptions()
+    # Memory patterns pre-plan a second full set of buffers for every new input shape: measured here,
+    # 1.34 GB → 2.2 GB on the second 1024² forward pass, at the same speed without them.
+    so.enable_mem_pattern = False
     if threads:
         so.intra_op_num_threads = threads
     try:

@@ -13,7 +13,7 @@ def add_model_args(p: argparse.ArgumentParser, batch_size: int = 4) -> None:
     p.add_argument("--batch-size", type=int, default=batch_size)
     p.add_argument("--max-side", type=int, default=1536,
                    help="larger inputs are processed at this size (0: full resolution, tiled)")
-    p.add_argument("--tile", type=int, default=768, help="images larger than this run as overlapping tiles")
+    p.add_argument("--tile", type=int, default=1024, help="images of more than TILE² pixels run as overlapping tiles")
     p.add_argument("--compile", action="store_true", help="torch.compile the generator (GPU users)")
 
 
