@@ -80,20 +80,21 @@ def write_clip(path: Path, w: int, h: int, n: int) -> None:
 def speed_table(model: str | None, n: int) -> None:
     print(f"\n`artifygan video` end to end (decode + translate + H.264 encode), {n} frames, "
           f"{torch.get_num_threads()} threads\n")
-    print("| resolution | mode | backend | frames/s |")
-    print("|---|---|---|---|")
+    print("| resolution | mode | background | backend | frames/s |")
+    print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for name, (w, h) in (("480p", (854, 480)), ("720p", (1280, 720))):
             src = Path(tmp) / f"{name}.mp4"
             write_clip(src, w, h, n)
-            for mode in ("whole", "face"):
+            for mode, bg in (("whole", "–"), ("face", "cartoon"), ("face", "keep")):
                 cz = Cartoonizer.from_pretrained(model, device="cpu", batch_size=4)
-                wild = WildCartoonizer(cz, WildOptions(mode=mode), yunet=str(YUNET))
+                wild = WildCartoonizer(cz, WildOptions(mode=mode, background=bg if bg != "–" else "cartoon"),
+                                       yunet=str(YUNET))
                 translate_video(wild, src, Path(tmp) / "warm.mp4", VideoOptions(max_frames=2), progress=False)
                 t0 = time.perf_counter()
                 r = translate_video(wild, src, Path(tmp) / "out.mp4", progress=False)
                 fps = r.frames / (time.perf_counter() - t0)
-                print(f"| {name} ({w}×{h}) | {mode} | {cz.backend} | {fps:.2f} |")
+                print(f"| {name} ({w}×{h}) | {mode} | {bg} | {cz.backend} | {fps:.2f} |")
 
 
 def main() -> None:
