@@ -55,3 +55,15 @@ def need_shared(*paths: Path):
     """Skip (with the reason) when ../shared data or models are not on this machine."""
     missing = [str(p) for p in paths if not p.exists()]
     return pytest.mark.skipif(bool(missing), reason=f"shared data not available: {', '.join(missing)}")
+
+
+@pytest.fixture(scope="session")
+def tiny_snapshot(tmp_path_factory) -> Path:
+    """A tiny untrained light generator saved as a snapshot (fast, deterministic)."""
+    import torch
+
+    from artifygan.models import GENERATORS, save_generator
+
+    torch.manual_seed(0)
+    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
+    return save_generator(g, "light", tmp_path_factory.mktemp("model") / "snap")

@@ -5,7 +5,6 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from artifygan import Cartoonizer
@@ -14,7 +13,6 @@ from artifygan.data.faces import Face
 from artifygan.inference.temporal import Deflicker, FaceTracker, flicker
 from artifygan.inference.video import VideoError, VideoOptions, translate_video
 from artifygan.inference.wild import WildCartoonizer, WildOptions
-from artifygan.models import GENERATORS, save_generator
 
 from .conftest import DATA, YUNET, need_shared, random_rgb
 
@@ -22,10 +20,8 @@ SELFIES = DATA / "selfie2anime" / "trainA"
 
 
 @pytest.fixture(scope="module")
-def snapshot(tmp_path_factory):
-    torch.manual_seed(0)
-    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
-    return save_generator(g, "light", tmp_path_factory.mktemp("model") / "snap")
+def snapshot(tiny_snapshot):
+    return tiny_snapshot
 
 
 @pytest.fixture(scope="module")

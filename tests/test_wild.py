@@ -12,7 +12,7 @@ from artifygan import Cartoonizer
 from artifygan.cli import main
 from artifygan.inference.tiling import tile_starts, translate_tiled
 from artifygan.inference.wild import WildCartoonizer, WildOptions, face_mask, paste_face
-from artifygan.models import GENERATORS, save_generator
+from artifygan.models import GENERATORS
 
 from .conftest import DATA, YUNET, need_shared, random_rgb
 
@@ -21,10 +21,8 @@ CELEBA = DATA / "celeba" / "img_align_celeba_half"
 
 
 @pytest.fixture(scope="module")
-def snapshot(tmp_path_factory):
-    torch.manual_seed(0)
-    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
-    return save_generator(g, "light", tmp_path_factory.mktemp("model") / "snap")
+def snapshot(tiny_snapshot):
+    return tiny_snapshot
 
 
 def background(w: int, h: int, seed: int = 0) -> Image.Image:
