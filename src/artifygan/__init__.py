@@ -1,6 +1,7 @@
 """ArtifyGAN: small, fast photo → cartoon GANs in the CartoonGAN family.
 
-``Cartoonizer.from_pretrained(path)(image)`` is the Python entry point; ``artifygan`` the CLI.
+``Cartoonizer.from_pretrained(path)(image)`` is the Python entry point (``WildCartoonizer`` adds face
+detection, alignment and paste-back for photos in the wild); ``artifygan`` the CLI.
 """
 
 __version__ = "0.1.0"
@@ -12,7 +13,11 @@ def __getattr__(name: str):
         from .inference.cartoonizer import Cartoonizer
 
         return Cartoonizer
+    if name in ("WildCartoonizer", "WildOptions"):
+        from .inference import wild
+
+        return getattr(wild, name)
     raise AttributeError(name)
 
 
-__all__ = ["Cartoonizer", "__version__"]
+__all__ = ["Cartoonizer", "WildCartoonizer", "WildOptions", "__version__"]
