@@ -76,6 +76,20 @@ def test_api_limits_and_bad_requests(client):
     assert r.status_code == 400
 
 
+def test_concurrent_requests_are_queued_not_dropped(client, service):
+    from concurrent.futures import ThreadPoolExecutor
+
+    served = service.served
+    body = png_bytes(random_rgb(64, 48))
+
+    def post(_):
+        return client.post("/api/cartoonize?mode=whole", files={"image": ("a.png", body)}).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(post, range(6)))
+    assert codes == [200] * 6 and service.served == served + 6
+
+
 def test_gradio_api_refuses_server_paths(client, service):
     served = service.served
     r = client.post("/gradio_api/call/cartoonize",
