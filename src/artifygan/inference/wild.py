@@ -151,8 +151,8 @@ class WildCartoonizer:
             timings["detect"] = ms(t0)
         records, chosen = [], []
         for f in faces:
-            rec = FaceRecord([round(float(v), 1) for v in f.box], round(float(f.score), 3),
-                             None if f.landmarks is None else np.round(f.landmarks, 1).tolist(), False)
+            lms = None if f.landmarks is None else np.round(np.asarray(f.landmarks, np.float64), 1).tolist()
+            rec = FaceRecord([round(float(v), 1) for v in f.box], round(float(f.score), 3), lms, False)
             if f.landmarks is None:
                 rec.reason = "no landmarks"
             elif f.width < opt.min_face:
