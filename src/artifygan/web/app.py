@@ -15,7 +15,6 @@ import os
 from fastapi import FastAPI, File, HTTPException, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from PIL import Image
 
 from .service import RequestError, Service, decode_upload
 
@@ -109,4 +108,4 @@ def serve(service: Service, host: str = "127.0.0.1", port: int = 7860) -> None:
     uvicorn.run(build_app(service), host=host, port=port, log_level="info")
 
 
-__all__ = ["Image", "Service", "build_app", "serve"]
+__all__ = ["Service", "build_app", "serve"]
