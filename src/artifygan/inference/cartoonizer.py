@@ -57,6 +57,17 @@ def resolve_snapshot(path: str | os.PathLike | None) -> Path:
     raise SnapshotError(f"{p}: neither a snapshot folder ({CONFIG_NAME}) nor a run folder with snapshots")
 
 
+def read_input(image: ImageLike) -> tuple[Image.Image, Image.Image | None]:
+    """(RGB picture, alpha or None) of any accepted input: path (EXIF-rotated), PIL image or numpy array."""
+    if isinstance(image, str | os.PathLike):
+        return load_image(image, with_alpha=True)
+    if isinstance(image, np.ndarray):
+        return to_rgb(Image.fromarray(image))
+    if isinstance(image, Image.Image):
+        return to_rgb(image)
+    raise TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
+
+
 def _has_onnxruntime() -> bool:
     import importlib.util
 
@@ -128,14 +139,7 @@ class Cartoonizer:
 
     # ---- the three stages ----
     def preprocess(self, image: ImageLike) -> Prepared:
-        if isinstance(image, str | os.PathLike):
-            rgb, alpha = load_image(image, with_alpha=True)
-        elif isinstance(image, np.ndarray):
-            rgb, alpha = to_rgb(Image.fromarray(image))
-        elif isinstance(image, Image.Image):
-            rgb, alpha = to_rgb(image)
-        else:
-            raise TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
+        rgb, alpha = read_input(image)
         w, h = rgb.size
         big = bool(self.max_side) and max(w, h) > self.max_side
         target = self.resize if self.resize else (self.max_side if big else None)

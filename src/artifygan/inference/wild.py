@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ..data.faces import Face, PhotoFaceDetector, align_by_eyes
-from .cartoonizer import Cartoonizer, ImageLike
+from .cartoonizer import Cartoonizer, ImageLike, read_input
 
 MODES = ("face", "whole")
 BACKGROUNDS = ("cartoon", "keep", "blur")
@@ -138,7 +138,7 @@ class WildCartoonizer:
         """Translate one photo. ``faces`` skips detection (video passes tracked, smoothed faces)."""
         opt = options or self.options
         t0 = time.perf_counter()
-        rgb_img, alpha = image_rgb(image)
+        rgb_img, alpha = read_input(image)
         timings: dict[str, float] = {}
         if opt.mode == "whole":
             out = self.cz(rgb_img)
@@ -196,17 +196,6 @@ class WildCartoonizer:
         out = Image.fromarray(np.clip(base + 0.5, 0, 255).astype(np.uint8))
         timings["total"] = ms(t0)
         return WildResult(restore_alpha(out, alpha), rgb_img.size, "face", records, timings)
-
-
-def image_rgb(image: ImageLike) -> tuple[Image.Image, Image.Image | None]:
-    """(RGB picture, alpha or None) of any accepted input (path, PIL, numpy), EXIF-rotated."""
-    from ..imageio import load_image, to_rgb
-
-    if isinstance(image, Image.Image):
-        return to_rgb(image)
-    if isinstance(image, np.ndarray):
-        return to_rgb(Image.fromarray(image))
-    return load_image(image, with_alpha=True)
 
 
 def restore_alpha(img: Image.Image, alpha: Image.Image | None) -> Image.Image:
