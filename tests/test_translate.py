@@ -90,3 +90,25 @@ def test_translate_missing_input_reported(snapshot, tmp_path, capsys):
     rc = main(["translate", str(tmp_path / "nope.jpg"), "-o", str(tmp_path / "o"), "-m", str(snapshot), "-q",
                "--mode", "whole"])
     assert rc == 1 and "nope.jpg: no such file" in capsys.readouterr().err
+
+
+def test_several_folders_and_name_clashes_do_not_overwrite(snapshot, tmp_path, capsys):
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        random_rgb(24, 20, seed=ord(d)).save(tmp_path / d / "x.jpg")
+    random_rgb(24, 20, seed=7).save(tmp_path / "a" / "x.png")  # x.jpg and x.png both want x.png
+    out = tmp_path / "o"
+    rc = main(["translate", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(out), "-m", str(snapshot),
+               "-q", "--mode", "whole", "--ext", "png"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "already" in err and "x.png" in err  # the clash is reported, the rest written
+    assert (out / "a" / "x.png").is_file() and (out / "b" / "x.png").is_file()
+    assert not (out / "x.png").exists()
+
+
+def test_missing_face_detector_is_one_clear_error(snapshot, tmp_path, capsys):
+    random_rgb(24, 20).save(tmp_path / "p.jpg")
+    rc = main(["translate", str(tmp_path / "p.jpg"), "-o", str(tmp_path / "o"), "-m", str(snapshot), "-q",
+               "--yunet", str(tmp_path / "missing.onnx")])
+    err = capsys.readouterr().err
+    assert rc != 0 and "missing.onnx" in err and "--mode whole" in err

@@ -44,8 +44,5 @@ def build_wild(args: argparse.Namespace, resize: int | None = None):
                                      compile=args.compile, tile=args.tile)
     wild = WildCartoonizer(cz, options, yunet=args.yunet)
     if options.mode == "face":
-        try:
-            wild.detector  # noqa: B018  (load it now: a missing detector is one error, not one per file)
-        except FileNotFoundError as exc:
-            raise FileNotFoundError(f"{exc} (or use --mode whole, which needs no face detector)") from None
+        wild.require_detector("use --mode whole")
     return wild

@@ -36,15 +36,21 @@ class BatchReport:
 
 
 def collect_inputs(inputs: list[str | os.PathLike], report: BatchReport) -> list[tuple[Path, Path]]:
-    """(source, output path relative to the output folder) for every file and folder given."""
+    """(source, output path relative to the output folder) for every file and folder given.
+
+    With several folders, each folder's outputs go under its own name, so that equal relative names
+    from two folders do not land on the same output.
+    """
     jobs: list[tuple[Path, Path]] = []
+    several = sum(Path(raw).is_dir() for raw in inputs) > 1
     for raw in inputs:
         src = Path(raw)
         if src.is_dir():
+            prefix = Path(src.resolve().name) if several else Path()
             for p in sorted(src.rglob("*")):
                 if p.is_file() and not p.name.startswith(".") and (
                         p.suffix.lower() in IMAGE_SUFFIXES or is_image(p)):
-                    jobs.append((p, p.relative_to(src)))
+                    jobs.append((p, prefix / p.relative_to(src)))
         elif src.exists():
             jobs.append((src, Path(src.name)))
         else:
@@ -80,9 +86,16 @@ def translate_paths(cartoonizer: Cartoonizer | WildCartoonizer, inputs: list[str
     out_dir = Path(out_dir)
     report = BatchReport()
     jobs = collect_inputs(inputs, report)
+    claimed: dict[Path, Path] = {}  # output → the input that has it: no input overwrites another's result
     with tqdm(total=len(jobs), disable=not progress, unit="img", dynamic_ncols=True) as bar:
         for src, rel in jobs:
             bar.update(1)
+            dst = output_path(rel, out_dir, ext)
+            if dst in claimed:
+                report.failed.append((src, f"{src}: its output {dst} is already {claimed[dst]}'s; "
+                                           "translate it separately or rename it"))
+                continue
+            claimed[dst] = src
             try:
                 rgb, alpha = load_image(src, with_alpha=True)
                 if alpha is not None:
@@ -100,7 +113,6 @@ def translate_paths(cartoonizer: Cartoonizer | WildCartoonizer, inputs: list[str
                 report.skipped.append(src)
                 continue
             img = side_by_side_image(rgb, result.image) if side_by_side else result.image
-            dst = output_path(rel, out_dir, ext)
             try:
                 save_image(img, dst)
                 if sidecar:

@@ -129,6 +129,13 @@ class WildCartoonizer:
             self._detector = PhotoFaceDetector(self._yunet)
         return self._detector
 
+    def require_detector(self, alternative: str) -> PhotoFaceDetector:
+        """Load the face detector now, so a missing one is one clear error up front, not one per image."""
+        try:
+            return self.detector
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"{exc} (or {alternative}, which needs no face detector)") from None
+
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Faces with landmarks, largest first."""
         return [f for f in self.detector.detect(rgb) if f.landmarks is not None]
