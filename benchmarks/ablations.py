@@ -86,6 +86,7 @@ def main() -> int:
     p.add_argument("--photos", type=Path, default=Path("data/s2a_256/val/photos"))
     p.add_argument("--reference", type=Path, default=Path("data/s2a_256/val/cartoons"))
     p.add_argument("--out", type=Path, default=Path("reports/ablations"))
+    p.add_argument("--yunet", help="YuNet .onnx for the faces-kept column (else $ARTIFYGAN_YUNET, cache, URL)")
     p.add_argument("--only", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     p.add_argument("--eval-only", action="store_true")
     args = p.parse_args()
@@ -102,6 +103,8 @@ def main() -> int:
            str(args.reference), "-o", str(args.out), "--process-size", str(args.process_size), "-q"]
     for m in models:
         cmd += ["-m", m]
+    if args.yunet:
+        cmd += ["--yunet", args.yunet]
     subprocess.run(cmd, check=True)
     print(f"\nbudget: {args.steps} steps × batch 8 at {args.size}² ({args.init_steps} content-only), "
           f"translated at {args.process_size} for evaluation; wall time per variant (min): "
