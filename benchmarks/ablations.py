@@ -98,7 +98,7 @@ def main() -> int:
     if not args.eval_only:
         for name in args.only:
             train(args.root, name, args.steps, args.init_steps, args.size)
-    models = [f"{n}={snapshot(args.root, n, args.steps)}" for n in args.only if snapshot(args.root, n, args.steps)]
+    models = [f"{n}={s}" for n in args.only if (s := snapshot(args.root, n, args.steps))]
     cmd = [sys.executable, "-m", "artifygan", "evaluate", "--photos", str(args.photos), "--reference",
            str(args.reference), "-o", str(args.out), "--process-size", str(args.process_size), "-q"]
     for m in models:
