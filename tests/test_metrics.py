@@ -81,7 +81,7 @@ def test_halves_of_trainA_are_far_closer_than_trainA_vs_trainB():
 
 @need_shared(S2A, YUNET)
 def test_structure_identity_keeps_faces_and_blank_loses_them():
-    from artifygan.data.faces import PhotoFaceDetector
+    from artifygan.faces import PhotoFaceDetector
 
     det = PhotoFaceDetector(str(YUNET))
     photos = [Image.open(p).convert("RGB") for p in sorted((S2A / "trainA").iterdir())[:6]]

@@ -9,7 +9,7 @@ from PIL import Image
 
 from artifygan import Cartoonizer
 from artifygan.cli import main
-from artifygan.data.faces import Face
+from artifygan.faces import Face
 from artifygan.inference.temporal import Deflicker, FaceTracker, flicker
 from artifygan.inference.video import VideoError, VideoOptions, translate_video
 from artifygan.inference.wild import WildCartoonizer, WildOptions

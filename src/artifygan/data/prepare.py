@@ -68,7 +68,7 @@ _WORKER: dict[str, Any] = {}  # per-process detector cache, filled by _init_work
 def _init_worker(opts: PrepareOptions, need_photo: bool, need_anime: bool) -> None:
     import cv2
 
-    from .faces import AnimeFaceDetector, PhotoFaceDetector
+    from ..faces import AnimeFaceDetector, PhotoFaceDetector
 
     cv2.setNumThreads(1)
     _WORKER.clear()
@@ -93,7 +93,7 @@ def _encode(arr: np.ndarray, quality: int) -> bytes:
 
 
 def _square_resize(arr: np.ndarray, size: int) -> np.ndarray:
-    from .faces import crop_box
+    from ..faces import crop_box
 
     h, w = arr.shape[:2]
     s = min(h, w)
@@ -109,7 +109,7 @@ def _shorter_side(arr: np.ndarray, size: int) -> np.ndarray:
 
 def process_item(item: SourceItem) -> Processed:
     """Decode → crop (face / instance / whole) → encode; runs in a worker."""
-    from .faces import align_by_eyes, crop_box, square_box
+    from ..faces import align_by_eyes, crop_box, square_box
 
     opts: PrepareOptions = _WORKER["opts"]
     try:

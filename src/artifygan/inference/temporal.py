@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..data.faces import Face
+from ..faces import Face
 
 
 def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..data.faces import Face, PhotoFaceDetector, align_by_eyes
+from ..faces import Face, PhotoFaceDetector, align_by_eyes
 from .cartoonizer import Cartoonizer, ImageLike, read_input
 
 MODES = ("face", "whole")

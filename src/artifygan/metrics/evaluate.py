@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from PIL import Image, ImageDraw
 
-from ..data.faces import PhotoFaceDetector
+from ..faces import PhotoFaceDetector
 from ..imageio import atomic_write_bytes, list_images, load_image, save_image
 from .distances import fid, kid
 from .features import InceptionFeatures

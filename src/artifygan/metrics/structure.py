@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from ..data.faces import PhotoFaceDetector
+from ..faces import PhotoFaceDetector
 from .registry import register
 
 

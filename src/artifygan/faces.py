@@ -1,4 +1,4 @@
-"""Face detection and alignment for preparing training crops.
+"""Face detection and alignment, shared by dataset preparation, inference, video and metrics.
 
 Photos: OpenCV's YuNet (cv2.FaceDetectorYN; box + 5 landmarks), aligned on the eyes with a similarity
 transform. Cartoons: the LBP anime-face cascade (cv2.CascadeClassifier), square crop around the box.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..hub import resolve_file
+from .hub import resolve_file
 
 YUNET_URL = ("https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
              "face_detection_yunet_2023mar.onnx")
