@@ -175,4 +175,49 @@ def test_serve_cli_parses_models():
 
     assert parse_models(None) == {"default": None}
     assert parse_models(["anime=runs/x", "runs/y/snap"]) == {"anime": "runs/x", "snap": "runs/y/snap"}
-    json.dumps(parse_models(["a=b"]))
+    assert parse_models(["a=dir=with=equals", "runs/z/"]) == {"a": "dir=with=equals", "z": "runs/z/"}
+    with pytest.raises(ValueError, match="two models named 'snap'"):  # the second would hide the first
+        parse_models(["runs/a/snap", "runs/b/snap"])
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def test_upload_limit_message_names_the_limit(client):
+    r = client.post("/api/cartoonize", files={"image": ("n.png", b"\0" * (2**20 + 5))})
+    assert r.status_code == 413 and r.json()["detail"] == "upload too large: over the 1 MB limit"
+
+
+def test_png_bomb_is_413_too_large(client):
+    import struct
+    import zlib
+
+    side = 30000  # 900 MP of 1-bit pixels: 112 MB decoded from a ~100 kB file
+    z = zlib.compressobj(9)
+    row = b"\0" * (1 + side // 8)
+    idat = b"".join(z.compress(row) for _ in range(side)) + z.flush()
+    bomb = (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
+            + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b""))
+    assert len(bomb) < 2**20
+    r = client.post("/api/cartoonize?mode=whole", files={"image": ("bomb.png", bomb)})
+    assert r.status_code == 413 and "too large" in r.json()["detail"]
+
+
+def test_upload_uses_the_project_decoder_16bit_grey_tiff(client, tmp_path):
+    from artifygan.imageio import load_image
+    from artifygan.web.service import decode_upload
+
+    ramp = (np.arange(48 * 64, dtype=np.uint32).reshape(48, 64) * 21).astype(np.uint16)  # 0..64491
+    path = tmp_path / "grey16.tif"
+    Image.fromarray(ramp).save(path)
+    data = path.read_bytes()
+    decoded = np.asarray(decode_upload(data, Limits()))
+    assert np.array_equal(decoded, np.asarray(load_image(path)))  # the CLI's picture, exactly
+    assert decoded.min() == 0 and decoded.max() > 240  # a ramp, not a flat blank
+    r = client.post("/api/cartoonize?mode=whole&side_by_side=true", files={"image": ("g.tif", data)})
+    left = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"))[:, :64]
+    assert r.status_code == 200 and np.array_equal(left, decoded)

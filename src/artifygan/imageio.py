@@ -8,10 +8,12 @@ all survive the same inputs and fail with the same one-line errors.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 import warnings
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -33,9 +35,21 @@ class ImageError(ValueError):
     """A single input file could not be used; the message names the file."""
 
 
+class ImageTooLarge(ImageError):
+    """More pixels than allowed (a decompression bomb, or over a caller's limit); refused before decoding."""
+
+
+def show(path: str | os.PathLike) -> str:
+    """A path as printed in a one-line message: quoted when it holds newlines or other odd characters."""
+    s = str(path)
+    return s if s.isprintable() else repr(s)
+
+
 def _to_uint8(arr: np.ndarray, mode: str) -> np.ndarray:
     """Scale integer/float single-channel data (16-bit, 32-bit, float) to 0..255."""
     arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():  # float TIFFs can hold NaN/inf: no sensible picture, say so
+        raise ValueError("the float pixels include NaN or infinite values")
     if mode.startswith("I;16") or (mode == "I" and arr.max(initial=0) > 255):
         arr = arr / 257.0
     elif mode == "F" and arr.max(initial=0) <= 1.0:
@@ -64,31 +78,64 @@ def to_rgb(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     return img, alpha
 
 
+@dataclass
+class Decoded:
+    """What the one decoder returns: the picture for the net, its alpha, and how many frames the file has."""
+
+    rgb: Image.Image
+    alpha: Image.Image | None
+    frames: int = 1  # > 1: an animated GIF/WebP/PNG, of which only the first frame was decoded
+
+
+def decode_image(source: str | os.PathLike | IO[bytes], name: str | os.PathLike | None = None,
+                 max_pixels: int | None = None) -> Decoded:
+    """Decode a file or an open binary stream (web uploads) by content, upright and as RGB + alpha.
+
+    The one image decoder of the project. ``name`` labels messages (default: the path). ``max_pixels``
+    refuses larger images from their header, before the pixels are decoded (:class:`ImageTooLarge`).
+    Anything unreadable raises :class:`ImageError` naming the file.
+    """
+    label = show(name if name is not None else source if isinstance(source, str | os.PathLike) else "upload")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as im:
+                if max_pixels is not None and im.width * im.height > max_pixels:
+                    raise ImageTooLarge(f"{label}: image too large: {im.width}×{im.height} = "
+                                        f"{im.width * im.height / 1e6:.1f} MP; the limit is {max_pixels / 1e6:g} MP")
+                frames = int(getattr(im, "n_frames", 1) or 1)
+                im.load()
+                im = ImageOps.exif_transpose(im) or im
+                rgb, alpha = to_rgb(im)
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError(f"{label}: file not found") from None
+    except IsADirectoryError:
+        raise ImageError(f"{label}: is a directory") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{label}: not an image (unrecognised content)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        limit = min(MAX_PIXELS, max_pixels) if max_pixels is not None else MAX_PIXELS
+        raise ImageTooLarge(f"{label}: image too large (over {limit:,} pixels)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{label}: unreadable image ({one_line(exc)})") from None
+    return Decoded(rgb, alpha, frames)
+
+
 def load_image(path: str | os.PathLike, with_alpha: bool = False):
     """Read an image by content, apply EXIF orientation and convert to RGB.
 
     Returns an RGB PIL image, or (rgb, alpha) with ``with_alpha=True``. Raises :class:`ImageError`
     naming the file for anything unreadable.
     """
-    path = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                im.load()
-                im = ImageOps.exif_transpose(im) or im
-                rgb, alpha = to_rgb(im)
-    except FileNotFoundError:
-        raise ImageError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ImageError(f"{path}: is a directory") from None
-    except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image (unrecognised content)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{path}: image too large (over {MAX_PIXELS:,} pixels)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path}: unreadable image ({exc})") from None
-    return (rgb, alpha) if with_alpha else rgb
+    d = decode_image(Path(path))
+    return (d.rgb, d.alpha) if with_alpha else d.rgb
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (library messages sometimes span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def is_image(path: str | os.PathLike) -> bool:
@@ -123,17 +170,32 @@ def list_images(roots: Iterable[str | os.PathLike], recursive: bool = True) -> l
     return out
 
 
+def temp_name(path: str | os.PathLike, suffix: str = ".tmp") -> Path:
+    """A short hidden name beside ``path`` (a 250-character file name leaves no room for a long one)."""
+    path = Path(path)
+    return path.with_name(f".ag{secrets.token_hex(4)}{suffix}")
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write to a temporary name in the same folder, then rename: never a half-written file."""
+    """Write to a temporary name in the same folder, then rename: never a half-written file.
+
+    The file gets 0666 minus the umask (0644 under umask 022), as ``cp`` would give it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    while True:
+        tmp = temp_name(path)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            break
+        except FileExistsError:  # another writer drew the same name: draw again
+            continue
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

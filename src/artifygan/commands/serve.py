@@ -22,6 +22,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def parse_models(specs: list[str] | None) -> dict[str, str | None]:
+    """``-m`` values → {name: path}; a name given twice is refused (the second would hide the first)."""
     if not specs:
         return {"default": None}
     models: dict[str, str | None] = {}
@@ -31,6 +32,8 @@ def parse_models(specs: list[str] | None) -> dict[str, str | None]:
             from pathlib import Path
 
             name, path = Path(spec).name or "model", spec
+        if name in models:
+            raise ValueError(f"two models named {name!r} ({models[name]} and {path}); name them: -m NAME=PATH")
         models[name] = path
     return models
 

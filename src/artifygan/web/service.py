@@ -1,7 +1,8 @@
 """What the web page and the HTTP API share: models by name, request limits, one translation at a time.
 
 Security: requests carry image *bytes*, never paths; models are the ones the server was started with,
-picked by name. Limits are checked before decoding the pixels (the header gives the size).
+picked by name. Limits are checked before decoding the pixels (the header gives the size). Uploads go
+through the project's one decoder (:func:`artifygan.imageio.decode_image`), like every CLI input.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
+from ..imageio import ImageError, ImageTooLarge, decode_image
 from ..inference.cartoonizer import Cartoonizer
 from ..inference.wild import WildCartoonizer, WildOptions, WildResult
 
@@ -29,8 +31,9 @@ class Limits:
     max_side: int = 1536  # the net sees at most this (the output keeps the input size)
 
     def check_bytes(self, n: int) -> None:
+        # the server reads at most limit + 1 bytes, so the real size is unknown: say which limit it broke
         if n > self.max_upload_mb * 1024 * 1024:
-            raise RequestError(f"upload too large: {n / 2**20:.1f} MB; the limit is {self.max_upload_mb:g} MB")
+            raise RequestError(f"upload too large: over the {self.max_upload_mb:g} MB limit")
 
     def check_size(self, w: int, h: int) -> None:
         if w * h > self.max_pixels:
@@ -42,15 +45,14 @@ def decode_upload(data: bytes, limits: Limits) -> Image.Image:
     """Bytes → upright RGB(A) image, refusing oversized uploads before their pixels are decoded."""
     limits.check_bytes(len(data))
     try:
-        im = Image.open(io.BytesIO(data))
-        limits.check_size(*im.size)
-        im.load()
-        im = ImageOps.exif_transpose(im) or im
-    except RequestError:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        d = decode_image(io.BytesIO(data), name="upload", max_pixels=limits.max_pixels)
+    except ImageTooLarge as exc:  # "too large" → HTTP 413
+        raise RequestError(str(exc).removeprefix("upload: ")) from None
+    except ImageError:
         raise RequestError("not an image this server can read (PNG, JPEG, WebP, GIF, BMP, TIFF…)") from None
-    return im if im.mode in ("RGB", "RGBA") else im.convert("RGBA" if "A" in im.getbands() else "RGB")
+    if d.alpha is not None:
+        d.rgb.putalpha(d.alpha)
+    return d.rgb
 
 
 class Service:
