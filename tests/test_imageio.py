@@ -2,7 +2,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from artifygan.imageio import ImageError, is_image, iter_images, load_image, save_image
+from artifygan.imageio import (
+    ImageError,
+    atomic_write_bytes,
+    decode_image,
+    is_image,
+    iter_images,
+    load_image,
+    save_image,
+    show,
+)
 
 from .conftest import random_rgb
 
@@ -76,3 +85,50 @@ def test_save_is_atomic_and_by_suffix(tmp_path):
     assert [p.name for p in (tmp_path / "a").iterdir()] == ["out.jpg"]  # no temp files left
     with pytest.raises(ImageError, match="unsupported output format"):
         save_image(img, tmp_path / "x.xyz")
+
+
+def test_outputs_respect_the_umask_like_cp(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        save_image(random_rgb(8, 8), tmp_path / "out.png")
+        atomic_write_bytes(tmp_path / "a.json", b"{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.png").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_250_character_file_name_can_be_written(tmp_path):
+    name = "x" * 246 + ".png"  # 250 characters: a temporary name 14 longer would not fit (NAME_MAX 255)
+    save_image(random_rgb(8, 8), tmp_path / name)
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_nan_float_tiff_is_one_clean_error(tmp_path, recwarn):
+    p = tmp_path / "nan.tif"
+    arr = np.zeros((4, 4), np.float32)
+    arr[1, 1], arr[2, 2] = np.nan, np.inf
+    Image.fromarray(arr, mode="F").save(p)
+    with pytest.raises(ImageError, match=r"nan.tif: unreadable image \(.*NaN or infinite"):
+        load_image(p)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]  # no raw numpy warning
+
+
+def test_odd_file_names_are_quoted_in_messages(tmp_path):
+    p = tmp_path / "two\nlines.jpg"
+    p.write_bytes(b"junk")
+    with pytest.raises(ImageError) as err:
+        load_image(p)
+    assert "\n" not in str(err.value) and "two\\nlines.jpg" in str(err.value)
+    assert show("plain name.jpg") == "plain name.jpg"
+
+
+def test_animated_images_report_their_frames(tmp_path):
+    frames = [random_rgb(16, 12, seed=i) for i in range(3)]
+    for ext in ("gif", "webp"):
+        frames[0].save(tmp_path / f"a.{ext}", save_all=True, append_images=frames[1:], duration=100)
+        assert decode_image(tmp_path / f"a.{ext}").frames == 3
+    frames[0].save(tmp_path / "still.gif")
+    assert decode_image(tmp_path / "still.gif").frames == 1

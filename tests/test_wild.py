@@ -10,6 +10,7 @@ from PIL import Image, ImageFilter
 
 from artifygan import Cartoonizer
 from artifygan.cli import main
+from artifygan.faces import Face
 from artifygan.inference.tiling import tile_starts, translate_tiled
 from artifygan.inference.wild import WildCartoonizer, WildOptions, face_mask, paste_face
 from artifygan.models import GENERATORS
@@ -153,3 +154,46 @@ class TestWithRealFaces:
         assert info["mode"] == "face" and sum(f["translated"] for f in info["faces"]) == 2
         assert len(info["faces"][0]["box"]) == 4 and "total" in info["timings_ms"]
         assert json.loads((out / "wall.png.json").read_text())["mode"] == "whole"
+
+
+class FakeYuNet:
+    """Stands in for cv2.FaceDetectorYN: answers fixed rows (x, y, w, h, 5 landmarks, score)."""
+
+    def __init__(self, rows):
+        self.rows = np.asarray(rows, np.float32)
+
+    def setInputSize(self, size):  # OpenCV's name
+        pass
+
+    def detect(self, img):
+        return 1, self.rows
+
+
+def phantom_rows():
+    lm = [2, 2, 5, 2, 3, 4, 2, 6, 5, 6]
+    return [[-np.inf, 0, np.inf, 4, *lm, 0.9],  # the ≤ 8 px phantom: infinite box
+            [np.nan, 1, 3, 3, *lm, 0.9],  # NaN box
+            [1, 1, 5, 5, *([np.nan] * 10), 0.9],  # NaN landmarks
+            [500, 500, 40, 40, *lm, 0.9],  # far outside the 8×8 image
+            [4, 4, 24, 24, *lm, 0.95]]  # the one real face (the detector works at 4× on 8 px)
+
+
+def test_phantom_faces_with_inf_nan_boxes_are_dropped(snapshot):
+    from artifygan.faces import PhotoFaceDetector
+
+    det = PhotoFaceDetector.__new__(PhotoFaceDetector)
+    det.net, det.score = FakeYuNet(phantom_rows()), 0.8
+    faces = det.detect(np.zeros((8, 8, 3), np.uint8))
+    assert [f.box for f in faces] == [(1.0, 1.0, 7.0, 7.0)]
+
+    class Given:  # a caller's own detector (or video tracks) hands over phantoms too
+        def detect(self, rgb):
+            return [Face((-np.inf, 0.0, np.inf, 4.0), np.full((5, 2), 3.0), 0.9),
+                    Face((0.0, 0.0, 6.0, np.nan), np.full((5, 2), 3.0), 0.9)]
+
+    wild = WildCartoonizer(Cartoonizer.from_pretrained(snapshot, device="cpu"), detector=Given())
+    r = wild(random_rgb(8, 8))
+    assert r.faces == [] and r.mode == "whole"
+    json.dumps(r.sidecar(), allow_nan=False)  # strict JSON: no Infinity/NaN
+    r = wild(random_rgb(8, 8), faces=Given().detect(None))
+    assert r.faces == [] and r.mode == "whole"

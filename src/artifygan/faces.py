@@ -38,6 +38,22 @@ class Face:
         return self.box[2] - self.box[0]
 
 
+def valid_face(face: Face, width: int, height: int) -> bool:
+    """A usable detection: finite numbers, a box of positive size whose centre lies inside the image.
+
+    YuNet on tiny images (≤ 8 px) sometimes returns phantom faces with inf/NaN boxes; they must never
+    reach the paste-back, the JSON sidecar or the web API's header.
+    """
+    box = np.asarray(face.box, np.float64)
+    if not (np.isfinite(box).all() and np.isfinite(face.score)):
+        return False
+    if face.landmarks is not None and not np.isfinite(np.asarray(face.landmarks, np.float64)).all():
+        return False
+    x0, y0, x1, y1 = box
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return bool(x1 > x0 and y1 > y0 and 0 <= cx <= width and 0 <= cy <= height)
+
+
 class PhotoFaceDetector:
     """YuNet, run at a working scale (longer side 320–1280) so tiny and huge images both work."""
 
@@ -50,7 +66,7 @@ class PhotoFaceDetector:
             raise ValueError(f"{self.path}: cannot load YuNet model ({exc})") from None
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        """Faces, largest first."""
+        """Faces, largest first (only valid ones: see :func:`valid_face`)."""
         h, w = rgb.shape[:2]
         s = min(max(320 / max(h, w), 1.0), 4.0) if max(h, w) < 320 else min(1.0, 1280 / max(h, w))
         img = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
@@ -61,7 +77,9 @@ class PhotoFaceDetector:
         faces = []
         for f in found if found is not None else []:
             x, y, bw, bh = (float(v) / s for v in f[:4])
-            faces.append(Face((x, y, x + bw, y + bh), f[4:14].reshape(5, 2) / s, float(f[14])))
+            face = Face((x, y, x + bw, y + bh), f[4:14].reshape(5, 2) / s, float(f[14]))
+            if valid_face(face, w, h):
+                faces.append(face)
         return sorted(faces, key=lambda f: -f.width)
 
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..faces import Face, PhotoFaceDetector, align_by_eyes
+from ..faces import Face, PhotoFaceDetector, align_by_eyes, valid_face
 from .cartoonizer import Cartoonizer, ImageLike, read_input
 
 MODES = ("face", "whole")
@@ -137,8 +137,9 @@ class WildCartoonizer:
             raise FileNotFoundError(f"{exc} (or {alternative}, which needs no face detector)") from None
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        """Faces with landmarks, largest first."""
-        return [f for f in self.detector.detect(rgb) if f.landmarks is not None]
+        """Faces with landmarks and finite boxes inside the image, largest first."""
+        h, w = rgb.shape[:2]
+        return [f for f in self.detector.detect(rgb) if f.landmarks is not None and valid_face(f, w, h)]
 
     def __call__(self, image: ImageLike, faces: list[Face] | None = None,
                  options: WildOptions | None = None) -> WildResult:
@@ -156,6 +157,8 @@ class WildCartoonizer:
         if faces is None:
             faces = self.detect(rgb)
             timings["detect"] = ms(t0)
+        else:  # given faces (video tracks, callers' own detectors) pass the same check
+            faces = [f for f in faces if valid_face(f, rgb.shape[1], rgb.shape[0])]
         records, chosen = [], []
         for f in faces:
             lms = None if f.landmarks is None else np.round(np.asarray(f.landmarks, np.float64), 1).tolist()
