@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from ..faces import PhotoFaceDetector
+from ..faces import Face, PhotoFaceDetector
 from .registry import register
 
 
@@ -33,12 +33,15 @@ def _largest_center(faces) -> np.ndarray:
 
 
 @register("structure")
-def structure(photos: list[Image.Image], outputs: list[Image.Image], detector: PhotoFaceDetector) -> StructureResult:
+def structure(photos: list[Image.Image], outputs: list[Image.Image], detector: PhotoFaceDetector,
+              photo_faces: list[list[Face]] | None = None) -> StructureResult:
+    """``photo_faces``: the photos' faces when already detected (one YuNet pass per photo set, not per model)."""
     per: list[float | None] = []
     lost = evaluated = no_face = 0
     nmes = []
-    for photo, out in zip(photos, outputs, strict=True):
-        f_in = detector.detect(np.asarray(photo.convert("RGB")))
+    if photo_faces is None:
+        photo_faces = [detector.detect(np.asarray(p.convert("RGB"))) for p in photos]
+    for photo, out, f_in in zip(photos, outputs, photo_faces, strict=True):
         if not f_in:
             no_face += 1
             per.append(None)
