@@ -14,7 +14,8 @@ def add(sub: argparse._SubParsersAction) -> None:
                        description="Translate images (folders are searched recursively). A bad file is "
                                    "reported on one line and the rest still finish.")
     p.add_argument("inputs", nargs="+", help="image files and/or folders")
-    p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    p.add_argument("-o", "--out", type=Path, required=True,
+                   help="output folder (not an input folder; never written over an input file)")
     add_model_args(p)
     p.add_argument("--resize", type=int, help="process at this longer side (output keeps input size)")
     p.add_argument("--ext", help="output format by suffix (png, jpg, webp); default: the input's")
@@ -26,8 +27,9 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..inference.batch import translate_paths
+    from ..inference.batch import check_output, translate_paths
 
+    check_output(args.inputs, args.out)  # before the model loads: a bad -o costs no work
     wild = build_wild(args, resize=args.resize)
     report = translate_paths(wild, args.inputs, args.out, ext=args.ext, progress=not args.quiet,
                              side_by_side=args.side_by_side, sidecar=args.json)

@@ -1,7 +1,13 @@
-"""Translate many files and folders: bad files are reported one line each, the rest still finish."""
+"""Translate many files and folders: bad files are reported one line each, the rest still finish.
+
+Nothing a user owns is overwritten: an output folder that is an input folder is refused up front, an
+output folder inside an input folder is never walked as input, and an output that would land on any
+input file (same file, by device and inode) is refused for that file.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -15,9 +21,11 @@ from ..imageio import (
     WRITE_FORMATS,
     ImageError,
     atomic_write_bytes,
+    decode_image,
     is_image,
-    load_image,
+    one_line,
     save_image,
+    show,
 )
 from .cartoonizer import Cartoonizer
 from .wild import WildCartoonizer, WildOptions
@@ -35,26 +43,86 @@ class BatchReport:
     skipped: list[Path] = field(default_factory=list)
 
 
-def collect_inputs(inputs: list[str | os.PathLike], report: BatchReport) -> list[tuple[Path, Path]]:
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def check_output(inputs: list[str | os.PathLike], out_dir: str | os.PathLike) -> None:
+    """Refuse, before any work, an output folder that cannot be one or would mix with an input folder."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{show(out)}: the output must be a folder, and this is an existing file; "
+                         "choose another -o")
+    for raw in inputs:
+        src = Path(raw)
+        if src.is_dir() and _same(src, out):
+            raise ValueError(f"{show(out)}: the output folder is the input folder {show(src)}: the cartoons would "
+                             "replace or mix with the photos; choose another -o (a new folder)")
+    probe = out
+    while not probe.exists():  # the first existing folder up the path must be a writable folder
+        if probe.is_symlink():
+            raise ValueError(f"{show(out)}: cannot create the output folder ({show(probe)} is a broken link)")
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(f"{show(out)}: cannot create the output folder ({show(probe)} is a file)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"{show(out)}: cannot write there (no permission on {show(probe)})")
+
+
+def _bad_link(p: Path) -> str | None:
+    """Why a symbolic link cannot be read (broken or looping), or None when it is fine or no link."""
+    if not p.is_symlink():
+        return None
+    try:
+        p.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        return f"broken symbolic link (to {show(os.readlink(p))}, which does not exist)"
+    return None
+
+
+def _walk(root: Path, skip: Path | None) -> list[Path]:
+    """Every file under ``root`` (links to folders not followed), leaving out the ``skip`` folder."""
+    found: list[Path] = []
+    for d, dirs, files in os.walk(root):
+        if skip is not None:
+            dirs[:] = [n for n in dirs if not _same(Path(d) / n, skip)]
+        found.extend(Path(d) / n for n in files)
+    return sorted(found)
+
+
+def collect_inputs(inputs: list[str | os.PathLike], report: BatchReport,
+                   out_dir: str | os.PathLike | None = None) -> list[tuple[Path, Path]]:
     """(source, output path relative to the output folder) for every file and folder given.
 
     With several folders, each folder's outputs go under its own name, so that equal relative names
-    from two folders do not land on the same output.
+    from two folders do not land on the same output. ``out_dir`` inside an input folder is not walked
+    (a second run must not translate the first run's cartoons). Broken or looping links are reported.
     """
     jobs: list[tuple[Path, Path]] = []
+    skip = Path(out_dir) if out_dir is not None and Path(out_dir).is_dir() else None
     several = sum(Path(raw).is_dir() for raw in inputs) > 1
     for raw in inputs:
         src = Path(raw)
         if src.is_dir():
             prefix = Path(src.resolve().name) if several else Path()
-            for p in sorted(src.rglob("*")):
-                if p.is_file() and not p.name.startswith(".") and (
-                        p.suffix.lower() in IMAGE_SUFFIXES or is_image(p)):
+            for p in _walk(src, skip):
+                if p.name.startswith("."):
+                    continue
+                why = _bad_link(p)
+                if why:
+                    report.failed.append((p, f"{show(p)}: {why}"))
+                elif p.is_file() and (p.suffix.lower() in IMAGE_SUFFIXES or is_image(p)):
                     jobs.append((p, prefix / p.relative_to(src)))
         elif src.exists():
             jobs.append((src, Path(src.name)))
         else:
-            report.failed.append((src, f"{src}: no such file or directory"))
+            why = _bad_link(src) or "no such file or directory"
+            report.failed.append((src, f"{show(src)}: {why}"))
     return jobs
 
 
@@ -84,31 +152,46 @@ def translate_paths(cartoonizer: Cartoonizer | WildCartoonizer, inputs: list[str
     wild = cartoonizer if isinstance(cartoonizer, WildCartoonizer) else WildCartoonizer(
         cartoonizer, WildOptions(mode="whole"))
     out_dir = Path(out_dir)
+    check_output(inputs, out_dir)
     report = BatchReport()
-    jobs = collect_inputs(inputs, report)
+    jobs = collect_inputs(inputs, report, out_dir)
+    owned: dict[tuple[int, int], Path] = {}  # (device, inode) of every input: never written over
+    for src, _ in jobs:
+        st = src.stat()
+        owned.setdefault((st.st_dev, st.st_ino), src)
     claimed: dict[Path, Path] = {}  # output → the input that has it: no input overwrites another's result
     with tqdm(total=len(jobs), disable=not progress, unit="img", dynamic_ncols=True) as bar:
         for src, rel in jobs:
             bar.update(1)
             dst = output_path(rel, out_dir, ext)
             if dst in claimed:
-                report.failed.append((src, f"{src}: its output {dst} is already {claimed[dst]}'s; "
+                report.failed.append((src, f"{show(src)}: its output {show(dst)} is already {show(claimed[dst])}'s; "
                                            "translate it separately or rename it"))
                 continue
             claimed[dst] = src
+            victim = _input_at(dst, owned)
+            if victim is not None:
+                what = "the input itself" if victim == src else f"the input {show(victim)}"
+                report.failed.append((src, f"{show(src)}: not translated: its output {show(dst)} would replace "
+                                           f"{what}; choose another -o folder"))
+                continue
             try:
-                rgb, alpha = load_image(src, with_alpha=True)
-                if alpha is not None:
-                    rgb.putalpha(alpha)
+                decoded = decode_image(src)
+                rgb = decoded.rgb
+                if decoded.alpha is not None:
+                    rgb.putalpha(decoded.alpha)
                 result = wild(rgb)
             except ImageError as exc:
                 report.failed.append((src, str(exc)))
                 continue
             except (RuntimeError, ValueError, MemoryError) as exc:  # e.g. out of memory on one image
-                report.failed.append((src, f"{src}: translation failed ({str(exc).splitlines()[0]})"))
+                report.failed.append((src, f"{show(src)}: translation failed ({one_line(exc)})"))
                 continue
+            if decoded.frames > 1:
+                report.notes.append((src, f"{show(src)}: animated ({decoded.frames} frames); translated the first "
+                                          f"frame only: use `artifygan video` for all of them"))
             if result.note:
-                report.notes.append((src, f"{src}: {result.note}"))
+                report.notes.append((src, f"{show(src)}: {result.note}"))
             if result.image is None:
                 report.skipped.append(src)
                 continue
@@ -118,8 +201,18 @@ def translate_paths(cartoonizer: Cartoonizer | WildCartoonizer, inputs: list[str
                 if sidecar:
                     info = {"input": str(src), "output": str(dst), "side_by_side": side_by_side,
                             "model": wild.cz.meta.get("path"), **result.sidecar()}
-                    atomic_write_bytes(sidecar_path(dst), (json.dumps(info, indent=1) + "\n").encode())
+                    text = json.dumps(info, indent=1, allow_nan=False) + "\n"
+                    atomic_write_bytes(sidecar_path(dst), text.encode())
                 report.written.append(dst)
             except (OSError, ValueError) as exc:
-                report.failed.append((src, f"{dst}: cannot write ({exc})"))
+                report.failed.append((src, f"{show(dst)}: cannot write ({one_line(exc)})"))
     return report
+
+
+def _input_at(path: Path, owned: dict[tuple[int, int], Path]) -> Path | None:
+    """The input file that ``path`` already is (same device and inode: links and case folding too)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return owned.get((st.st_dev, st.st_ino))
