@@ -1,5 +1,6 @@
 """Video and GIF: frame count, fps, size, audio and rotation kept; no broken file on interrupt; tracking."""
 
+import os
 from fractions import Fraction
 
 import av
@@ -179,3 +180,96 @@ def test_face_mode_video_tracks_faces(snapshot, tmp_path):
         wild.__class__.__call__ = real
     assert r.frames == 6 and probe(tmp_path / "out.mp4")["rotation"] == -90
     assert calls == [1] * 6  # the face was found in every (upright) frame
+
+
+def run_video(snapshot, src, dst, *extra: str) -> int:
+    return main(["video", str(src), "-o", str(dst), "-m", str(snapshot), "--mode", "whole", "-q", "--device", "cpu",
+                 *extra])
+
+
+def test_output_is_never_the_input_and_bad_outputs_are_one_line(snapshot, tmp_path, capsys):
+    src = tmp_path / "clip.mp4"
+    write_video(src, moving_frames(4))
+    before = src.read_bytes()
+    assert run_video(snapshot, src, tmp_path / "." / "clip.mp4") == 2
+    assert "the output is the input video" in capsys.readouterr().err
+    assert src.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["clip.mp4"]
+    assert run_video(snapshot, src, src / "x.mp4") == 2  # was a FileExistsError traceback
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "clip.mp4 is a file, not a folder" in err[0]
+    (tmp_path / "d.mp4").mkdir()
+    assert run_video(snapshot, src, tmp_path / "d.mp4") == 2 and "is a folder" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc (unwritable, even for root)")
+def test_unwritable_output_names_the_output(snapshot, tmp_path, capsys):
+    src = tmp_path / "clip.mp4"
+    write_video(src, moving_frames(3))
+    assert run_video(snapshot, src, "/proc/out.mp4") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: /proc/out.mp4: cannot write") and str(src) not in err
+
+
+def test_long_output_name_and_umask(whole, tmp_path):
+    src = tmp_path / "in.mp4"
+    write_video(src, moving_frames(3))
+    dst = tmp_path / ("x" * 246 + ".mp4")  # 250 characters: a temporary name must not add 14
+    old = os.umask(0o022)
+    try:
+        r = translate_video(whole, src, dst, progress=False)
+    finally:
+        os.umask(old)
+    assert r.frames == 3 and dst.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in.mp4", dst.name])
+
+
+def test_truncated_mp4_says_how_many_frames_were_declared(snapshot, tmp_path, capsys):
+    full = tmp_path / "full.mp4"
+    out = av.open(str(full), "w", options={"movflags": "faststart"})  # the index at the front
+    v = out.add_stream("libx264", rate=Fraction(12))
+    v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        frame = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+        out.mux(v.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+    out.mux(v.encode())
+    out.close()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[:full.stat().st_size // 3])
+    assert run_video(snapshot, cut, tmp_path / "o.mp4") == 0
+    cap = capsys.readouterr()
+    n = probe(tmp_path / "o.mp4")["frames"]
+    assert 0 < n < 30 and f"{n} frames" in cap.out
+    assert f"warning: {cut}: the file declares 30 frames but only {n} frames could be decoded" in cap.err
+    assert run_video(snapshot, full, tmp_path / "o2.mp4") == 0 and "warning" not in capsys.readouterr().err
+
+
+SIGTERM_SCRIPT = """
+import os, signal, sys
+from artifygan import Cartoonizer
+from artifygan.inference.video import VideoOptions, translate_video
+from artifygan.inference.wild import WildCartoonizer, WildOptions
+wild = WildCartoonizer(Cartoonizer.from_pretrained(sys.argv[1], device="cpu"), WildOptions(mode="whole"))
+real = wild.cz.translate
+def translate(images, calls=[]):
+    calls.append(1)
+    if len(calls) == 2:  # the .part file exists by now
+        os.kill(os.getpid(), signal.SIGTERM)
+    return real(images)
+wild.cz.translate = translate
+translate_video(wild, sys.argv[2], sys.argv[3], VideoOptions(batch_size=2), progress=False)
+"""
+
+
+def test_sigterm_removes_the_partial_file(snapshot, tmp_path):
+    import subprocess
+    import sys
+
+    src = tmp_path / "in.mp4"
+    write_video(src, moving_frames(8))
+    out = tmp_path / "out"
+    out.mkdir()
+    p = subprocess.run([sys.executable, "-c", SIGTERM_SCRIPT, str(snapshot), str(src), str(out / "o.mp4")],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 128 + 15, p.stderr[-2000:]
+    assert list(out.iterdir()) == []  # no .part file, no output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .common import add_model_args, add_wild_args, build_wild
@@ -13,7 +14,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                        description="Translate every frame, keeping timing, size, rotation and audio. The "
                                    "output appears only when complete (written under a temporary name).")
     p.add_argument("input", type=Path, help="video or GIF")
-    p.add_argument("-o", "--out", type=Path, required=True, help="output .mp4 or .gif")
+    p.add_argument("-o", "--out", type=Path, required=True, help="output .mp4 or .gif (never the input)")
     add_model_args(p, batch_size=8)
     p.add_argument("--smooth", type=float, default=0.7, help="face-track smoothing when still, 0 to <1 (0: off)")
     p.add_argument("--detect-every", type=int, default=1, help="run the face detector every N frames")
@@ -28,13 +29,16 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..inference.video import VideoOptions, translate_video
+    from ..inference.video import VideoOptions, check_video_output, translate_video
 
+    check_video_output(args.input, args.out)  # before the model loads: a bad -o costs no work
     wild = build_wild(args)
     options = VideoOptions(smooth=args.smooth, detect_every=args.detect_every, deflicker=args.deflicker,
                            batch_size=args.batch_size, crf=args.crf, audio=not args.no_audio,
                            max_frames=args.max_frames)
     r = translate_video(wild, args.input, args.out, options, progress=not args.quiet)
+    for msg in r.warnings:
+        print(f"warning: {msg}", file=sys.stderr)
     print(f"wrote {r.output.resolve()}: {r.frames} frames, {r.size[0]}×{r.size[1]} at {r.fps:.3g} fps, "
           f"audio {r.audio}; {r.frames_per_s:.1f} frames/s")
     return 0

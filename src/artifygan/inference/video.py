@@ -3,16 +3,22 @@
 Kept from the input: frame count, timestamps (so fps and variable frame rates), size, the rotation
 the player applies (faces are detected on upright frames, the output is stored like the input with
 the same display rotation), and audio (copied when MP4 can hold its codec, else re-encoded to AAC).
-The output is written under a temporary name and renamed at the end: an interrupted run leaves no
-broken file and never touches an existing output.
+The output is written under a temporary name and renamed at the end: an interrupted run (Ctrl-C or
+SIGTERM) leaves no broken file and never touches an existing output. The output may never be the input.
+A damaged or truncated input ends at the last frame that decodes, with a warning that says how many
+frames the file declared.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import signal
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -20,6 +26,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from ..imageio import one_line, show, temp_name
 from .temporal import Deflicker, FaceTracker
 from .wild import WildCartoonizer
 
@@ -54,6 +61,8 @@ class VideoReport:
     rotation: int
     audio: str  # copied | re-encoded | none
     seconds: float
+    declared: int | None = None  # frames the input's header announces (None: not said)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def frames_per_s(self) -> float:
@@ -178,15 +187,72 @@ def _open_input(src: Path):
     import av
 
     if not src.is_file():
-        raise FileNotFoundError(f"{src}: no such video")
+        raise FileNotFoundError(f"{show(src)}: no such video")
     try:
         inp = av.open(str(src))
     except (av.error.FFmpegError, OSError) as exc:
-        raise VideoError(f"{src}: not a readable video ({exc})") from None
+        raise VideoError(f"{show(src)}: not a readable video ({one_line(exc)})") from None
     if not inp.streams.video:
         inp.close()
-        raise VideoError(f"{src}: no video stream")
+        raise VideoError(f"{show(src)}: no video stream")
     return inp
+
+
+def check_video_output(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Refuse, before any work, an output that is the input, a folder, or under a file or unwritable."""
+    src, dst = Path(src), Path(dst)
+    if dst.suffix.lower() not in OUT_SUFFIXES:
+        raise VideoError(f"{show(dst)}: output must be .mp4 or .gif")
+    if dst.exists() and src.exists() and dst.samefile(src):
+        raise VideoError(f"{show(dst)}: the output is the input video; choose another output name")
+    if dst.is_dir():
+        raise VideoError(f"{show(dst)}: is a folder; give the output file's name, e.g. {show(dst / 'out.mp4')}")
+    probe = dst.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise VideoError(f"{show(dst)}: cannot write: {show(probe)} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise VideoError(f"{show(dst)}: cannot write: no permission on {show(probe)}")
+
+
+@contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C (SystemExit 143), so ``finally`` removes the temporary file."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield  # not ours to change: another thread, or the caller handles SIGTERM itself
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _packets(inp, streams: list, damage: list[str]) -> Iterator[tuple[object | None, object | None]]:
+    """(audio packet, None) or (None, video frame) in file order; a damaged tail ends it, noted in ``damage``."""
+    import av
+
+    packets = inp.demux(*streams)
+    while True:
+        try:
+            packet = next(packets)
+            if packet.stream.type == "audio":
+                yield packet, None
+                continue
+            decoded = packet.decode()
+        except StopIteration:
+            return
+        except av.error.FFmpegError as exc:
+            damage.append(one_line(exc))
+            return
+        for frame in decoded:
+            yield None, frame
 
 
 def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os.PathLike,
@@ -197,23 +263,23 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
     opt = options or VideoOptions()
     src, dst = Path(src), Path(dst)
     suffix = dst.suffix.lower()
-    if suffix not in OUT_SUFFIXES:
-        raise VideoError(f"{dst}: output must be .mp4 or .gif")
+    check_video_output(src, dst)
     inp = _open_input(src)
     vin = inp.streams.video[0]
     vin.thread_type = "AUTO"
     ain = inp.streams.audio[0] if inp.streams.audio and opt.audio and suffix == ".mp4" else None
     fps = vin.average_rate or vin.guessed_rate or Fraction(25)
-    total = vin.frames or None
+    declared = vin.frames or None
+    total = declared
     if opt.max_frames:
         total = min(total or opt.max_frames, opt.max_frames)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.part{suffix}")
+    tmp = temp_name(dst, f".part{suffix}")  # short: a long output name must still fit
     frames = FrameTranslator(wild, opt)
     whole = frames.whole
     writer = None
     n, rotation, t0 = 0, 0, time.perf_counter()
     pending: list[tuple[np.ndarray, int | None, Fraction | None]] = []
+    damage: list[str] = []
 
     def flush() -> None:
         nonlocal n
@@ -228,40 +294,57 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
         bar.set_postfix(fps=f"{n / (time.perf_counter() - t0):.1f}")
         pending.clear()
 
+    def open_writer(frame) -> None:
+        nonlocal writer, rotation, size
+        rotation = round((frame.rotation or 0) / 90) * 90 % 360
+        size = (frame.width, frame.height)
+        if suffix == ".gif" and rotation in (90, 270):
+            size = size[::-1]
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            writer = GifWriter(tmp, fps) if suffix == ".gif" else Mp4Writer(tmp, size, fps, rotation, opt.crf, ain)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise VideoError(f"{show(dst)}: cannot write the output ({one_line(exc)})") from None
+
+    size = (0, 0)
     try:
-        with tqdm(total=total, disable=not progress, unit="frame", dynamic_ncols=True) as bar:
+        with sigterm_as_exit(), tqdm(total=total, disable=not progress, unit="frame", dynamic_ncols=True) as bar:
             streams = [vin] + ([ain] if ain is not None else [])
-            for packet in inp.demux(*streams):
-                if packet.stream.type == "audio":
+            for packet, frame in _packets(inp, streams, damage):
+                if packet is not None:
                     if writer is not None:
                         writer.audio_packet(packet)
                     continue
-                for frame in packet.decode():
-                    if opt.max_frames and n + len(pending) >= opt.max_frames:
-                        break
-                    if writer is None:
-                        rotation = round((frame.rotation or 0) / 90) * 90 % 360
-                        size = (frame.width, frame.height)
-                        if suffix == ".gif" and rotation in (90, 270):
-                            size = size[::-1]
-                        writer = (GifWriter(tmp, fps) if suffix == ".gif"
-                                  else Mp4Writer(tmp, size, fps, rotation, opt.crf, ain))
-                    arr = frame.to_ndarray(format="rgb24")
-                    up = np.ascontiguousarray(np.rot90(arr, rotation // 90)) if rotation else arr
-                    pending.append((up, frame.pts, frame.time_base))
-                    if len(pending) >= (opt.batch_size if whole else 1):
-                        flush()
+                if opt.max_frames and n + len(pending) >= opt.max_frames:
+                    break
+                if writer is None:
+                    open_writer(frame)
+                arr = frame.to_ndarray(format="rgb24")
+                up = np.ascontiguousarray(np.rot90(arr, rotation // 90)) if rotation else arr
+                pending.append((up, frame.pts, frame.time_base))
+                if len(pending) >= (opt.batch_size if whole else 1):
+                    flush()
             flush()
-        if writer is None:
-            raise VideoError(f"{src}: no frames could be decoded")
-        writer.close()
-        os.replace(tmp, dst)
+            if writer is None:
+                why = f" ({damage[0]})" if damage else ""
+                raise VideoError(f"{show(src)}: no frames could be decoded{why}")
+            try:
+                writer.close()
+                os.replace(tmp, dst)
+            except (av.error.FFmpegError, OSError) as exc:
+                raise VideoError(f"{show(dst)}: cannot write the output ({one_line(exc)})") from None
     except av.error.FFmpegError as exc:
-        raise VideoError(f"{src}: video processing failed ({exc})") from None
+        raise VideoError(f"{show(src)} → {show(dst)}: video processing failed ({one_line(exc)})") from None
     finally:
         inp.close()
         if writer is not None:
             writer.abort()
         tmp.unlink(missing_ok=True)
-    return VideoReport(dst, n, float(fps), size, rotation if suffix != ".gif" else 0, writer.audio,
-                       time.perf_counter() - t0)
+    report = VideoReport(dst, n, float(fps), size, rotation if suffix != ".gif" else 0, writer.audio,
+                         time.perf_counter() - t0, declared)
+    stopped_early = bool(opt.max_frames) and n >= opt.max_frames
+    if damage or (declared and n < declared and not stopped_early):
+        said = f"the file declares {declared} frames but " if declared else ""
+        why = f" ({damage[0]})" if damage else ""
+        report.warnings.append(f"{show(src)}: {said}only {n} frames could be decoded (truncated or damaged?){why}")
+    return report
