@@ -273,3 +273,14 @@ def test_sigterm_removes_the_partial_file(snapshot, tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 128 + 15, p.stderr[-2000:]
     assert list(out.iterdir()) == []  # no .part file, no output
+
+
+def test_animated_webp_in(whole, tmp_path):
+    frames = [Image.fromarray(f) for f in moving_frames(5)]
+    src = tmp_path / "in.webp"  # FFmpeg cannot decode animated WebP; `translate` points users here
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=100, loop=0, lossless=True)
+    r = translate_video(whole, src, tmp_path / "out.gif", progress=False)
+    with Image.open(tmp_path / "out.gif") as im:
+        assert r.frames == 5 and im.n_frames == 5 and im.size == (64, 48) and im.info["duration"] == 100
+    r = translate_video(whole, src, tmp_path / "out.mp4", progress=False)
+    assert r.frames == 5 and not r.warnings and probe(tmp_path / "out.mp4")["fps"] == 10

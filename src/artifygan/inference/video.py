@@ -27,6 +27,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..imageio import one_line, show, temp_name
+from .animated import animated_webp, pil_frames
 from .temporal import Deflicker, FaceTracker
 from .wild import WildCartoonizer
 
@@ -264,12 +265,16 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
     src, dst = Path(src), Path(dst)
     suffix = dst.suffix.lower()
     check_video_output(src, dst)
-    inp = _open_input(src)
-    vin = inp.streams.video[0]
-    vin.thread_type = "AUTO"
-    ain = inp.streams.audio[0] if inp.streams.audio and opt.audio and suffix == ".mp4" else None
-    fps = vin.average_rate or vin.guessed_rate or Fraction(25)
-    declared = vin.frames or None
+    webp = animated_webp(src)
+    if webp is not None:  # FFmpeg cannot decode animated WebP: Pillow reads it
+        inp, ain, (fps, declared) = None, None, webp
+    else:
+        inp = _open_input(src)
+        vin = inp.streams.video[0]
+        vin.thread_type = "AUTO"
+        ain = inp.streams.audio[0] if inp.streams.audio and opt.audio and suffix == ".mp4" else None
+        fps = vin.average_rate or vin.guessed_rate or Fraction(25)
+        declared = vin.frames or None
     total = declared
     if opt.max_frames:
         total = min(total or opt.max_frames, opt.max_frames)
@@ -309,8 +314,9 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
     size = (0, 0)
     try:
         with sigterm_as_exit(), tqdm(total=total, disable=not progress, unit="frame", dynamic_ncols=True) as bar:
-            streams = [vin] + ([ain] if ain is not None else [])
-            for packet, frame in _packets(inp, streams, damage):
+            source = (pil_frames(src) if inp is None
+                      else _packets(inp, [vin] + ([ain] if ain is not None else []), damage))
+            for packet, frame in source:
                 if packet is not None:
                     if writer is not None:
                         writer.audio_packet(packet)
@@ -336,7 +342,8 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
     except av.error.FFmpegError as exc:
         raise VideoError(f"{show(src)} → {show(dst)}: video processing failed ({one_line(exc)})") from None
     finally:
-        inp.close()
+        if inp is not None:
+            inp.close()
         if writer is not None:
             writer.abort()
         tmp.unlink(missing_ok=True)

@@ -1,0 +1,62 @@
+"""Animated images FFmpeg cannot decode (animated WebP), read frame by frame through Pillow for `video`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+from PIL import Image
+
+
+@dataclass
+class PilFrame:
+    """A decoded animation frame with the few attributes the video loop reads from a PyAV frame."""
+
+    rgb: np.ndarray
+    pts: int  # milliseconds
+    time_base: Fraction = Fraction(1, 1000)
+    rotation: int = 0
+
+    @property
+    def width(self) -> int:
+        return self.rgb.shape[1]
+
+    @property
+    def height(self) -> int:
+        return self.rgb.shape[0]
+
+    def to_ndarray(self, format: str = "rgb24") -> np.ndarray:
+        return self.rgb
+
+
+def _duration_ms(im: Image.Image) -> int:
+    return max(1, int(im.info.get("duration") or 40))
+
+
+def animated_webp(src: str | os.PathLike) -> tuple[Fraction, int] | None:
+    """(average fps, frame count) of an animated WebP; None for anything else."""
+    try:
+        with Image.open(src) as im:
+            if im.format != "WEBP" or getattr(im, "n_frames", 1) < 2:
+                return None
+            total = 0
+            for i in range(im.n_frames):
+                im.seek(i)
+                im.load()  # the WebP plugin sets a frame's duration when it decodes it
+                total += _duration_ms(im)
+            return Fraction(1000 * im.n_frames, total).limit_denominator(1001), im.n_frames
+    except (OSError, ValueError, SyntaxError):
+        return None
+
+
+def pil_frames(src: str | os.PathLike) -> Iterator[tuple[None, PilFrame]]:
+    """(None, frame) pairs, like the video demuxer's (audio packet, frame) with no audio."""
+    with Image.open(src) as im:
+        t = 0
+        for i in range(im.n_frames):
+            im.seek(i)
+            yield None, PilFrame(np.asarray(im.convert("RGB")), t)
+            t += _duration_ms(im)
