@@ -110,3 +110,21 @@ def test_odd_file_names_stay_on_one_line(tiny_snapshot, tmp_path, capsys):
     rc = run(tiny_snapshot, str(src), "-o", str(tmp_path / "out"))
     err = capsys.readouterr().err.splitlines()
     assert rc == 1 and len(err) == 1 and err[0].startswith("error: ") and "two\\nlines.jpg" in err[0]
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["translate", "a.jpg", "-o", "o", "--max-side", "-5"], "--max-side: -5 is out of range: must be at least 0"),
+    (["translate", "a.jpg", "-o", "o", "--face-size", "0"], "--face-size: 0 is out of range"),
+    (["translate", "a.jpg", "-o", "o", "--resize", "-3"], "--resize: -3 is out of range"),
+    (["video", "a.mp4", "-o", "o.mp4", "--smooth", "1"], "--smooth: 1 is out of range: must be at least 0 and below 1"),
+    (["video", "a.mp4", "-o", "o.mp4", "--deflicker", "nan"], "--deflicker: nan is out of range"),
+    (["video", "a.mp4", "-o", "o.mp4", "--crf", "99"], "--crf: 99 is out of range"),
+    (["video", "a.mp4", "-o", "o.mp4", "--max-frames", "-1"], "--max-frames: -1 is out of range"),
+    (["serve", "--port", "70000"], "--port: 70000 is out of range"),
+    (["translate", "a.jpg", "-o", "o", "--batch-size", "two"], "--batch-size: 'two' is not an integer"),
+])
+def test_out_of_range_flags_are_one_line_before_any_work(argv, said, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and said in err and "Traceback" not in err

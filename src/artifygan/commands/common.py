@@ -3,6 +3,26 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+
+
+def bounded(kind: type, low: float, high: float | None = None, high_open: bool = False) -> Callable[[str], float]:
+    """An argparse type that refuses out-of-range numbers with one line, before any model loads."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if value < low or too_high or value != value:  # value != value: NaN
+            upper = "" if high is None else f" and {'below' if high_open else 'at most'} {high:g}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range: must be at least {low:g}{upper}")
+        return value
+    return parse
+
+
+POSITIVE, NON_NEGATIVE = bounded(int, 1), bounded(int, 0)
+FRACTION = bounded(float, 0, 1, high_open=True)  # smoothing strengths: 0 (off) up to, not including, 1
 
 
 def add_model_args(p: argparse.ArgumentParser, batch_size: int = 4) -> None:
@@ -10,10 +30,11 @@ def add_model_args(p: argparse.ArgumentParser, batch_size: int = 4) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
                    help="onnx = onnxruntime on CPU (auto: when the snapshot has model.onnx)")
-    p.add_argument("--batch-size", type=int, default=batch_size)
-    p.add_argument("--max-side", type=int, default=1536,
+    p.add_argument("--batch-size", type=POSITIVE, default=batch_size)
+    p.add_argument("--max-side", type=NON_NEGATIVE, default=1536,
                    help="larger inputs are processed at this size (0: full resolution, tiled)")
-    p.add_argument("--tile", type=int, default=1024, help="images of more than TILE² pixels run as overlapping tiles")
+    p.add_argument("--tile", type=bounded(int, 32), default=1024,
+                   help="images of more than TILE² pixels run as overlapping tiles")
     p.add_argument("--compile", action="store_true", help="torch.compile the generator (GPU users)")
 
 
@@ -26,9 +47,10 @@ def add_wild_args(p: argparse.ArgumentParser) -> None:
                    help="face mode: what surrounds the faces (default: cartoon, the same model on the photo)")
     g.add_argument("--no-face", choices=["whole", "skip"], default="whole",
                    help="face mode, no face found: translate the whole image (default) or skip it")
-    g.add_argument("--max-faces", type=int, default=16, help="translate at most this many faces, largest first")
-    g.add_argument("--min-face", type=int, default=24, help="leave faces narrower than this many pixels alone")
-    g.add_argument("--face-size", type=int, default=256, help="resolution each aligned face is translated at")
+    g.add_argument("--max-faces", type=POSITIVE, default=16, help="translate at most this many faces, largest first")
+    g.add_argument("--min-face", type=NON_NEGATIVE, default=24, help="leave faces narrower than this many pixels alone")
+    g.add_argument("--face-size", type=bounded(int, 32, 4096), default=256,
+                   help="resolution each aligned face is translated at")
     g.add_argument("--yunet", help="YuNet face detector .onnx (default: $ARTIFYGAN_YUNET, cache, download)")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .common import NON_NEGATIVE, bounded
+
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="web page + HTTP API (needs: pip install 'artifygan[web]')",
@@ -12,11 +14,11 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-m", "--model", action="append", metavar="[NAME=]PATH",
                    help="a model to offer (repeatable); default: the bundled model")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--port", type=bounded(int, 0, 65535), default=7860)
     p.add_argument("--device", default="auto")
-    p.add_argument("--max-upload-mb", type=float, default=20.0)
-    p.add_argument("--max-pixels", type=float, default=24e6, help="largest image accepted, in pixels")
-    p.add_argument("--max-side", type=int, default=1536, help="the net sees at most this many pixels per side")
+    p.add_argument("--max-upload-mb", type=bounded(float, 0.001), default=20.0)
+    p.add_argument("--max-pixels", type=bounded(float, 1), default=24e6, help="largest image accepted, in pixels")
+    p.add_argument("--max-side", type=NON_NEGATIVE, default=1536, help="the net sees at most this many pixels per side")
     p.add_argument("--yunet", help="YuNet face detector .onnx (default: $ARTIFYGAN_YUNET, cache, download)")
     p.set_defaults(func=run)
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import add_model_args, add_wild_args, build_wild
+from .common import POSITIVE, add_model_args, add_wild_args, build_wild
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +17,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", type=Path, required=True,
                    help="output folder (not an input folder; never written over an input file)")
     add_model_args(p)
-    p.add_argument("--resize", type=int, help="process at this longer side (output keeps input size)")
+    p.add_argument("--resize", type=POSITIVE, help="process at this longer side (output keeps input size)")
     p.add_argument("--ext", help="output format by suffix (png, jpg, webp); default: the input's")
     p.add_argument("--side-by-side", action="store_true", help="write input and output next to each other")
     p.add_argument("--json", action="store_true", help="write NAME.EXT.json beside each output: boxes, timings")

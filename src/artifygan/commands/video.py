@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import add_model_args, add_wild_args, build_wild
+from .common import FRACTION, POSITIVE, add_model_args, add_wild_args, bounded, build_wild
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -16,13 +16,13 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", type=Path, help="video or GIF")
     p.add_argument("-o", "--out", type=Path, required=True, help="output .mp4 or .gif (never the input)")
     add_model_args(p, batch_size=8)
-    p.add_argument("--smooth", type=float, default=0.7, help="face-track smoothing when still, 0 to <1 (0: off)")
-    p.add_argument("--detect-every", type=int, default=1, help="run the face detector every N frames")
-    p.add_argument("--deflicker", type=float, default=0.5,
+    p.add_argument("--smooth", type=FRACTION, default=0.7, help="face-track smoothing when still, 0 to <1 (0: off)")
+    p.add_argument("--detect-every", type=POSITIVE, default=1, help="run the face detector every N frames")
+    p.add_argument("--deflicker", type=FRACTION, default=0.5,
                    help="damp output flicker where the input is still, 0 to <1 (0: off)")
-    p.add_argument("--crf", type=int, default=18, help="x264 quality: lower is better and bigger")
+    p.add_argument("--crf", type=bounded(int, 0, 51), default=18, help="x264 quality: lower is better and bigger")
     p.add_argument("--no-audio", action="store_true", help="drop the sound track")
-    p.add_argument("--max-frames", type=int, help="stop after this many frames (preview)")
+    p.add_argument("--max-frames", type=POSITIVE, help="stop after this many frames (preview)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_wild_args(p)
     p.set_defaults(func=run)
