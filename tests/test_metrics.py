@@ -1,6 +1,7 @@
 """FID/KID maths (against torchmetrics), the Inception resize, structure, and `artifygan evaluate`."""
 
 import json
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -108,7 +109,127 @@ def test_evaluate_cli_compares_models_with_baselines(tmp_path, capsys):
     assert names == ["tiny", "identity", "untrained light"]
     identity = report["results"][1]
     assert identity["face_kept"] == 1.0 and identity["landmark_nme"] < 1e-6
+    assert identity["detail_eyes"] == pytest.approx(1.0) and identity["detail_mouth"] == pytest.approx(1.0)
+    assert 0 <= identity["cheek_strokes"] < 0.05  # the photos' own skin
+    assert report["results"][0]["detail_eyes"] < 0.99
     assert report["protocol"]["inception_resize"] == "pil_bicubic"
     assert (tmp_path / "rep" / "grid.png").is_file()
-    assert "| tiny |" in (tmp_path / "rep" / "report.md").read_text()
-    assert "KID×100" in capsys.readouterr().out
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "| tiny |" in md and "too small for FID/KID" in md
+    out = capsys.readouterr()
+    assert "KID×100" in out.out and "warning: n = 8 is too small" in out.err
+
+
+# --- evaluate() end to end on tiny synthetic sets, with stand-ins for Inception and YuNet (no downloads) ---
+
+class FakeFeatures:
+    """Stands in for InceptionFeatures: 4×4 grey thumbnails as 16-d features; records its device."""
+
+    devices: ClassVar[list[str]] = []
+
+    def __init__(self, weights=None, device="cpu", resize="pil_bicubic", batch_size=25):
+        FakeFeatures.devices.append(str(device))
+        self.device, self.net = device, type("Net", (), {"source": "fake"})()
+
+    def __call__(self, images, progress=False, desc=""):
+        return np.stack([np.asarray(im.convert("L").resize((4, 4), Image.BILINEAR), np.float64).ravel() / 64
+                         for im in images])
+
+
+class FakeDetector:
+    """A face with fixed landmarks in every image with texture; none in flat images."""
+
+    def __init__(self, model=None, *a, **k):
+        pass
+
+    def detect(self, rgb):
+        from artifygan.faces import Face
+
+        if rgb.std(axis=(0, 1)).max() < 2:
+            return []
+        s = rgb.shape[1] / 64
+        lm = np.array([[22, 25], [42, 25], [32, 36], [25, 46], [39, 46]], np.float64) * s
+        return [Face((12 * s, 10 * s, 52 * s, 58 * s), lm, 0.9)]
+
+
+@pytest.fixture
+def fake_nets(monkeypatch):
+    import artifygan.metrics.evaluate as ev
+
+    FakeFeatures.devices = []
+    monkeypatch.setattr(ev, "InceptionFeatures", FakeFeatures)
+    monkeypatch.setattr(ev, "PhotoFaceDetector", FakeDetector)
+    return ev
+
+
+def _set(root, n, kind, seed=0):
+    from artifygan.demo import synthetic_cartoon, synthetic_photo
+
+    root.mkdir()
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        if kind == "flat":
+            im = Image.new("RGB", (64, 64), (90 + 10 * i, 120, 200))
+        else:
+            im = (synthetic_photo if kind == "photo" else synthetic_cartoon)(rng, 64)
+        im.save(root / f"{i:02d}.png")
+    return root
+
+
+def _blank(ims):
+    return [Image.new("RGB", im.size, "gray") for im in ims]
+
+
+def _no_constants(text):
+    def refuse(name):
+        raise ValueError(f"bare {name} in report.json")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_report_json_is_strict_json_when_every_face_is_lost(tmp_path, fake_nets):
+    ev = fake_nets
+    photos, refs = _set(tmp_path / "p", 8, "photo"), _set(tmp_path / "r", 8, "cartoon", 1)
+    cands = [ev.Candidate("blank", _blank, {"params": 1}), ev.Candidate("same", lambda ims: ims, {"params": 0})]
+    report = ev.evaluate(cands, photos, refs, tmp_path / "rep", n=8, size=64, kid_subsets=3, progress=False)
+    data = _no_constants((tmp_path / "rep" / "report.json").read_text())
+    blank = data["results"][0]
+    assert blank["face_kept"] == 0.0 and blank["landmark_nme"] is None and blank["landmark_nme_median"] is None
+    assert [p["face"] for p in blank["per_image"]] == ["lost"] * 8 and blank["per_image"][0]["nme"] is None
+    assert blank["detail_eyes"] == 0.0  # flat output where the photo has eyes: nothing kept
+    assert data["results"][1]["detail_eyes"] == pytest.approx(1.0)
+    assert report == data
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "| blank | 0.00M |" in md and "| 0% | – |" in md and "cheek strokes" in md
+    assert Image.open(tmp_path / "rep" / "grid.png").size[0] == 128 * 8  # 6 first + worst by 2 figures
+
+
+def test_evaluate_warns_when_n_is_small_or_photos_look_like_references(tmp_path, fake_nets):
+    ev = fake_nets
+    photos, refs = _set(tmp_path / "p", 8, "photo"), _set(tmp_path / "r", 8, "cartoon", 1)
+    ident = [ev.Candidate("identity", lambda ims: ims, {"params": 0})]
+    rep = ev.evaluate(ident, photos, refs, tmp_path / "a", n=8, size=64, kid_subsets=3, progress=False)
+    assert len(rep["warnings"]) == 1 and "n = 8 is too small for FID/KID" in rep["warnings"][0]
+    assert "too small for FID/KID" in (tmp_path / "a" / "report.md").read_text()
+    same = ev.evaluate(ident, photos, photos, tmp_path / "b", n=8, size=64, kid_subsets=3, progress=False)
+    assert same["photos_vs_reference_kid_x100"] < 2.0
+    assert any("photos look like the references" in w for w in same["warnings"])
+    flat = _set(tmp_path / "f", 8, "flat")  # no faces in the "photos", faces in the "references"
+    swapped = ev.evaluate(ident, flat, photos, tmp_path / "c", n=8, size=64, kid_subsets=3, progress=False)
+    assert any("swapped" in w for w in swapped["warnings"])
+    assert swapped["reference_faces"]["found"] == 8
+
+
+def test_evaluate_cli_runs_baselines_and_inception_on_the_given_device(tmp_path, fake_nets, monkeypatch, capsys):
+    from artifygan.cli import main
+
+    ev = fake_nets
+    seen = []
+    orig = ev.baselines
+    monkeypatch.setattr(ev, "baselines", lambda device="auto": seen.append(device) or orig("cpu"))
+    photos, refs = _set(tmp_path / "p", 8, "photo"), _set(tmp_path / "r", 8, "cartoon", 1)
+    rc = main(["evaluate", "--photos", str(photos), "--reference", str(refs), "-o", str(tmp_path / "rep"), "-n", "8",
+               "--size", "64", "--kid-subsets", "3", "--device", "cpu:0", "-q"])
+    assert rc == 0
+    assert seen == ["cpu:0"] and FakeFeatures.devices == ["cpu:0"]
+    assert "warning: n = 8 is too small" in capsys.readouterr().err
+    assert _no_constants((tmp_path / "rep" / "report.json").read_text())["protocol"]["device"] == "cpu:0"

@@ -1,8 +1,9 @@
-"""`artifygan evaluate`: KID/FID and structure preservation of one or more models, with baselines."""
+"""`artifygan evaluate`: KID/FID, structure and face-part figures of one or more models, with baselines."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -24,7 +25,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-baselines", action="store_true", help="skip the identity / untrained rows")
     p.add_argument("--inception", help="inception-2015-12-05 TorchScript (else $ARTIFYGAN_INCEPTION, wheel, URL)")
     p.add_argument("--yunet", help="YuNet .onnx for the structure metric (else $ARTIFYGAN_YUNET, cache, URL)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto",
+                   help="runs the models, the baselines and Inception (auto: CUDA, then MPS, then CPU)")
     p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=run)
@@ -40,12 +42,14 @@ def run(args: argparse.Namespace) -> int:
             name, path = Path(spec).name, spec
         cands.append(snapshot_candidate(name, path, args.device, args.backend, args.process_size))
     if not args.no_baselines:
-        cands += baselines("cpu")
+        cands += baselines(args.device)
     if not cands:
         raise ValueError("nothing to evaluate: give --model and/or drop --no-baselines")
     report = evaluate(cands, args.photos, args.reference, args.out, n=args.n, size=args.size, resize=args.resize,
                       inception=args.inception, yunet=args.yunet, kid_subsets=args.kid_subsets,
-                      progress=not args.quiet)
+                      progress=not args.quiet, device=args.device)
     print(markdown_table(report))
+    for w in report["warnings"]:
+        print(f"warning: {w}", file=sys.stderr)
     print(f"report: {args.out / 'report.json'}, {args.out / 'report.md'}, grid: {args.out / 'grid.png'}")
     return 0
