@@ -85,12 +85,14 @@ def _bad_link(p: Path) -> str | None:
     return None
 
 
-def _walk(root: Path, skip: Path | None) -> list[Path]:
+def _walk(root: Path, skip: Path | None, report: BatchReport) -> list[Path]:
     """Every file under ``root`` (links to folders not followed), leaving out the ``skip`` folder."""
     found: list[Path] = []
     for d, dirs, files in os.walk(root):
-        if skip is not None:
+        if skip is not None and any(_same(Path(d) / n, skip) for n in dirs):
             dirs[:] = [n for n in dirs if not _same(Path(d) / n, skip)]
+            report.notes.append((skip, f"{show(skip)}: the output folder, inside the input folder {show(root)}, "
+                                       "is not read as input"))
         found.extend(Path(d) / n for n in files)
     return sorted(found)
 
@@ -110,7 +112,7 @@ def collect_inputs(inputs: list[str | os.PathLike], report: BatchReport,
         src = Path(raw)
         if src.is_dir():
             prefix = Path(src.resolve().name) if several else Path()
-            for p in _walk(src, skip):
+            for p in _walk(src, skip, report):
                 if p.name.startswith("."):
                     continue
                 why = _bad_link(p)
