@@ -221,3 +221,4 @@ def test_upload_uses_the_project_decoder_16bit_grey_tiff(client, tmp_path):
     r = client.post("/api/cartoonize?mode=whole&side_by_side=true", files={"image": ("g.tif", data)})
     left = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"))[:, :64]
     assert r.status_code == 200 and np.array_equal(left, decoded)
+    assert json.loads(r.headers["x-artifygan-faces"]) == [] and r.headers["x-artifygan-mode"] == "whole"
