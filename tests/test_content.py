@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from artifygan.models import CONTENT_NETWORKS
+from artifygan.models import CONTENT_NETWORKS, inception_content
 from artifygan.models import content as content_mod
 from artifygan.models.content import VGG19Features, vgg19_layer_names
 from artifygan.models.inception import WeightsNotFoundError, package_inception_path
@@ -64,6 +64,46 @@ def test_inception_content_gives_gradients():
 
 
 def test_inception_missing_file_is_clear(monkeypatch, tmp_path):
+    monkeypatch.setenv("ARTIFYGAN_CACHE", str(tmp_path))  # empty cache: the TorchScript is needed
     monkeypatch.setenv("ARTIFYGAN_INCEPTION", str(tmp_path / "missing.pt"))
     with pytest.raises(WeightsNotFoundError, match="missing.pt"):
         CONTENT_NETWORKS.build("inception")
+    monkeypatch.setenv(inception_content.ENV_VAR, str(tmp_path / "small.safetensors"))
+    with pytest.raises(WeightsNotFoundError, match="small.safetensors"):
+        CONTENT_NETWORKS.build("inception")
+
+
+@needs_inception
+def test_inception_content_equals_torchscript_and_caches_a_small_file(monkeypatch, tmp_path):
+    from artifygan.models.inception import load_fid_inception
+
+    monkeypatch.setenv("ARTIFYGAN_CACHE", str(tmp_path))
+    net = CONTENT_NETWORKS.build("inception")  # extracts the layers once into the cache
+    cached = inception_content.cached_weights_path("mixed_2")
+    assert cached.is_file() and cached.stat().st_size < 8 * 2**20  # fits a device call with room to spare
+    assert sum(p.numel() for p in net.parameters()) < 1_100_000
+    assert not any(isinstance(m, torch.jit.ScriptModule) for m in net.modules())
+    ref = load_fid_inception()
+    x = torch.rand(2, 3, 107, 131) * 2 - 1
+    for layer in ("conv_2", "pool1", "mixed_2"):
+        ours = CONTENT_NETWORKS.build("inception", {"layer": layer})
+        want = ref.features(x, layer)
+        assert ours(x).shape == want.shape
+        assert (ours(x) - want).abs().max() < 1e-4 * want.abs().max()
+    # the cached file is used from then on (the TorchScript is no longer needed) and via the env var
+    monkeypatch.setenv("ARTIFYGAN_INCEPTION", str(tmp_path / "gone.pt"))
+    assert torch.equal(CONTENT_NETWORKS.build("inception")(x), net(x))
+    monkeypatch.setenv(inception_content.ENV_VAR, str(cached))
+    assert torch.equal(CONTENT_NETWORKS.build("inception")(x), net(x))
+
+
+@needs_inception
+def test_inception_content_runs_under_bf16_autocast():
+    net = CONTENT_NETWORKS.build("inception")
+    x = (torch.rand(2, 3, 96, 96) * 2 - 1).requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        f = net(x)
+    assert f.dtype == torch.bfloat16
+    f.float().mean().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    assert (f.float() - net(x)).abs().max() < 0.05 * net(x).abs().max()

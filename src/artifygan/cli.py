@@ -9,9 +9,9 @@ import argparse
 import logging
 import sys
 
-from .commands import bench, demo, evaluate, export, prepare, serve, train, translate, video
+from .commands import adapt, bench, demo, evaluate, export, prepare, serve, train, translate, video
 
-COMMANDS = (prepare, train, translate, video, serve, evaluate, export, bench, demo)
+COMMANDS = (prepare, train, translate, video, serve, evaluate, export, bench, demo, adapt)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # Dotted overrides may come after options (`train --name x loss.style=100`): argparse ends a
+    # positional list at the first option, so collect the rest here.
+    overrides = [a for a in extra if "=" in a and not a.startswith("-")]
+    if overrides and isinstance(getattr(args, "overrides", None), list):
+        args.overrides += overrides
+        extra = [a for a in extra if a not in overrides]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

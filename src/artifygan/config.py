@@ -24,7 +24,10 @@ class DataConfig:
     smoothed: list[str] = field(default_factory=list)
     size: int = 256  # training crop size
     hflip: bool = True
-    num_workers: int = 2
+    num_workers: int = 2  # loader processes; they live for the whole run
+    # where edge-smoothed negatives are made when `smoothed` is empty: auto (on a GPU when training on
+    # one, else in the loader) | loader | device
+    smoothing: str = "auto"
 
 
 @dataclass
@@ -51,7 +54,8 @@ class LossConfig:
 
 @dataclass
 class TrainConfig:
-    batch_size: int = 8  # per process
+    batch_size: int = 8  # per process and micro-step
+    grad_accum: int = 1  # micro-batches per optimizer step (effective batch = batch_size × grad_accum × world)
     init_steps: int | None = None  # content-only initialisation; None → init_epochs
     init_epochs: float = 1.0
     adv_steps: int | None = None  # adversarial phase; None → epochs
@@ -62,6 +66,8 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     ema_decay: float = 0.999
     precision: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | fp32 | bf16 | fp16
+    channels_last: bool | None = None  # None: on CUDA when the generator prefers it
+    compile: bool = False  # torch.compile (default mode) for G, D and the content network
     seed: int = 0
     device: str = "auto"
     log_every: int = 10
@@ -186,6 +192,31 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
     return cfg
 
 
+def validate_config(cfg: Config) -> None:
+    """Reject values that would crash deep inside training (ZeroDivisionError, empty runs) with a clear line."""
+    t, d = cfg.train, cfg.data
+    checks = [
+        (t.batch_size >= 1, f"train.batch_size={t.batch_size}: must be at least 1"),
+        (t.grad_accum >= 1, f"train.grad_accum={t.grad_accum}: must be at least 1"),
+        (d.size >= 32, f"data.size={d.size}: must be at least 32"),
+        (d.num_workers >= 0, f"data.num_workers={d.num_workers}: must be 0 or more"),
+        (min(t.lr_g, t.lr_d, t.lr_init) > 0, "train.lr_g, lr_d and lr_init must be positive"),
+        (0.0 <= t.ema_decay < 1.0, f"train.ema_decay={t.ema_decay}: must be in [0, 1)"),
+        (t.init_epochs >= 0 and t.epochs >= 0, "train.init_epochs and train.epochs must be 0 or more"),
+        ((t.init_steps or 0) >= 0 and (t.adv_steps or 0) >= 0, "train.init_steps/adv_steps must be 0 or more"),
+        (min(t.log_every, t.sample_every, t.snapshot_every, t.checkpoint_every) >= 1,
+         "train.log_every, sample_every, snapshot_every and checkpoint_every must be at least 1"),
+        (t.n_samples >= 1, f"train.n_samples={t.n_samples}: must be at least 1"),
+        (t.precision in ("auto", "fp32", "bf16", "fp16"),
+         f"train.precision: unknown {t.precision!r}; choose auto, fp32, bf16 or fp16"),
+        (d.smoothing in ("auto", "loader", "device"),
+         f"data.smoothing: unknown {d.smoothing!r}; choose auto, loader or device"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)
+
+
 def config_from_dict(data: dict[str, Any] | None) -> Config:
     cfg = Config()
     _apply(cfg, data or {})
@@ -199,7 +230,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: config file not found")
-        data = yaml.safe_load(path.read_text()) or {}
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+            raise ValueError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
         if not isinstance(data, dict):
             raise ValueError(f"{path}: config must be a YAML mapping")
     cfg = config_from_dict(data)

@@ -8,7 +8,16 @@ import torch
 def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     """'auto' → this rank's CUDA device if there is one, else Apple MPS, else CPU."""
     if name != "auto":
-        dev = torch.device(name)
+        try:
+            dev = torch.device(name)
+        except RuntimeError:
+            raise ValueError(f"unknown device {name!r}; choose auto, cpu, cuda, cuda:N or mps") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            build = "a CPU-only build" if torch.version.cuda is None else "no visible GPU"
+            raise ValueError(f"device {name!r} asked for, but this torch {torch.__version__} has {build}; "
+                             "use cpu or auto")
+        if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ValueError(f"device {name!r} asked for, but MPS is not available here; use cpu or auto")
         if dev.type == "cuda" and dev.index is None:
             dev = torch.device("cuda", local_rank)
         return dev

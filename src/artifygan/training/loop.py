@@ -20,8 +20,9 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..config import Config, config_from_dict
-from ..data.dataset import ResumableSampler, UnpairedImages
+from ..config import Config, config_from_dict, validate_config
+from ..data.dataset import EpochStream, UnpairedImages
+from ..data.smoothing import edge_smooth_batch
 from ..imageio import save_image, tensor_to_pil
 from ..losses import discriminator_loss, generator_loss
 from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, save_generator
@@ -44,10 +45,11 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
 
 @torch.no_grad()
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    for pe, p in zip(ema.parameters(), model.parameters(), strict=True):
-        pe.lerp_(p.detach(), 1.0 - decay)
-    for be, b in zip(ema.buffers(), model.buffers(), strict=True):
-        be.copy_(b)
+    """One fused multi-tensor update (a kernel per parameter was a host-bound tail on GPUs)."""
+    torch._foreach_lerp_(list(ema.parameters()), [p.detach() for p in model.parameters()], 1.0 - decay)
+    eb, mb = list(ema.buffers()), list(model.buffers())
+    if eb:
+        torch._foreach_copy_(eb, mb)
 
 
 def phase_steps(explicit: int | None, epochs: float, steps_per_epoch: int) -> int:
@@ -106,133 +108,168 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
     ``stop_at_step`` / ``time_limit_s`` end this invocation early with a saved state, so long runs can
     be done in chunks (``--resume`` continues them exactly).
     """
+    validate_config(cfg)
     t_cfg = cfg.train
-    info = ddp.setup(t_cfg.device)
-    dev = info.device
-    torch.manual_seed(t_cfg.seed)
+    cleanup = contextlib.ExitStack()  # whatever happens: signal handlers, log file, process group
+    with cleanup:
+        info = ddp.setup(t_cfg.device)
+        cleanup.callback(ddp.teardown)
+        dev = info.device
+        torch.manual_seed(t_cfg.seed)
+        if resume is not None and info.is_main and not (Path(resume) / STATE_FILE).is_file():
+            raise FileNotFoundError(f"{Path(resume) / STATE_FILE}: no training state to resume from")
 
-    # ---- run folder (rank 0 creates, everyone learns its path) ----
-    run_dir: Path | None = None
-    if info.is_main:
+        # ---- data: endless (epoch, index) stream, one loader whose workers live for the whole run ----
+        dataset = UnpairedImages(cfg.data.photos, cfg.data.cartoons, cfg.data.smoothed or None,
+                                 cfg.data.size, cfg.data.hflip, t_cfg.seed)
+        dataset.smooth_on_device = smoothing_on_device(cfg.data.smoothing, dev)
+        bs, accum = t_cfg.batch_size, t_cfg.grad_accum
+        per_rank = -(-len(dataset) // info.world)
+        steps_per_epoch = per_rank // (bs * accum)
+        if steps_per_epoch == 0:
+            raise ValueError(f"dataset has {len(dataset)} items: fewer than one batch of {bs} × {accum} "
+                             f"(train.batch_size × train.grad_accum) per process")
+        init_steps = phase_steps(t_cfg.init_steps, t_cfg.init_epochs, steps_per_epoch)
+        total_steps = init_steps + phase_steps(t_cfg.adv_steps, t_cfg.epochs, steps_per_epoch)
+
+        # ---- models and optimizers ----
+        G = GENERATORS.build(cfg.model.generator, cfg.model.generator_args).to(dev)
+        D = DISCRIMINATORS.build(cfg.model.discriminator, cfg.model.discriminator_args).to(dev)
+        content = CONTENT_NETWORKS.build(cfg.model.content, cfg.model.content_args).to(dev)
+        if cfg.data.size % getattr(G, "stride", 1):
+            raise ValueError(f"data.size={cfg.data.size}: must be a multiple of the generator's stride {G.stride}")
+        fmt = memory_format(t_cfg.channels_last, dev, G)
+        G, D, content = G.to(memory_format=fmt), D.to(memory_format=fmt), content.to(memory_format=fmt)
+        G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+        opt_g = torch.optim.Adam(G.parameters(), lr=t_cfg.lr_g, betas=t_cfg.betas)
+        opt_d = torch.optim.Adam(D.parameters(), lr=t_cfg.lr_d, betas=t_cfg.betas)
+        amp_dtype = resolve_precision(t_cfg.precision, dev)
+        scaler = torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16)
+        step = 0
         if resume is not None:
-            run_dir = Path(resume)
-            if not (run_dir / STATE_FILE).is_file():
-                raise FileNotFoundError(f"{run_dir / STATE_FILE}: no training state to resume from")
-        else:
-            run_dir = next_run_dir(run_root, name or f"{cfg.model.generator}-{cfg.data.size}")
-        write_config(run_dir, cfg)
-    run_dir = Path(ddp.broadcast_object(str(run_dir), info))
-    handler = attach_log_file(run_dir) if info.is_main else None
-    stats_writer = StatsWriter(run_dir) if info.is_main else None
+            # Always onto the CPU first: the RNG state must stay a CPU ByteTensor; load_state_dict
+            # moves weights and optimizer moments to wherever the parameters live.
+            state = load_state(Path(resume) / STATE_FILE, map_location="cpu")
+            G.load_state_dict(state["G"])
+            D.load_state_dict(state["D"])
+            G_ema.load_state_dict(state["G_ema"])
+            opt_g.load_state_dict(state["opt_g"])
+            opt_d.load_state_dict(state["opt_d"])
+            scaler.load_state_dict(state["scaler"])
+            set_rng_state(state["rng"])
+            step = int(state["step"])
+            del state
+        G_train = DDP(G, device_ids=[dev.index] if dev.type == "cuda" else None) if info.distributed else G
+        D_train = DDP(D, device_ids=[dev.index] if dev.type == "cuda" else None) if info.distributed else D
+        G_fwd, D_fwd, D_plain, content_fwd = G_train, D_train, D, content
+        if t_cfg.compile:  # default mode: max-autotune tuned for more than 6 minutes on an H100
+            G_fwd, D_fwd, content_fwd = torch.compile(G_train), torch.compile(D_train), torch.compile(content)
+            D_plain = D_fwd if not info.distributed else torch.compile(D)
 
-    # ---- data ----
-    dataset = UnpairedImages(cfg.data.photos, cfg.data.cartoons, cfg.data.smoothed or None,
-                             cfg.data.size, cfg.data.hflip, t_cfg.seed)
-    sampler = ResumableSampler(dataset, info.rank, info.world, seed=t_cfg.seed)
-    bs = t_cfg.batch_size
-    steps_per_epoch = len(sampler) // bs
-    if steps_per_epoch == 0:
-        raise ValueError(f"dataset has {len(dataset)} items: fewer than one batch of {bs} per process")
-    init_steps = phase_steps(t_cfg.init_steps, t_cfg.init_epochs, steps_per_epoch)
-    total_steps = init_steps + phase_steps(t_cfg.adv_steps, t_cfg.epochs, steps_per_epoch)
+        # ---- run folder: only now, so a run that fails to start leaves nothing behind ----
+        run_dir: Path | None = None
+        if info.is_main:
+            run_dir = Path(resume) if resume is not None else next_run_dir(
+                run_root, name or f"{cfg.model.generator}-{cfg.data.size}")
+            write_config(run_dir, cfg)
+        run_dir = Path(ddp.broadcast_object(str(run_dir), info))
+        stats_writer: StatsWriter | None = None
+        if info.is_main:
+            handler = attach_log_file(run_dir)
+            cleanup.callback(_detach_log, handler)
+            stats_writer = StatsWriter(run_dir)
+            cleanup.callback(stats_writer.close)
+            if resume is not None:
+                log.info("resumed %s at step %d", run_dir, step)
 
-    # ---- models and optimizers ----
-    G = GENERATORS.build(cfg.model.generator, cfg.model.generator_args).to(dev)
-    D = DISCRIMINATORS.build(cfg.model.discriminator, cfg.model.discriminator_args).to(dev)
-    content = CONTENT_NETWORKS.build(cfg.model.content, cfg.model.content_args).to(dev)
-    if dev.type == "cuda":
-        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    opt_g = torch.optim.Adam(G.parameters(), lr=t_cfg.lr_g, betas=t_cfg.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=t_cfg.lr_d, betas=t_cfg.betas)
-    amp_dtype = resolve_precision(t_cfg.precision, dev)
-    scaler = torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16)
-    step = 0
-    if resume is not None:
-        state = load_state(run_dir / STATE_FILE, map_location=dev)
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
-        G_ema.load_state_dict(state["G_ema"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        scaler.load_state_dict(state["scaler"])
-        set_rng_state(state["rng"])
-        step = int(state["step"])
-        log.info("resumed %s at step %d", run_dir, step)
-    G_train = DDP(G, device_ids=[dev.index] if dev.type == "cuda" else None) if info.distributed else G
-    D_train = DDP(D, device_ids=[dev.index] if dev.type == "cuda" else None) if info.distributed else D
+        def autocast():
+            if amp_dtype is None:
+                return contextlib.nullcontext()
+            return torch.autocast(dev.type, dtype=amp_dtype)
 
-    def autocast():
-        if amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(dev.type, dtype=amp_dtype)
+        def to_dev(x: torch.Tensor) -> torch.Tensor:
+            """uint8 batch → [-1, 1] floats on the device, in the models' memory format."""
+            x = x.to(dev, non_blocking=True).float().div_(127.5).sub_(1.0)
+            return x.contiguous(memory_format=fmt)
 
-    def save_training_state() -> None:
-        save_state(run_dir / STATE_FILE, {
-            "step": step, "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
-            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "scaler": scaler.state_dict(),
-            "rng": rng_state(), "config": cfg.to_dict(),
-        })
+        def save_training_state() -> None:
+            save_state(run_dir / STATE_FILE, {
+                "step": step, "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
+                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "scaler": scaler.state_dict(),
+                "rng": rng_state(), "config": cfg.to_dict(),
+            })
 
-    sample_photos = torch.stack([dataset[i]["photo"] for i in range(min(t_cfg.n_samples, len(dataset)))]).to(dev)
-    loader_kw = {"num_workers": cfg.data.num_workers, "pin_memory": dev.type == "cuda"}
-    if cfg.data.num_workers > 0:
-        loader_kw["prefetch_factor"] = 4
-    if info.is_main:
-        log.info("run %s: %d photos, %d cartoons, %d steps/epoch/process, init %d + adversarial %d steps, "
-                 "world %d on %s, precision %s", run_dir, len(dataset.photos), len(dataset.cartoons),
-                 steps_per_epoch, init_steps, total_steps - init_steps, info.world, dev, amp_dtype or "fp32")
+        n_samples = min(t_cfg.n_samples, len(dataset))
+        sample_photos = to_dev(torch.stack([dataset[(0, i)]["photo"] for i in range(n_samples)]))
+        stream = EpochStream(len(dataset), info.rank, info.world, seed=t_cfg.seed, start=step * bs * accum)
+        loader_kw: dict = {"num_workers": cfg.data.num_workers, "pin_memory": dev.type == "cuda"}
+        if cfg.data.num_workers > 0:
+            loader_kw |= {"prefetch_factor": 4, "persistent_workers": True}
+        batches = iter(DataLoader(dataset, batch_size=bs, sampler=stream, drop_last=True, **loader_kw))
+        if info.is_main:
+            log.info("run %s: %d photos, %d cartoons, %d steps/epoch/process, init %d + adversarial %d steps, "
+                     "world %d on %s, precision %s, batch %d × accum %d, %s, compile %s, smoothing on %s",
+                     run_dir, len(dataset.photos), len(dataset.cartoons), steps_per_epoch, init_steps,
+                     total_steps - init_steps, info.world, dev, amp_dtype or "fp32", bs, accum,
+                     "channels_last" if fmt == torch.channels_last else "NCHW", t_cfg.compile,
+                     "device" if dataset.smooth_on_device else "data loader")
 
-    # ---- the loop ----
-    stop_signal = _StopOnSignal()
-    bar = tqdm(total=total_steps, initial=step, disable=not (progress and info.is_main), dynamic_ncols=True)
-    t_start = time.monotonic()
-    t_log, step_log = time.monotonic(), step
-    acc: dict[str, torch.Tensor] = {}
-    stop = False
-    while step < total_steps and not stop:
-        epoch, offset = divmod(step, steps_per_epoch)
-        dataset.set_epoch(epoch)
-        sampler.set_epoch(epoch, offset * bs)
-        loader = DataLoader(dataset, batch_size=bs, sampler=sampler, drop_last=True, **loader_kw)
-        for batch in loader:
-            photo = batch["photo"].to(dev, non_blocking=True)
-            cartoon = batch["cartoon"].to(dev, non_blocking=True)
-            smooth = batch["smooth"].to(dev, non_blocking=True)
+        # ---- the loop ----
+        stop_signal = _StopOnSignal()
+        cleanup.callback(stop_signal.restore)
+        bar = tqdm(total=total_steps, initial=step, disable=not (progress and info.is_main), dynamic_ncols=True)
+        cleanup.callback(bar.close)
+        t_start = time.monotonic()
+        t_log, step_log = time.monotonic(), step
+        acc: dict[str, torch.Tensor] = {}
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
+        while step < total_steps:
             init_phase = step < init_steps
+            micro = []
+            for _ in range(accum):
+                batch = next(batches)
+                cartoon = batch["cartoon"].to(dev, non_blocking=True)
+                smooth = batch["smooth"].to(dev, non_blocking=True) if "smooth" in batch else edge_smooth_batch(cartoon)
+                micro.append((to_dev(batch["photo"]), to_dev(cartoon), to_dev(smooth)))
             stats: dict[str, torch.Tensor] = {}
 
             if not init_phase:
                 # -- discriminator: real cartoons vs G(photo) and (edge-promoting) smoothed cartoons --
-                with torch.no_grad(), autocast():
-                    fake = G(photo)
-                parts = [cartoon, fake] + ([smooth] if cfg.loss.edge_promoting else [])
-                with autocast():
-                    logits = D_train(torch.cat(parts)).float().chunk(len(parts))
-                    loss_d = cfg.loss.adversarial * discriminator_loss(
-                        logits[0], logits[1], logits[2] if cfg.loss.edge_promoting else None,
-                        cfg.loss.gan, cfg.loss.edge_weight)
                 opt_d.zero_grad(set_to_none=True)
-                scaler.scale(loss_d).backward()
+                for i, (photo, cartoon, smooth) in enumerate(micro):
+                    with torch.no_grad(), autocast():
+                        fake = G_fwd(photo)
+                    parts = [cartoon, fake] + ([smooth] if cfg.loss.edge_promoting else [])
+                    with _no_sync(D_train, i < accum - 1):
+                        with autocast():
+                            logits = D_fwd(torch.cat(parts)).float().chunk(len(parts))
+                            loss_d = cfg.loss.adversarial * discriminator_loss(
+                                logits[0], logits[1], logits[2] if cfg.loss.edge_promoting else None,
+                                cfg.loss.gan, cfg.loss.edge_weight)
+                        scaler.scale(loss_d / accum).backward()
+                    stats["loss_d"] = stats.get("loss_d", 0) + loss_d.detach() / accum
                 scaler.step(opt_d)
-                stats["loss_d"] = loss_d.detach()
 
             # -- generator: content (both phases) + adversarial and extras (adversarial phase) --
             for group in opt_g.param_groups:
                 group["lr"] = t_cfg.lr_init if init_phase else t_cfg.lr_g
-            D.requires_grad_(False)
-            with autocast():
-                fake = G_train(photo)
-                d_fake = None if init_phase else D(fake).float()
-                g_losses = generator_loss(cfg.loss, content, photo, fake.float(), d_fake, cartoon)
-            D.requires_grad_(True)
             opt_g.zero_grad(set_to_none=True)
-            scaler.scale(g_losses.total).backward()
+            D.requires_grad_(False)
+            for i, (photo, cartoon, _smooth) in enumerate(micro):
+                with _no_sync(G_train, i < accum - 1):
+                    with autocast():
+                        fake = G_fwd(photo)
+                        d_fake = None if init_phase else D_plain(fake).float()  # no DDP hooks: D is frozen here
+                        g_losses = generator_loss(cfg.loss, content_fwd, photo, fake.float(), d_fake, cartoon)
+                    scaler.scale(g_losses.total / accum).backward()
+                for k, v in g_losses.parts.items():
+                    stats[f"loss_g_{k}"] = stats.get(f"loss_g_{k}", 0) + v / accum
+                stats["loss_g"] = stats.get("loss_g", 0) + g_losses.total.detach() / accum
+            D.requires_grad_(True)
             scaler.step(opt_g)
             scaler.update()
             update_ema(G_ema, G, min(t_cfg.ema_decay, (1 + step) / (10 + step)))
-            stats.update({f"loss_g_{k}": v for k, v in g_losses.parts.items()})
-            stats["loss_g"] = g_losses.total.detach()
             for k, v in stats.items():
                 acc[k] = acc.get(k, torch.zeros((), device=dev)) + v.float()
             acc["n"] = acc.get("n", torch.zeros((), device=dev)) + 1
@@ -246,37 +283,66 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                 means = ddp.mean_over_ranks(torch.stack([acc[k] / acc["n"] for k in keys]), info).tolist()
                 now = time.monotonic()
                 row = dict(zip(keys, means, strict=True))
-                row["img_per_s"] = (step - step_log) * bs * info.world / max(now - t_log, 1e-9)
+                row["img_per_s"] = (step - step_log) * bs * accum * info.world / max(now - t_log, 1e-9)
                 row["phase"] = "init" if init_phase else "adversarial"
-                row["epoch"] = epoch
+                row["epoch"] = step // steps_per_epoch
                 row["time_s"] = now - t_start
+                row["peak_mem_gb"] = peak_memory_gb(dev)
                 t_log, step_log, acc = now, step, {}
-                if info.is_main:
+                if stats_writer is not None:
                     stats_writer.write(step, row)
                     bar.set_postfix({k.removeprefix("loss_"): f"{row[k]:.3f}" for k in keys} |
                                     {"img/s": f"{row['img_per_s']:.1f}"})
             if info.is_main and (step % t_cfg.sample_every == 0 or last):
-                save_image(tensor_to_pil(sample_grid(G_ema, sample_photos)),
+                save_image(tensor_to_pil(sample_grid(G_ema, sample_photos).float()),
                            run_dir / "samples" / f"step_{step:07d}.png")
             timed_out = time_limit_s is not None and time.monotonic() - t_start > time_limit_s
             stop = ddp.any_rank(timed_out, info) if time_limit_s is not None else False
             stop = stop or stop_signal.is_set() or (stop_at_step is not None and step >= stop_at_step)
             if info.is_main and (step % t_cfg.snapshot_every == 0 or last or stop):
                 save_generator(G_ema, cfg.model.generator, run_dir / "snapshots" / f"step_{step:07d}",
-                               {"size": cfg.data.size, "step": step, "run": run_dir.name})
+                               {"size": cfg.data.size, "step": step, "run": run_dir.name,
+                                "preprocess": {"size": cfg.data.size}})
             if info.is_main and (step % t_cfg.checkpoint_every == 0 or last or stop):
                 save_training_state()
-            if last or stop:
+            if stop:
                 break
 
-    bar.close()
-    stop_signal.restore()
-    if info.is_main:
-        log.info("stopped at step %d of %d; run folder %s", step, total_steps, run_dir)
-        stats_writer.close()
-        logging.getLogger("artifygan").removeHandler(handler)
-        handler.close()
-    if info.distributed:
-        torch.distributed.barrier()
-    ddp.teardown()
+        if info.is_main:
+            log.info("stopped at step %d of %d; run folder %s", step, total_steps, run_dir)
+        if info.distributed:
+            torch.distributed.barrier()
     return run_dir
+
+
+def smoothing_on_device(mode: str, dev: torch.device) -> bool:
+    """data.smoothing: 'auto' smooths cartoons on a GPU (the CPU loader would starve it), else in the loader."""
+    if mode not in ("auto", "loader", "device"):
+        raise ValueError(f"data.smoothing: unknown {mode!r}; choose auto, loader or device")
+    return mode == "device" or (mode == "auto" and dev.type == "cuda")
+
+
+def memory_format(channels_last: bool | None, dev: torch.device, g: nn.Module) -> torch.memory_format:
+    """train.channels_last: None → on CUDA when the generator says it runs faster that way."""
+    if channels_last is None:
+        channels_last = dev.type == "cuda" and getattr(g, "prefers_channels_last", False)
+    return torch.channels_last if channels_last else torch.contiguous_format
+
+
+def peak_memory_gb(dev: torch.device) -> float:
+    """Peak GPU memory allocated, or the process's peak resident memory on the CPU."""
+    if dev.type == "cuda":
+        return torch.cuda.max_memory_allocated(dev) / 2**30
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
+def _no_sync(model: nn.Module, skip: bool):
+    """DDP: no gradient all-reduce on the micro-batches before the last one."""
+    return model.no_sync() if skip and isinstance(model, DDP) else contextlib.nullcontext()
+
+
+def _detach_log(handler: logging.Handler) -> None:
+    logging.getLogger("artifygan").removeHandler(handler)
+    handler.close()

@@ -1,0 +1,148 @@
+"""The GPU-path fixes that can be checked on a CPU: resume onto any device, options, clean failures."""
+
+import logging
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+from artifygan.cli import main
+from artifygan.config import load_config
+from artifygan.data.dataset import EpochStream
+from artifygan.data.smoothing import edge_smooth, edge_smooth_batch
+from artifygan.demo import synthetic_cartoon
+from artifygan.training import loop as loop_mod
+from artifygan.training.checkpoint import load_state, rng_state, set_rng_state
+from artifygan.training.loop import train
+
+from .conftest import tiny_config
+
+
+def test_resume_loads_the_state_on_the_cpu_whatever_the_device(tiny_data, tmp_path, monkeypatch):
+    cfg = tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=2")
+    run = train(cfg, run_root=tmp_path, stop_at_step=1, progress=False)
+    seen = []
+
+    def spy(path, map_location="cpu"):
+        seen.append(str(map_location))
+        return load_state(path, map_location)
+
+    monkeypatch.setattr(loop_mod, "load_state", spy)
+    train(cfg, run_root=tmp_path, resume=run, progress=False)
+    assert seen == ["cpu"]  # on CUDA, map_location=cuda moved the RNG state to the GPU and crashed
+
+
+def test_rng_state_restores_from_any_dtype_copy():
+    state = rng_state()
+    expected = torch.rand(3)
+    moved = {"torch": state["torch"].to(torch.int64)}  # what a careless map_location/cast leaves behind
+    set_rng_state(moved)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_grad_accumulation_matches_the_large_batch(tiny_data, tmp_path):
+    # per-sample norms (layer norm in G, instance norm in D): 2 micro-batches of 1 ≈ one batch of 2.
+    # Adam's first steps are near sign(grad), so float noise shows; compare against plain batch 1.
+    common = ("train.init_steps=2", "train.adv_steps=2", "train.checkpoint_every=100")
+
+    def final(name, *extra):
+        run = train(tiny_config(tiny_data, *common, *extra), run_root=tmp_path / name, progress=False)
+        return load_state(run / "training_state.pt")
+
+    big, acc = final("a"), final("b", "train.batch_size=1", "train.grad_accum=2")
+    small = final("c", "train.batch_size=1")
+
+    def dist(x, y):  # mean, not max: a few near-zero gradients may flip sign through float noise
+        diffs = torch.cat([(x[k][n] - y[k][n]).abs().flatten() for k in ("G", "D") for n in x[k]])
+        return diffs.mean().item()
+
+    assert dist(big, acc) < 0.1 * dist(big, small)
+    assert acc["step"] == big["step"] == 4
+
+def test_epoch_stream_is_endless_sharded_and_resumable():
+    s = EpochStream(5, rank=0, world=2, seed=3)
+    it = iter(s)
+    first = [next(it) for _ in range(9)]  # 3 per rank per epoch → three epochs
+    assert [e for e, _ in first] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    other = EpochStream(5, rank=1, world=2, seed=3)
+    epoch0 = {i for _, i in first[:3]} | set(other.epoch_indices(0))
+    assert epoch0 == set(range(5))  # the two ranks cover the epoch
+    resumed = iter(EpochStream(5, rank=0, world=2, seed=3, start=4))
+    assert [next(resumed) for _ in range(5)] == first[4:]
+
+
+def test_device_smoothing_matches_the_loader_smoothing():
+    rng = np.random.default_rng(0)
+    ims = [np.asarray(synthetic_cartoon(rng, 64)) for _ in range(3)]
+    batch = torch.from_numpy(np.stack(ims)).permute(0, 3, 1, 2).contiguous()
+    out = edge_smooth_batch(batch)
+    assert out.dtype == torch.uint8 and out.shape == batch.shape
+    for im, o in zip(ims, out.permute(0, 2, 3, 1).numpy(), strict=True):
+        ref = edge_smooth(im)
+        changed_ref, changed = np.any(ref != im, -1), np.any(o != im, -1)
+        assert changed_ref.any()
+        iou = (changed_ref & changed).sum() / (changed_ref | changed).sum()
+        assert iou > 0.6
+        assert np.abs(ref.astype(int) - o.astype(int)).mean() < 2.0
+    with pytest.raises(ValueError, match="uint8"):
+        edge_smooth_batch(batch.float())
+
+
+def test_device_smoothing_runs_in_the_loop(tiny_data, tmp_path):
+    run = train(tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=1", "data.smoothing=device"),
+                run_root=tmp_path, progress=False)
+    assert "smoothing on device" in (run / "log.txt").read_text()
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("train.batch_size=0", "train.batch_size=0"),
+    ("train.grad_accum=0", "train.grad_accum=0"),
+    ("data.size=8", "data.size=8"),
+    ("train.precision=fp8", "fp8"),
+    ("data.size=50", "multiple of the generator's stride"),
+])
+def test_bad_values_fail_before_any_run_folder(tiny_data, tmp_path, override, message):
+    with pytest.raises(ValueError, match=message):
+        train(tiny_config(tiny_data, override), run_root=tmp_path, progress=False)
+    assert not tmp_path.exists() or not list(tmp_path.iterdir())  # no empty numbered folder
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a CPU-only torch")
+def test_cuda_on_a_cpu_build_is_one_clear_line(tiny_data, tmp_path, capsys):
+    rc = main(["train", f"data.photos={tiny_data / 'photos'}", f"data.cartoons={tiny_data / 'cartoons'}",
+               "train.device=cuda", "--run-root", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "device 'cuda'" in err and "Traceback" not in err
+    assert not list(tmp_path.glob("0*"))
+
+
+def test_malformed_yaml_names_the_file_and_line(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data:\n  photos: [a, b\n  size: 3\n")
+    with pytest.raises(ValueError, match=r"bad.yaml: not valid YAML \(line"):
+        load_config(bad)
+    assert main(["train", "-c", str(bad)]) == 2
+    assert "bad.yaml" in capsys.readouterr().err
+
+
+def test_overrides_may_follow_options(tiny_data, tmp_path, capsys):
+    rc = main(["train", "--name", "x", "--run-root", str(tmp_path), f"data.photos={tiny_data / 'photos'}",
+               "--no-progress", "train.batch_size=0"])
+    assert rc == 2 and "train.batch_size=0" in capsys.readouterr().err  # the override reached the config
+    with pytest.raises(SystemExit):
+        main(["train", "--bogus-flag"])
+
+
+def test_a_crash_mid_run_restores_signal_handlers_and_log_handlers(tiny_data, tmp_path, monkeypatch):
+    before = signal.getsignal(signal.SIGTERM)
+    n_handlers = len(logging.getLogger("artifygan").handlers)
+
+    def boom(*a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(loop_mod, "generator_loss", boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        train(tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=1"), run_root=tmp_path, progress=False)
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert len(logging.getLogger("artifygan").handlers) == n_handlers
