@@ -1,0 +1,128 @@
+"""Losses for clean cartoon surfaces (issue 13): a differentiable guided filter and what is built on it.
+
+Images are (B, C, H, W) tensors in [-1, 1], as in losses.py. The colour (YUV) and grayscale Gram style
+losses already live in losses.py and are not repeated here.
+
+- ``box_filter`` / ``guided_filter``: He, Sun & Tang, "Guided Image Filtering" (ECCV 2010 / TPAMI 2013).
+  The output is locally a linear function of the guide, q = ā·I + b̄ with a = cov(I, p) / (var(I) + ε),
+  so edges of the guide (variance ≫ ε) pass through while detail with variance ≪ ε is averaged away.
+  Everything is means over (2r+1)² windows, so it is differentiable and O(HW) whatever r.
+- ``surface`` / ``surface_gan_losses``: White-box cartoonization (Wang & Yu, CVPR 2020), surface
+  representation: a discriminator sees guided-filter-smoothed outputs vs smoothed cartoons, so it judges
+  the flat, shaded surfaces of cartoons without texture or line detail distracting it.
+- ``flat_skin_loss``: a non-adversarial term against the "sketch filter" look: where the photo is smooth
+  (cheeks, forehead) the output should equal its own edge-preserving smoothing, i.e. carry no thin strokes
+  or blotches; contours survive the guided filter, and the photo's detailed regions (eyes, mouth, hair)
+  are down-weighted, so it does not erase the lines a cartoon should draw.
+- ``random_color_shift``: White-box's texture representation (random-weighted grayscale), for a texture
+  discriminator that must ignore colour.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .losses import d_fake_loss, d_real_loss, g_adv_loss
+
+LUMA = (0.299, 0.587, 0.114)
+
+
+def box_filter(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Mean over the (2r+1)² window around each pixel; at borders, over the part inside the image."""
+    if r < 1:
+        raise ValueError(f"box filter radius must be ≥ 1, got {r}")
+    return F.avg_pool2d(x, 2 * r + 1, stride=1, padding=r, count_include_pad=False)
+
+
+def guided_filter(guide: torch.Tensor, src: torch.Tensor, r: int = 5, eps: float = 2e-1) -> torch.Tensor:
+    """Guided filter of ``src`` by ``guide`` (1 channel, or as many as ``src``: channel by channel).
+
+    ``eps`` is in squared image units (images in [-1, 1]): local variance well above it counts as an edge
+    and is kept. White-box uses r = 5, ε = 0.2 for surfaces; self-guided (guide = src) it is an
+    edge-preserving smoother. Computed in float32 (variances of nearby values cancel badly in fp16).
+    """
+    if guide.shape[1] not in (1, src.shape[1]) or guide.shape[-2:] != src.shape[-2:]:
+        raise ValueError(f"guide {tuple(guide.shape)} does not fit src {tuple(src.shape)}")
+    dtype = src.dtype
+    i, p = guide.float(), src.float()
+    mean_i, mean_p = box_filter(i, r), box_filter(p, r)
+    cov_ip = box_filter(i * p, r) - mean_i * mean_p
+    var_i = box_filter(i * i, r) - mean_i * mean_i
+    a = cov_ip / (var_i + eps)
+    b = mean_p - a * mean_i
+    return (box_filter(a, r) * i + box_filter(b, r)).to(dtype)
+
+
+def surface(x: torch.Tensor, r: int = 5, eps: float = 2e-1) -> torch.Tensor:
+    """White-box surface representation: the self-guided filter of the image."""
+    return guided_filter(x, x, r, eps)
+
+
+def surface_gan_losses(disc: nn.Module, fake: torch.Tensor, cartoon: torch.Tensor, kind: str = "lsgan",
+                       r: int = 5, eps: float = 2e-1) -> tuple[torch.Tensor, torch.Tensor]:
+    """(generator loss, discriminator loss) of a surface discriminator on smoothed images.
+
+    The D loss sees the fake detached (step D with it); the G loss flows through the guided filter into
+    the generator. ``kind`` is one of losses.GAN_TYPES. The cartoons are smoothed without gradients.
+    """
+    s_fake = surface(fake, r, eps)
+    with torch.no_grad():
+        s_cartoon = surface(cartoon, r, eps)
+    d_loss = d_real_loss(disc(s_cartoon), kind) + d_fake_loss(disc(s_fake.detach()), kind)
+    return g_adv_loss(disc(s_fake), kind), d_loss
+
+
+def luma(x: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) ITU-R 601 luma of an RGB batch (same range as the input)."""
+    w = torch.tensor(LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x * w).sum(1, keepdim=True)
+
+
+def gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
+    """Sobel gradient magnitude of the luma, (B, 1, H, W), replicate-padded; ~4 at a full -1→1 step."""
+    y = F.pad(luma(x), (1, 1, 1, 1), mode="replicate")
+    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=x.dtype, device=x.device) / 4
+    gx = F.conv2d(y, kx.view(1, 1, 3, 3))
+    gy = F.conv2d(y, kx.t().contiguous().view(1, 1, 3, 3))
+    return torch.sqrt(gx * gx + gy * gy + 1e-12)
+
+
+@torch.no_grad()
+def flat_skin_weight(photo: torch.Tensor, tau: float = 0.05, r: int = 2) -> torch.Tensor:
+    """Where the photo is smooth: exp(−g/τ) of its Sobel magnitude g averaged over (2r+1)² windows.
+
+    τ = 0.05 (in [-1, 1] units per pixel, ≈ 6 grey levels): skin gradients (shading, pores) stay near
+    weight 1, eyes, lips, hair and contours fall towards 0. (B, 1, H, W), no gradient.
+    """
+    return torch.exp(-box_filter(gradient_magnitude(photo.float()), r) / tau)
+
+
+def flat_skin_loss(fake: torch.Tensor, photo: torch.Tensor, r: int = 5, eps: float = 2e-1,
+                   tau: float = 0.05) -> torch.Tensor:
+    """Weighted L1 between the output and its own (detached) edge-preserving smoothing, where the photo is flat.
+
+    The target is detached so the term pulls the output toward a flat version of itself (a fixed point
+    is an image whose fine detail in smooth regions is already gone) rather than reshaping the filter.
+    Normalised by the weight's sum, so the scale does not depend on how much skin a picture shows.
+    """
+    target = surface(fake.detach(), r, eps)
+    w = flat_skin_weight(photo, tau)
+    diff = (fake.float() - target.float()).abs().mean(1, keepdim=True)
+    return (w * diff).sum() / w.sum().clamp_min(1e-6)
+
+
+def random_color_shift(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """White-box texture representation: grayscale with random channel weights around the luma ones,
+    (B, 1, H, W); a texture discriminator on it learns lines and texture, not colour."""
+    b = x.shape[0]
+    w = torch.tensor(LUMA, device=x.device)
+    jitter = (torch.rand(b, 3, generator=generator) * 0.2 - 0.1).to(x.device)  # ±0.1 on each weight
+    weights = (w + jitter).clamp_min(0.0)
+    weights = (weights / weights.sum(1, keepdim=True)).to(x.dtype).view(b, 3, 1, 1)
+    return (x * weights).sum(1, keepdim=True)
+
+
+__all__ = ["box_filter", "flat_skin_loss", "flat_skin_weight", "gradient_magnitude", "guided_filter", "luma",
+           "random_color_shift", "surface", "surface_gan_losses"]

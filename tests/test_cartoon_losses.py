@@ -1,0 +1,122 @@
+"""Guided filter and the clean-surface losses built on it (tiny CPU tensors)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from artifygan.cartoon_losses import (
+    box_filter,
+    flat_skin_loss,
+    flat_skin_weight,
+    guided_filter,
+    random_color_shift,
+    surface,
+    surface_gan_losses,
+)
+
+
+def step_with_noise(size: int = 32, sigma: float = 0.05, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(noisy, clean): left half −0.6, right half +0.6, plus Gaussian noise; (1, 3, size, size)."""
+    g = torch.Generator().manual_seed(seed)
+    clean = torch.full((1, 3, size, size), -0.6)
+    clean[..., size // 2:] = 0.6
+    return clean + sigma * torch.randn(clean.shape, generator=g), clean
+
+
+def test_box_filter_is_the_window_mean_with_borders_normalised():
+    x = torch.arange(25.0).view(1, 1, 5, 5)
+    y = box_filter(x, 1)
+    assert y[0, 0, 2, 2] == pytest.approx(x[0, 0, 1:4, 1:4].mean().item())
+    assert y[0, 0, 0, 0] == pytest.approx(x[0, 0, :2, :2].mean().item())  # 4 pixels inside, not 9
+    with pytest.raises(ValueError, match="radius"):
+        box_filter(x, 0)
+
+
+def test_guided_filter_keeps_a_step_edge_and_flattens_noise():
+    noisy, clean = step_with_noise()
+    out = guided_filter(noisy, noisy, r=4, eps=0.01)
+    left, right = out[..., 2:-2, :12], out[..., 2:-2, 20:]
+    assert left.std() < noisy[..., 2:-2, :12].std() / 3  # noise flattened
+    assert right.std() < noisy[..., 2:-2, 20:].std() / 3
+    # the edge stays sharp: one pixel either side of it is still within 0.1 of the plateau
+    assert out[..., 15].mean() == pytest.approx(-0.6, abs=0.1) and out[..., 16].mean() == pytest.approx(0.6, abs=0.1)
+    blurred = box_filter(noisy, 4)  # a plain blur smears the same edge
+    assert blurred[..., 15].mean() > -0.2
+    assert (out - clean).abs().mean() < 0.5 * (noisy - clean).abs().mean()
+
+
+def test_guided_filter_by_a_grey_guide_and_shape_checks():
+    noisy, _ = step_with_noise()
+    out = guided_filter(noisy.mean(1, keepdim=True), noisy, r=3, eps=0.01)
+    assert out.shape == noisy.shape and out.dtype == noisy.dtype
+    with pytest.raises(ValueError, match="does not fit"):
+        guided_filter(noisy[:, :2], noisy)
+    half = guided_filter(noisy.half(), noisy.half(), r=3)
+    assert half.dtype == torch.float16 and torch.isfinite(half).all()
+
+
+def test_gradients_flow_through_the_guided_filter_and_flat_skin_loss():
+    noisy, _ = step_with_noise()
+    x = noisy.clone().requires_grad_(True)
+    surface(x).sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    fake = noisy.clone().requires_grad_(True)
+    loss = flat_skin_loss(fake, noisy)
+    loss.backward()
+    assert loss.ndim == 0 and loss.item() > 0
+    assert torch.isfinite(fake.grad).all() and fake.grad.abs().sum() > 0
+
+
+def _cheek_and_eye(size: int = 32) -> torch.Tensor:
+    """A flat 'cheek' on the left half and a busy 'eye' (checkerboard) on the right: (1, 3, size, size)."""
+    photo = torch.full((1, 3, size, size), 0.3)
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    checker = ((yy // 2 + xx // 2) % 2).float() * 0.8 - 0.4
+    photo[..., size // 2:] = checker[:, size // 2:]
+    return photo
+
+
+def test_flat_skin_weight_is_high_on_smooth_skin_and_low_on_detail():
+    w = flat_skin_weight(_cheek_and_eye())
+    assert w.shape == (1, 1, 32, 32) and not w.requires_grad
+    assert w[..., 4:-4, 2:10].min() > 0.9 and w[..., 4:-4, 22:30].max() < 0.05
+
+
+def test_strokes_on_smooth_skin_cost_more_than_clean_skin_or_strokes_where_the_photo_has_detail():
+    photo = _cheek_and_eye()
+    clean = photo.clone()
+    clean[..., :16] = 0.35  # a flat cartoon cheek
+    on_cheek, on_eye = clean.clone(), clean.clone()
+    on_cheek[..., 8:24:4, 2:14] = -0.2  # thin dark strokes across the cheek
+    on_eye[..., 8:24:4, 18:30] -= 0.55  # the same strokes where the photo is busy
+    l_clean, l_cheek, l_eye = (flat_skin_loss(x, photo).item() for x in (clean, on_cheek, on_eye))
+    assert l_cheek > 5 * l_clean  # (clean pays a little where the busy half meets the cheek)
+    assert l_cheek > 4 * l_eye
+    assert flat_skin_loss(torch.full_like(photo, 0.35), photo).item() < 1e-5
+
+
+def test_surface_gan_losses_train_d_on_detached_fakes_and_g_through_the_filter():
+    torch.manual_seed(0)
+    disc = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(4, 1, 3, padding=1))
+    fake = torch.randn(2, 3, 16, 16, requires_grad=True)
+    cartoon = torch.rand(2, 3, 16, 16) * 2 - 1
+    g_loss, d_loss = surface_gan_losses(disc, fake, cartoon, kind="lsgan")
+    assert g_loss.ndim == 0 and d_loss.ndim == 0 and d_loss.item() > 0
+    d_loss.backward()
+    assert fake.grad is None and disc[0].weight.grad is not None
+    g_loss.backward()
+    assert fake.grad is not None and fake.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="GAN loss"):
+        surface_gan_losses(disc, fake, cartoon, kind="wgan")
+
+
+def test_random_color_shift_is_a_grey_image_with_weights_near_the_luma_ones():
+    x = torch.rand(4, 3, 8, 8) * 2 - 1
+    g = random_color_shift(x, torch.Generator().manual_seed(0))
+    assert g.shape == (4, 1, 8, 8)
+    grey = torch.full((4, 3, 8, 8), 0.25)  # weights sum to 1: a grey image keeps its value
+    assert torch.allclose(random_color_shift(grey), torch.full((4, 1, 8, 8), 0.25), atol=1e-6)
+    luma = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    assert (g - luma).abs().max() < 0.3 and (g - luma).abs().max() > 1e-4
