@@ -159,7 +159,10 @@ def translate_paths(cartoonizer: Cartoonizer | WildCartoonizer, inputs: list[str
     jobs = collect_inputs(inputs, report, out_dir)
     owned: dict[tuple[int, int], Path] = {}  # (device, inode) of every input: never written over
     for src, _ in jobs:
-        st = src.stat()
+        try:
+            st = src.stat()
+        except OSError:  # gone since the walk: reported when it is read
+            continue
         owned.setdefault((st.st_dev, st.st_ino), src)
     claimed: dict[Path, Path] = {}  # output → the input that has it: no input overwrites another's result
     with tqdm(total=len(jobs), disable=not progress, unit="img", dynamic_ncols=True) as bar:
