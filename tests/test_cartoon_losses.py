@@ -13,8 +13,8 @@ from artifygan.cartoon_losses import (
     guided_filter,
     random_color_shift,
     surface,
-    surface_gan_losses,
 )
+from artifygan.losses import surface_gan_losses
 
 
 def step_with_noise(size: int = 32, sigma: float = 0.05, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

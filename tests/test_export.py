@@ -60,3 +60,13 @@ def test_bench_rows_and_speed_ratio():
     assert all(r.throughput > 0 and r.latency_ms > 0 and r.best_batch in (1, 2) for r in rows)
     text = format_rows(rows)
     assert "| light | onnx | 32² |" in text and "faster than cartoongan" in text
+
+
+def test_fast_generator_exports_with_parity(tmp_path):
+    torch.manual_seed(0)
+    g = GENERATORS.build("fast", {"ch": 8, "n_blocks": 2})
+    for p in g.parameters():  # open the residual gates so the body is part of what is compared
+        if p.numel() == 1:
+            p.data.fill_(0.5)
+    path = export_onnx(g, tmp_path / "g.onnx", example_size=64)
+    assert parity(g, path, shapes=((1, 64, 64), (2, 48, 80))) < 1e-4

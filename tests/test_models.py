@@ -77,3 +77,29 @@ def test_broken_snapshots_name_the_file(tmp_path):
         load_generator(snap)
     with pytest.raises(SnapshotError, match="missing"):
         load_generator(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("hw", [(32, 32), (64, 96), (40, 24)])
+def test_fast_generator_keeps_shape_and_range(hw):
+    g = GENERATORS.build("fast", {"ch": 8, "n_blocks": 1})
+    x = torch.rand(2, 3, *hw) * 2 - 1
+    y = g(x)
+    assert y.shape == x.shape and y.abs().max() <= 1
+    assert g.stride == 8
+
+
+def test_fast_generator_has_no_norm_layers_and_fits_the_budget():
+    g = GENERATORS.build("fast")
+    norms = (torch.nn.GroupNorm, torch.nn.BatchNorm2d, torch.nn.InstanceNorm2d, torch.nn.LayerNorm)
+    assert not [m for m in g.modules() if isinstance(m, norms)]
+    convs = [m for m in g.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(c.groups == 1 for c in convs) and len(convs) <= 20  # few, dense convolutions
+    assert count_params(g) <= 2e6
+    light = GENERATORS.build("light")
+    assert count_macs(g, 256) < 0.75 * count_macs(light, 256)
+
+
+def test_fast_generator_residual_gates_start_closed():
+    g = GENERATORS.build("fast", {"ch": 8, "n_blocks": 2})
+    gates = [p for n, p in g.named_parameters() if n.endswith("gate")]
+    assert len(gates) == 2 and all(float(p) == 0.0 for p in gates)  # the body starts as the identity

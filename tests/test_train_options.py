@@ -146,3 +146,19 @@ def test_a_crash_mid_run_restores_signal_handlers_and_log_handlers(tiny_data, tm
         train(tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=1"), run_root=tmp_path, progress=False)
     assert signal.getsignal(signal.SIGTERM) is before
     assert len(logging.getLogger("artifygan").handlers) == n_handlers
+
+
+def test_fast_generator_learns_from_a_teacher_then_keeps_skin_flat(tiny_data, tiny_snapshot, tmp_path):
+    import json
+
+    cfg = tiny_config(tiny_data, "model.generator=fast", "train.init_steps=2", "train.adv_steps=2",
+                      f"model.teacher={tiny_snapshot}", "loss.teacher=10", "loss.flat_skin=5")
+    run = train(cfg, run_root=tmp_path, progress=False)
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    init, adv = rows[0], rows[-1]
+    assert init["loss_g_teacher"] > 0 and "loss_g_flat_skin" not in init
+    assert adv["loss_g_flat_skin"] > 0 and "loss_g_teacher" not in adv  # distillation only initialises
+    snap = json.loads((run / "snapshots" / "step_0000004" / "config.json").read_text())
+    assert snap["generator"] == "fast"
+    with pytest.raises(ValueError, match="loss.teacher is 0"):
+        train(tiny_config(tiny_data, f"model.teacher={tiny_snapshot}"), run_root=tmp_path / "x", progress=False)

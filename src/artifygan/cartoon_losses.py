@@ -7,7 +7,7 @@ losses already live in losses.py and are not repeated here.
   The output is locally a linear function of the guide, q = ā·I + b̄ with a = cov(I, p) / (var(I) + ε),
   so edges of the guide (variance ≫ ε) pass through while detail with variance ≪ ε is averaged away.
   Everything is means over (2r+1)² windows, so it is differentiable and O(HW) whatever r.
-- ``surface`` / ``surface_gan_losses``: White-box cartoonization (Wang & Yu, CVPR 2020), surface
+- ``surface`` (and ``losses.surface_gan_losses`` on it): White-box cartoonization (Wang & Yu, CVPR 2020), surface
   representation: a discriminator sees guided-filter-smoothed outputs vs smoothed cartoons, so it judges
   the flat, shaded surfaces of cartoons without texture or line detail distracting it.
 - ``flat_skin_loss``: a non-adversarial term against the "sketch filter" look: where the photo is smooth
@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
-from .losses import d_fake_loss, d_real_loss, g_adv_loss
 
 LUMA = (0.299, 0.587, 0.114)
 
@@ -58,20 +55,6 @@ def guided_filter(guide: torch.Tensor, src: torch.Tensor, r: int = 5, eps: float
 def surface(x: torch.Tensor, r: int = 5, eps: float = 2e-1) -> torch.Tensor:
     """White-box surface representation: the self-guided filter of the image."""
     return guided_filter(x, x, r, eps)
-
-
-def surface_gan_losses(disc: nn.Module, fake: torch.Tensor, cartoon: torch.Tensor, kind: str = "lsgan",
-                       r: int = 5, eps: float = 2e-1) -> tuple[torch.Tensor, torch.Tensor]:
-    """(generator loss, discriminator loss) of a surface discriminator on smoothed images.
-
-    The D loss sees the fake detached (step D with it); the G loss flows through the guided filter into
-    the generator. ``kind`` is one of losses.GAN_TYPES. The cartoons are smoothed without gradients.
-    """
-    s_fake = surface(fake, r, eps)
-    with torch.no_grad():
-        s_cartoon = surface(cartoon, r, eps)
-    d_loss = d_real_loss(disc(s_cartoon), kind) + d_fake_loss(disc(s_fake.detach()), kind)
-    return g_adv_loss(disc(s_fake), kind), d_loss
 
 
 def luma(x: torch.Tensor) -> torch.Tensor:
@@ -125,4 +108,4 @@ def random_color_shift(x: torch.Tensor, generator: torch.Generator | None = None
 
 
 __all__ = ["box_filter", "flat_skin_loss", "flat_skin_weight", "gradient_magnitude", "guided_filter", "luma",
-           "random_color_shift", "surface", "surface_gan_losses"]
+           "random_color_shift", "surface"]

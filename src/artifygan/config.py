@@ -38,6 +38,9 @@ class ModelConfig:
     discriminator_args: dict[str, Any] = field(default_factory=dict)
     content: str = "inception"  # vgg19 | inception
     content_args: dict[str, Any] = field(default_factory=dict)
+    # a snapshot (folder) whose outputs the generator learns from in the initialisation phase
+    # (loss.teacher): distillation of a trained model into a faster generator
+    teacher: str | None = None
 
 
 @dataclass
@@ -50,6 +53,8 @@ class LossConfig:
     style: float = 0.0  # AnimeGAN-style grayscale Gram loss
     color: float = 0.0  # YUV colour loss against the photo
     tv: float = 0.0  # total variation
+    flat_skin: float = 0.0  # output ≈ its own guided-filter smoothing where the photo is flat (no strokes)
+    teacher: float = 0.0  # initialisation phase: L1 to the teacher snapshot's output (model.teacher)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cartoon_losses import flat_skin_loss, surface
 from .config import LossConfig
 
 GAN_TYPES = ("bce", "lsgan", "hinge")
@@ -56,6 +57,20 @@ def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor, d_smooth: tor
     if d_smooth is not None:
         loss = loss + edge_weight * d_fake_loss(d_smooth, kind)
     return loss
+
+
+def surface_gan_losses(disc: nn.Module, fake: torch.Tensor, cartoon: torch.Tensor, kind: str = "lsgan",
+                       r: int = 5, eps: float = 2e-1) -> tuple[torch.Tensor, torch.Tensor]:
+    """(generator loss, discriminator loss) of a surface discriminator on smoothed images.
+
+    The D loss sees the fake detached (step D with it); the G loss flows through the guided filter into
+    the generator. ``kind`` is one of losses.GAN_TYPES. The cartoons are smoothed without gradients.
+    """
+    s_fake = surface(fake, r, eps)
+    with torch.no_grad():
+        s_cartoon = surface(cartoon, r, eps)
+    d_loss = d_real_loss(disc(s_cartoon), kind) + d_fake_loss(disc(s_fake.detach()), kind)
+    return g_adv_loss(disc(s_fake), kind), d_loss
 
 
 def content_loss(feat_fake: torch.Tensor, feat_photo: torch.Tensor) -> torch.Tensor:
@@ -106,12 +121,15 @@ class GeneratorLosses:
 
 
 def generator_loss(cfg: LossConfig, content_net: nn.Module, photo: torch.Tensor, fake: torch.Tensor,
-                   d_fake: torch.Tensor | None, cartoon: torch.Tensor | None = None) -> GeneratorLosses:
+                   d_fake: torch.Tensor | None, cartoon: torch.Tensor | None = None,
+                   teacher_out: torch.Tensor | None = None) -> GeneratorLosses:
     """Weighted sum of the generator's terms; ``d_fake=None`` is the initialisation phase (content only)."""
     with torch.no_grad():
         feat_photo = content_net(photo)
     feat_fake = content_net(fake)
     terms: dict[str, torch.Tensor] = {"content": cfg.content * content_loss(feat_fake, feat_photo.detach())}
+    if cfg.teacher > 0 and teacher_out is not None and d_fake is None:  # a distillation initialisation
+        terms["teacher"] = cfg.teacher * F.l1_loss(fake, teacher_out.float())
     if d_fake is not None:
         terms["adv"] = cfg.adversarial * g_adv_loss(d_fake, cfg.gan)
         if cfg.style > 0 and cartoon is not None:
@@ -122,5 +140,7 @@ def generator_loss(cfg: LossConfig, content_net: nn.Module, photo: torch.Tensor,
             terms["color"] = cfg.color * color_loss(fake, photo)
         if cfg.tv > 0:
             terms["tv"] = cfg.tv * tv_loss(fake)
+        if cfg.flat_skin > 0:
+            terms["flat_skin"] = cfg.flat_skin * flat_skin_loss(fake, photo)
     total = torch.stack([t.float() for t in terms.values()]).sum()
     return GeneratorLosses(total, {k: v.detach() for k, v in terms.items()})

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import ConvNormAct, DWSeparable, InvertedResidual, ResidualBlock, norm_act
+from .layers import ConvNormAct, DWSeparable, InvertedResidual, ResidualBlock, act_layer, norm_act
 from .registry import GENERATORS
 
 
@@ -99,5 +99,63 @@ class LightGenerator(nn.Module):
         return torch.tanh(self.out(h))
 
 
+@dataclass
+class FastConfig:
+    """Norm-free U-Net of plain 3×3 convs; see :class:`FastGenerator` for why."""
+
+    ch: int = 24  # width at 1/2 resolution; ×2 at 1/4, ×4 at 1/8 (the body)
+    n_blocks: int = 6  # residual blocks at 1/8 resolution
+    act: str = "lrelu"
+
+
+class _GatedResidual(nn.Module):
+    """conv-act-conv with a zero-initialised scalar gate (ReZero): trains stably without any norm."""
+
+    def __init__(self, ch: int, act: str) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(ch, ch, 3, 1, 1), act_layer(act), nn.Conv2d(ch, ch, 3, 1, 1))
+        self.gate = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.gate * self.body(x)
+
+
+class FastGenerator(nn.Module):
+    """Built for GPUs and CPUs alike: no normalisation layers, few and dense convolutions.
+
+    Why: on an H100 the GroupNorm after each of ``light``'s 45 convs took ~75% of its time, and
+    depthwise convs leave tensor cores idle; on a CPU every norm is extra passes over memory. Here
+    the expensive 3×3 convs run at 1/8 resolution (the body) and the widths halve as resolution
+    doubles, so each level costs about the same; skips from the encoder carry the eyes' and mouth's
+    detail, and the input itself feeds the last full-resolution conv.
+    """
+
+    stride = 8
+    prefers_channels_last = True
+
+    def __init__(self, cfg: FastConfig) -> None:
+        super().__init__()
+        c, a = cfg.ch, cfg.act
+        self.config = cfg
+        self.enc1 = nn.Sequential(nn.Conv2d(3, c, 3, 2, 1, padding_mode="reflect"), act_layer(a))
+        self.enc2 = nn.Sequential(nn.Conv2d(c, 2 * c, 3, 2, 1, padding_mode="reflect"), act_layer(a))
+        self.enc3 = nn.Sequential(nn.Conv2d(2 * c, 4 * c, 3, 2, 1, padding_mode="reflect"), act_layer(a))
+        self.body = nn.Sequential(*[_GatedResidual(4 * c, a) for _ in range(cfg.n_blocks)])
+        self.dec3 = nn.Sequential(nn.Conv2d(4 * c + 2 * c, 2 * c, 3, 1, 1), act_layer(a))
+        self.dec2 = nn.Sequential(nn.Conv2d(2 * c + c, c, 3, 1, 1), act_layer(a))
+        self.dec1 = nn.Sequential(nn.Conv2d(c + 3, c // 2, 3, 1, 1), act_layer(a))
+        self.out = nn.Conv2d(c // 2, 3, 3, 1, 1, padding_mode="reflect")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e1 = self.enc1(x)
+        e2 = self.enc2(e1)
+        h = self.body(self.enc3(e2))
+        h = self.dec3(torch.cat([F.interpolate(h, scale_factor=2.0, mode="nearest"), e2], 1))
+        h = self.dec2(torch.cat([F.interpolate(h, scale_factor=2.0, mode="nearest"), e1], 1))
+        h = self.dec1(torch.cat([F.interpolate(h, scale_factor=2.0, mode="bilinear", align_corners=False), x], 1))
+        return torch.tanh(self.out(h))
+
+
 GENERATORS.register("cartoongan", CartoonGANConfig)(CartoonGANGenerator)
 GENERATORS.register("light", LightConfig)(LightGenerator)
+GENERATORS.register("fast", FastConfig)(FastGenerator)

@@ -25,7 +25,7 @@ from ..data.dataset import EpochStream, UnpairedImages
 from ..data.smoothing import edge_smooth_batch
 from ..imageio import save_image, tensor_to_pil
 from ..losses import discriminator_loss, generator_loss
-from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, save_generator
+from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, load_generator, save_generator
 from . import ddp
 from .checkpoint import load_state, rng_state, save_state, set_rng_state
 from .rundir import CONFIG_FILE, STATE_FILE, StatsWriter, attach_log_file, next_run_dir, write_config
@@ -136,6 +136,11 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         G = GENERATORS.build(cfg.model.generator, cfg.model.generator_args).to(dev)
         D = DISCRIMINATORS.build(cfg.model.discriminator, cfg.model.discriminator_args).to(dev)
         content = CONTENT_NETWORKS.build(cfg.model.content, cfg.model.content_args).to(dev)
+        teacher = None
+        if cfg.model.teacher:
+            if cfg.loss.teacher <= 0:
+                raise ValueError("model.teacher is set but loss.teacher is 0: give the distillation a weight")
+            teacher = load_generator(cfg.model.teacher, device=str(dev))[0].requires_grad_(False)
         if cfg.data.size % getattr(G, "stride", 1):
             raise ValueError(f"data.size={cfg.data.size}: must be a multiple of the generator's stride {G.stride}")
         fmt = memory_format(t_cfg.channels_last, dev, G)
@@ -261,7 +266,11 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                     with autocast():
                         fake = G_fwd(photo)
                         d_fake = None if init_phase else D_plain(fake).float()  # no DDP hooks: D is frozen here
-                        g_losses = generator_loss(cfg.loss, content_fwd, photo, fake.float(), d_fake, cartoon)
+                        t_out = None
+                        if teacher is not None:
+                            with torch.no_grad():
+                                t_out = teacher(photo)
+                        g_losses = generator_loss(cfg.loss, content_fwd, photo, fake.float(), d_fake, cartoon, t_out)
                     scaler.scale(g_losses.total / accum).backward()
                 for k, v in g_losses.parts.items():
                     stats[f"loss_g_{k}"] = stats.get(f"loss_g_{k}", 0) + v / accum
