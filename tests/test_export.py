@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from artifygan import Cartoonizer
-from artifygan.bench import format_rows, run_bench
+from artifygan.bench import format_rows, run_bench, speed_ratio
 from artifygan.cli import main
 from artifygan.export import export_onnx, parity
 from artifygan.models import GENERATORS, save_generator
@@ -58,8 +58,23 @@ def test_bench_rows_and_speed_ratio():
     rows = run_bench(("light", "cartoongan"), sizes=(32,), batches=(1, 2), seconds=0.05, backends=("torch", "onnx"))
     assert {(r.model, r.backend) for r in rows} == {(m, b) for m in ("light", "cartoongan") for b in ("torch", "onnx")}
     assert all(r.throughput > 0 and r.latency_ms > 0 and r.best_batch in (1, 2) for r in rows)
+    by = {(r.model, r.backend): r for r in rows}
+    ratio = speed_ratio(rows, "light", "cartoongan", "torch", 32)
+    assert ratio == pytest.approx(by[("light", "torch")].throughput / by[("cartoongan", "torch")].throughput)
     text = format_rows(rows)
-    assert "| light | onnx | 32² |" in text and "faster than cartoongan" in text
+    assert "| light | onnx | 32² |" in text
+    assert f"torch 32²: light is {ratio:.1f}× faster than cartoongan" in text  # the printed figure is that ratio
+
+
+def test_bench_train_measures_both_phases_through_the_loop():
+    from artifygan.bench_train import bench_train, format_train_rows
+
+    tiny = ("model.generator_args.ch=8", "model.generator_args.n_blocks=1", "model.discriminator_args.base_ch=8",
+            "model.content=vgg19", "model.content_args.pretrained=false", "model.content_args.layer=relu2_2")
+    row = bench_train("fast", size=32, batch=2, steps=2, warmup=1, device="cpu", overrides=tiny, workers=0)
+    assert row.model == "fast" and row.device == "cpu" and row.precision == "fp32"
+    assert row.init_img_per_s > 0 and row.adv_img_per_s > 0 and row.peak_mem_gb > 0.01
+    assert "| fast | cpu | 32² | 2 |" in format_train_rows([row])
 
 
 def test_fast_generator_exports_with_parity(tmp_path):

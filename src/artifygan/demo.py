@@ -53,12 +53,12 @@ def synthetic_cartoon(rng: np.random.Generator, size: int = 128) -> Image.Image:
     return img
 
 
-def make_synthetic(root: Path, n: int = 32) -> Path:
+def make_synthetic(root: Path, n: int = 32, size: int | None = None) -> Path:
     rng = np.random.default_rng(0)
     for sub, fn in (("trainA", synthetic_photo), ("trainB", synthetic_cartoon)):
         (root / sub).mkdir(parents=True, exist_ok=True)
         for i in range(n):
-            save_image(fn(rng), root / sub / f"{i:04d}.png")
+            save_image(fn(rng) if size is None else fn(rng, size), root / sub / f"{i:04d}.png")
     return root
 
 
