@@ -17,7 +17,11 @@ def __getattr__(name: str):
         from .inference import wild
 
         return getattr(wild, name)
+    if name == "adapt":  # few-shot styles: artifygan.adapt(refs, ...) -> Cartoonizer
+        from .styles import adapt
+
+        return adapt
     raise AttributeError(name)
 
 
-__all__ = ["Cartoonizer", "WildCartoonizer", "WildOptions", "__version__"]
+__all__ = ["Cartoonizer", "WildCartoonizer", "WildOptions", "__version__", "adapt"]

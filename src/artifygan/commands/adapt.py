@@ -1,0 +1,68 @@
+"""`artifygan adapt`: a new style from 1–10 reference pictures, written as an ordinary snapshot folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _positive(v: str) -> float:
+    x = float(v)
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of minutes, got {v}")
+    return x
+
+
+def _steps(v: str) -> int:
+    x = int(v)
+    if x < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return x
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("adapt", help="learn a new style from 1–10 reference pictures (few-shot)",
+                       description="Fine-tune a trained model towards the style of 1–10 reference pictures "
+                                   "(files or folders, any size; anime faces are found and framed). The "
+                                   "result is a snapshot folder for translate/video/serve/evaluate -m.")
+    p.add_argument("refs", nargs="+", metavar="REF", help="reference pictures and/or folders of them")
+    p.add_argument("-o", "--out", type=Path, required=True,
+                   help="new snapshot folder (must not exist, or be empty)")
+    p.add_argument("--photos", type=Path,
+                   help="face photos to learn on (your own are best); default: the bundled examples")
+    p.add_argument("--minutes", type=_positive, help="training time limit (default: 2.4, about 3 min in all)")
+    p.add_argument("--steps", type=_steps, help="training step limit (default: 600)")
+    p.add_argument("--base", help="snapshot to start from (default: the bundled model)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
+    p.add_argument("--anime-cascade", help="anime face cascade .xml (default: $ARTIFYGAN_ANIME_CASCADE, cache)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from tqdm import tqdm
+
+    from ..styles import AdaptConfig, adapt, check_output
+
+    check_output(args.out)  # before anything slow loads
+    cfg = AdaptConfig() if args.steps is None else dataclasses.replace(AdaptConfig(), steps=args.steps)
+    bar = tqdm(total=1000, disable=args.quiet, dynamic_ncols=True, bar_format="{l_bar}{bar}| {elapsed} {postfix}")
+
+    def progress(p) -> None:
+        bar.n = round(1000 * p.fraction)
+        bar.set_postfix_str(f"step {p.step}, style {p.losses.get('style', 0):.3f}", refresh=False)
+        bar.refresh()
+
+    try:
+        cz = adapt(args.refs, photos=args.photos, minutes=args.minutes, base=args.base, out=args.out,
+                   progress=progress, config=cfg, device=args.device, cascade=args.anime_cascade)
+    finally:
+        bar.close()
+    info = cz.meta["style"]
+    print(f"wrote style {Path(args.out).resolve()} ({len(info['references'])} reference(s), "
+          f"{info['steps']} steps, {info['seconds']:.0f} s); use it with: artifygan translate IMAGES -o OUT "
+          f"-m {args.out}", file=sys.stdout)
+    return 0

@@ -1,0 +1,50 @@
+"""Settings of a few-shot adaptation, one typed dataclass (recorded in every style snapshot)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .augment import CropRange, DiffAugmentConfig
+
+
+@dataclass
+class AdaptConfig:
+    # budget: whichever ends first. `minutes` bounds the whole adapt call (reading, loading, training,
+    # saving): the default keeps `artifygan adapt` under 3 minutes on any machine; the step limit ends it
+    # sooner on a fast one
+    steps: int = 600
+    minutes: float = 2.75
+    # resolution: photos and references are brought to `side` on their shorter side (the scale a face
+    # is translated at in face mode) and trained on random `crop`² crops of it
+    side: int = 256
+    crop: int = 96
+    batch_size: int = 4
+    max_photos: int = 300
+    photo_crops: CropRange = field(default_factory=lambda: CropRange((0.45, 0.75), 5.0))
+    # bundled example photos only: views from far more framings, rotations and colours
+    strong_photo_crops: CropRange = field(default_factory=lambda: CropRange((0.3, 0.9), 15.0))
+    strong_jitter: float = 0.25
+    ref_crops: CropRange = field(default_factory=lambda: CropRange((0.35, 0.85), 5.0))  # multi-scale patches
+    diffaug: DiffAugmentConfig = field(default_factory=DiffAugmentConfig)
+    # networks
+    discriminator: str = "patch"
+    discriminator_args: dict[str, Any] = field(
+        default_factory=lambda: {"base_ch": 16, "norm": "none", "spectral_norm": True})
+    content: str = "inception"
+    content_args: dict[str, Any] = field(default_factory=dict)
+    style_layers: tuple[str, ...] = ("conv_4", "mixed_1")  # Gram layers (Inception names; others: output)
+    colour_start: float = 0.0  # fold a colour transfer to the references into G first (0: off, 1: full)
+    # losses (LSGAN; weights tuned on the bitmoji/ukiyoe benchmark)
+    content_weight: float = 1.0
+    style_weight: float = 2e3
+    style_gray: bool = False  # True: texture only (AnimeGAN); False: the references' colours too
+    adversarial: float = 1.0
+    feature_matching: float = 1.0
+    edge_weight: float = 0.5  # edge-smoothed references as negatives
+    lr_g: float = 5e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    ema: float = 0.98  # the saved generator is this moving average of the trained one (less flicker)
+    seed: int = 0
+    detect_faces: bool = True

@@ -1,0 +1,145 @@
+"""Few-shot styles (`artifygan adapt`): reference reading errors, a tiny adapt end to end, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from artifygan.cli import main
+from artifygan.demo import synthetic_cartoon, synthetic_photo
+from artifygan.imageio import ImageError
+from artifygan.inference.cartoonizer import Cartoonizer
+from artifygan.styles import AdaptConfig, StyleError, adapt, read_references
+from artifygan.styles.augment import CropRange, DiffAugmentConfig, diff_augment, random_crops
+
+TINY = dict(steps=3, minutes=5.0, side=48, crop=32, batch_size=2, content="vgg19",
+            content_args={"pretrained": False, "layer": "relu2_2"}, style_layers=(),
+            discriminator_args={"base_ch": 8, "norm": "none", "spectral_norm": True}, detect_faces=False,
+            lr_g=1e-2, ema=0.0)
+
+
+def tiny_config(**kw) -> AdaptConfig:
+    return AdaptConfig(**{**TINY, **kw})
+
+
+@pytest.fixture(scope="module")
+def style_data(tmp_path_factory) -> Path:
+    """refs/: 2 synthetic cartoons (64² and 80×56), photos/: 4 synthetic photos (48²)."""
+    root = tmp_path_factory.mktemp("style")
+    rng = np.random.default_rng(1)
+    (root / "refs").mkdir()
+    (root / "photos").mkdir()
+    synthetic_cartoon(rng, 64).save(root / "refs" / "a.png")
+    synthetic_cartoon(rng, 80).resize((80, 56)).save(root / "refs" / "b.jpg")
+    for i in range(4):
+        synthetic_photo(rng, 48).save(root / "photos" / f"{i}.png")
+    return root
+
+
+def test_no_references_is_an_error(tmp_path):
+    with pytest.raises(StyleError, match="no reference images"):
+        read_references([])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(StyleError, match="empty: no images"):
+        read_references([tmp_path / "empty"])
+    with pytest.raises(StyleError, match="missing.png: no such file"):
+        read_references([tmp_path / "missing.png"])
+
+
+def test_unreadable_reference_is_named(tmp_path, style_data):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(ImageError, match="broken.jpg"):
+        read_references([style_data / "refs" / "a.png", bad], detect=False)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "ok.png").write_bytes((style_data / "refs" / "a.png").read_bytes())
+    (folder / "truncated.png").write_bytes((style_data / "refs" / "a.png").read_bytes()[:60])
+    with pytest.raises(ImageError, match="truncated.png"):
+        read_references([folder], detect=False)
+
+
+def test_more_than_ten_references_warns_and_uses_all(tmp_path):
+    for i in range(11):
+        Image.new("RGB", (20, 20), (i * 20, 0, 0)).save(tmp_path / f"{i:02d}.png")
+    with pytest.warns(UserWarning, match="11 reference images"):
+        refs = read_references([tmp_path], detect=False)
+    assert len(refs) == 11 and refs[3].image.size == (20, 20) and len(refs[0].sha256) == 64
+
+
+def test_augmentations_keep_shapes_and_range():
+    gen = torch.Generator().manual_seed(0)
+    imgs = [torch.rand(3, 40, 60) * 2 - 1, torch.rand(3, 50, 50) * 2 - 1]
+    crops = random_crops(imgs, 5, 24, CropRange((0.4, 0.9), 10.0), gen)
+    assert crops.shape == (5, 3, 24, 24) and crops.abs().max() <= 1.0 + 1e-5
+    x = torch.zeros(4, 3, 16, 16, requires_grad=True)
+    y = diff_augment(x + 0.5, DiffAugmentConfig(), gen)
+    y.sum().backward()  # differentiable: G gets gradients through the augmentation
+    assert y.shape == x.shape and x.grad is not None and (y == 0).any()  # cutout made holes
+
+
+def test_adapt_writes_a_loadable_snapshot_that_changes_the_output(tmp_path, style_data, tiny_snapshot):
+    seen = []
+    out = tmp_path / "styles" / "tiny"
+    cz = adapt([style_data / "refs"], photos=style_data / "photos", base=tiny_snapshot, out=out,
+               progress=seen.append, config=tiny_config(), device="cpu")
+    assert [p.step for p in seen] == [1, 2, 3] and seen[-1].fraction == 1.0
+    assert sorted(f.name for f in out.iterdir()) == ["config.json", "model.safetensors"]
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp folder left
+    meta = json.loads((out / "config.json").read_text())
+    refs = meta["style"]["references"]
+    assert [r["file"] for r in refs] == ["a.png", "b.jpg"] and meta["style"]["steps"] == 3
+    assert meta["generator"] == "light" and meta["generator_args"]["ch"] == 8
+
+    photo = synthetic_photo(np.random.default_rng(7), 48)
+    loaded = Cartoonizer.from_pretrained(out, device="cpu", backend="torch")
+    base = Cartoonizer.from_pretrained(tiny_snapshot, device="cpu", backend="torch")
+    a, b, c = (np.asarray(m(photo), np.float32) for m in (loaded, base, cz))
+    assert a.shape == (48, 48, 3)
+    assert np.abs(a - b).mean() > 0.5  # the style changed the output
+    assert np.abs(a - c).max() <= 1  # the returned Cartoonizer is the saved one
+
+
+def test_adapt_in_memory_without_output(style_data, tiny_snapshot):
+    cz = adapt(style_data / "refs" / "a.png", photos=style_data / "photos", base=tiny_snapshot,
+               config=tiny_config(steps=1), device="cpu")
+    assert cz.meta["style"]["steps"] == 1 and cz(Image.new("RGB", (40, 40))).size == (40, 40)
+
+
+def test_adapt_refuses_to_overwrite(tmp_path, style_data, tiny_snapshot):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(StyleError, match="not empty"):
+        adapt([style_data / "refs"], photos=style_data / "photos", base=tiny_snapshot, out=out,
+              config=tiny_config())
+    assert (out / "notes.txt").read_text() == "keep me" and len(list(out.iterdir())) == 1
+
+
+def test_cli_exit_codes(tmp_path, style_data, tiny_snapshot, monkeypatch, capsys):
+    out = tmp_path / "cli-style"
+    with pytest.raises(SystemExit) as exc:
+        main(["adapt", "-o", str(out)])  # no REF
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["adapt", str(style_data / "refs"), "-o", str(out), "--minutes", "0"])
+    assert exc.value.code == 2
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    assert main(["adapt", str(bad), "-o", str(out), "-q"]) == 2
+    assert "bad.png" in capsys.readouterr().err and not out.exists()
+
+    import artifygan.styles
+
+    monkeypatch.setattr(artifygan.styles, "AdaptConfig", tiny_config)
+    argv = ["adapt", str(style_data / "refs"), "-o", str(out), "--photos", str(style_data / "photos"),
+            "--base", str(tiny_snapshot), "--steps", "2", "--device", "cpu", "-q"]
+    assert main(argv) == 0
+    assert "2 steps" in capsys.readouterr().out and (out / "model.safetensors").is_file()
+    assert main(argv) == 2  # second time: the folder exists
+    assert "not empty" in capsys.readouterr().err
