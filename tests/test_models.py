@@ -103,3 +103,50 @@ def test_fast_generator_residual_gates_start_closed():
     g = GENERATORS.build("fast", {"ch": 8, "n_blocks": 2})
     gates = [p for n, p in g.named_parameters() if n.endswith("gate")]
     assert len(gates) == 2 and all(float(p) == 0.0 for p in gates)  # the body starts as the identity
+
+
+def test_snapshot_folder_respects_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        snap = save_generator(GENERATORS.build("fast", {"ch": 8, "n_blocks": 1}), "fast", tmp_path / "snap")
+    finally:
+        os.umask(old)
+    assert snap.stat().st_mode & 0o777 == 0o755  # was 0700 (mkdtemp): other users could not read it
+
+
+def test_snapshot_asking_for_a_huge_generator_is_refused_before_allocating(tmp_path):
+    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
+    snap = save_generator(g, "light", tmp_path / "snap")
+    (snap / "config.json").write_text(json.dumps({"generator": "light", "generator_args": {"ch": 1000000}}))
+    with pytest.raises(SnapshotError, match=r"config.json: .*parameters \(limit"):
+        load_generator(snap)
+
+
+def test_save_pretrained_round_trip_and_never_overwrites(tmp_path):
+    from artifygan import Cartoonizer
+
+    torch.manual_seed(0)
+    snap = save_generator(GENERATORS.build("fast", {"ch": 8, "n_blocks": 1}), "fast", tmp_path / "a", {"size": 64})
+    cz = Cartoonizer.from_pretrained(snap, device="cpu", backend="torch")
+    out = cz.save_pretrained(tmp_path / "b")
+    again = Cartoonizer.from_pretrained(out, device="cpu", backend="torch")
+    assert again.meta["generator"] == "fast" and again.meta["size"] == 64
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    assert torch.equal(cz.forward(x), again.forward(x))
+    with pytest.raises(FileExistsError, match="not empty"):
+        cz.save_pretrained(tmp_path / "b")
+
+
+def test_one_cache_folder_for_weights_and_onnx(tmp_path, monkeypatch):
+    from artifygan.export import cached_onnx_path
+    from artifygan.hub import cache_dir
+
+    monkeypatch.setenv("ARTIFYGAN_CACHE", str(tmp_path / "c"))
+    assert cache_dir() == tmp_path / "c" / "weights"
+    snap = save_generator(GENERATORS.build("light", {"ch": 8, "n_blocks": 1}), "light", tmp_path / "s")
+    assert cached_onnx_path(snap).parent == tmp_path / "c" / "onnx"
+    monkeypatch.delenv("ARTIFYGAN_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir("onnx") == tmp_path / "xdg" / "artifygan" / "onnx"

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .hub import cache_dir
 from .imageio import atomic_write_bytes
 
 ONNX_NAME = "model.onnx"
@@ -75,5 +76,4 @@ def parity(generator: nn.Module, onnx_path: str | os.PathLike,
 def cached_onnx_path(snapshot: Path) -> Path:
     """Where an on-demand export of a snapshot lives when its folder may be read-only."""
     digest = hashlib.sha1((snapshot / "model.safetensors").read_bytes()).hexdigest()[:16]
-    root = Path(os.environ.get("ARTIFYGAN_CACHE", Path.home() / ".cache" / "artifygan"))
-    return root / "onnx" / f"{digest}.onnx"
+    return cache_dir("onnx") / f"{digest}.onnx"

@@ -14,10 +14,17 @@ class WeightsNotFoundError(FileNotFoundError):
     """A model file could not be found or fetched; the message lists every way to provide it."""
 
 
-def cache_dir() -> Path:
-    """$ARTIFYGAN_CACHE, else the torch hub checkpoints folder (~/.cache/torch/hub/checkpoints)."""
+def cache_dir(kind: str = "weights") -> Path:
+    """The one cache rule: $ARTIFYGAN_CACHE, else $XDG_CACHE_HOME/artifygan (~/.cache/artifygan), then one
+    subfolder per kind: ``weights`` (downloads, extracted layers), ``onnx`` (on-demand exports)."""
     env = os.environ.get("ARTIFYGAN_CACHE")
-    return Path(env) if env else Path(torch.hub.get_dir()) / "checkpoints"
+    root = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "artifygan"
+    return root / kind
+
+
+def _torch_hub_copy(name: str) -> Path:
+    """A file torch (torchvision) already downloaded into its own checkpoints folder: reused, not fetched again."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / name
 
 
 def resolve_file(what: str, path: str | os.PathLike | None, env_var: str, url: str,
@@ -29,7 +36,7 @@ def resolve_file(what: str, path: str | os.PathLike | None, env_var: str, url: s
             if not p.is_file():
                 raise WeightsNotFoundError(f"{p}: {what} not found (from {origin})")
             return p
-    for c in candidates:
+    for c in (*candidates, _torch_hub_copy(Path(url).name)):
         if c is not None and c.is_file():
             return c
     cached = cache_dir() / Path(url).name

@@ -18,8 +18,8 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..export import ONNX_NAME, export_onnx, parity
-    from ..inference.cartoonizer import resolve_snapshot
     from ..models import load_generator
+    from ..models.snapshot import resolve_snapshot
 
     snap = resolve_snapshot(args.model)
     generator, _ = load_generator(snap)

@@ -6,6 +6,7 @@ postprocess (crop the padding, resize back, restore alpha).
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from torch import nn
 from ..device import pick_device
 from ..imageio import ImageError, load_image, pil_to_tensor, tensor_to_pil, to_rgb
 from ..models import load_generator
-from ..models.snapshot import CONFIG_NAME, SnapshotError
+from ..models.snapshot import resolve_snapshot, save_generator
 from .tiling import translate_tiled
 
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
@@ -34,27 +35,6 @@ class Prepared:
     size: tuple[int, int]  # original (W, H)
     net_size: tuple[int, int]  # (W, H) fed to the net before padding
     alpha: Image.Image | None
-
-
-def resolve_snapshot(path: str | os.PathLike | None) -> Path:
-    """A snapshot folder, a run folder (its newest snapshot), or None for the bundled default model."""
-    if path is None:
-        from ..pretrained import default_model
-
-        path = default_model()
-        if path is None:
-            raise SnapshotError("no model given and no default model is bundled in this install: pass a "
-                                "snapshot folder (e.g. runs/00000-x/snapshots/step_0001000) or a run folder")
-    p = Path(path)
-    if (p / CONFIG_NAME).is_file():
-        return p
-    snaps = sorted((p / "snapshots").glob("step_*")) if p.is_dir() else []
-    snaps = [s for s in snaps if (s / CONFIG_NAME).is_file()]
-    if snaps:
-        return snaps[-1]
-    if not p.exists():
-        raise SnapshotError(f"{p}: model path not found")
-    raise SnapshotError(f"{p}: neither a snapshot folder ({CONFIG_NAME}) nor a run folder with snapshots")
 
 
 def read_input(image: ImageLike) -> tuple[Image.Image, Image.Image | None]:
@@ -137,6 +117,20 @@ class Cartoonizer:
                     export_onnx(generator, onnx_path)
         return cls(generator, meta, device=device, onnx_path=onnx_path, **kwargs)
 
+    def save_pretrained(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write this model as a snapshot folder (config.json + model.safetensors) that ``from_pretrained``,
+        the CLI, video, the web page and evaluate load. Never replaces an existing folder unless asked."""
+        out = Path(path)
+        if out.exists() and any(out.iterdir()) and not overwrite:
+            raise FileExistsError(f"{out}: exists and is not empty; choose a new folder (or overwrite=True)")
+        name = self.meta.get("generator")
+        if not isinstance(name, str):
+            raise ValueError("this Cartoonizer was built from a bare module: no registry name to save it under")
+        g = copy.deepcopy(self.generator).float().to("cpu", memory_format=torch.contiguous_format)
+        skip = ("format_version", "generator", "generator_args", "path")
+        extra = {k: v for k, v in self.meta.items() if k not in skip}
+        return save_generator(g, name, out, extra)
+
     # ---- the three stages ----
     def preprocess(self, image: ImageLike) -> Prepared:
         rgb, alpha = read_input(image)
@@ -203,4 +197,4 @@ class Cartoonizer:
         return self.translate([image])[0]
 
 
-__all__ = ["Cartoonizer", "ImageError", "Prepared", "resolve_snapshot"]
+__all__ = ["Cartoonizer", "ImageError", "Prepared"]

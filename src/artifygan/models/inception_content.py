@@ -122,7 +122,7 @@ def _torchscript_name(parts: list[str]) -> str:
 
 
 def cached_weights_path(until: str = "mixed_2") -> Path:
-    return cache_dir() / f"inception-2015-12-05-{until}.safetensors"
+    return cache_dir("weights") / f"inception-2015-12-05-{until}.safetensors"
 
 
 def resolve_content_weights(path: str | os.PathLike | None = None, until: str = "mixed_2",

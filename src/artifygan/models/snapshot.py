@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -22,6 +23,7 @@ from .registry import GENERATORS
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT_VERSION = 1
+MAX_PARAMS = 200_000_000  # far above any generator here; a config asking for more is corrupt or hostile
 
 
 class SnapshotError(ValueError):
@@ -40,6 +42,9 @@ def save_generator(model: nn.Module, name: str, out_dir: str | os.PathLike,
         **(extra or {}),
     }
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; a snapshot folder is as readable as `mkdir` makes it
     try:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_NAME))
@@ -76,9 +81,14 @@ def load_generator(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Mod
     path = Path(path)
     meta = read_snapshot_config(path)
     try:
+        with torch.device("meta"):  # sizes first, without allocating: "ch": 1000000 must not exhaust memory
+            shapes = GENERATORS.build(meta["generator"], meta.get("generator_args", {}))
+        n_params = sum(p.numel() for p in shapes.parameters())
+        if n_params > MAX_PARAMS:
+            raise ValueError(f"generator_args ask for {n_params:,} parameters (limit {MAX_PARAMS:,})")
         model = GENERATORS.build(meta["generator"], meta.get("generator_args", {}))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SnapshotError(f"{path / CONFIG_NAME}: {exc}") from None
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise SnapshotError(f"{path / CONFIG_NAME}: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
     w = path / WEIGHTS_NAME
     if not w.is_file():
         raise SnapshotError(f"{w}: missing weights file")
@@ -88,3 +98,24 @@ def load_generator(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Mod
     except Exception as exc:
         raise SnapshotError(f"{w}: corrupt or mismatched weights ({str(exc).splitlines()[0]})") from None
     return model.to(device).eval(), meta
+
+
+def resolve_snapshot(path: str | os.PathLike | None) -> Path:
+    """A snapshot folder, a run folder (its newest snapshot), or None for the bundled default model."""
+    if path is None:
+        from ..pretrained import default_model
+
+        path = default_model()
+        if path is None:
+            raise SnapshotError("no model given and no default model is bundled in this install: pass a "
+                                "snapshot folder (e.g. runs/00000-x/snapshots/step_0001000) or a run folder")
+    p = Path(path)
+    if (p / CONFIG_NAME).is_file():
+        return p
+    snaps = sorted((p / "snapshots").glob("step_*")) if p.is_dir() else []
+    snaps = [s for s in snaps if (s / CONFIG_NAME).is_file()]
+    if snaps:
+        return snaps[-1]
+    if not p.exists():
+        raise SnapshotError(f"{p}: model path not found")
+    raise SnapshotError(f"{p}: neither a snapshot folder ({CONFIG_NAME}) nor a run folder with snapshots")
