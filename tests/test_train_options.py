@@ -162,3 +162,23 @@ def test_fast_generator_learns_from_a_teacher_then_keeps_skin_flat(tiny_data, ti
     assert snap["generator"] == "fast"
     with pytest.raises(ValueError, match="loss.teacher is 0"):
         train(tiny_config(tiny_data, f"model.teacher={tiny_snapshot}"), run_root=tmp_path / "x", progress=False)
+
+
+def test_snapshots_record_the_preprocessing_and_face_mode_uses_it(tiny_data, tmp_path):
+    import json
+    import shutil
+
+    from artifygan import Cartoonizer, WildCartoonizer
+    from artifygan.faces import FaceFraming
+
+    prepared = tmp_path / "prepared"  # the layout `artifygan prepare` writes, with a wider face margin
+    shutil.copytree(tiny_data / "photos", prepared / "train" / "photos")
+    (prepared / "summary.json").write_text(json.dumps({"options": {"margin": 0.4}}))
+    cfg = tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=1",
+                      f"data.photos={prepared / 'train' / 'photos'}")
+    run = train(cfg, run_root=tmp_path / "runs", progress=False)
+    meta = json.loads((run / "snapshots" / "step_0000002" / "config.json").read_text())
+    assert meta["preprocess"]["train_size"] == 32
+    assert meta["preprocess"]["face_framing"]["eye_dist"] == pytest.approx(0.28 / 1.4)
+    wild = WildCartoonizer(Cartoonizer.from_pretrained(run, device="cpu", backend="torch"))
+    assert wild.framing == FaceFraming.with_margin(0.4) != FaceFraming()

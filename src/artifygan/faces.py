@@ -99,8 +99,32 @@ class AnimeFaceDetector:
         return sorted(faces, key=lambda f: -f.width)
 
 
-def align_by_eyes(rgb: np.ndarray, landmarks: np.ndarray, size: int, eye_dist: float = 0.28,
-                  eye_y: float = 0.36, face_width: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class FaceFraming:
+    """Where the eyes sit in an aligned face crop, as fractions of its side: the one definition shared by
+    `prepare` (training crops), face mode at inference and the snapshot that records what it was trained on.
+    The defaults give selfie2anime's framing."""
+
+    eye_dist: float = 0.28
+    eye_y: float = 0.36
+
+    @classmethod
+    def with_margin(cls, margin: float) -> FaceFraming:
+        """``prepare --margin``: 0.5 = 50% more room around the face."""
+        return cls(eye_dist=cls.eye_dist / (1 + margin))
+
+    @classmethod
+    def from_meta(cls, meta: dict | None) -> FaceFraming:
+        """The framing a snapshot's config records (``preprocess.face_framing``), else the default."""
+        raw = ((meta or {}).get("preprocess") or {}).get("face_framing") or {}
+        try:
+            return cls(float(raw.get("eye_dist", cls.eye_dist)), float(raw.get("eye_y", cls.eye_y)))
+        except (TypeError, ValueError, AttributeError):
+            return cls()
+
+
+def align_by_eyes(rgb: np.ndarray, landmarks: np.ndarray, size: int, eye_dist: float = FaceFraming.eye_dist,
+                  eye_y: float = FaceFraming.eye_y, face_width: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Similarity-warp so the eyes are level, ``eye_dist``·size apart, centred at (0.5, eye_y)·size.
 
     Returns (crop, 2×3 affine matrix from image to crop). Smaller ``eye_dist`` = more margin. For a

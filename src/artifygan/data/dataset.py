@@ -10,6 +10,7 @@ the bytes to pin and copy); the training device scales them to [-1, 1].
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, Sampler
 
+from ..faces import FaceFraming
 from ..imageio import ImageError, list_images, load_image
 from .smoothing import edge_smooth
 
@@ -27,6 +29,21 @@ log = logging.getLogger(__name__)
 
 def _index_by_stem(paths: list[Path]) -> dict[str, Path]:
     return {p.stem: p for p in paths}
+
+
+def prepared_framing(photo_dirs: list[str]) -> FaceFraming:
+    """The face framing of photos made by `artifygan prepare` (its summary.json sits above the split
+    folders), else the default framing; recorded in every snapshot so inference aligns faces the same way."""
+    for d in photo_dirs:
+        for parent in list(Path(d).resolve().parents)[:3]:
+            summary = parent / "summary.json"
+            if summary.is_file():
+                try:
+                    margin = float(json.loads(summary.read_text())["options"].get("margin", 0.0))
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    break
+                return FaceFraming.with_margin(margin)
+    return FaceFraming()
 
 
 class UnpairedImages(Dataset):

@@ -109,7 +109,7 @@ def _shorter_side(arr: np.ndarray, size: int) -> np.ndarray:
 
 def process_item(item: SourceItem) -> Processed:
     """Decode → crop (face / instance / whole) → encode; runs in a worker."""
-    from ..faces import align_by_eyes, crop_box, square_box
+    from ..faces import FaceFraming, align_by_eyes, crop_box, square_box
 
     opts: PrepareOptions = _WORKER["opts"]
     try:
@@ -135,7 +135,8 @@ def process_item(item: SourceItem) -> Processed:
         face = faces[0]
         if face.width < opts.min_face:
             return Processed(item.key, "face too small")
-        out, m = align_by_eyes(arr, face.landmarks, opts.size, eye_dist=0.28 / (1 + opts.margin),
+        framing = FaceFraming.with_margin(opts.margin)
+        out, m = align_by_eyes(arr, face.landmarks, opts.size, framing.eye_dist, framing.eye_y,
                                face_width=face.width)
         row.update({"crop": {"affine": np.round(m, 5).tolist()}, "face_box": [round(v, 1) for v in face.box],
                     "landmarks": np.round(face.landmarks, 1).tolist(), "face_score": round(face.score, 3),

@@ -16,14 +16,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..faces import Face, PhotoFaceDetector, align_by_eyes, valid_face
+from ..faces import Face, FaceFraming, PhotoFaceDetector, align_by_eyes, valid_face
 from .cartoonizer import Cartoonizer, ImageLike, read_input
 
 MODES = ("face", "whole")
 BACKGROUNDS = ("cartoon", "keep", "blur")
 NO_FACE = ("whole", "skip")
 # the framing `artifygan prepare` gives training photos (eye distance and eye height, fractions of the crop)
-EYE_DIST, EYE_Y = 0.28, 0.36
 
 
 @dataclass
@@ -119,6 +118,7 @@ class WildCartoonizer:
     def __init__(self, cartoonizer: Cartoonizer, options: WildOptions | None = None,
                  detector: PhotoFaceDetector | None = None, yunet: str | None = None) -> None:
         self.cz = cartoonizer
+        self.framing = FaceFraming.from_meta(cartoonizer.meta)  # the framing the model was trained on
         self.options = options or WildOptions()
         self._detector = detector
         self._yunet = yunet
@@ -195,7 +195,8 @@ class WildCartoonizer:
         size = opt.face_size
         crops, mats = [], []
         for f in chosen:
-            crop, m = align_by_eyes(rgb, f.landmarks, size, EYE_DIST, EYE_Y, face_width=f.width)
+            crop, m = align_by_eyes(rgb, f.landmarks, size, self.framing.eye_dist, self.framing.eye_y,
+                                    face_width=f.width)
             crops.append(Image.fromarray(crop))
             mats.append(m)
         translated = self.cz.translate(crops)

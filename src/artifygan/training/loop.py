@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import logging
 import signal
 import threading
@@ -21,7 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..config import Config, config_from_dict, validate_config
-from ..data.dataset import EpochStream, UnpairedImages
+from ..data.dataset import EpochStream, UnpairedImages, prepared_framing
 from ..data.smoothing import edge_smooth_batch
 from ..imageio import save_image, tensor_to_pil
 from ..losses import discriminator_loss, generator_loss
@@ -123,6 +124,9 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         dataset = UnpairedImages(cfg.data.photos, cfg.data.cartoons, cfg.data.smoothed or None,
                                  cfg.data.size, cfg.data.hflip, t_cfg.seed)
         dataset.smooth_on_device = smoothing_on_device(cfg.data.smoothing, dev)
+        # what inference must reproduce: the training resolution and the face framing of the photos
+        preprocess = {"train_size": cfg.data.size,
+                      "face_framing": dataclasses.asdict(prepared_framing(cfg.data.photos))}
         bs, accum = t_cfg.batch_size, t_cfg.grad_accum
         per_rank = -(-len(dataset) // info.world)
         steps_per_epoch = per_rank // (bs * accum)
@@ -311,7 +315,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             if info.is_main and (step % t_cfg.snapshot_every == 0 or last or stop):
                 save_generator(G_ema, cfg.model.generator, run_dir / "snapshots" / f"step_{step:07d}",
                                {"size": cfg.data.size, "step": step, "run": run_dir.name,
-                                "preprocess": {"size": cfg.data.size}})
+                                "preprocess": preprocess})
             if info.is_main and (step % t_cfg.checkpoint_every == 0 or last or stop):
                 save_training_state()
             if stop:
