@@ -24,6 +24,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src/artifygan
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

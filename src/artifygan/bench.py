@@ -74,7 +74,8 @@ def _time(cz: Cartoonizer, batch: int, size: int, seconds: float) -> list[float]
     x = torch.rand(batch, 3, size, size) * 2 - 1
     cz.forward(x)  # warm-up (and cuDNN / ORT graph set-up)
     sync = torch.cuda.synchronize if cz.device.type == "cuda" else (lambda: None)
-    times, t_end = [], time.perf_counter() + seconds
+    times: list[float] = []
+    t_end = time.perf_counter() + seconds
     while time.perf_counter() < t_end or len(times) < 3:
         t0 = time.perf_counter()
         cz.forward(x)

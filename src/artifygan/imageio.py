@@ -105,8 +105,8 @@ def decode_image(source: str | os.PathLike | IO[bytes], name: str | os.PathLike 
                                         f"{im.width * im.height / 1e6:.1f} MP; the limit is {max_pixels / 1e6:g} MP")
                 frames = int(getattr(im, "n_frames", 1) or 1)
                 im.load()
-                im = ImageOps.exif_transpose(im) or im
-                rgb, alpha = to_rgb(im)
+                upright = ImageOps.exif_transpose(im) or im
+                rgb, alpha = to_rgb(upright)
     except ImageError:
         raise
     except FileNotFoundError:

@@ -88,8 +88,8 @@ class UnpairedImages(Dataset):
         out = []
         for im in images:
             if im.size != (w, h):
-                im = im.resize((w, h), Image.BICUBIC)
-            im = im.resize((nw, nh), Image.BICUBIC).crop((x0, y0, x0 + self.size, y0 + self.size))
+                im = im.resize((w, h), Image.Resampling.BICUBIC)
+            im = im.resize((nw, nh), Image.Resampling.BICUBIC).crop((x0, y0, x0 + self.size, y0 + self.size))
             arr = np.asarray(im, dtype=np.uint8)
             if flip:
                 arr = arr[:, ::-1]

@@ -104,7 +104,7 @@ def _shorter_side(arr: np.ndarray, size: int) -> np.ndarray:
     h, w = arr.shape[:2]
     s = size / min(h, w)
     return np.asarray(Image.fromarray(arr).resize((max(size, round(w * s)), max(size, round(h * s))),
-                                                  Image.BICUBIC))
+                                                  Image.Resampling.BICUBIC))
 
 
 def process_item(item: SourceItem) -> Processed:
@@ -220,6 +220,7 @@ def prepare(read: ReadResult, out: str | Path, opts: PrepareOptions | None = Non
         split = assign_split(item, res.row["hash"], opts.val_fraction)
         name = item.key.replace("/", "_") + ".jpg"
         rel = Path(split) / f"{item.role}s" / name
+        assert res.image is not None  # process_item encodes every item it keeps
         atomic_write_bytes(out / rel, res.image)
         row = {**base, "split": split, "file": rel.as_posix(), **res.row}
         if res.smoothed is not None:

@@ -40,14 +40,15 @@ def animated_webp(src: str | os.PathLike) -> tuple[Fraction, int] | None:
     """(average fps, frame count) of an animated WebP; None for anything else."""
     try:
         with Image.open(src) as im:
-            if im.format != "WEBP" or getattr(im, "n_frames", 1) < 2:
+            n_frames: int = getattr(im, "n_frames", 1)
+            if im.format != "WEBP" or n_frames < 2:
                 return None
             total = 0
-            for i in range(im.n_frames):
+            for i in range(n_frames):
                 im.seek(i)
                 im.load()  # the WebP plugin sets a frame's duration when it decodes it
                 total += _duration_ms(im)
-            return Fraction(1000 * im.n_frames, total).limit_denominator(1001), im.n_frames
+            return Fraction(1000 * n_frames, total).limit_denominator(1001), n_frames
     except (OSError, ValueError, SyntaxError):
         return None
 
@@ -56,7 +57,8 @@ def pil_frames(src: str | os.PathLike) -> Iterator[tuple[None, PilFrame]]:
     """(None, frame) pairs, like the video demuxer's (audio packet, frame) with no audio."""
     with Image.open(src) as im:
         t = 0
-        for i in range(im.n_frames):
+        n_frames: int = getattr(im, "n_frames", 1)  # a plugin attribute; callers pass animated WebPs
+        for i in range(n_frames):
             im.seek(i)
             yield None, PilFrame(np.asarray(im.convert("RGB")), t)
             t += _duration_ms(im)

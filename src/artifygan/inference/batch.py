@@ -11,6 +11,7 @@ import errno
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
-def check_output(inputs: list[str | os.PathLike], out_dir: str | os.PathLike) -> None:
+def check_output(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike) -> None:
     """Refuse, before any work, an output folder that cannot be one or would mix with an input folder."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -97,7 +98,7 @@ def _walk(root: Path, skip: Path | None, report: BatchReport) -> list[Path]:
     return sorted(found)
 
 
-def collect_inputs(inputs: list[str | os.PathLike], report: BatchReport,
+def collect_inputs(inputs: Sequence[str | os.PathLike], report: BatchReport,
                    out_dir: str | os.PathLike | None = None) -> list[tuple[Path, Path]]:
     """(source, output path relative to the output folder) for every file and folder given.
 
@@ -142,7 +143,7 @@ def sidecar_path(dst: Path) -> Path:
     return dst.with_name(dst.name + ".json")
 
 
-def translate_paths(cartoonizer: Cartoonizer | WildCartoonizer, inputs: list[str | os.PathLike],
+def translate_paths(cartoonizer: Cartoonizer | WildCartoonizer, inputs: Sequence[str | os.PathLike],
                     out_dir: str | os.PathLike, ext: str | None = None, progress: bool = True,
                     side_by_side: bool = False, sidecar: bool = False) -> BatchReport:
     """Translate every image under ``inputs`` into ``out_dir``; never stops at a bad file.

@@ -34,7 +34,8 @@ class Track:
     misses: int = 0
 
     def face(self) -> Face:
-        return Face(tuple(float(v) for v in self.box), self.landmarks.copy(), self.score)
+        x0, y0, x1, y1 = (float(v) for v in self.box)
+        return Face((x0, y0, x1, y1), self.landmarks.copy(), self.score)
 
 
 class FaceTracker:

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -130,7 +131,9 @@ class GifWriter:
     """GIF through Pillow (adaptive palette per frame; PyAV's GIF encoder uses a fixed one)."""
 
     def __init__(self, path: Path, fps: Fraction) -> None:
-        self.path, self.frames, self.durations = path, [], []
+        self.path = path
+        self.frames: list[Image.Image] = []
+        self.durations: list[float] = []
         self.default_ms = 1000 / float(fps) if fps else 40.0
         self.last: tuple[int, Fraction] | None = None
         self.audio = "none"
@@ -180,7 +183,9 @@ class FrameTranslator:
                 else:
                     faces = [t.face() for t in self.tracker.tracks]
                 self.seen += 1
-                outs.append(np.asarray(self.wild(Image.fromarray(f), faces=faces).image.convert("RGB")))
+                image = self.wild(Image.fromarray(f), faces=faces).image
+                # None: no face and --no-face skip; a video keeps every frame, so the frame stays as it was
+                outs.append(np.asarray(image.convert("RGB")) if image is not None else f)
         return [self.deflicker(f, o) for f, o in zip(frames, outs, strict=True)]
 
 
@@ -235,7 +240,7 @@ def sigterm_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _packets(inp, streams: list, damage: list[str]) -> Iterator[tuple[object | None, object | None]]:
+def _packets(inp, streams: list, damage: list[str]) -> Iterator[tuple[Any, Any]]:
     """(audio packet, None) or (None, video frame) in file order; a damaged tail ends it, noted in ``damage``."""
     import av
 
@@ -266,6 +271,7 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
     suffix = dst.suffix.lower()
     check_video_output(src, dst)
     webp = animated_webp(src)
+    declared: int | None
     if webp is not None:  # FFmpeg cannot decode animated WebP: Pillow reads it
         inp, ain, (fps, declared) = None, None, webp
     else:
@@ -281,8 +287,9 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
     tmp = temp_name(dst, f".part{suffix}")  # short: a long output name must still fit
     frames = FrameTranslator(wild, opt)
     whole = frames.whole
-    writer = None
+    writer: GifWriter | Mp4Writer | None = None
     n, rotation, t0 = 0, 0, time.perf_counter()
+    size = (0, 0)
     pending: list[tuple[np.ndarray, int | None, Fraction | None]] = []
     damage: list[str] = []
 
@@ -290,6 +297,7 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
         nonlocal n
         if not pending:
             return
+        assert writer is not None  # opened on the first frame, before anything is pending
         outs = frames([p[0] for p in pending])
         for (_, pts, tb), o in zip(pending, outs, strict=True):
             back = rotation and suffix != ".gif"  # GIF has no rotation field: store it upright
@@ -311,7 +319,6 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
         except (av.error.FFmpegError, OSError) as exc:
             raise VideoError(f"{show(dst)}: cannot write the output ({one_line(exc)})") from None
 
-    size = (0, 0)
     try:
         with sigterm_as_exit(), tqdm(total=total, disable=not progress, unit="frame", dynamic_ncols=True) as bar:
             source = (pil_frames(src) if inp is None
@@ -349,7 +356,7 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
         tmp.unlink(missing_ok=True)
     report = VideoReport(dst, n, float(fps), size, rotation if suffix != ".gif" else 0, writer.audio,
                          time.perf_counter() - t0, declared)
-    stopped_early = bool(opt.max_frames) and n >= opt.max_frames
+    stopped_early = bool(opt.max_frames and n >= opt.max_frames)
     if damage or (declared and n < declared and not stopped_early):
         said = f"the file declares {declared} frames but " if declared else ""
         why = f" ({damage[0]})" if damage else ""

@@ -159,7 +159,8 @@ class WildCartoonizer:
             timings["detect"] = ms(t0)
         else:  # given faces (video tracks, callers' own detectors) pass the same check
             faces = [f for f in faces if valid_face(f, rgb.shape[1], rgb.shape[0])]
-        records, chosen = [], []
+        records: list[FaceRecord] = []
+        chosen: list[Face] = []
         for f in faces:
             lms = None if f.landmarks is None else np.round(np.asarray(f.landmarks, np.float64), 1).tolist()
             rec = FaceRecord([round(float(v), 1) for v in f.box], round(float(f.score), 3), lms, False)
@@ -183,6 +184,7 @@ class WildCartoonizer:
                               f"{note}: translated the whole image")
 
         t1 = time.perf_counter()
+        base: np.ndarray
         if opt.background == "cartoon":
             base = np.asarray(self.cz(rgb_img), np.float32)
         elif opt.background == "blur":
@@ -193,8 +195,10 @@ class WildCartoonizer:
 
         t2 = time.perf_counter()
         size = opt.face_size
-        crops, mats = [], []
+        crops: list[ImageLike] = []
+        mats: list[np.ndarray] = []
         for f in chosen:
+            assert f.landmarks is not None  # faces without landmarks are not chosen above
             crop, m = align_by_eyes(rgb, f.landmarks, size, self.framing.eye_dist, self.framing.eye_y,
                                     face_width=f.width)
             crops.append(Image.fromarray(crop))
@@ -220,7 +224,7 @@ def side_by_side(left: Image.Image, right: Image.Image) -> Image.Image:
     """Input and output next to each other (same height)."""
     right = right.convert(left.mode) if right.mode != left.mode else right
     if right.size != left.size:
-        right = right.resize(left.size, Image.BICUBIC)
+        right = right.resize(left.size, Image.Resampling.BICUBIC)
     canvas = Image.new(left.mode, (left.width * 2, left.height))
     canvas.paste(left, (0, 0))
     canvas.paste(right, (left.width, 0))

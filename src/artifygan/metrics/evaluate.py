@@ -51,7 +51,7 @@ def load_set(folder: str | Path, n: int, size: int) -> tuple[list[Path], list[Im
         w, h = im.size
         s = min(w, h)
         im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-        images.append(im.resize((size, size), Image.BICUBIC) if im.size != (size, size) else im)
+        images.append(im.resize((size, size), Image.Resampling.BICUBIC) if im.size != (size, size) else im)
     return paths, images
 
 

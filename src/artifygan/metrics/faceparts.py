@@ -73,7 +73,7 @@ def gray(image: Image.Image, size: tuple[int, int] | None = None) -> np.ndarray:
     """uint8 luma (ITU-R 601, PIL 'L'), resized with PIL bicubic to ``size`` (w, h) when it differs."""
     im = image.convert("RGB")
     if size is not None and im.size != size:
-        im = im.resize(size, Image.BICUBIC)
+        im = im.resize(size, Image.Resampling.BICUBIC)
     return np.asarray(im.convert("L"))
 
 

@@ -28,7 +28,7 @@ def to_inception_input(images: list[Image.Image], method: str = "pil_bicubic") -
     if method not in RESIZE_METHODS:
         raise ValueError(f"unknown resize method {method!r}; choose one of {RESIZE_METHODS}")
     if method == "pil_bicubic":
-        arrs = [np.asarray(im.convert("RGB").resize((INPUT_SIZE, INPUT_SIZE), Image.BICUBIC), np.float32)
+        arrs = [np.asarray(im.convert("RGB").resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BICUBIC), np.float32)
                 for im in images]
         x = torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2)
     else:

@@ -85,8 +85,8 @@ def markdown_table(report: dict[str, Any]) -> str:
 
 
 def _worst(values: list[float | None], k: int, highest: bool) -> list[int]:
-    idx = [i for i, v in enumerate(values) if v is not None]
-    return sorted(idx, key=lambda i: -values[i] if highest else values[i])[:k]
+    present = [(i, v) for i, v in enumerate(values) if v is not None]
+    return [i for i, _ in sorted(present, key=lambda p: -p[1] if highest else p[1])][:k]
 
 
 def grid_picks(per_image: list[dict[str, Any]], first: int = 6, worst: int = 2) -> list[tuple[int, str]]:

@@ -55,8 +55,11 @@ def structure(photos: list[Image.Image], outputs: list[Image.Image], detector: P
         c = _largest_center(f_in)
         best = min(f_out, key=lambda f: np.hypot(*(np.array([(f.box[0] + f.box[2]) / 2,
                                                                (f.box[1] + f.box[3]) / 2]) - c)))
-        iod = max(float(np.hypot(*(f_in[0].landmarks[0] - f_in[0].landmarks[1]))), 1.0)
-        nme = float(np.linalg.norm(best.landmarks - f_in[0].landmarks, axis=1).mean() / iod)
+        lm_in, lm_out = f_in[0].landmarks, best.landmarks
+        if lm_in is None or lm_out is None:
+            raise ValueError("structure needs faces with landmarks (YuNet's PhotoFaceDetector)")
+        iod = max(float(np.hypot(*(lm_in[0] - lm_in[1]))), 1.0)
+        nme = float(np.linalg.norm(lm_out - lm_in, axis=1).mean() / iod)
         nmes.append(nme)
         per.append(nme)
     return StructureResult(

@@ -18,7 +18,8 @@ from .registry import CONTENT_NETWORKS
 
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 VGG19_ENV = "ARTIFYGAN_VGG19_WEIGHTS"
-_VGG19_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
+_VGG19_CFG: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
+                               512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -56,6 +57,9 @@ class VGG19Config:
 
 
 class VGG19Features(ContentNetwork):
+    mean: torch.Tensor  # buffers (register_buffer below)
+    std: torch.Tensor
+
     def __init__(self, cfg: VGG19Config) -> None:
         super().__init__()
         names = vgg19_layer_names()

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import ConvNormAct, DWSeparable, InvertedResidual, ResidualBlock, act_layer, norm_act
+from .layers import ConvNormAct, DWSeparable, InvertedResidual, PadMode, ResidualBlock, act_layer, norm_act
 from .registry import GENERATORS
 
 
@@ -65,7 +65,7 @@ class LightConfig:
     act: str = "lrelu"
     # padding of the two stride-2 depthwise convs; "zeros" (the first shipped model) drew lines on the
     # bottom/right edges of outputs, "reflect" does not
-    down_pad: str = "reflect"
+    down_pad: PadMode = "reflect"
 
 
 class LightGenerator(nn.Module):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -82,9 +83,12 @@ class InceptionFeatures(nn.Module):
 
 def _fold(layer: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     """A TorchScript Conv2dLayer (conv, BN without scale, eps 1e-3) → equivalent conv weight and bias."""
-    inv = torch.rsqrt(layer.var.detach().double() + BN_EPS)
-    w = layer.weight.detach().double() * inv.view(-1, 1, 1, 1)
-    b = layer.beta.detach().double() - layer.mean.detach().double() * inv
+    # a TorchScript module's attributes are only known at run time
+    var, weight = cast(torch.Tensor, layer.var), cast(torch.Tensor, layer.weight)
+    beta, mean = cast(torch.Tensor, layer.beta), cast(torch.Tensor, layer.mean)
+    inv = torch.rsqrt(var.detach().double() + BN_EPS)
+    w = weight.detach().double() * inv.view(-1, 1, 1, 1)
+    b = beta.detach().double() - mean.detach().double() * inv
     return w.float(), b.float()
 
 

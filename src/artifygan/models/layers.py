@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
+
+PadMode = Literal["zeros", "reflect", "replicate", "circular"]  # nn.Conv2d's padding_mode
 
 
 def norm_layer(kind: str, ch: int) -> nn.Module:
@@ -36,7 +40,7 @@ def norm_act(ch: int, norm: str, act: str = "relu") -> nn.Sequential:
 
 class ConvNormAct(nn.Sequential):
     def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1,
-                 norm: str = "instance", act: str | None = "relu", pad_mode: str = "reflect") -> None:
+                 norm: str = "instance", act: str | None = "relu", pad_mode: PadMode = "reflect") -> None:
         layers: list[nn.Module] = [
             nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=norm == "none",
                       padding_mode=pad_mode if k > 1 else "zeros")
@@ -51,7 +55,7 @@ class DWSeparable(nn.Sequential):
     """Depthwise 3×3 + pointwise 1×1: ~8-9× fewer MACs than a full 3×3 conv."""
 
     def __init__(self, cin: int, cout: int, stride: int = 1, norm: str = "instance", act: str = "lrelu",
-                 pad_mode: str = "zeros") -> None:
+                 pad_mode: PadMode = "zeros") -> None:
         # zero padding by default: reflect-padding every depthwise conv cost ~10% of CPU time. Strided ones
         # should reflect: on even sizes they read only the top/left pad, which left lines on the edges.
         super().__init__(

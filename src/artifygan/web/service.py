@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def decode_upload(data: bytes, limits: Limits) -> Image.Image:
 class Service:
     """Named models (loaded on first use), shared by every request; translations run one at a time."""
 
-    def __init__(self, models: dict[str, str | Path | None], limits: Limits | None = None, device: str = "auto",
+    def __init__(self, models: Mapping[str, str | Path | None], limits: Limits | None = None, device: str = "auto",
                  yunet: str | None = None) -> None:
         if not models:
             raise ValueError("no models to serve")
