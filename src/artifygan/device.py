@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
+
+
+def to_memory_format(module: nn.Module, fmt: torch.memory_format) -> nn.Module:
+    """``module.to(memory_format=fmt)``: torch's type stubs omit this valid overload of ``Module.to``."""
+    return module.to(memory_format=fmt)  # type: ignore[call-overload]
 
 
 def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:

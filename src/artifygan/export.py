@@ -7,6 +7,7 @@ Cartoonizer uses an exported model on CPU when one is present (``model.onnx`` in
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import warnings
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .device import to_memory_format
 from .hub import cache_dir
 from .imageio import atomic_write_bytes
 
@@ -25,16 +27,15 @@ DEFAULT_OPSET = 17
 def export_onnx(generator: nn.Module, out_path: str | os.PathLike, opset: int = DEFAULT_OPSET,
                 example_size: int = 256) -> Path:
     """Write ``out_path`` atomically; input 'image' and output 'cartoon' are (B, 3, H, W) in [-1, 1]."""
-    import io
-
     out_path = Path(out_path)
-    model = generator.eval().float().to("cpu", memory_format=torch.contiguous_format)
+    model = to_memory_format(generator.eval().float().cpu(), torch.contiguous_format)
     x = torch.zeros(1, 3, example_size, example_size)
     dyn = {0: "batch", 2: "height", 3: "width"}
     buf = io.BytesIO()
     with warnings.catch_warnings():  # the TorchScript-based exporter is deprecated upstream but exact here
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (x,), buf, input_names=["image"], output_names=["cartoon"], opset_version=opset,
+        torch.onnx.export(model, (x,), buf,  # type: ignore[arg-type]  # a file object is documented; the stub omits it
+                          input_names=["image"], output_names=["cartoon"], opset_version=opset,
                           dynamic_axes={"image": dyn, "cartoon": dyn}, dynamo=False)
     atomic_write_bytes(out_path, buf.getvalue())
     return out_path

@@ -5,6 +5,7 @@ Images are RGB in [-1, 1]. Discriminator outputs are logits (any shape).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -120,8 +121,8 @@ class GeneratorLosses:
     parts: dict[str, torch.Tensor]  # detached; converted to floats only when logged
 
 
-def generator_loss(cfg: LossConfig, content_net: nn.Module, photo: torch.Tensor, fake: torch.Tensor,
-                   d_fake: torch.Tensor | None, cartoon: torch.Tensor | None = None,
+def generator_loss(cfg: LossConfig, content_net: Callable[[torch.Tensor], torch.Tensor], photo: torch.Tensor,
+                   fake: torch.Tensor, d_fake: torch.Tensor | None, cartoon: torch.Tensor | None = None,
                    teacher_out: torch.Tensor | None = None) -> GeneratorLosses:
     """Weighted sum of the generator's terms; ``d_fake=None`` is the initialisation phase (content only)."""
     with torch.no_grad():

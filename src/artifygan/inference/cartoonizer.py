@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from ..device import pick_device
+from ..device import pick_device, to_memory_format
 from ..imageio import ImageError, load_image, pil_to_tensor, tensor_to_pil, to_rgb
 from ..models import load_generator
 from ..models.snapshot import resolve_snapshot, save_generator
@@ -80,7 +81,7 @@ class Cartoonizer:
         cuda = self.device.type == "cuda"
         self.channels_last = bool(getattr(generator, "prefers_channels_last", False)) or cuda
         if self.channels_last:
-            self.generator = self.generator.to(memory_format=torch.channels_last)
+            self.generator = to_memory_format(self.generator, torch.channels_last)
         if cuda:  # bf16 on GPU: half the memory traffic, same look
             self.generator = self.generator.to(torch.bfloat16)
         self.net = torch.compile(self.generator) if compile else self.generator
@@ -126,7 +127,7 @@ class Cartoonizer:
         name = self.meta.get("generator")
         if not isinstance(name, str):
             raise ValueError("this Cartoonizer was built from a bare module: no registry name to save it under")
-        g = copy.deepcopy(self.generator).float().to("cpu", memory_format=torch.contiguous_format)
+        g = to_memory_format(copy.deepcopy(self.generator).float().cpu(), torch.contiguous_format)
         skip = ("format_version", "generator", "generator_args", "path")
         extra = {k: v for k, v in self.meta.items() if k not in skip}
         return save_generator(g, name, out, extra)
@@ -143,7 +144,7 @@ class Cartoonizer:
             s = min_side / min(w, h)
         net = rgb
         if s != 1.0:
-            net = rgb.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BICUBIC)
+            net = rgb.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BICUBIC)
         t = pil_to_tensor(net)
         nh, nw = t.shape[-2:]
         ph, pw = (-nh) % self.stride, (-nw) % self.stride
@@ -166,13 +167,13 @@ class Cartoonizer:
         nw, nh = prep.net_size
         img = tensor_to_pil(out[:, :nh, :nw])
         if img.size != prep.size:
-            img = img.resize(prep.size, Image.BICUBIC)
+            img = img.resize(prep.size, Image.Resampling.BICUBIC)
         if prep.alpha is not None:
             img.putalpha(prep.alpha)
         return img
 
     # ---- public calls ----
-    def translate(self, images: list[ImageLike]) -> list[Image.Image]:
+    def translate(self, images: Sequence[ImageLike]) -> list[Image.Image]:
         """Batched: images of equal prepared size share a forward pass."""
         preps = [self.preprocess(im) for im in images]
         outs: list[Image.Image | None] = [None] * len(preps)

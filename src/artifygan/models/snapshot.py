@@ -35,10 +35,13 @@ def save_generator(model: nn.Module, name: str, out_dir: str | os.PathLike,
     """Write a snapshot folder atomically (build in a temp folder, then rename over the target)."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    config = getattr(model, "config", None)
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise TypeError(f"{type(model).__name__} has no config dataclass: not a registry generator")
     meta = {
         "format_version": FORMAT_VERSION,
         "generator": name,
-        "generator_args": dataclasses.asdict(model.config),
+        "generator_args": dataclasses.asdict(config),
         **(extra or {}),
     }
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))

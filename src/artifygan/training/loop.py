@@ -13,7 +13,9 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -24,6 +26,7 @@ from tqdm import tqdm
 from ..config import Config, config_from_dict, validate_config
 from ..data.dataset import EpochStream, UnpairedImages, prepared_framing
 from ..data.smoothing import edge_smooth_batch
+from ..device import to_memory_format
 from ..imageio import save_image, tensor_to_pil
 from ..losses import discriminator_loss, generator_loss
 from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, load_generator, save_generator
@@ -70,7 +73,7 @@ class _StopOnSignal:
 
     def __init__(self) -> None:
         self._event = threading.Event()
-        self._old: dict[int, object] = {}
+        self._old: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._old[sig] = signal.signal(sig, self._handle)
@@ -148,7 +151,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         if cfg.data.size % getattr(G, "stride", 1):
             raise ValueError(f"data.size={cfg.data.size}: must be a multiple of the generator's stride {G.stride}")
         fmt = memory_format(t_cfg.channels_last, dev, G)
-        G, D, content = G.to(memory_format=fmt), D.to(memory_format=fmt), content.to(memory_format=fmt)
+        G, D, content = (to_memory_format(m, fmt) for m in (G, D, content))
         G_ema = copy.deepcopy(G).eval().requires_grad_(False)
         opt_g = torch.optim.Adam(G.parameters(), lr=t_cfg.lr_g, betas=t_cfg.betas)
         opt_d = torch.optim.Adam(D.parameters(), lr=t_cfg.lr_d, betas=t_cfg.betas)
@@ -170,7 +173,10 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             del state
         G_train = DDP(G, device_ids=[dev.index] if dev.type == "cuda" else None) if info.distributed else G
         D_train = DDP(D, device_ids=[dev.index] if dev.type == "cuda" else None) if info.distributed else D
-        G_fwd, D_fwd, D_plain, content_fwd = G_train, D_train, D, content
+        G_fwd: Callable[..., torch.Tensor] = G_train
+        D_fwd: Callable[..., torch.Tensor] = D_train
+        D_plain: Callable[..., torch.Tensor] = D
+        content_fwd: Callable[..., torch.Tensor] = content
         if t_cfg.compile:  # default mode: max-autotune tuned for more than 6 minutes on an H100
             G_fwd, D_fwd, content_fwd = torch.compile(G_train), torch.compile(D_train), torch.compile(content)
             D_plain = D_fwd if not info.distributed else torch.compile(D)
