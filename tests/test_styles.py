@@ -143,3 +143,21 @@ def test_cli_exit_codes(tmp_path, style_data, tiny_snapshot, monkeypatch, capsys
     assert "2 steps" in capsys.readouterr().out and (out / "model.safetensors").is_file()
     assert main(argv) == 2  # second time: the folder exists
     assert "not empty" in capsys.readouterr().err
+
+
+def test_colour_start_folds_exactly_into_the_output_conv(tiny_snapshot):
+    from artifygan.models import load_generator
+    from artifygan.styles.colour import fold_colour_transfer, preact_stats
+
+    g, _ = load_generator(tiny_snapshot)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        before = g(x)
+    refs = [torch.stack([torch.full((24, 24), v) for v in (0.6, 0.1, -0.4)]) + 0.05 * torch.randn(3, 24, 24)]
+    assert fold_colour_transfer(g, x, refs, strength=1.0)
+    with torch.no_grad():
+        after = g(x)
+    mu_ref, _ = preact_stats(refs[0][None])
+    mu_out, _ = preact_stats(after)
+    assert torch.allclose(mu_out, mu_ref, atol=0.05)  # the outputs now have the references' mean colour
+    assert not torch.allclose(before, after)

@@ -16,12 +16,19 @@ import torch
 from torch import nn
 
 log = logging.getLogger(__name__)
-CLAMP = 0.99  # atanh of saturated pixels (white grounds) would dominate the statistics
+CLAMP = 0.99  # atanh of saturated pixels would dominate the statistics
+# near-white pixels are left out: a flat style's empty white ground would otherwise pull every face pale
+WHITE = 0.9  # all channels above this (in [-1, 1])
 
 
 def preact_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean (3,) and covariance (3, 3), in float64, of atanh of the pixels of (N, 3, H, W) images in [-1, 1]."""
-    z = torch.atanh(x.double().clamp(-CLAMP, CLAMP)).permute(1, 0, 2, 3).reshape(3, -1)
+    """Mean (3,) and covariance (3, 3), in float64, of atanh of the non-white pixels of (N, 3, H, W) images
+    in [-1, 1] (all pixels when nearly all are white)."""
+    flat = x.double().permute(1, 0, 2, 3).reshape(3, -1)
+    keep = ~(flat > WHITE).all(0)
+    if int(keep.sum()) >= 16:
+        flat = flat[:, keep]
+    z = torch.atanh(flat.clamp(-CLAMP, CLAMP))
     mu = z.mean(1)
     zc = z - mu[:, None]
     return mu, zc @ zc.T / max(zc.shape[1] - 1, 1)

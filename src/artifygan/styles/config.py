@@ -34,7 +34,7 @@ class AdaptConfig:
     content: str = "inception"
     content_args: dict[str, Any] = field(default_factory=dict)
     style_layers: tuple[str, ...] = ("conv_4", "mixed_1")  # Gram layers (Inception names; others: output)
-    colour_start: float = 0.0  # fold a colour transfer to the references into G first (0: off, 1: full)
+    colour_start: float = 0.0  # >0: fold a colour transfer to the references into G first (bitmoji: no better)
     # losses (LSGAN; weights tuned on the bitmoji/ukiyoe benchmark)
     content_weight: float = 1.0
     style_weight: float = 2e3
