@@ -39,7 +39,7 @@ def square(path: Path, size: int) -> Image.Image:
     w, h = im.size
     s = min(w, h)
     im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-    return im.resize((size, size), Image.BICUBIC) if im.size != (size, size) else im
+    return im.resize((size, size), Image.Resampling.BICUBIC) if im.size != (size, size) else im
 
 
 class Scorer:
@@ -83,7 +83,7 @@ def grid(photos: list[Image.Image], outs: list[Image.Image], ref: Image.Image, n
     img = Image.new("RGB", (3 * cell, n * cell + 16), "white")
     for i in range(n):
         for j, im in enumerate((photos[i], outs[i], ref)):
-            img.paste(im.convert("RGB").resize((cell, cell), Image.BICUBIC), (j * cell, 16 + i * cell))
+            img.paste(im.convert("RGB").resize((cell, cell), Image.Resampling.BICUBIC), (j * cell, 16 + i * cell))
     draw = ImageDraw.Draw(img)
     for j, t in enumerate(("photo", "adapted", "a reference")):
         draw.text((j * cell + 4, 2), t, fill="black")

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.smoothing import edge_smooth
-from ..device import pick_device
+from ..device import pick_device, to_memory_format
 from ..imageio import tensor_to_pil
 from ..losses import discriminator_loss, g_adv_loss, gram, grayscale
 from ..models import load_generator, save_generator
@@ -83,7 +83,7 @@ class StyleFeatures:
         self.net = net
         inner = getattr(net, "net", None)
         self.layers = getattr(inner, "layers", None) if hasattr(net, "layer") else None
-        self.content_layer = getattr(net, "layer", None)
+        self.content_layer: str = str(getattr(net, "layer", ""))
         names = [n for n, _ in self.layers.named_children()] if self.layers is not None else []
         self.style_layers = [s for s in style_layers if s in names]
         if self.layers is not None and len(self.style_layers) < len(style_layers):
@@ -204,13 +204,13 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
         fold_colour_transfer(generator, sample, refs_t, cfg.colour_start)
     cl = bool(getattr(generator, "prefers_channels_last", False))  # 2-3x faster depthwise convs on CPU
     mf = torch.channels_last if cl else torch.contiguous_format
-    generator = generator.to(memory_format=mf).train()
+    generator = to_memory_format(generator, mf).train()
     g_ema = copy.deepcopy(generator).eval().requires_grad_(False)
     opt_g = torch.optim.Adam(generator.parameters(), cfg.lr_g, betas=cfg.betas)
     opt_d = torch.optim.Adam(d.parameters(), cfg.lr_d, betas=cfg.betas)
     budget = 60.0 * cfg.minutes if budget is None else budget
     t0 = time.perf_counter()
-    step, sums = 0, {}
+    step, sums = 0, dict[str, float]()
     aug = lambda x: diff_augment(x, cfg.diffaug, gen)  # noqa: E731
     while step < cfg.steps and (step == 0 or time.perf_counter() - t_start < budget):
         photo = random_crops(photos, b, c, photo_range, gen)
@@ -233,17 +233,17 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
         logits_g, feats_g = d_forward(d, aug(fake))
         terms = {"adv": cfg.adversarial * g_adv_loss(logits_g, "lsgan")}
         if cfg.feature_matching > 0 and feats_g:
-            fm = sum(F.l1_loss(fg.mean((0, 2, 3)), fr.detach().mean((0, 2, 3)))
-                     for fg, fr in zip(feats_g, feats_r, strict=True))
-            terms["fm"] = cfg.feature_matching * fm / len(feats_g)
+            fm = torch.stack([F.l1_loss(fg.mean((0, 2, 3)), fr.detach().mean((0, 2, 3)))
+                              for fg, fr in zip(feats_g, feats_r, strict=True)]).mean()
+            terms["fm"] = cfg.feature_matching * fm
         with torch.no_grad():
             c_photo, _ = feats(photo)
         c_fake, s_fake = feats(fake)
         if cfg.style_gray:
             _, s_fake = feats(grayscale(fake))
         terms["content"] = cfg.content_weight * F.l1_loss(c_fake, c_photo)
-        terms["style"] = cfg.style_weight * sum(F.l1_loss(gram(f), t.expand(f.shape[0], -1, -1))
-                                                for f, t in zip(s_fake, targets, strict=True))
+        terms["style"] = cfg.style_weight * torch.stack([F.l1_loss(gram(f), t.expand(f.shape[0], -1, -1))
+                                                         for f, t in zip(s_fake, targets, strict=True)]).sum()
         loss_g = torch.stack([t.float() for t in terms.values()]).sum()
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -264,4 +264,4 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
     info = {"steps": step, "seconds": round(time.perf_counter() - t_start, 1),
             "train_seconds": round(time.perf_counter() - t0, 1),
             "mean_losses": {k: round(v / step, 5) for k, v in sums.items()}}
-    return g_ema.to(memory_format=torch.contiguous_format).eval(), info
+    return to_memory_format(g_ema, torch.contiguous_format).eval(), info

@@ -58,6 +58,11 @@ def output_conv(generator: nn.Module) -> nn.Conv2d | None:
     return out if isinstance(out, nn.Conv2d) and out.out_channels == 3 and out.bias is not None else None
 
 
+def _bias(conv: nn.Conv2d) -> torch.Tensor:
+    assert conv.bias is not None  # output_conv only returns convolutions with a bias
+    return conv.bias
+
+
 @torch.no_grad()
 def fold_colour_transfer(generator: nn.Module, photos: torch.Tensor, refs: list[torch.Tensor],
                          strength: float = 1.0) -> bool:
@@ -82,5 +87,6 @@ def fold_colour_transfer(generator: nn.Module, photos: torch.Tensor, refs: list[
     a, b = linear_transfer(mu_s, cov_s, mu_t, cov_t, strength)
     w = conv.weight.double()
     conv.weight.copy_(torch.einsum("ij,jckl->ickl", a, w).to(conv.weight.dtype))
-    conv.bias.copy_((a @ conv.bias.double() + b).to(conv.bias.dtype))
+    bias = _bias(conv)
+    bias.copy_((a @ bias.double() + b).to(bias.dtype))
     return True

@@ -51,7 +51,7 @@ def resize_short(img: Image.Image, short_side: int) -> Image.Image:
     s = short_side / min(w, h)
     if abs(s - 1) < 1e-6:
         return img
-    return img.resize((max(short_side, round(w * s)), max(short_side, round(h * s))), Image.BICUBIC)
+    return img.resize((max(short_side, round(w * s)), max(short_side, round(h * s))), Image.Resampling.BICUBIC)
 
 
 def _files_in(root: Path) -> list[Path]:
@@ -108,7 +108,7 @@ def face_crop(img: Image.Image, detector, margin: float = 1.0) -> Image.Image | 
         return None
     w, h = img.size
     s = min(1.0, DETECT_SIDE / max(w, h))
-    small = img if s == 1.0 else img.resize((round(w * s), round(h * s)), Image.BILINEAR)
+    small = img if s == 1.0 else img.resize((round(w * s), round(h * s)), Image.Resampling.BILINEAR)
     faces = detector.detect(np.asarray(small))
     if not faces:
         return None
