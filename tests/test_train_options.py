@@ -182,3 +182,13 @@ def test_snapshots_record_the_preprocessing_and_face_mode_uses_it(tiny_data, tmp
     assert meta["preprocess"]["face_framing"]["eye_dist"] == pytest.approx(0.28 / 1.4)
     wild = WildCartoonizer(Cartoonizer.from_pretrained(run, device="cpu", backend="torch"))
     assert wild.framing == FaceFraming.with_margin(0.4) != FaceFraming()
+
+
+def test_any_os_error_is_one_line_not_a_traceback(tiny_data, tmp_path, monkeypatch, capsys):
+    def denied(*a, **k):
+        raise PermissionError(13, "Permission denied", "/srv/runs")
+
+    monkeypatch.setattr(loop_mod, "train", denied)
+    rc = main(["train", f"data.photos={tiny_data / 'photos'}", f"data.cartoons={tiny_data / 'cartoons'}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: ") and "Permission denied" in err and "Traceback" not in err
