@@ -84,7 +84,10 @@ def test_two_steps_with_inception_content(tiny_data, tmp_path):
     assert "loss_g_style" in rows[-1] and all(v == v for v in rows[-1].values() if isinstance(v, float))
 
 
-def test_sigterm_stops_cleanly_with_state_and_snapshot(tiny_data, tmp_path):
+@pytest.mark.parametrize("to_group", [False, True], ids=["main-process", "process-group"])
+def test_sigterm_stops_cleanly_with_state_and_snapshot(tiny_data, tmp_path, to_group):
+    # to the whole group (Ctrl-C in a terminal, `kill -- -PGID`, a batch scheduler): loader workers must
+    # leave the signal to the main process instead of dying and crashing the loop
     import os
     import signal
     import subprocess
@@ -95,9 +98,11 @@ def test_sigterm_stops_cleanly_with_state_and_snapshot(tiny_data, tmp_path):
 
     cmd = [sys.executable, "-m", "artifygan", "train", f"data.photos={tiny_data / 'photos'}",
            f"data.cartoons={tiny_data / 'cartoons'}", *TINY_OVERRIDES, "train.init_steps=1", "train.adv_steps=100000",
-           "train.checkpoint_every=100000", "train.snapshot_every=100000", "--run-root", str(tmp_path), "--no-progress"]
+           "train.checkpoint_every=100000", "train.snapshot_every=100000", "--run-root", str(tmp_path), "--no-progress",
+           f"data.num_workers={1 if to_group else 0}"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
         deadline = time.time() + 120
         stats = None
@@ -107,7 +112,10 @@ def test_sigterm_stops_cleanly_with_state_and_snapshot(tiny_data, tmp_path):
             if stats and stats.is_file() and len(stats.read_text().splitlines()) >= 2:
                 break
             time.sleep(0.2)
-        proc.send_signal(signal.SIGTERM)
+        if to_group:
+            os.killpg(proc.pid, signal.SIGTERM)
+        else:
+            proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     finally:
         proc.kill()

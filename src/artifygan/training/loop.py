@@ -219,7 +219,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         stream = EpochStream(len(dataset), info.rank, info.world, seed=t_cfg.seed, start=step * bs * accum)
         loader_kw: dict = {"num_workers": cfg.data.num_workers, "pin_memory": dev.type == "cuda"}
         if cfg.data.num_workers > 0:
-            loader_kw |= {"prefetch_factor": 4, "persistent_workers": True}
+            loader_kw |= {"prefetch_factor": 4, "persistent_workers": True, "worker_init_fn": _ignore_stop_signals}
         batches = iter(DataLoader(dataset, batch_size=bs, sampler=stream, drop_last=True, **loader_kw))
         if info.is_main:
             log.info("run %s: %d photos, %d cartoons, %d steps/epoch/process, init %d + adversarial %d steps, "
@@ -355,6 +355,14 @@ def peak_memory_gb(dev: torch.device) -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
+def _ignore_stop_signals(worker_id: int) -> None:
+    """Loader workers leave SIGTERM/SIGINT to the main process: a signal sent to the whole process group
+    (Ctrl-C, `kill -- -PGID`, a batch scheduler) then ends the run cleanly with its state saved, instead
+    of killing a worker and crashing the loop."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _no_sync(model: nn.Module, skip: bool):
