@@ -284,3 +284,20 @@ def test_animated_webp_in(whole, tmp_path):
         assert r.frames == 5 and im.n_frames == 5 and im.size == (64, 48) and im.info["duration"] == 100
     r = translate_video(whole, src, tmp_path / "out.mp4", progress=False)
     assert r.frames == 5 and not r.warnings and probe(tmp_path / "out.mp4")["fps"] == 10
+
+
+@need_shared(YUNET)
+def test_face_mode_without_faces_and_no_face_skip_keeps_the_frames(snapshot, tmp_path):
+    frames = moving_frames(4)  # noise: no face anywhere
+    src = tmp_path / "noface.mp4"
+    write_video(src, frames)
+    wild = WildCartoonizer(Cartoonizer.from_pretrained(snapshot, device="cpu"),
+                           WildOptions(background="keep", no_face="skip"), yunet=str(YUNET))
+    r = translate_video(wild, src, tmp_path / "out.mp4", VideoOptions(deflicker=0.0), progress=False)
+    assert r.frames == 4  # was an AttributeError on the first frame without a face
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        out = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    with av.open(str(src)) as c:
+        ref = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    # the frame passes through, up to H.264 on pure noise (an untrained net's output is ~50 levels away)
+    assert np.abs(out[0].astype(int) - ref[0].astype(int)).mean() < 12
