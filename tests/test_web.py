@@ -16,6 +16,7 @@ from PIL import Image
 
 import artifygan.web  # noqa: F401  (sets GRADIO_ANALYTICS_ENABLED=False before gradio is imported)
 from artifygan.models import GENERATORS, save_generator
+from artifygan.styles import AdaptConfig
 
 from .conftest import YUNET, random_rgb
 
@@ -110,12 +111,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# the page's new-style jobs learn with a tiny budget (a few steps on 32² crops) so the browser test stays fast
+TINY_ADAPT = AdaptConfig(steps=3, side=48, crop=32, batch_size=2, content="vgg19",
+                         content_args={"pretrained": False, "layer": "relu2_2"}, style_layers=(),
+                         discriminator_args={"base_ch": 8, "norm": "none", "spectral_norm": True},
+                         detect_faces=False, lr_g=1e-2, ema=0.0)
+
+
 @pytest.fixture(scope="module")
-def server(service):
+def server(service, tmp_path_factory):
     import uvicorn
 
+    from artifygan.demo import synthetic_photo
+    from artifygan.web.app import style_jobs
+
+    photos = tmp_path_factory.mktemp("style-photos")
+    for i in range(3):
+        synthetic_photo(np.random.default_rng(i), 48).save(photos / f"{i}.png")
+    styles = style_jobs(service, tmp_path_factory.mktemp("styles") / "styles", TINY_ADAPT, photos)
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(build_app(service), host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(build_app(service, styles), host="127.0.0.1", port=port,
+                                        log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.time() + 60
@@ -126,13 +142,14 @@ def server(service):
     thread.join(10)
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER) and not os.environ.get("ARTIFYGAN_REQUIRE_BROWSER"),
-                    reason="Debian chromium + chromium-driver not installed (.ci/run installs them)")
-def test_page_in_headless_chromium(server, tmp_path):
+NEED_BROWSER = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER) and not os.environ.get("ARTIFYGAN_REQUIRE_BROWSER"),
+    reason="Debian chromium + chromium-driver not installed (.ci/run installs them)")
+
+
+@pytest.fixture
+def browser(tmp_path):
     from selenium import webdriver
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM or "/usr/bin/chromium"
@@ -143,31 +160,83 @@ def test_page_in_headless_chromium(server, tmp_path):
     driver = webdriver.Chrome(service=webdriver.ChromeService(CHROMEDRIVER or "/usr/bin/chromedriver"),
                               options=opts)
     try:
-        photo = tmp_path / "photo.png"
-        img = random_rgb(160, 120, seed=3)
-        img.save(photo)
-        driver.get(server)
-        wait = WebDriverWait(driver, 90)
-        upload = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#photo input[type=file]"))
-        upload.send_keys(str(photo))
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#photo img"))
-        driver.find_element(By.XPATH, "//*[@id='mode']//label[.//*[normalize-space()='whole']]").click()
-        driver.find_element(By.ID, "run").click()
-        result = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#result img[src]"))
-        src = result.get_attribute("src")
-        driver.save_screenshot(str(tmp_path / "page.png"))
-        status = driver.find_element(By.ID, "status").text
-        with urllib.request.urlopen(src, timeout=30) as resp:  # served by the app itself (localhost)
-            out = Image.open(io.BytesIO(resp.read())).convert("RGB")
-        assert out.size == img.size
-        assert np.abs(np.asarray(out, np.int16) - np.asarray(img, np.int16)).mean() > 2  # not the input
-        assert "whole mode" in status
-        shot = Image.open(tmp_path / "page.png")
-        assert shot.size[0] >= 800 and np.asarray(shot).std() > 5  # a rendered page, not blank
-        if os.environ.get("ARTIFYGAN_SCREENSHOT"):
-            shutil.copyfile(tmp_path / "page.png", os.environ["ARTIFYGAN_SCREENSHOT"])
+        yield driver
     finally:
         driver.quit()
+
+
+@pytest.mark.slow
+@NEED_BROWSER
+def test_page_in_headless_chromium(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    photo = tmp_path / "photo.png"
+    img = random_rgb(160, 120, seed=3)
+    img.save(photo)
+    driver.get(server)
+    wait = WebDriverWait(driver, 90)
+    upload = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#photo input[type=file]"))
+    upload.send_keys(str(photo))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#photo img"))
+    driver.find_element(By.XPATH, "//*[@id='mode']//label[.//*[normalize-space()='whole']]").click()
+    driver.find_element(By.ID, "run").click()
+    result = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#result img[src]"))
+    src = result.get_attribute("src")
+    driver.save_screenshot(str(tmp_path / "page.png"))
+    status = driver.find_element(By.ID, "status").text
+    with urllib.request.urlopen(src, timeout=30) as resp:  # served by the app itself (localhost)
+        out = Image.open(io.BytesIO(resp.read())).convert("RGB")
+    assert out.size == img.size
+    assert np.abs(np.asarray(out, np.int16) - np.asarray(img, np.int16)).mean() > 2  # not the input
+    assert "whole mode" in status
+    shot = Image.open(tmp_path / "page.png")
+    assert shot.size[0] >= 800 and np.asarray(shot).std() > 5  # a rendered page, not blank
+    if os.environ.get("ARTIFYGAN_SCREENSHOT"):
+        shutil.copyfile(tmp_path / "page.png", os.environ["ARTIFYGAN_SCREENSHOT"])
+
+
+@pytest.mark.slow
+@NEED_BROWSER
+def test_new_style_in_headless_chromium(server, service, browser, tmp_path):
+    """Upload two style pictures, wait for the background job, translate with the new style."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from artifygan.demo import synthetic_cartoon
+
+    driver = browser
+    refs = [tmp_path / "ref1.png", tmp_path / "ref2.png"]
+    for i, r in enumerate(refs):
+        synthetic_cartoon(np.random.default_rng(10 + i), 64).save(r)
+    photo = tmp_path / "photo.png"
+    img = random_rgb(96, 80, seed=4)
+    img.save(photo)
+    driver.get(server)
+    wait = WebDriverWait(driver, 120)
+    upload = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#style-refs input[type=file]"))
+    upload.send_keys("\n".join(map(str, refs)))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#style-refs [aria-label='ref2.png']"))
+    driver.find_element(By.CSS_SELECTOR, "#style-name input, #style-name textarea").send_keys("mystyle")
+    driver.find_element(By.ID, "style-learn").click()
+    wait.until(lambda d: "learned" in d.find_element(By.ID, "style-status").text)
+    assert "mystyle" in service.names  # offered by the server (picker, /api/models) from now on
+    meta = json.loads((service.paths["mystyle"] / "config.json").read_text())
+    assert len(meta["style"]["references"]) == 2 and meta["style"]["steps"] == TINY_ADAPT.steps
+
+    driver.find_element(By.CSS_SELECTOR, "#photo input[type=file]").send_keys(str(photo))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#photo img"))
+    driver.find_element(By.XPATH, "//*[@id='mode']//label[.//*[normalize-space()='whole']]").click()
+    driver.find_element(By.ID, "run").click()  # the picker now holds the new style
+    wait.until(lambda d: "mystyle, whole mode" in d.find_element(By.ID, "status").text)
+    src = driver.find_element(By.CSS_SELECTOR, "#result img[src]").get_attribute("src")
+    with urllib.request.urlopen(src, timeout=30) as resp:
+        out = np.asarray(Image.open(io.BytesIO(resp.read())).convert("RGB"), np.int16)
+    styled = np.asarray(service.translate(img, "mystyle", "whole").image, np.int16)
+    base = np.asarray(service.translate(img, "tiny", "whole").image, np.int16)
+    assert np.abs(out - styled).max() <= 1  # the page translated with the new style
+    assert np.abs(out - base).mean() > 1  # which is not the model it started from
 
 
 def test_serve_cli_parses_models():

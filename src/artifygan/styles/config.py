@@ -36,13 +36,13 @@ class AdaptConfig:
     style_layers: tuple[str, ...] = ("conv_4", "mixed_1")  # Gram layers (Inception names; others: output)
     colour_start: float = 0.0  # >0: fold a colour transfer to the references into G first (bitmoji: no better)
     # losses (LSGAN; weights tuned on the bitmoji/ukiyoe benchmark)
-    content_weight: float = 1.0
-    style_weight: float = 2e3
+    content_weight: float = 2.0
+    style_weight: float = 5e2
     style_gray: bool = False  # True: texture only (AnimeGAN); False: the references' colours too
     adversarial: float = 1.0
     feature_matching: float = 1.0
     edge_weight: float = 0.5  # edge-smoothed references as negatives
-    lr_g: float = 5e-4
+    lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     ema: float = 0.98  # the saved generator is this moving average of the trained one (less flicker)

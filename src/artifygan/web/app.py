@@ -11,18 +11,72 @@ from __future__ import annotations
 import io
 import json
 import os
+import tempfile
+import time
+from pathlib import Path
 
 from fastapi import FastAPI, File, HTTPException, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from ..styles import AdaptConfig, StyleError
+from ..styles.jobs import StyleJobs
 from .service import RequestError, Service, decode_upload
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline-safe: no telemetry, no version check
 UPLOAD = File(..., description="the photo (PNG, JPEG, WebP, …) as multipart form data")
 
 
-def build_page(service: Service):
+def style_jobs(service: Service, root: str | Path | None = None, config: AdaptConfig | None = None,
+               photos: str | Path | None = None) -> StyleJobs:
+    """New styles learned on the page: written under ``root`` (default: $ARTIFYGAN_STYLES_DIR, else a
+    folder in the temp dir), started from the server's first model, offered in the picker when done."""
+    default = Path(tempfile.gettempdir()) / f"artifygan-styles-{os.getpid()}"
+    root = root or os.environ.get("ARTIFYGAN_STYLES_DIR") or default
+
+    def publish(name: str, path: Path) -> None:
+        service.paths[name] = path  # Service.names (the picker, /api/models) lists it from now on
+
+    return StyleJobs(root, publish, config=config, photos=photos, base=service.paths[service.names[0]],
+                     device=service.device)
+
+
+def style_panel(service: Service, jobs: StyleJobs, model):
+    """The "new style" panel: upload 1–10 pictures, a progress bar while the background job learns them."""
+    import gradio as gr
+
+    def learn(files, name, progress=gr.Progress()):  # noqa: B008  (Gradio's progress injection)
+        images = []
+        for i, data in enumerate(files or []):
+            try:
+                images.append(decode_upload(data, service.limits))
+            except RequestError as exc:
+                raise gr.Error(f"picture {i + 1}: {exc}") from None
+        try:
+            job = jobs.start(name, images, service.names)
+        except StyleError as exc:
+            raise gr.Error(str(exc)) from None
+        while not job.finished:  # the adapt runs in its own thread; this only reports on it
+            progress(job.fraction, desc=f"learning {job.name}: {job.message}")
+            time.sleep(0.5)
+        if job.error:
+            raise gr.Error(f"the style could not be learned: {job.error}")
+        return gr.Dropdown(choices=service.names, value=job.name), (
+            f"Style **{job.name}** learned from {job.n_refs} picture(s); it is selected above.")
+
+    gr.Markdown("### New style\nUpload 1–10 pictures of a style (avatars, illustrations, prints: faces are "
+                "found, any size). It is learned in the background (about 3 minutes on a CPU; translations "
+                "keep working) and then appears in the style picker.")
+    refs = gr.File(file_count="multiple", file_types=["image"], type="binary", label="Style pictures (1–10)",
+                   elem_id="style-refs")
+    name = gr.Textbox(label="Style name", placeholder="e.g. sketch", max_lines=1, elem_id="style-name")
+    go = gr.Button("Learn this style", elem_id="style-learn")
+    status = gr.Markdown(elem_id="style-status")
+    go.click(learn, [refs, name], [model, status], concurrency_limit=1, concurrency_id="adapt",
+             api_visibility="private")
+
+
+def build_page(service: Service, styles: StyleJobs | None = None):
     import gradio as gr
 
     def run(image, model, mode, background):
@@ -32,7 +86,8 @@ def build_page(service: Service):
             result = service.translate(image, model, mode, background)
         except RequestError as exc:
             raise gr.Error(str(exc)) from None
-        info = f"{result.mode} mode; faces translated: {sum(f.translated for f in result.faces)}"
+        faces = sum(f.translated for f in result.faces)
+        info = f"{model or service.names[0]}, {result.mode} mode; faces translated: {faces}"
         if result.note:
             info += f" ({result.note})"
         out = result.image
@@ -55,14 +110,18 @@ def build_page(service: Service):
                                interactive=False)
                 slider = gr.ImageSlider(label="Before / after", elem_id="slider", type="pil")
                 status = gr.Markdown(elem_id="status")
+        with gr.Column(variant="panel"):
+            style_panel(service, styles or style_jobs(service), model)
         go.click(run, [inp, model, mode, background], [out, slider, status], api_name="cartoonize",
                  concurrency_limit=1)
+        # styles learned since the page was served by another visitor: offered on (re)load
+        page.load(lambda: gr.Dropdown(choices=service.names), None, model, api_visibility="private")
     page.queue(max_size=32, default_concurrency_limit=1)
     return page
 
 
-def build_app(service: Service):
-    """FastAPI app: the HTTP API under /api, the Gradio page at /."""
+def build_app(service: Service, styles: StyleJobs | None = None):
+    """FastAPI app: the HTTP API under /api, the Gradio page at /; ``styles``: the new-style jobs (options)."""
     import gradio as gr
 
     app = FastAPI(title="ArtifyGAN", docs_url="/api/docs", openapi_url="/api/openapi.json")
@@ -87,6 +146,8 @@ def build_app(service: Service):
             code = 413 if "too large" in str(exc) else 400
             raise HTTPException(code, str(exc)) from None
         out = result.image
+        if out is None:  # only when no face is found under no_face="skip", which the service never asks for
+            raise HTTPException(422, "no face found in the picture")
         if side_by_side:
             from ..inference.wild import side_by_side as pair
 
@@ -98,7 +159,7 @@ def build_app(service: Service):
             "X-Artifygan-Mode": result.mode, "X-Artifygan-Faces": json.dumps(faces),
             "X-Artifygan-Ms": str(result.timings_ms.get("request", 0))})
 
-    page = build_page(service)
+    page = build_page(service, styles)
     return gr.mount_gradio_app(app, page, path="/", max_file_size=limit, ssr_mode=False, footer_links=["api"])
 
 
