@@ -31,7 +31,8 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="new snapshot folder (must not exist, or be empty)")
     p.add_argument("--photos", type=Path,
                    help="face photos to learn on (your own are best); default: the bundled examples")
-    p.add_argument("--minutes", type=_positive, help="training time limit (default: 2.4, about 3 min in all)")
+    p.add_argument("--minutes", type=_positive,
+                   help="time limit of the whole call, in minutes (default: 2.75, so under 3)")
     p.add_argument("--steps", type=_steps, help="training step limit (default: 600)")
     p.add_argument("--base", help="snapshot to start from (default: the bundled model)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
