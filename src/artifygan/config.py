@@ -212,10 +212,6 @@ def validate_config(cfg: Config) -> None:
         (min(t.log_every, t.sample_every, t.snapshot_every, t.checkpoint_every) >= 1,
          "train.log_every, sample_every, snapshot_every and checkpoint_every must be at least 1"),
         (t.n_samples >= 1, f"train.n_samples={t.n_samples}: must be at least 1"),
-        (t.precision in ("auto", "fp32", "bf16", "fp16"),
-         f"train.precision: unknown {t.precision!r}; choose auto, fp32, bf16 or fp16"),
-        (d.smoothing in ("auto", "loader", "device"),
-         f"data.smoothing: unknown {d.smoothing!r}; choose auto, loader or device"),
     ]
     for ok, message in checks:
         if not ok:

@@ -27,15 +27,23 @@ def _torch_hub_copy(name: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / name
 
 
-def resolve_file(what: str, path: str | os.PathLike | None, env_var: str, url: str,
-                 candidates: Iterable[Path | None] = (), download: bool = True, hint: str = "") -> Path:
-    """Return a local path to the file, downloading it into the cache if allowed."""
+def given_file(what: str, path: str | os.PathLike | None, env_var: str) -> Path | None:
+    """The file the user named (path option, else ``$env_var``), which must exist; None when neither is set."""
     for candidate, origin in ((path, "path option"), (os.environ.get(env_var), f"${env_var}")):
         if candidate:
             p = Path(candidate)
             if not p.is_file():
                 raise WeightsNotFoundError(f"{p}: {what} not found (from {origin})")
             return p
+    return None
+
+
+def resolve_file(what: str, path: str | os.PathLike | None, env_var: str, url: str,
+                 candidates: Iterable[Path | None] = (), download: bool = True, hint: str = "") -> Path:
+    """Return a local path to the file, downloading it into the cache if allowed."""
+    given = given_file(what, path, env_var)
+    if given is not None:
+        return given
     for c in (*candidates, _torch_hub_copy(Path(url).name)):
         if c is not None and c.is_file():
             return c

@@ -65,11 +65,7 @@ class UnpairedImages(Dataset):
             self.smoothed = [by_stem[c.stem] for c in self.cartoons]
         self.size, self.hflip, self.seed = size, hflip, seed
         self.smooth_on_device = False
-        self.epoch = 0
         self._bad: set[Path] = set()
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
 
     def __len__(self) -> int:
         return max(len(self.photos), len(self.cartoons))
@@ -109,12 +105,12 @@ class UnpairedImages(Dataset):
         raise ImageError(f"too many unreadable {what} files near {paths[index]}")
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
-        """``key``: (epoch, index) from :class:`EpochStream`, or a bare index (of epoch ``self.epoch``).
+        """``key``: (epoch, index) from :class:`EpochStream`, or a bare index (of epoch 0).
 
         Without precomputed smoothed copies and with ``smooth_on_device``, no ``smooth`` entry is returned:
         the training loop makes it on its device (``edge_smooth_batch``).
         """
-        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
+        epoch, index = key if isinstance(key, tuple) else (0, key)
         n_c = len(self.cartoons)
         _, photo = self._load(self.photos, index % len(self.photos), "photo")
         # The cartoon paired with a photo changes every epoch (prime stride), still deterministic.

@@ -15,10 +15,11 @@ from typing import cast
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
-from ..hub import WeightsNotFoundError, cache_dir
+from ..hub import cache_dir, given_file
+from ..imageio import atomic_write_bytes
 from .inception import LAYER_NAMES, resolve_inception_path
 
 CONTENT_LAYERS = LAYER_NAMES[: LAYER_NAMES.index("mixed_2") + 1]
@@ -132,20 +133,15 @@ def cached_weights_path(until: str = "mixed_2") -> Path:
 def resolve_content_weights(path: str | os.PathLike | None = None, until: str = "mixed_2",
                             torchscript: str | os.PathLike | None = None, download: bool = True) -> Path:
     """Path option → $ARTIFYGAN_INCEPTION_CONTENT → cache → extracted once from the FID TorchScript."""
-    for candidate, origin in ((path, "path option"), (os.environ.get(ENV_VAR), f"${ENV_VAR}")):
-        if candidate:
-            p = Path(candidate)
-            if not p.is_file():
-                raise WeightsNotFoundError(f"{p}: Inception content weights not found (from {origin})")
-            return p
+    given = given_file("Inception content weights", path, ENV_VAR)
+    if given is not None:
+        return given
     cached = cached_weights_path(until)
     if cached.is_file():
         return cached
     state = weights_from_torchscript(resolve_inception_path(torchscript, download), until)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-    save_file(state, str(tmp), metadata={"source": "inception-2015-12-05", "until": until, "bn": "folded"})
-    os.replace(tmp, cached)
+    meta = {"source": "inception-2015-12-05", "until": until, "bn": "folded"}
+    atomic_write_bytes(cached, save(state, metadata=meta))
     return cached
 
 

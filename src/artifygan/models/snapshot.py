@@ -9,8 +9,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +44,9 @@ def save_generator(model: nn.Module, name: str, out_dir: str | os.PathLike,
         "generator_args": dataclasses.asdict(config),
         **(extra or {}),
     }
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; a snapshot folder is as readable as `mkdir` makes it
+    # a plain mkdir honours the umask (mkdtemp forces 0700), without touching the process-wide umask
+    tmp = out_dir.with_name(f".{out_dir.name}.{secrets.token_hex(4)}")
+    tmp.mkdir()
     try:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_NAME))

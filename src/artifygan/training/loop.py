@@ -120,8 +120,6 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         cleanup.callback(ddp.teardown)
         dev = info.device
         torch.manual_seed(t_cfg.seed)
-        if resume is not None and info.is_main and not (Path(resume) / STATE_FILE).is_file():
-            raise FileNotFoundError(f"{Path(resume) / STATE_FILE}: no training state to resume from")
 
         # ---- data: endless (epoch, index) stream, one loader whose workers live for the whole run ----
         dataset = UnpairedImages(cfg.data.photos, cfg.data.cartoons, cfg.data.smoothed or None,
