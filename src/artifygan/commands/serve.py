@@ -20,6 +20,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-pixels", type=bounded(float, 1), default=24e6, help="largest image accepted, in pixels")
     p.add_argument("--max-side", type=NON_NEGATIVE, default=1536, help="the net sees at most this many pixels per side")
     p.add_argument("--yunet", help="YuNet face detector .onnx (default: $ARTIFYGAN_YUNET, cache, download)")
+    p.add_argument("--styles-dir", help="where styles learned on the page or with POST /api/styles are written "
+                                        "and, after a restart, served again from (default: $ARTIFYGAN_STYLES_DIR; "
+                                        "without either, a temporary folder: they last as long as the server)")
     p.set_defaults(func=run)
 
 
@@ -50,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
     service = Service(parse_models(args.model), Limits(args.max_upload_mb, int(args.max_pixels), args.max_side),
                       device=args.device, yunet=args.yunet)
     service.model(None)  # fail now, not on the first request, when the model is broken
-    serve(service, args.host, args.port)
+    serve(service, args.host, args.port, styles_dir=args.styles_dir)
     return 0

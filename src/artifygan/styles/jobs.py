@@ -7,11 +7,13 @@ queue on the service's own lock, which an adapt never takes).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +26,16 @@ log = logging.getLogger(__name__)
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 
 
+class StyleConflict(StyleError):
+    """The request is fine but clashes with the server's state (a name in use, a job running): HTTP 409."""
+
+
 @dataclass
 class StyleJob:
     name: str
     path: Path
     n_refs: int
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # what the HTTP API polls
     state: str = "queued"  # queued | running | done | failed
     fraction: float = 0.0
     message: str = "starting"
@@ -39,6 +46,13 @@ class StyleJob:
     def finished(self) -> bool:
         return self.state in ("done", "failed")
 
+    def status(self) -> dict:
+        """What a client polling the job needs; ``model`` is the name to translate with, once done."""
+        return {"id": self.id, "name": self.name, "state": self.state, "progress": round(self.fraction, 3),
+                "message": self.message, "error": self.error, "references": self.n_refs,
+                "model": self.name if self.state == "done" else None,
+                "elapsed_s": round(time.time() - self.started, 1)}
+
 
 class StyleJobs:
     """Starts adapt jobs on uploaded reference pictures; ``on_done(name, path)`` publishes a finished style."""
@@ -48,17 +62,30 @@ class StyleJobs:
         self.root = Path(root)
         self.on_done = on_done
         self.config, self.photos, self.base, self.device = config, photos, base, device
-        self.jobs: dict[str, StyleJob] = {}
+        self.jobs: dict[str, StyleJob] = {}  # by job id; failed jobs stay (their status), their names are free
         self._lock = threading.Lock()
 
     def busy(self) -> bool:
-        return any(not j.finished for j in self.jobs.values())
+        return any(not j.finished for j in list(self.jobs.values()))
+
+    def get(self, job_id: str) -> StyleJob | None:
+        return self.jobs.get(job_id)
+
+    def finished_styles(self) -> dict[str, Path]:
+        """{name: folder} of the styles already in ``root`` (snapshot folders with a config.json), so a
+        restarted server offers them again. Hidden folders (adapt's temporary ones) are skipped."""
+        if not self.root.is_dir():
+            return {}
+        return {p.name: p for p in sorted(self.root.iterdir())
+                if p.is_dir() and not p.name.startswith(".") and (p / "config.json").is_file()}
 
     def start(self, name: str, images: list, taken: list[str]) -> StyleJob:
         """Save the pictures (PIL images, already decoded within the upload limits) and start adapting.
 
-        ``taken``: names already in use (models the server offers). Bad names and a second concurrent
-        job raise :class:`StyleError` with a message for the user.
+        ``taken``: names already in use (models the server offers). Bad names and pictures raise
+        :class:`StyleError`, a name in use or a second concurrent job :class:`StyleConflict`, each with a
+        message for the user. More than 10 pictures are refused (the CLI only warns): a server bounds
+        what one request may make it store and learn from.
         """
         name = (name or "").strip()
         if not NAME.match(name):
@@ -68,16 +95,24 @@ class StyleJobs:
         if len(images) > MAX_REFERENCES:
             raise StyleError(f"{len(images)} pictures: upload at most {MAX_REFERENCES}")
         with self._lock:
-            if name in taken or name in self.jobs:
-                raise StyleError(f"a style or model named {name!r} exists already; choose another name")
+            if name in taken or any(j.name == name and j.state != "failed" for j in self.jobs.values()):
+                raise StyleConflict(f"a style or model named {name!r} exists already; choose another name")
             if self.busy():
-                raise StyleError("a style is being learned already; try again when it is done")
-            path = check_output(self.root / name)
+                raise StyleConflict("a style is being learned already; try again when it is done")
+            try:
+                path = check_output(self.root / name)
+            except StyleError:  # a folder of that name left in the styles folder: the server's path stays out
+                raise StyleConflict(f"a style folder named {name!r} exists already; choose another name") from None
             job = StyleJob(name, path, len(images))
-            self.jobs[name] = job
+            self.jobs[job.id] = job
         refs_dir = Path(tempfile.mkdtemp(prefix="refs-"))
-        for i, im in enumerate(images):
-            im.convert("RGB").save(refs_dir / f"ref{i:02d}.png")
+        try:
+            for i, im in enumerate(images):  # numbered from 1 like the pictures in messages
+                im.convert("RGB").save(refs_dir / f"ref{i + 1:02d}.png")
+        except Exception as exc:  # a disk error: the job must not stay "queued" (and block the next) forever
+            shutil.rmtree(refs_dir, ignore_errors=True)
+            job.error, job.message, job.state = f"could not store the pictures: {exc}", "failed", "failed"
+            raise
         threading.Thread(target=self._run, args=(job, refs_dir), name=f"adapt-{name}", daemon=True).start()
         return job
 
@@ -94,6 +129,8 @@ class StyleJobs:
             job.fraction, job.message, job.state = 1.0, "done", "done"
         except Exception as exc:  # reported to the user on the page; the server keeps running
             log.exception("style %s failed", job.name)
-            job.error, job.state = str(exc).splitlines()[0] if str(exc) else type(exc).__name__, "failed"
+            text = str(exc).replace(f"{refs_dir}{os.sep}", "")  # "ref02.png: …", not the server's temp path
+            job.error = text.splitlines()[0] if text else type(exc).__name__
+            job.message, job.state = f"failed: {job.error}", "failed"
         finally:
             shutil.rmtree(refs_dir, ignore_errors=True)

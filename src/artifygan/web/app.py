@@ -3,7 +3,8 @@
 The page: upload or webcam, model picker, face/whole mode, background, a before/after slider and a
 download. The API, for scripts: ``POST /api/cartoonize`` (multipart ``image``; query ``model``, ``mode``,
 ``background``, ``side_by_side``) answers PNG bytes with the face boxes in the ``X-Artifygan-Faces``
-header; ``GET /api/models``, ``GET /api/health``. Both go through :class:`Service` (limits, queue).
+header; ``GET /api/models``, ``GET /api/health``; new styles: ``POST /api/styles`` and
+``GET /api/styles/{id}`` (see :mod:`.styles_api`). Both go through :class:`Service` (limits, queue).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -19,26 +19,13 @@ from fastapi import FastAPI, File, HTTPException, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from ..styles import AdaptConfig, StyleError
+from ..styles import StyleError
 from ..styles.jobs import StyleJobs
 from .service import RequestError, Service, decode_upload
+from .styles_api import add_style_routes, style_jobs
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline-safe: no telemetry, no version check
 UPLOAD = File(..., description="the photo (PNG, JPEG, WebP, …) as multipart form data")
-
-
-def style_jobs(service: Service, root: str | Path | None = None, config: AdaptConfig | None = None,
-               photos: str | Path | None = None) -> StyleJobs:
-    """New styles learned on the page: written under ``root`` (default: $ARTIFYGAN_STYLES_DIR, else a
-    folder in the temp dir), started from the server's first model, offered in the picker when done."""
-    default = Path(tempfile.gettempdir()) / f"artifygan-styles-{os.getpid()}"
-    root = root or os.environ.get("ARTIFYGAN_STYLES_DIR") or default
-
-    def publish(name: str, path: Path) -> None:
-        service.paths[name] = path  # Service.names (the picker, /api/models) lists it from now on
-
-    return StyleJobs(root, publish, config=config, photos=photos, base=service.paths[service.names[0]],
-                     device=service.device)
 
 
 def style_panel(service: Service, jobs: StyleJobs, model):
@@ -126,6 +113,8 @@ def build_app(service: Service, styles: StyleJobs | None = None):
 
     app = FastAPI(title="ArtifyGAN", docs_url="/api/docs", openapi_url="/api/openapi.json")
     limit = int(service.limits.max_upload_mb * 2**20)
+    styles = style_jobs(service) if styles is None else styles  # one set of jobs for the page and the API
+    add_style_routes(app, service, styles)
 
     @app.get("/api/health")
     def health() -> dict:
@@ -163,10 +152,12 @@ def build_app(service: Service, styles: StyleJobs | None = None):
     return gr.mount_gradio_app(app, page, path="/", max_file_size=limit, ssr_mode=False, footer_links=["api"])
 
 
-def serve(service: Service, host: str = "127.0.0.1", port: int = 7860) -> None:
+def serve(service: Service, host: str = "127.0.0.1", port: int = 7860,
+          styles_dir: str | Path | None = None) -> None:
+    """Run the app; ``styles_dir`` (else $ARTIFYGAN_STYLES_DIR): where new styles are kept across restarts."""
     import uvicorn
 
-    uvicorn.run(build_app(service), host=host, port=port, log_level="info")
+    uvicorn.run(build_app(service, style_jobs(service, styles_dir)), host=host, port=port, log_level="info")
 
 
-__all__ = ["Service", "build_app", "serve"]
+__all__ = ["Service", "build_app", "serve", "style_jobs"]

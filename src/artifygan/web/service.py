@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 from PIL import Image
 
@@ -57,31 +58,60 @@ def decode_upload(data: bytes, limits: Limits) -> Image.Image:
 
 
 class Service:
-    """Named models (loaded on first use), shared by every request; translations run one at a time."""
+    """Named models (loaded on first use), shared by every request; translations run one at a time.
+
+    Models can be added while serving (:meth:`add_model`: new styles); lookups and additions share one
+    lock, so a request never sees a half-added model and a name is never given twice.
+    """
 
     def __init__(self, models: Mapping[str, str | Path | None], limits: Limits | None = None, device: str = "auto",
                  yunet: str | None = None) -> None:
         if not models:
             raise ValueError("no models to serve")
-        self.paths = dict(models)
+        self._paths: dict[str, str | Path | None] = dict(models)
         self.limits = limits or Limits()
         self.device, self.yunet = device, yunet
         self._loaded: dict[str, WildCartoonizer] = {}
         self._lock = threading.Lock()  # CPU inference is already multi-threaded: queue, don't overlap
+        self._models_lock = threading.Lock()  # guards _paths and _loaded (held briefly: never while loading)
         self.served = 0
 
     @property
     def names(self) -> list[str]:
-        return list(self.paths)
+        """The models offered, in the order given (the first is the default), then those added."""
+        with self._models_lock:
+            return list(self._paths)
+
+    @property
+    def paths(self) -> Mapping[str, str | Path | None]:
+        """A read-only copy of {name: snapshot}: add models with :meth:`add_model`, never by writing here."""
+        with self._models_lock:
+            return MappingProxyType(dict(self._paths))
+
+    def add_model(self, name: str, path: str | Path) -> None:
+        """Offer one more model (a new style) from now on, to the page and the API.
+
+        A name already offered is refused with :class:`RequestError` rather than renamed: the user chose
+        the name and will ask for it by that name, so a silent ``sketch-2`` would be a surprise.
+        """
+        if not isinstance(name, str) or not name.strip():
+            raise RequestError("a model needs a name")
+        with self._models_lock:
+            if name in self._paths:
+                raise RequestError(f"a model named {name!r} exists already; choose another name")
+            self._paths[name] = path
 
     def model(self, name: str | None) -> WildCartoonizer:
-        name = name or self.names[0]
-        if name not in self.paths:
-            raise RequestError(f"unknown model {name!r}; choose one of: {', '.join(self.names)}")
-        if name not in self._loaded:
-            cz = Cartoonizer.from_pretrained(self.paths[name], device=self.device, max_side=self.limits.max_side)
-            self._loaded[name] = WildCartoonizer(cz, yunet=self.yunet)
-        return self._loaded[name]
+        with self._models_lock:
+            name = name or next(iter(self._paths))
+            if name not in self._paths:
+                raise RequestError(f"unknown model {name!r}; choose one of: {', '.join(self._paths)}")
+            path, wild = self._paths[name], self._loaded.get(name)
+        if wild is None:  # loaded outside the lock: a slow load never blocks the model list or add_model
+            cz = Cartoonizer.from_pretrained(path, device=self.device, max_side=self.limits.max_side)
+            with self._models_lock:  # two first requests at once: both load, the first one stored is kept
+                wild = self._loaded.setdefault(name, WildCartoonizer(cz, yunet=self.yunet))
+        return wild
 
     def translate(self, image: Image.Image, model: str | None = None, mode: str = "face",
                   background: str = "cartoon") -> WildResult:

@@ -1,0 +1,94 @@
+"""New styles over HTTP: ``POST /api/styles`` starts learning one, ``GET /api/styles/{id}`` reports on it.
+
+The job logic is :class:`artifygan.styles.jobs.StyleJobs`, shared with the page's "New style" panel: one
+adapt at a time in its own thread, the finished style published with :meth:`Service.add_model`, so it is
+in ``/api/models`` and ``/api/cartoonize?model=NAME`` from then on. Uploads go through the same decoder
+and limits as ``/api/cartoonize``, one picture at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from fastapi import FastAPI, File, Form, HTTPException, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from ..styles import MAX_REFERENCES, AdaptConfig, StyleError
+from ..styles.jobs import StyleConflict, StyleJobs
+from .service import RequestError, Service, decode_upload
+
+log = logging.getLogger(__name__)
+STYLES_ENV = "ARTIFYGAN_STYLES_DIR"
+IMAGES = File(None, description=f"1–{MAX_REFERENCES} pictures of the style, each as an 'images' field")
+NAME = Form("", description="the new style's name: 1–40 letters, digits, '-' or '_'")
+
+
+def style_jobs(service: Service, root: str | Path | None = None, config: AdaptConfig | None = None,
+               photos: str | Path | None = None) -> StyleJobs:
+    """The server's new-style jobs, started from its first model and published with ``add_model``.
+
+    Written under ``root``, else $ARTIFYGAN_STYLES_DIR, else a per-process folder in the temp dir. A
+    folder given either way is the user's: the styles already finished there are served again (a
+    restart keeps them); a style whose name a served model has already is skipped with a warning.
+    """
+    explicit = root or os.environ.get(STYLES_ENV)
+    folder = Path(explicit or Path(tempfile.gettempdir()) / f"artifygan-styles-{os.getpid()}")
+    jobs = StyleJobs(folder, service.add_model, config=config, photos=photos,
+                     base=service.paths[service.names[0]], device=service.device)
+    if explicit:
+        for name, path in jobs.finished_styles().items():
+            try:
+                service.add_model(name, path)
+            except RequestError:
+                log.warning("style %s in %s is not served: a model named %r is served already", path, folder, name)
+    return jobs
+
+
+def _label(filename: str | None) -> str:
+    """The upload's own file name, short and on one line, for messages (never a server path)."""
+    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return repr(base[:80]) if base else "without a name"
+
+
+def add_style_routes(app: FastAPI, service: Service, jobs: StyleJobs) -> None:
+    """``POST /api/styles`` (202 + job), ``GET /api/styles`` (all jobs), ``GET /api/styles/{job_id}``."""
+    limit = int(service.limits.max_upload_mb * 2**20)
+
+    @app.post("/api/styles", status_code=202)
+    async def new_style(response: Response, name: str = NAME, images: list[UploadFile] | None = IMAGES) -> dict:
+        """Start learning a style; poll the job's URL (the Location header) until its state is done."""
+        files = images or []
+        if not files:
+            raise HTTPException(400, f"upload 1–{MAX_REFERENCES} reference pictures as 'images' fields")
+        if len(files) > MAX_REFERENCES:  # before any is read or decoded
+            raise HTTPException(400, f"{len(files)} pictures: upload at most {MAX_REFERENCES}")
+        pictures = []
+        for i, upload in enumerate(files):
+            data = await upload.read(limit + 1)  # never more than the limit (+1 to notice) in memory
+            try:
+                pictures.append(await run_in_threadpool(decode_upload, data, service.limits))
+            except RequestError as exc:
+                code = 413 if "too large" in str(exc) else 400
+                raise HTTPException(code, f"picture {i + 1} ({_label(upload.filename)}): {exc}") from None
+        try:
+            job = await run_in_threadpool(jobs.start, name, pictures, service.names)
+        except StyleConflict as exc:
+            raise HTTPException(409, str(exc)) from None
+        except StyleError as exc:
+            raise HTTPException(400, str(exc)) from None
+        response.headers["Location"] = f"/api/styles/{job.id}"
+        return job.status()
+
+    @app.get("/api/styles")
+    def list_styles() -> dict:
+        return {"jobs": [job.status() for job in list(jobs.jobs.values())]}
+
+    @app.get("/api/styles/{job_id}")
+    def style_status(job_id: str) -> dict:
+        job = jobs.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"no style job {job_id[:40]!r}")
+        return job.status()
