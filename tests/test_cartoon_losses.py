@@ -7,10 +7,14 @@ import torch
 from torch import nn
 
 from artifygan.cartoon_losses import (
+    StrokeCleanup,
     box_filter,
+    clean_strokes,
     flat_skin_loss,
     flat_skin_weight,
+    grey_closing,
     guided_filter,
+    postprocess_settings,
     random_color_shift,
     surface,
 )
@@ -120,3 +124,34 @@ def test_random_color_shift_is_a_grey_image_with_weights_near_the_luma_ones():
     assert torch.allclose(random_color_shift(grey), torch.full((4, 1, 8, 8), 0.25), atol=1e-6)
     luma = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
     assert (g - luma).abs().max() < 0.3 and (g - luma).abs().max() > 1e-4
+
+
+def test_closing_removes_thin_dark_lines_and_keeps_wide_dark_areas():
+    x = torch.full((1, 1, 24, 24), 0.5)
+    x[..., 5, :] = -0.5  # a 1-pixel dark line
+    x[..., 12:21, 4:13] = -0.8  # a 9×9 dark block (an eye, a nostril)
+    y = grey_closing(x, 5)
+    assert torch.allclose(y[..., 5, :], torch.full((24,), 0.5))
+    assert torch.allclose(y[..., 12:21, 4:13], x[..., 12:21, 4:13])
+    with pytest.raises(ValueError, match="odd"):
+        grey_closing(x, 4)
+
+
+def test_clean_strokes_erases_strokes_on_flat_skin_and_keeps_lines_on_photo_edges():
+    photo = torch.full((1, 3, 32, 32), 0.3)
+    photo[..., 20:, :] = -0.6  # the photo has an edge at row 20 (a jaw line), flat elsewhere
+    out = torch.full((1, 3, 32, 32), 0.4)
+    out[..., 8, :] = -0.4  # a crack across the "cheek": the photo is flat there
+    out[..., 20, :] = -0.4  # a contour line on the photo's edge
+    clean = clean_strokes(out, photo, StrokeCleanup(k=3, smooth_r=0))
+    assert (clean[..., 8, 4:-4] - 0.4).abs().max() < 0.01  # the crack is gone
+    assert (clean[..., 20, 4:-4] + 0.4).abs().max() < 0.05  # the contour line stays
+
+
+def test_postprocess_settings_read_the_snapshot_entry():
+    assert postprocess_settings({}) is None
+    assert postprocess_settings({"postprocess": {"clean_strokes": {"k": 7}}}) == StrokeCleanup(k=7)
+    with pytest.raises(ValueError, match="unknown postprocess"):
+        postprocess_settings({"postprocess": {"sharpen": {}}})
+    with pytest.raises(ValueError, match="clean_strokes"):
+        postprocess_settings({"postprocess": {"clean_strokes": {"radius": 3}}})

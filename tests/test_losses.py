@@ -68,3 +68,19 @@ def test_edge_promoting_term_counts():
     assert without == 0 and with_edges == pytest.approx(2.0)
     with pytest.raises(ValueError, match="unknown GAN loss"):
         losses.d_real_loss(real, "wgan")
+
+
+def test_teacher_term_uses_its_phase_weight_and_the_images_the_teacher_saw(content_net):
+    from artifygan.training.loop import teacher_images
+
+    photo = torch.rand(4, 3, 16, 16) * 2 - 1
+    fake = torch.zeros(4, 3, 16, 16)
+    fake[2:] = 5.0  # images the teacher did not see must not count
+    teacher_out = torch.full((2, 3, 16, 16), 0.5)
+    cfg = LossConfig(content=0.0, teacher=10.0, teacher_adv=2.0)
+    init = losses.generator_loss(cfg, content_net, photo, fake, None, teacher_out=teacher_out)
+    adv = losses.generator_loss(cfg, content_net, photo, fake, torch.ones(4, 1, 4, 4), teacher_out=teacher_out)
+    assert init.parts["teacher"].item() == pytest.approx(10 * 0.5)
+    assert adv.parts["teacher"].item() == pytest.approx(2 * 0.5)
+    assert teacher_images(8, LossConfig(teacher_adv_fraction=0.25)) == 2
+    assert teacher_images(3, LossConfig(teacher_adv_fraction=0.1)) == 1

@@ -160,8 +160,37 @@ def test_fast_generator_learns_from_a_teacher_then_keeps_skin_flat(tiny_data, ti
     assert adv["loss_g_flat_skin"] > 0 and "loss_g_teacher" not in adv  # distillation only initialises
     snap = json.loads((run / "snapshots" / "step_0000004" / "config.json").read_text())
     assert snap["generator"] == "fast"
-    with pytest.raises(ValueError, match="loss.teacher is 0"):
+    with pytest.raises(ValueError, match="loss.teacher_adv are 0"):
         train(tiny_config(tiny_data, f"model.teacher={tiny_snapshot}"), run_root=tmp_path / "x", progress=False)
+
+
+def test_teacher_anchor_in_the_adversarial_phase_learns_the_cleaned_teacher(tiny_data, tiny_snapshot, tmp_path,
+                                                                            monkeypatch):
+    import json
+    import shutil
+
+    from artifygan.cartoon_losses import StrokeCleanup
+
+    teacher = tmp_path / "teacher"
+    shutil.copytree(tiny_snapshot, teacher)
+    meta = json.loads((teacher / "config.json").read_text())
+    meta["postprocess"] = {"clean_strokes": {"k": 3}}
+    (teacher / "config.json").write_text(json.dumps(meta))
+    seen = []
+    real = loop_mod.clean_strokes
+
+    def spy(out, photo, cfg):
+        seen.append(cfg)
+        return real(out, photo, cfg)
+
+    monkeypatch.setattr(loop_mod, "clean_strokes", spy)
+    cfg = tiny_config(tiny_data, "model.generator=fast", "train.init_steps=1", "train.adv_steps=2",
+                      f"model.teacher={teacher}", "loss.teacher=0", "loss.teacher_adv=3")
+    run = train(cfg, run_root=tmp_path / "runs", progress=False)
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert "loss_g_teacher" not in rows[0]  # init weight 0: no distillation there
+    assert all(r["loss_g_teacher"] > 0 for r in rows if r["phase"] == "adversarial")
+    assert seen == [StrokeCleanup(k=3)] * 2  # the teacher's recorded postprocess, once per adversarial step
 
 
 def test_snapshots_record_the_preprocessing_and_face_mode_uses_it(tiny_data, tmp_path):

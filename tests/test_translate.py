@@ -112,3 +112,28 @@ def test_missing_face_detector_is_one_clear_error(snapshot, tmp_path, capsys):
                "--yunet", str(tmp_path / "missing.onnx")])
     err = capsys.readouterr().err
     assert rc != 0 and "missing.onnx" in err and "--mode whole" in err
+
+
+def test_a_recorded_postprocess_runs_on_every_output_and_a_bad_one_names_the_file(snapshot, tmp_path):
+    import json
+    import shutil
+
+    from artifygan.cartoon_losses import StrokeCleanup, clean_strokes
+    from artifygan.imageio import pil_to_tensor
+
+    snap = tmp_path / "clean"
+    shutil.copytree(snapshot, snap)
+    meta = json.loads((snap / "config.json").read_text())
+    meta["postprocess"] = {"clean_strokes": {"k": 3}}
+    (snap / "config.json").write_text(json.dumps(meta))
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8))
+    raw = Cartoonizer.from_pretrained(snapshot, device="cpu", backend="torch")
+    clean = Cartoonizer.from_pretrained(snap, device="cpu", backend="torch")
+    x = pil_to_tensor(photo)[None]
+    expected = clean_strokes(raw.forward(x), x, StrokeCleanup(k=3)).clamp(-1, 1)
+    assert torch.allclose(clean.forward(x), expected, atol=1e-6)
+    assert not torch.allclose(clean.forward(x), raw.forward(x), atol=1e-3)
+    meta["postprocess"] = {"clean_strokes": {"size": 3}}
+    (snap / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(SnapshotError, match="config.json: postprocess.clean_strokes"):
+        Cartoonizer.from_pretrained(snap, device="cpu", backend="torch")

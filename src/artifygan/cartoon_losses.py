@@ -14,11 +14,15 @@ losses already live in losses.py and are not repeated here.
   (cheeks, forehead) the output should equal its own edge-preserving smoothing, i.e. carry no thin strokes
   or blotches; contours survive the guided filter, and the photo's detailed regions (eyes, mouth, hair)
   are down-weighted, so it does not erase the lines a cartoon should draw.
+- ``clean_strokes``: the same idea applied to an output after the fact (inference postprocess, or a
+  distillation target): a greyscale closing erases thin dark strokes, kept only where the photo is flat.
 - ``random_color_shift``: White-box's texture representation (random-weighted grayscale), for a texture
   discriminator that must ignore colour.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -96,6 +100,54 @@ def flat_skin_loss(fake: torch.Tensor, photo: torch.Tensor, r: int = 5, eps: flo
     return (w * diff).sum() / w.sum().clamp_min(1e-6)
 
 
+def grey_closing(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Greyscale morphological closing (max then min over k×k): removes dark lines thinner than k."""
+    if k < 3 or k % 2 == 0:
+        raise ValueError(f"closing size must be odd and ≥ 3, got {k}")
+    p = k // 2
+    dilated = F.max_pool2d(F.pad(x, (p, p, p, p), mode="replicate"), k, 1)
+    return -F.max_pool2d(F.pad(-dilated, (p, p, p, p), mode="replicate"), k, 1)
+
+
+@dataclass(frozen=True)
+class StrokeCleanup:
+    """Settings of :func:`clean_strokes`, recorded in a snapshot's ``postprocess`` (what its outputs went through)."""
+
+    k: int = 5  # closing size: dark strokes up to k-1 pixels wide go
+    tau: float = 0.1  # flat-photo mask temperature (see flat_skin_weight); larger = more of the skin counts
+    smooth_r: int = 2  # then a self-guided filter of this radius flattens what is left (0: none)
+    smooth_eps: float = 0.05
+
+
+def clean_strokes(out: torch.Tensor, photo: torch.Tensor, cfg: StrokeCleanup = StrokeCleanup()) -> torch.Tensor:
+    """Erase thin dark strokes the generator drew where the *photo* is smooth (cheeks, forehead).
+
+    Why: an edge-promoting GAN learns that dark lines look "cartoon" and draws them across skin too,
+    which ages faces and breaks face detectors. Lines where the photo has edges (contours, eyes, mouth,
+    hair) are kept: the blend weight is the photo's flatness, not anything about the output.
+    """
+    o = out.float()
+    flat = grey_closing(o, cfg.k)
+    if cfg.smooth_r:
+        flat = surface(flat, cfg.smooth_r, cfg.smooth_eps)
+    w = flat_skin_weight(photo.float(), cfg.tau)
+    return (w * flat + (1 - w) * o).to(out.dtype)
+
+
+def postprocess_settings(meta: dict) -> StrokeCleanup | None:
+    """The snapshot's ``postprocess`` entry: ``{"clean_strokes": {k, tau, smooth_r, smooth_eps}}`` or none."""
+    post = meta.get("postprocess") or {}
+    unknown = set(post) - {"clean_strokes"}
+    if unknown:
+        raise ValueError(f"unknown postprocess step(s) {sorted(unknown)} in the snapshot's config.json")
+    if "clean_strokes" not in post:
+        return None
+    try:
+        return StrokeCleanup(**post["clean_strokes"])
+    except TypeError as exc:
+        raise ValueError(f"postprocess.clean_strokes in config.json: {exc}") from None
+
+
 def random_color_shift(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """White-box texture representation: grayscale with random channel weights around the luma ones,
     (B, 1, H, W); a texture discriminator on it learns lines and texture, not colour."""
@@ -107,5 +159,6 @@ def random_color_shift(x: torch.Tensor, generator: torch.Generator | None = None
     return (x * weights).sum(1, keepdim=True)
 
 
-__all__ = ["box_filter", "flat_skin_loss", "flat_skin_weight", "gradient_magnitude", "guided_filter", "luma",
-           "random_color_shift", "surface"]
+__all__ = ["StrokeCleanup", "box_filter", "clean_strokes", "flat_skin_loss", "flat_skin_weight", "gradient_magnitude",
+           "grey_closing", "guided_filter", "luma", "postprocess_settings", "random_color_shift",
+           "surface"]

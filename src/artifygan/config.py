@@ -38,9 +38,12 @@ class ModelConfig:
     discriminator_args: dict[str, Any] = field(default_factory=dict)
     content: str = "inception"  # vgg19 | inception
     content_args: dict[str, Any] = field(default_factory=dict)
-    # a snapshot (folder) whose outputs the generator learns from in the initialisation phase
-    # (loss.teacher): distillation of a trained model into a faster generator
+    # a snapshot (folder) whose outputs the generator learns from (loss.teacher, loss.teacher_adv):
+    # distillation of a trained model into a faster generator; the snapshot's recorded postprocess
+    # (stroke cleanup) is applied to its outputs, so the student learns the cleaned look directly
     teacher: str | None = None
+    # replaces the teacher snapshot's own postprocess, e.g. {clean_strokes: {k: 5, smooth_r: 0}}; {} = none
+    teacher_postprocess: dict[str, Any] | None = None
 
 
 @dataclass
@@ -55,6 +58,10 @@ class LossConfig:
     tv: float = 0.0  # total variation
     flat_skin: float = 0.0  # output ≈ its own guided-filter smoothing where the photo is flat (no strokes)
     teacher: float = 0.0  # initialisation phase: L1 to the teacher snapshot's output (model.teacher)
+    # adversarial phase: the same L1, as an anchor that keeps the student near a working mapping while D
+    # sharpens it (a norm-free student against a fresh D drifted to dark outputs without it)
+    teacher_adv: float = 0.0
+    teacher_adv_fraction: float = 1.0  # share of each batch the anchor is computed on (the teacher's cost)
 
 
 @dataclass
@@ -206,6 +213,7 @@ def validate_config(cfg: Config) -> None:
         (d.size >= 32, f"data.size={d.size}: must be at least 32"),
         (d.num_workers >= 0, f"data.num_workers={d.num_workers}: must be 0 or more"),
         (min(t.lr_g, t.lr_d, t.lr_init) > 0, "train.lr_g, lr_d and lr_init must be positive"),
+        (0 < cfg.loss.teacher_adv_fraction <= 1, "loss.teacher_adv_fraction must be in (0, 1]"),
         (0.0 <= t.ema_decay < 1.0, f"train.ema_decay={t.ema_decay}: must be in [0, 1)"),
         (t.init_epochs >= 0 and t.epochs >= 0, "train.init_epochs and train.epochs must be 0 or more"),
         ((t.init_steps or 0) >= 0 and (t.adv_steps or 0) >= 0, "train.init_steps/adv_steps must be 0 or more"),

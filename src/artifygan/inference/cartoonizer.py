@@ -1,7 +1,8 @@
 """The Cartoonizer: the single inference path used by the CLI, the Python API and the benchmarks.
 
-preprocess (any PIL mode → RGB, optional resize, pad to the net's stride) → generator →
-postprocess (crop the padding, resize back, restore alpha).
+preprocess (any PIL mode → RGB, optional resize, pad to the net's stride) → generator (then the
+snapshot's recorded tensor postprocess, e.g. stroke cleanup) → postprocess (crop the padding, resize
+back, restore alpha).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from ..cartoon_losses import clean_strokes, postprocess_settings
 from ..device import pick_device, to_memory_format
 from ..imageio import ImageError, load_image, pil_to_tensor, tensor_to_pil, to_rgb
 from ..models import load_generator
-from ..models.snapshot import resolve_snapshot, save_generator
+from ..models.snapshot import SnapshotError, resolve_snapshot, save_generator
 from .tiling import translate_tiled
 
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
@@ -86,6 +88,7 @@ class Cartoonizer:
             self.generator = self.generator.to(torch.bfloat16)
         self.net = torch.compile(self.generator) if compile else self.generator
         self.meta = meta or {}
+        self.cleanup = postprocess_settings(self.meta)
         self.stride = int(getattr(generator, "stride", 4))
         self.batch_size = max(1, batch_size)
         self.max_side = max_side
@@ -108,6 +111,10 @@ class Cartoonizer:
         snap = resolve_snapshot(path)
         generator, meta = load_generator(snap)
         meta = {**meta, "path": str(snap)}
+        try:
+            postprocess_settings(meta)
+        except ValueError as exc:
+            raise SnapshotError(f"{snap / 'config.json'}: {exc}") from None
         on_cpu = pick_device(device).type == "cpu"
         onnx_path = None
         if backend == "onnx" or (backend == "auto" and on_cpu and _has_onnxruntime()):
@@ -155,13 +162,18 @@ class Cartoonizer:
 
     @torch.inference_mode()
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """Network output in [-1, 1], then the snapshot's recorded postprocess (stroke cleanup), if any."""
         if self.session is not None:
-            return torch.from_numpy(self.session.run(None, {"image": batch.float().numpy()})[0])
-        p = next(self.generator.parameters())
-        x = batch.to(self.device, p.dtype)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x).float().cpu()
+            out = torch.from_numpy(self.session.run(None, {"image": batch.float().numpy()})[0])
+        else:
+            p = next(self.generator.parameters())
+            x = batch.to(self.device, p.dtype)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            out = self.net(x).float().cpu()
+        if self.cleanup is not None:
+            out = clean_strokes(out, batch.float(), self.cleanup).clamp_(-1, 1)
+        return out
 
     def postprocess(self, out: torch.Tensor, prep: Prepared) -> Image.Image:
         nw, nh = prep.net_size

@@ -23,6 +23,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from ..cartoon_losses import clean_strokes, postprocess_settings
 from ..config import Config, config_from_dict, validate_config
 from ..data.dataset import EpochStream, UnpairedImages, prepared_framing
 from ..data.smoothing import edge_smooth_batch
@@ -141,11 +142,16 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         G = GENERATORS.build(cfg.model.generator, cfg.model.generator_args).to(dev)
         D = DISCRIMINATORS.build(cfg.model.discriminator, cfg.model.discriminator_args).to(dev)
         content = CONTENT_NETWORKS.build(cfg.model.content, cfg.model.content_args).to(dev)
-        teacher = None
+        teacher, teacher_cleanup = None, None
         if cfg.model.teacher:
-            if cfg.loss.teacher <= 0:
-                raise ValueError("model.teacher is set but loss.teacher is 0: give the distillation a weight")
-            teacher = load_generator(cfg.model.teacher, device=str(dev))[0].requires_grad_(False)
+            if cfg.loss.teacher <= 0 and cfg.loss.teacher_adv <= 0:
+                raise ValueError("model.teacher is set but loss.teacher and loss.teacher_adv are 0: "
+                                 "give the distillation a weight")
+            teacher, t_meta = load_generator(cfg.model.teacher, device=str(dev))
+            teacher.requires_grad_(False)
+            if cfg.model.teacher_postprocess is not None:
+                t_meta = {"postprocess": cfg.model.teacher_postprocess}
+            teacher_cleanup = postprocess_settings(t_meta)
         if cfg.data.size % getattr(G, "stride", 1):
             raise ValueError(f"data.size={cfg.data.size}: must be a multiple of the generator's stride {G.stride}")
         fmt = memory_format(t_cfg.channels_last, dev, G)
@@ -275,9 +281,13 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                         fake = G_fwd(photo)
                         d_fake = None if init_phase else D_plain(fake).float()  # no DDP hooks: D is frozen here
                         t_out = None
-                        if teacher is not None:
-                            with torch.no_grad():
-                                t_out = teacher(photo)
+                        if teacher is not None and (cfg.loss.teacher if init_phase else cfg.loss.teacher_adv) > 0:
+                            with torch.no_grad():  # the adversarial anchor may use part of the batch (cost)
+                                n_t = photo.shape[0] if init_phase else teacher_images(photo.shape[0], cfg.loss)
+                                photo_t = photo[:n_t]
+                                t_out = teacher(photo_t)
+                                if teacher_cleanup is not None:
+                                    t_out = clean_strokes(t_out.float(), photo_t.float(), teacher_cleanup)
                         g_losses = generator_loss(cfg.loss, content_fwd, photo, fake.float(), d_fake, cartoon, t_out)
                     scaler.scale(g_losses.total / accum).backward()
                 for k, v in g_losses.parts.items():
@@ -330,6 +340,12 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         if info.distributed:
             torch.distributed.barrier()
     return run_dir
+
+
+def teacher_images(batch: int, loss: Any) -> int:
+    """Images of a batch the adversarial-phase teacher anchor sees: a teacher forward per image is what
+    the anchor costs, and an L1 mean over a random quarter of the batch estimates the same term."""
+    return max(1, min(batch, round(batch * loss.teacher_adv_fraction)))
 
 
 def smoothing_on_device(mode: str, dev: torch.device) -> bool:
