@@ -133,6 +133,17 @@ def test_a_recorded_postprocess_runs_on_every_output_and_a_bad_one_names_the_fil
     expected = clean_strokes(raw.forward(x), x, StrokeCleanup(k=3)).clamp(-1, 1)
     assert torch.allclose(clean.forward(x), expected, atol=1e-6)
     assert not torch.allclose(clean.forward(x), raw.forward(x), atol=1e-3)
+    assert Cartoonizer.from_pretrained(snap, device="cpu", backend="torch", clean_strokes=False).cleanup is None
+    forced = Cartoonizer.from_pretrained(snapshot, device="cpu", backend="torch", clean_strokes=True)
+    assert forced.cleanup == StrokeCleanup()
+    src = tmp_path / "in.png"
+    photo.save(src)
+    outs = {}
+    for flag in ("on", "off"):
+        assert main(["translate", str(src), "-o", str(tmp_path / flag), "-m", str(snapshot), "--mode", "whole",
+                     "--backend", "torch", "--clean-strokes", flag]) == 0
+        outs[flag] = np.asarray(Image.open(next((tmp_path / flag).iterdir())), dtype=np.int16)
+    assert np.abs(outs["on"] - outs["off"]).max() > 0  # the flag reaches the inference path
     meta["postprocess"] = {"clean_strokes": {"size": 3}}
     (snap / "config.json").write_text(json.dumps(meta))
     with pytest.raises(SnapshotError, match="config.json: postprocess.clean_strokes"):

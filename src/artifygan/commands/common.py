@@ -36,6 +36,8 @@ def add_model_args(p: argparse.ArgumentParser, batch_size: int = 4) -> None:
     p.add_argument("--tile", type=bounded(int, 32), default=1024,
                    help="images of more than TILE² pixels run as overlapping tiles")
     p.add_argument("--compile", action="store_true", help="torch.compile the generator (GPU users)")
+    p.add_argument("--clean-strokes", choices=["auto", "on", "off"], default="auto",
+                   help="erase thin dark strokes the model draws on flat skin (auto: as the snapshot records)")
 
 
 def add_wild_args(p: argparse.ArgumentParser) -> None:
@@ -63,7 +65,8 @@ def build_wild(args: argparse.Namespace, resize: int | None = None):
                           max_faces=args.max_faces, min_face=args.min_face, face_size=args.face_size)
     cz = Cartoonizer.from_pretrained(args.model, device=args.device, backend=args.backend,
                                      batch_size=args.batch_size, max_side=args.max_side, resize=resize,
-                                     compile=args.compile, tile=args.tile)
+                                     compile=args.compile, tile=args.tile,
+                                     clean_strokes={"auto": None, "on": True, "off": False}[args.clean_strokes])
     wild = WildCartoonizer(cz, options, yunet=args.yunet)
     if options.mode == "face":
         wild.require_detector("use --mode whole")

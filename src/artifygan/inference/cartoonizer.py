@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from ..cartoon_losses import clean_strokes, postprocess_settings
+from ..cartoon_losses import StrokeCleanup, clean_strokes, postprocess_settings
 from ..device import pick_device, to_memory_format
 from ..imageio import ImageError, load_image, pil_to_tensor, tensor_to_pil, to_rgb
 from ..models import load_generator
@@ -63,12 +63,13 @@ class Cartoonizer:
     ``max_side`` bounds the resolution the net sees (larger inputs are downscaled for the net and the
     result scaled back to the input size; 0 = full resolution); ``resize`` forces the longer side to that
     value. Inputs of more than ``tile``² pixels run as overlapping ``tile``² tiles (bounded memory).
+    ``clean_strokes``: erase thin dark strokes on flat skin (None: as the snapshot's config records).
     """
 
     def __init__(self, generator: nn.Module, meta: dict[str, Any] | None = None, device: str = "auto",
                  batch_size: int = 4, max_side: int = 1536, resize: int | None = None,
                  onnx_path: str | os.PathLike | None = None, compile: bool = False, tile: int = 1024,
-                 tile_overlap: int = 64) -> None:
+                 tile_overlap: int = 64, clean_strokes: bool | None = None) -> None:
         self.device = pick_device(device)
         self.generator = generator.to(self.device).eval()
         self.session = None
@@ -88,7 +89,9 @@ class Cartoonizer:
             self.generator = self.generator.to(torch.bfloat16)
         self.net = torch.compile(self.generator) if compile else self.generator
         self.meta = meta or {}
-        self.cleanup = postprocess_settings(self.meta)
+        # None: as the snapshot records; True: its settings, else the defaults; False: raw network output
+        recorded = postprocess_settings(self.meta)
+        self.cleanup = recorded if clean_strokes is None else ((recorded or StrokeCleanup()) if clean_strokes else None)
         self.stride = int(getattr(generator, "stride", 4))
         self.batch_size = max(1, batch_size)
         self.max_side = max_side
