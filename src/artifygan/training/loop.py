@@ -252,14 +252,19 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                 smooth = batch["smooth"].to(dev, non_blocking=True) if "smooth" in batch else edge_smooth_batch(cartoon)
                 micro.append((to_dev(batch["photo"]), to_dev(cartoon), to_dev(smooth)))
             stats: dict[str, torch.Tensor] = {}
+            kept_fake: torch.Tensor | None = None
 
             if not init_phase:
                 # -- discriminator: real cartoons vs G(photo) and (edge-promoting) smoothed cartoons --
                 opt_d.zero_grad(set_to_none=True)
                 for i, (photo, cartoon, smooth) in enumerate(micro):
-                    with torch.no_grad(), autocast():
-                        fake = G_fwd(photo)
-                    parts = [cartoon, fake] + ([smooth] if cfg.loss.edge_promoting else [])
+                    if accum == 1:  # one G forward serves both steps: D sees it detached, G's loss reuses it
+                        with autocast():
+                            kept_fake = fake = G_fwd(photo)
+                    else:  # micro-batches: G's graphs would all stay alive until its step; recompute there
+                        with torch.no_grad(), autocast():
+                            fake = G_fwd(photo)
+                    parts = [cartoon, fake.detach()] + ([smooth] if cfg.loss.edge_promoting else [])
                     with _no_sync(D_train, i < accum - 1):
                         with autocast():
                             logits = D_fwd(torch.cat(parts)).float().chunk(len(parts))
@@ -278,7 +283,8 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             for i, (photo, cartoon, _smooth) in enumerate(micro):
                 with _no_sync(G_train, i < accum - 1):
                     with autocast():
-                        fake = G_fwd(photo)
+                        fake = kept_fake if kept_fake is not None else G_fwd(photo)
+                        kept_fake = None
                         d_fake = None if init_phase else D_plain(fake).float()  # no DDP hooks: D is frozen here
                         t_out = None
                         if teacher is not None and (cfg.loss.teacher if init_phase else cfg.loss.teacher_adv) > 0:
