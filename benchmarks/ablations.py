@@ -35,6 +35,10 @@ VARIANTS: dict[str, list[str]] = {
     "no-edge": ["loss.edge_promoting=false"],
     "animegan-extras": EXTRAS,
     "vgg19-random": VGG_RANDOM,
+    # the GPU-speed issue's generator against `light`, same data, losses and images seen
+    "fast": ["model.generator=fast"],
+    # ... and with the fast recipe's 16-channel discriminator (a quarter of the D's cost on a CPU)
+    "fast-d16": ["model.generator=fast", "model.discriminator_args={base_ch: 16, norm: layer, spectral_norm: true}"],
 }
 
 
@@ -88,6 +92,7 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=Path("reports/ablations"))
     p.add_argument("--yunet", help="YuNet .onnx for the faces-kept column (else $ARTIFYGAN_YUNET, cache, URL)")
     p.add_argument("--only", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    p.add_argument("--no-baselines", action="store_true", help="skip evaluate's identity / untrained rows")
     p.add_argument("--eval-only", action="store_true")
     args = p.parse_args()
     for path in (args.photos, args.reference):
@@ -105,6 +110,8 @@ def main() -> int:
         cmd += ["-m", m]
     if args.yunet:
         cmd += ["--yunet", args.yunet]
+    if args.no_baselines:
+        cmd.append("--no-baselines")
     subprocess.run(cmd, check=True)
     print(f"\nbudget: {args.steps} steps × batch 8 at {args.size}² ({args.init_steps} content-only), "
           f"translated at {args.process_size} for evaluation; wall time per variant (min): "
