@@ -161,3 +161,13 @@ def test_colour_start_folds_exactly_into_the_output_conv(tiny_snapshot):
     mu_out, _ = preact_stats(after)
     assert torch.allclose(mu_out, mu_ref, atol=0.05)  # the outputs now have the references' mean colour
     assert not torch.allclose(before, after)
+
+
+def test_style_metadata_describes_a_photo_list_briefly(tmp_path):
+    from artifygan.styles.adapt import describe_photos
+
+    files = [tmp_path / "a" / f"{i}.jpg" for i in range(300)] + [tmp_path / "b" / "x.jpg"]
+    text = describe_photos(files)
+    assert text == f"301 files in {tmp_path / 'a'}, {tmp_path / 'b'}" and len(text) < 200
+    assert describe_photos(tmp_path) == str(tmp_path)
+    assert describe_photos(None).startswith("bundled example photos")

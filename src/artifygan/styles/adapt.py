@@ -118,6 +118,17 @@ def d_forward(d: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.T
     return x, feats
 
 
+def describe_photos(photos: PathLike | Sequence[PathLike] | None) -> str:
+    """What the style was learned on, short enough for config.json (a list of 300 files is not)."""
+    if photos is None:
+        return "bundled example photos (strong augmentation)"
+    if isinstance(photos, str | os.PathLike):
+        return str(photos)
+    paths = [Path(p) for p in photos]
+    parents = sorted({str(p.parent) for p in paths})
+    return f"{len(paths)} files in {', '.join(parents[:3])}{' …' if len(parents) > 3 else ''}"
+
+
 def _uint8_to_tensor(arr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
 
@@ -159,7 +170,7 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
         "references": [{"file": r.path.name, "path": str(r.path.resolve()), "sha256": r.sha256,
                         "face_crop": r.face} for r in references],
         "base": str(snap), "base_name": base_meta.get("name"),
-        "photos": str(photos) if photos is not None else "bundled example photos (strong augmentation)",
+        "photos": describe_photos(photos),
         "n_photos": len(photo_list), **info, "config": dataclasses.asdict(cfg),
     }
     if out_path is None:
