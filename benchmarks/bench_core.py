@@ -34,11 +34,12 @@ from artifygan.models.flops import count_macs, count_params
 RECIPES = {"today (light)": "configs/selfie2anime_light.yaml", "new (fast)": "configs/selfie2anime_fast.yaml"}
 
 
-def recipe_overrides(path: str) -> tuple[str, ...]:
-    """The recipe file's model.* and loss.* as dotted overrides (values as JSON, which YAML reads)."""
+def load_recipe(path: str) -> tuple[str, tuple[str, ...]]:
+    """(generator name, the recipe file's model.* and loss.* as dotted overrides, values as JSON, which YAML reads)."""
     doc = yaml.safe_load(Path(path).read_text())
-    return tuple(f"{section}.{k}={json.dumps(v)}" for section in ("model", "loss")
-                 for k, v in (doc.get(section) or {}).items())
+    overrides = tuple(f"{section}.{k}={json.dumps(v)}" for section in ("model", "loss")
+                      for k, v in (doc.get(section) or {}).items())
+    return doc["model"]["generator"], overrides
 
 
 def inference_img_per_s(name: str, size: int, batch: int, backend: str, seconds: float = 8.0) -> float:
@@ -90,8 +91,7 @@ def main() -> None:
     print("|---|---|---|---|")
     rates = {}
     for label, recipe in RECIPES.items():
-        overrides = recipe_overrides(recipe)
-        model = yaml.safe_load(Path(recipe).read_text())["model"]["generator"]
+        model, overrides = load_recipe(recipe)
         row = bench_train(model, size=128, batch=8, steps=args.train_steps, device="cpu", overrides=overrides,
                           workers=1)
         rates[label] = row.adv_img_per_s

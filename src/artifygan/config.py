@@ -63,6 +63,10 @@ class LossConfig:
     teacher_adv: float = 0.0
     teacher_adv_fraction: float = 1.0  # share of each batch the anchor is computed on (the teacher's cost)
 
+    def teacher_weight(self, adversarial: bool) -> float:
+        """The teacher L1's weight in a phase: distillation (initialisation) or anchor (adversarial)."""
+        return self.teacher_adv if adversarial else self.teacher
+
 
 @dataclass
 class TrainConfig:

@@ -129,7 +129,7 @@ def generator_loss(cfg: LossConfig, content_net: Callable[[torch.Tensor], torch.
         feat_photo = content_net(photo)
     feat_fake = content_net(fake)
     terms: dict[str, torch.Tensor] = {"content": cfg.content * content_loss(feat_fake, feat_photo.detach())}
-    w_teacher = cfg.teacher if d_fake is None else cfg.teacher_adv  # distillation init / adversarial anchor
+    w_teacher = cfg.teacher_weight(adversarial=d_fake is not None)
     if w_teacher > 0 and teacher_out is not None:
         # the teacher may have seen only the first images of the batch (loss.teacher_adv_fraction)
         terms["teacher"] = w_teacher * F.l1_loss(fake[: teacher_out.shape[0]], teacher_out.float())

@@ -287,7 +287,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                         kept_fake = None
                         d_fake = None if init_phase else D_plain(fake).float()  # no DDP hooks: D is frozen here
                         t_out = None
-                        if teacher is not None and (cfg.loss.teacher if init_phase else cfg.loss.teacher_adv) > 0:
+                        if teacher is not None and cfg.loss.teacher_weight(adversarial=not init_phase) > 0:
                             with torch.no_grad():  # the adversarial anchor may use part of the batch (cost)
                                 n_t = photo.shape[0] if init_phase else teacher_images(photo.shape[0], cfg.loss)
                                 photo_t = photo[:n_t]
