@@ -148,3 +148,19 @@ def test_a_recorded_postprocess_runs_on_every_output_and_a_bad_one_names_the_fil
     (snap / "config.json").write_text(json.dumps(meta))
     with pytest.raises(SnapshotError, match="config.json: postprocess.clean_strokes"):
         Cartoonizer.from_pretrained(snap, device="cpu", backend="torch")
+
+
+def test_forward_bytes_is_forward_quantised_and_translate_uses_it(snapshot):
+    """The uint8 path (what a GPU copies back) must give the same pixels as the float path."""
+    from artifygan.imageio import pil_to_tensor, tensor_to_pil, to_bytes
+
+    for backend in ("torch", "onnx"):
+        for clean in (False, True):
+            cz = Cartoonizer.from_pretrained(snapshot, device="cpu", backend=backend, clean_strokes=clean)
+            x = torch.stack([pil_to_tensor(random_rgb(24, 16, seed=i)) for i in range(3)])
+            q = cz.forward_bytes(x)
+            assert q.dtype == torch.uint8 and q.shape == x.shape
+            assert torch.equal(q, to_bytes(cz.forward(x)))
+    photo = random_rgb(40, 32, seed=5)  # a multiple of the stride, above the minimum side: no resize
+    via_float = tensor_to_pil(cz.forward(pil_to_tensor(photo)[None])[0])
+    assert np.array_equal(np.asarray(cz(photo)), np.asarray(via_float))

@@ -2,7 +2,8 @@
 
 For each generator (the light one and the paper-size cartoongan, same run, same machine): parameters,
 GMACs, latency at batch 1, throughput at the best batch, peak memory; per backend (torch eager,
-onnxruntime on CPU, torch on GPU when present, bf16). All through the Cartoonizer's network stage.
+onnxruntime on CPU, torch on GPU when present, bf16). All through the Cartoonizer's network stage
+(``forward_bytes``: a float batch in, uint8 images out, as ``translate`` runs it).
 """
 
 from __future__ import annotations
@@ -72,20 +73,21 @@ class PeakRSS:
 
 def _time(cz: Cartoonizer, batch: int, size: int, seconds: float) -> list[float]:
     x = torch.rand(batch, 3, size, size) * 2 - 1
-    cz.forward(x)  # warm-up (and cuDNN / ORT graph set-up)
+    cz.forward_bytes(x)  # warm-up (and cuDNN / ORT graph set-up)
     sync = torch.cuda.synchronize if cz.device.type == "cuda" else (lambda: None)
     times: list[float] = []
     t_end = time.perf_counter() + seconds
     while time.perf_counter() < t_end or len(times) < 3:
         t0 = time.perf_counter()
-        cz.forward(x)
+        cz.forward_bytes(x)
         sync()
         times.append(time.perf_counter() - t0)
     return times
 
 
 def bench_model(name: str, backend: str, sizes: tuple[int, ...], batches: tuple[int, ...],
-                seconds: float) -> list[Row]:
+                seconds: float, compile: bool = False) -> list[Row]:
+    """``compile``: torch backends run ``torch.compile`` (default mode); the row's backend says so."""
     torch.manual_seed(0)
     g = GENERATORS.build(name)
     params, rows = count_params(g), []
@@ -95,7 +97,9 @@ def bench_model(name: str, backend: str, sizes: tuple[int, ...], batches: tuple[
             from .export import export_onnx
 
             onnx_path = export_onnx(g, Path(tmp) / "g.onnx")
-        cz = Cartoonizer(g, device="cuda" if backend == "cuda" else "cpu", onnx_path=onnx_path)
+        compiled = compile and backend != "onnx"
+        cz = Cartoonizer(g, device="cuda" if backend == "cuda" else "cpu", onnx_path=onnx_path, compile=compiled)
+        label = backend + ("+compile" if compiled else "")
         for size in sizes:
             macs = count_macs(GENERATORS.build(name), size)
             if cz.device.type == "cuda":
@@ -113,19 +117,19 @@ def bench_model(name: str, backend: str, sizes: tuple[int, ...], batches: tuple[
                 dev = torch.cuda.get_device_name()
                 peak_flops = next((v for k, v in BF16_PEAK.items() if k in dev), None)
                 share = 2 * macs * best / peak_flops if peak_flops else None
-            rows.append(Row(name, backend, size, params, macs / 1e9, 1000 * lat, best, best_b, peak, share))
+            rows.append(Row(name, label, size, params, macs / 1e9, 1000 * lat, best, best_b, peak, share))
     return rows
 
 
 def run_bench(models: tuple[str, ...] = ("fast", "light", "cartoongan"), sizes: tuple[int, ...] = (256, 512),
               batches: tuple[int, ...] = (1, 4), seconds: float = 2.0, backends: tuple[str, ...] | None = None,
-              ) -> list[Row]:
+              compile: bool = False) -> list[Row]:
     if backends is None:
         import importlib.util
 
         backends = ("torch",) + (("onnx",) if importlib.util.find_spec("onnxruntime") else ())
         backends += ("cuda",) if torch.cuda.is_available() else ()
-    return [r for m in models for be in backends for r in bench_model(m, be, sizes, batches, seconds)]
+    return [r for m in models for be in backends for r in bench_model(m, be, sizes, batches, seconds, compile)]
 
 
 def speed_ratio(rows: list[Row], model: str, baseline: str, backend: str, size: int) -> float:

@@ -13,10 +13,13 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    import torch
 
 # Refuse decompression bombs with a clear error instead of PIL's warning-then-OOM behaviour.
 MAX_PIXELS = 100_000_000
@@ -223,7 +226,14 @@ def pil_to_tensor(img: Image.Image):
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
 
 
+def to_bytes(t: torch.Tensor) -> torch.Tensor:
+    """Float tensor in [-1, 1] → uint8 in [0, 255] on the same device (rounded, clamped)."""
+    import torch
+
+    return t.detach().float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+
+
 def tensor_to_pil(t) -> Image.Image:
     """Float tensor (3, H, W) in [-1, 1] → RGB uint8 PIL."""
-    arr = t.detach().float().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+    arr = to_bytes(t).permute(1, 2, 0).cpu().numpy()
     return Image.fromarray(arr, mode="RGB")

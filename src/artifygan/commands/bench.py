@@ -16,6 +16,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batches", type=_ints, default=(1, 4), help="batch sizes tried for throughput")
     p.add_argument("--backends", help="torch,onnx,cuda (default: all available)")
     p.add_argument("--seconds", type=float, default=2.0, help="measuring time per point")
+    p.add_argument("--compile", action="store_true", help="torch backends: torch.compile the generator (default mode)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--train", action="store_true",
                    help="also the full training step (G + D + content, both phases) per generator and device")
@@ -40,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("config overrides only apply to --train")
     if not args.no_inference:
         backends = tuple(args.backends.split(",")) if args.backends else None
-        print(format_rows(run_bench(models, args.sizes, args.batches, args.seconds, backends)), flush=True)
+        print(format_rows(run_bench(models, args.sizes, args.batches, args.seconds, backends,
+                                             compile=args.compile)), flush=True)
     if args.train:
         from ..bench_train import format_train_rows, run_train_bench
 
