@@ -181,9 +181,12 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         D_fwd: Callable[..., torch.Tensor] = D_train
         D_plain: Callable[..., torch.Tensor] = D
         content_fwd: Callable[..., torch.Tensor] = content
+        teacher_fwd: Callable[..., torch.Tensor] | None = teacher
         if t_cfg.compile:  # default mode: max-autotune tuned for more than 6 minutes on an H100
             G_fwd, D_fwd, content_fwd = torch.compile(G_train), torch.compile(D_train), torch.compile(content)
             D_plain = D_fwd if not info.distributed else torch.compile(D)
+            # the light teacher (a norm after every conv) ran at 764 img/s eager on an H200, 2,220 compiled
+            teacher_fwd = torch.compile(teacher) if teacher is not None else None
 
         # ---- run folder: only now, so a run that fails to start leaves nothing behind ----
         run_dir: Path | None = None
@@ -287,11 +290,11 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                         kept_fake = None
                         d_fake = None if init_phase else D_plain(fake).float()  # no DDP hooks: D is frozen here
                         t_out = None
-                        if teacher is not None and cfg.loss.teacher_weight(adversarial=not init_phase) > 0:
+                        if teacher_fwd is not None and cfg.loss.teacher_weight(adversarial=not init_phase) > 0:
                             with torch.no_grad():  # the adversarial anchor may use part of the batch (cost)
                                 n_t = photo.shape[0] if init_phase else teacher_images(photo.shape[0], cfg.loss)
                                 photo_t = photo[:n_t]
-                                t_out = teacher(photo_t)
+                                t_out = teacher_fwd(photo_t)
                                 if teacher_cleanup is not None:
                                     t_out = clean_strokes(t_out.float(), photo_t.float(), teacher_cleanup)
                         g_losses = generator_loss(cfg.loss, content_fwd, photo, fake.float(), d_fake, cartoon, t_out)
