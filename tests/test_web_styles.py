@@ -5,6 +5,7 @@ import io
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,11 +39,16 @@ class FakeAdapt:
     def __init__(self, styled) -> None:
         self.styled, self.calls, self.gate = styled, [], threading.Event()
         self.gate.set()
+        self.fail: str | None = None  # set: the job fails on ref02 with this message, as a reader would
 
     def __call__(self, refs, photos=None, base=None, out=None, progress=None, config=None, device="auto", **kw):
         from artifygan.styles import AdaptProgress, read_references
 
         references = read_references(refs, detect=False)
+        if self.fail:
+            from artifygan.imageio import ImageError
+
+            raise ImageError(f"{Path(refs[0]) / 'ref02.png'}: {self.fail}")
         self.calls.append({"sizes": [r.image.size for r in references], "base": base})
         progress(AdaptProgress(1, 2, 0.1, 10.0, {}))
         assert self.gate.wait(30)
@@ -135,6 +141,8 @@ def test_style_api_refuses_bad_requests_with_one_line(style_server, fake_adapt):
     assert refused("a", big, 413) == "picture 1 ('huge.png'): image too large: 1000×600 = 0.6 MP; the limit is 0.5 MP"
     heavy = [("images", ("n.png", b"\0" * (2**20 + 5), "image/png"))]
     assert "('n.png'): upload too large: over the 1 MB limit" in refused("a", heavy, 413)
+    assert refused("a", pngs((20, 20), (40, 12)), 400) == (
+        "picture 2: too small for a style reference (40×12; at least 16 px a side)")
     assert refused("../etc", pngs((20, 20)), 400).startswith("style name: 1–40 letters")
     assert refused("", pngs((20, 20)), 400).startswith("style name")
     assert "'tiny' exists already" in refused("tiny", pngs((20, 20)), 409)
@@ -158,13 +166,15 @@ def test_style_api_one_job_at_a_time_and_failures(style_server, fake_adapt):
     fake_adapt.gate.set()
     assert wait_job(client, first["id"])["state"] == "done" and "slow" in svc.names
 
-    # a reference adapt refuses (too small) fails the job with the reader's message, without server paths
-    r = client.post("/api/styles", data={"name": "tinyref"}, files=pngs((32, 32), (10, 10)))
+    # a reference adapt refuses fails the job with the reader's message, without the server's paths
+    fake_adapt.fail = "not an image this reader can use"
+    r = client.post("/api/styles", data={"name": "tinyref"}, files=pngs((32, 32), (32, 32)))
     failed = wait_job(client, r.json()["id"])
     assert failed["state"] == "failed" and failed["model"] is None
-    assert failed["error"] == "ref02.png: too small for a style reference (10×10)"
+    assert failed["error"] == "ref02.png: not an image this reader can use"
     assert failed["message"] == f"failed: {failed['error']}"
     assert "tinyref" not in client.get("/api/models").json()["models"]
+    fake_adapt.fail = None
     r = client.post("/api/styles", data={"name": "tinyref"}, files=pngs((32, 32)))  # the name is free again
     assert r.status_code == 202 and wait_job(client, r.json()["id"])["state"] == "done"
     assert svc.names == ["tiny", "slow", "tinyref"]

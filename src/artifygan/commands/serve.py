@@ -9,8 +9,10 @@ from .common import NON_NEGATIVE, bounded
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="web page + HTTP API (needs: pip install 'artifygan[web]')",
-                       description="Serve a Gradio page (upload/webcam, model picker, before/after slider) "
-                                   "and an HTTP API (POST /api/cartoonize). Local only unless --host 0.0.0.0.")
+                       description="Serve a Gradio page (upload/webcam, model picker, before/after slider, "
+                                   "a 'New style' panel) and an HTTP API: POST /api/cartoonize; POST /api/styles "
+                                   "(1-10 pictures + a name: learns a style in a background job), "
+                                   "GET /api/styles[/JOB]. Local only unless --host 0.0.0.0.")
     p.add_argument("-m", "--model", action="append", metavar="[NAME=]PATH",
                    help="a model to offer (repeatable); default: the bundled model")
     p.add_argument("--host", default="127.0.0.1")

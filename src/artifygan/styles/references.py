@@ -24,6 +24,7 @@ from ..imageio import IMAGE_SUFFIXES, ImageError, is_image, load_image, pil_to_t
 
 log = logging.getLogger(__name__)
 
+MIN_REFERENCE_SIDE = 16  # px: fewer leaves no patch for the discriminator's crops
 MAX_REFERENCES = 10  # more still works; the method is tuned for few shots and slows nothing, so warn only
 DETECT_SIDE = 1024  # faces are searched on a copy at most this large (full illustrations can be huge)
 
@@ -128,7 +129,7 @@ def read_references(refs: Sequence[PathLike], cascade: PathLike | None = None,
     out = []
     for f in files:
         img = load_image(f)  # ImageError names the file
-        if min(img.size) < 16:
+        if min(img.size) < MIN_REFERENCE_SIDE:
             raise ImageError(f"{f}: too small for a style reference ({img.size[0]}×{img.size[1]})")
         crop = face_crop(img, detector)
         digest = hashlib.sha256(Path(f).read_bytes()).hexdigest()
