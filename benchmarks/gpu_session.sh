@@ -1,0 +1,41 @@
+#!/bin/bash
+# One prepared device call (the `device` tool; README "Training on a lent GPU machine"): the GPU figures
+# of the GPU-speed issue, then a resumable training chunk whose snapshot and state come back in $OUT.
+# Before the call, here:
+#   python ../shared/tools/device_pack.py --out .device --size 256 --quality 80 --max-mib 50 --limit 2600 \
+#       photos=data/s2a_256/train/photos cartoons=data/s2a_256/train/cartoons
+#   mkdir -p carry && cp ~/.cache/artifygan/weights/inception-2015-12-05-mixed_2.safetensors carry/inception-mixed_2.safetensors
+# The call: run(command="bash benchmarks/gpu_session.sh", carry=[".device", "carry"], timeout_s=560).
+# Timings of the 2026-11-26 H200 call: start ~1 min, each bench 20-40 s, compile warm-up ~30 s.
+# Knobs (also for a CPU dry run: DEV=cpu BK=torch SIZE=64 BATCH=4 WORKERS=1 TL=0.3):
+#   DEV BK SIZE BATCH TL WORKERS INIT COMPILE T_* (per-step time limits, seconds)
+set -x
+DEV=${DEV:-cuda}; BK=${BK:-cuda}; SIZE=${SIZE:-256}; BATCH=${BATCH:-64}; TL=${TL:-2.5}; WORKERS=${WORKERS:-12}
+COMPILE=${COMPILE:-true}
+OUT=${OUT:-/tmp/devout}; mkdir -p "$OUT" /root/data
+[ -d .device/pack-1 ] && cp -r .device/pack-1/. /root/data/
+export PYTHONPATH=$PWD/src ARTIFYGAN_INCEPTION_CONTENT=$PWD/carry/inception-mixed_2.safetensors PYTHONUNBUFFERED=1
+A="python3 -m artifygan"
+nvidia-smi -L; python3 -c "import torch; print(torch.__version__)"
+D16='model.discriminator_args={base_ch: 16, norm: layer, spectral_norm: true}'
+D16N='model.discriminator_args={base_ch: 16, norm: none, spectral_norm: true}'
+# 1. inference through the Cartoonizer (forward_bytes), eager and compiled
+timeout "${T_INF:-60}" $A bench --models fast,light --sizes "$SIZE" --batches "$BATCH",128 --backends "$BK" --seconds 1 2>&1 | tee "$OUT/bench.txt"
+timeout "${T_INFC:-70}" $A bench --models fast --sizes "$SIZE" --batches "$BATCH" --backends "$BK" --seconds 1 --compile 2>&1 | grep -v Warning | tee -a "$OUT/bench.txt"
+# 2. full training step, compiled: the fast recipe's D (layer norm), then the same D without a norm
+for d in "$D16" "$D16N"; do
+  timeout "${T_TB:-80}" $A bench --train --no-inference --models fast --train-size "$SIZE" --train-batch "$BATCH" \
+    --train-devices "$DEV" "$d" train.compile=true 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/bench.txt"
+done
+# 3. a training chunk of the fast recipe, then a resume of it (state read on the CPU)
+timeout "${T_TRAIN:-200}" $A train -c configs/selfie2anime_fast.yaml data.size="$SIZE" train.batch_size="$BATCH" \
+  data.num_workers="$WORKERS" "data.photos=[/root/data/photos]" "data.cartoons=[/root/data/cartoons]" \
+  train.sample_every=200 train.snapshot_every=200 train.checkpoint_every=100 train.log_every=20 \
+  train.init_steps="${INIT:-300}" train.compile="$COMPILE" train.device="$DEV" \
+  --run-root /root/runs --name gpu --time-limit "$TL" --no-progress 2>&1 | tail -20 | tee "$OUT/train.txt"
+RUN=$(ls -d /root/runs/*gpu* | tail -1)
+timeout "${T_RES:-60}" $A train --resume "$RUN" --time-limit 0.25 --no-progress 2>&1 | tail -4 | tee -a "$OUT/train.txt"
+tar czf "$OUT/run.tgz" -C "$RUN" stats.jsonl $(cd "$RUN" && ls -d snapshots/step_* | tail -2) \
+  $(cd "$RUN" && ls -d samples/* 2>/dev/null | tail -2)
+split -b 15m "$RUN/training_state.pt" "$OUT/state.part-"  # files back are at most 16 MiB each
+cat "$OUT/bench.txt"; ls -la "$OUT"
