@@ -53,7 +53,7 @@ def snapshot(root: Path, name: str, steps: int) -> Path | None:
     return s if s is not None and s.is_dir() else None
 
 
-def train(root: Path, name: str, steps: int, init_steps: int, size: int) -> None:
+def train(root: Path, name: str, steps: int, init_steps: int, size: int, extra: tuple[str, ...] = ()) -> None:
     if snapshot(root, name, steps):
         print(f"{name}: done", flush=True)
         return
@@ -63,7 +63,7 @@ def train(root: Path, name: str, steps: int, init_steps: int, size: int) -> None
         cmd += ["--resume", str(d)]
     else:
         cmd += ["-c", str(RECIPE), "--run-root", str(root), "--name", name, f"data.size={size}",
-                f"train.init_steps={init_steps}", *COMMON, *VARIANTS[name]]
+                f"train.init_steps={init_steps}", *COMMON, *extra, *VARIANTS[name]]
     print(" ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
 
@@ -94,6 +94,9 @@ def main() -> int:
     p.add_argument("--only", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     p.add_argument("--no-baselines", action="store_true", help="skip evaluate's identity / untrained rows")
     p.add_argument("--eval-only", action="store_true")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="overrides for every variant, e.g. data.smoothed=[] (smooth on the fly) when the "
+                        "prepared data has no smoothed folder")
     args = p.parse_args()
     for path in (args.photos, args.reference):
         if not path.is_dir():
@@ -102,7 +105,7 @@ def main() -> int:
     t0 = time.time()
     if not args.eval_only:
         for name in args.only:
-            train(args.root, name, args.steps, args.init_steps, args.size)
+            train(args.root, name, args.steps, args.init_steps, args.size, tuple(args.set))
     models = [f"{n}={s}" for n in args.only if (s := snapshot(args.root, n, args.steps))]
     cmd = [sys.executable, "-m", "artifygan", "evaluate", "--photos", str(args.photos), "--reference",
            str(args.reference), "-o", str(args.out), "--process-size", str(args.process_size), "-q"]
