@@ -24,6 +24,7 @@ timeout "${T_INF:-60}" $A bench --models fast,light --sizes "$SIZE" --batches "$
 timeout "${T_INFC:-70}" $A bench --models fast --sizes "$SIZE" --batches "$BATCH" --backends "$BK" --seconds 1 --compile 2>&1 | grep -v Warning | tee -a "$OUT/bench.txt"
 # 2. full training step, compiled: the fast recipe's D (layer norm), then the same D without a norm
 for d in "$D16" "$D16N"; do
+  echo "training step with $d" | tee -a "$OUT/bench.txt"
   timeout "${T_TB:-80}" $A bench --train --no-inference --models fast --train-size "$SIZE" --train-batch "$BATCH" \
     --train-devices "$DEV" "$d" train.compile=true 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/bench.txt"
 done
