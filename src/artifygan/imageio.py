@@ -233,7 +233,9 @@ def to_bytes(t: torch.Tensor) -> torch.Tensor:
     return t.detach().float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
 
 
-def tensor_to_pil(t) -> Image.Image:
-    """Float tensor (3, H, W) in [-1, 1] → RGB uint8 PIL."""
-    arr = to_bytes(t).permute(1, 2, 0).cpu().numpy()
+def tensor_to_pil(t: torch.Tensor) -> Image.Image:
+    """Tensor (3, H, W), float in [-1, 1] or already uint8 (``to_bytes``) → RGB PIL."""
+    import torch
+
+    arr = (t if t.dtype == torch.uint8 else to_bytes(t)).permute(1, 2, 0).contiguous().cpu().numpy()
     return Image.fromarray(arr, mode="RGB")

@@ -169,8 +169,8 @@ class Cartoonizer:
         """Network output in [-1, 1], then the snapshot's recorded postprocess (stroke cleanup), if any."""
         if self.session is not None:
             out = torch.from_numpy(self.session.run(None, {"image": batch.float().numpy()})[0])
-            return self._cleanup(out, batch.float())
-        return self._cleanup(self._net_on_device(batch), batch.to(self.device).float()).cpu()
+            return self._cleanup(out, batch)
+        return self._on_device(batch).cpu()
 
     @torch.inference_mode()
     def forward_bytes(self, batch: torch.Tensor) -> torch.Tensor:
@@ -182,23 +182,24 @@ class Cartoonizer:
         """
         if self.session is not None:
             return to_bytes(self.forward(batch))
-        x = self._staged(batch).to(self.device, non_blocking=True)
-        q = to_bytes(self._cleanup(self._net_on_device(x), x.float()))
+        q = to_bytes(self._on_device(batch))
         if self.device.type != "cuda":
             return q
         host = self._host_buffer(tuple(q.shape), q.dtype)
         host.copy_(q)  # synchronous: the buffer is whole when this returns
         return host.clone()
 
-    def _net_on_device(self, batch: torch.Tensor) -> torch.Tensor:
+    def _on_device(self, batch: torch.Tensor) -> torch.Tensor:
+        """The torch backend's cleaned float output, left on the device; the batch is copied there once."""
+        x = self._staged(batch).to(self.device, non_blocking=True)
         p = next(self.generator.parameters())
-        x = batch.to(self.device, p.dtype)
+        net_in = x.to(p.dtype)
         if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x).float()
+            net_in = net_in.contiguous(memory_format=torch.channels_last)
+        return self._cleanup(self.net(net_in).float(), x)
 
     def _cleanup(self, out: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
-        return clean_strokes(out, photo, self.cleanup).clamp_(-1, 1) if self.cleanup is not None else out
+        return clean_strokes(out, photo.float(), self.cleanup).clamp_(-1, 1) if self.cleanup is not None else out
 
     def _staged(self, batch: torch.Tensor) -> torch.Tensor:
         """On a GPU, the batch copied into a pinned buffer (an asynchronous, faster copy to the device)."""
@@ -219,11 +220,7 @@ class Cartoonizer:
     def postprocess(self, out: torch.Tensor, prep: Prepared) -> Image.Image:
         """``out``: one image of ``forward`` (float) or ``forward_bytes`` (uint8)."""
         nw, nh = prep.net_size
-        crop = out[:, :nh, :nw]
-        if crop.dtype == torch.uint8:
-            img = Image.fromarray(crop.permute(1, 2, 0).contiguous().numpy(), mode="RGB")
-        else:
-            img = tensor_to_pil(crop)
+        img = tensor_to_pil(out[:, :nh, :nw])
         if img.size != prep.size:
             img = img.resize(prep.size, Image.Resampling.BICUBIC)
         if prep.alpha is not None:

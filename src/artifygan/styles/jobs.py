@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .adapt import AdaptProgress, adapt, check_output
 from .config import AdaptConfig
-from .references import MAX_REFERENCES, MIN_REFERENCE_SIDE, StyleError
+from .references import MAX_REFERENCES, StyleError, too_small
 
 log = logging.getLogger(__name__)
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -95,9 +95,8 @@ class StyleJobs:
         if len(images) > MAX_REFERENCES:
             raise StyleError(f"{len(images)} pictures: upload at most {MAX_REFERENCES}")
         for i, im in enumerate(images):  # refused now, not minutes later when the job reads them
-            if min(im.size) < MIN_REFERENCE_SIDE:
-                raise StyleError(f"picture {i + 1}: too small for a style reference ({im.size[0]}×{im.size[1]}; "
-                                 f"at least {MIN_REFERENCE_SIDE} px a side)")
+            if why := too_small(im):
+                raise StyleError(f"picture {i + 1}: {why}")
         with self._lock:
             if name in taken or any(j.name == name and j.state != "failed" for j in self.jobs.values()):
                 raise StyleConflict(f"a style or model named {name!r} exists already; choose another name")

@@ -121,6 +121,14 @@ def face_crop(img: Image.Image, detector, margin: float = 1.0) -> Image.Image | 
     return Image.fromarray(crop_box(np.asarray(img), sq, side))
 
 
+def too_small(img: Image.Image) -> str | None:
+    """Why a picture cannot be a style reference, or None: one check for uploads (when they arrive) and files."""
+    w, h = img.size
+    if min(w, h) < MIN_REFERENCE_SIDE:
+        return f"too small for a style reference ({w}×{h}; at least {MIN_REFERENCE_SIDE} px a side)"
+    return None
+
+
 def read_references(refs: Sequence[PathLike], cascade: PathLike | None = None,
                     detect: bool = True) -> list[Reference]:
     """Load and frame every reference; unreadable ones raise :class:`ImageError` naming the file."""
@@ -129,8 +137,8 @@ def read_references(refs: Sequence[PathLike], cascade: PathLike | None = None,
     out = []
     for f in files:
         img = load_image(f)  # ImageError names the file
-        if min(img.size) < MIN_REFERENCE_SIDE:
-            raise ImageError(f"{f}: too small for a style reference ({img.size[0]}×{img.size[1]})")
+        if why := too_small(img):
+            raise ImageError(f"{f}: {why}")
         crop = face_crop(img, detector)
         digest = hashlib.sha256(Path(f).read_bytes()).hexdigest()
         out.append(Reference(Path(f), crop if crop is not None else img, crop is not None, digest))
