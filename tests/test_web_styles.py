@@ -156,7 +156,8 @@ def test_style_api_one_job_at_a_time_and_failures(style_server, fake_adapt):
     fake_adapt.gate.clear()  # the first job stays running
     first = client.post("/api/styles", data={"name": "slow"}, files=pngs((32, 32))).json()
     deadline = time.time() + 10
-    while client.get(f"/api/styles/{first['id']}").json()["state"] != "running" and time.time() < deadline:
+    # the job is "running" just before adapt's first progress report: wait for that report
+    while client.get(f"/api/styles/{first['id']}").json()["progress"] != 0.5 and time.time() < deadline:
         time.sleep(0.02)
     running = client.get(f"/api/styles/{first['id']}").json()
     assert running["state"] == "running" and running["progress"] == 0.5 and running["message"].startswith("step 1")
