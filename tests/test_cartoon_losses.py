@@ -16,6 +16,7 @@ from artifygan.cartoon_losses import (
     guided_filter,
     postprocess_settings,
     random_color_shift,
+    stroke_loss,
     surface,
 )
 from artifygan.losses import surface_gan_losses
@@ -146,6 +147,25 @@ def test_clean_strokes_erases_strokes_on_flat_skin_and_keeps_lines_on_photo_edge
     clean = clean_strokes(out, photo, StrokeCleanup(k=3, smooth_r=0))
     assert (clean[..., 8, 4:-4] - 0.4).abs().max() < 0.01  # the crack is gone
     assert (clean[..., 20, 4:-4] + 0.4).abs().max() < 0.05  # the contour line stays
+
+
+def test_stroke_loss_prices_thin_dark_lines_on_flat_skin_only_and_lifts_them():
+    photo = torch.full((1, 3, 32, 32), 0.3)
+    photo[..., 20:, :] = -0.6  # an edge at row 20 (a jaw line), flat elsewhere
+    flat = torch.full((1, 3, 32, 32), 0.4)
+    shaded = flat + torch.linspace(-0.3, 0.3, 32).view(1, 1, 1, 32)  # smooth shading: no stroke
+    crack, contour, wide = flat.clone(), flat.clone(), flat.clone()
+    crack[..., 8, :] = -0.4  # a thin dark line across the "cheek"
+    contour[..., 20, :] = -0.4  # the same line on the photo's edge
+    wide[..., 4:14, :] = -0.4  # a wide dark area (hair, shadow): not a stroke
+    assert stroke_loss(flat, photo).item() < 1e-6 and stroke_loss(wide, photo).item() < 1e-6
+    l_crack, l_contour = stroke_loss(crack, photo).item(), stroke_loss(contour, photo).item()
+    assert l_crack > 0.02 and l_crack > 20 * l_contour
+    assert stroke_loss(shaded, photo).item() < 0.1 * l_crack  # shading: only the image border's padding
+    x = crack.clone().requires_grad_(True)
+    stroke_loss(x, photo).backward()
+    assert x.grad is not None and x.grad[..., 8, 4:-4].max() < 0  # descent raises the stroke pixels
+    assert x.grad[..., 2, :].abs().max() == 0  # and leaves the clean skin alone
 
 
 def test_postprocess_settings_read_the_snapshot_entry():

@@ -221,3 +221,27 @@ def test_any_os_error_is_one_line_not_a_traceback(tiny_data, tmp_path, monkeypat
     rc = main(["train", f"data.photos={tiny_data / 'photos'}", f"data.cartoons={tiny_data / 'cartoons'}"])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error: ") and "Permission denied" in err and "Traceback" not in err
+
+
+def test_model_init_starts_from_the_snapshot_weights_and_refuses_another_generator(tiny_data, tiny_snapshot,
+                                                                                   tmp_path):
+    from safetensors.torch import load_file
+
+    from artifygan.models import load_generator
+
+    cfg = tiny_config(tiny_data, f"model.init={tiny_snapshot}",
+                      "train.init_steps=0", "train.adv_steps=1", "train.lr_g=1e-12", "train.ema_decay=0")
+    run = train(cfg, run_root=tmp_path / "runs", progress=False)
+    start, _ = load_generator(tiny_snapshot)
+    after = load_file(str(run / "snapshots" / "step_0000001" / "model.safetensors"))
+    for name, w in start.state_dict().items():  # lr ~0: one step leaves the warm-started weights in place
+        assert torch.allclose(after[name], w, atol=1e-6), name
+    fresh = train(tiny_config(tiny_data, "train.seed=1", "train.init_steps=0",
+                              "train.adv_steps=1", "train.lr_g=1e-12", "train.ema_decay=0"),
+                  run_root=tmp_path / "fresh", progress=False)
+    other = load_file(str(fresh / "snapshots" / "step_0000001" / "model.safetensors"))
+    assert any(not torch.allclose(other[n], w, atol=1e-3) for n, w in start.state_dict().items())
+    with pytest.raises(ValueError, match="model.init=.*holds generator 'light'"):
+        train(tiny_config(tiny_data, f"model.init={tiny_snapshot}", "model.generator_args.ch=16"),
+              run_root=tmp_path / "x", progress=False)
+    assert not (tmp_path / "x").exists()  # refused before any run folder

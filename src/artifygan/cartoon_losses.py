@@ -16,6 +16,9 @@ losses already live in losses.py and are not repeated here.
   are down-weighted, so it does not erase the lines a cartoon should draw.
 - ``clean_strokes``: the same idea applied to an output after the fact (inference postprocess, or a
   distillation target): a greyscale closing erases thin dark strokes, kept only where the photo is flat.
+- ``stroke_loss``: the training-time form of ``clean_strokes``: only the thin dark strokes on flat skin are
+  penalised (how far each pixel lies below its own closing), not texture or shading in general, so the
+  adversarial term keeps the anime look everywhere else.
 - ``random_color_shift``: White-box's texture representation (random-weighted grayscale), for a texture
   discriminator that must ignore colour.
 """
@@ -134,6 +137,22 @@ def clean_strokes(out: torch.Tensor, photo: torch.Tensor, cfg: StrokeCleanup = S
     return (w * flat + (1 - w) * o).to(out.dtype)
 
 
+def stroke_loss(fake: torch.Tensor, photo: torch.Tensor, k: int = 5, tau: float = 0.1,
+                margin: float = 0.04) -> torch.Tensor:
+    """Mean depth of thin dark strokes (output below its greyscale closing by more than ``margin``)
+    where the photo is flat.
+
+    The closing is detached and only pixels deeper than ``margin`` (~5 grey levels: skin texture stays
+    below it) carry a gradient: the term lifts stroke pixels towards their surroundings, instead of
+    darkening the surroundings or brightening all skin. Zero on an output with no dark line thinner
+    than ``k`` on flat skin.
+    """
+    grey = (fake.float() * torch.tensor(LUMA, device=fake.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    depth = F.relu(grey_closing(grey.detach(), k) - grey - margin)
+    w = flat_skin_weight(photo.float(), tau)
+    return (w * depth).sum() / w.sum().clamp_min(1e-6)
+
+
 def postprocess_settings(meta: dict) -> StrokeCleanup | None:
     """The snapshot's ``postprocess`` entry: ``{"clean_strokes": {k, tau, smooth_r, smooth_eps}}`` or none."""
     post = meta.get("postprocess") or {}
@@ -160,5 +179,5 @@ def random_color_shift(x: torch.Tensor, generator: torch.Generator | None = None
 
 
 __all__ = ["StrokeCleanup", "box_filter", "clean_strokes", "flat_skin_loss", "flat_skin_weight", "gradient_magnitude",
-           "grey_closing", "guided_filter", "luma", "postprocess_settings", "random_color_shift",
+           "grey_closing", "guided_filter", "luma", "postprocess_settings", "random_color_shift", "stroke_loss",
            "surface"]

@@ -44,6 +44,9 @@ class ModelConfig:
     teacher: str | None = None
     # replaces the teacher snapshot's own postprocess, e.g. {clean_strokes: {k: 5, smooth_r: 0}}; {} = none
     teacher_postprocess: dict[str, Any] | None = None
+    # a snapshot whose generator weights a new run starts from (fine-tuning, e.g. the bundled default
+    # with a new loss); its generator and generator_args must be this run's. D starts fresh.
+    init: str | None = None
 
 
 @dataclass
@@ -57,6 +60,7 @@ class LossConfig:
     color: float = 0.0  # YUV colour loss against the photo
     tv: float = 0.0  # total variation
     flat_skin: float = 0.0  # output ≈ its own guided-filter smoothing where the photo is flat (no strokes)
+    strokes: float = 0.0  # thin dark strokes on flat skin (output below its closing): only those, not texture
     teacher: float = 0.0  # initialisation phase: L1 to the teacher snapshot's output (model.teacher)
     # adversarial phase: the same L1, as an anchor that keeps the student near a working mapping while D
     # sharpens it (a norm-free student against a fresh D drifted to dark outputs without it)

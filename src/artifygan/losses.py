@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cartoon_losses import flat_skin_loss, surface
+from .cartoon_losses import flat_skin_loss, stroke_loss, surface
 from .config import LossConfig
 
 GAN_TYPES = ("bce", "lsgan", "hinge")
@@ -145,5 +145,7 @@ def generator_loss(cfg: LossConfig, content_net: Callable[[torch.Tensor], torch.
             terms["tv"] = cfg.tv * tv_loss(fake)
         if cfg.flat_skin > 0:
             terms["flat_skin"] = cfg.flat_skin * flat_skin_loss(fake, photo)
+        if cfg.strokes > 0:
+            terms["strokes"] = cfg.strokes * stroke_loss(fake, photo)
     total = torch.stack([t.float() for t in terms.values()]).sum()
     return GeneratorLosses(total, {k: v.detach() for k, v in terms.items()})

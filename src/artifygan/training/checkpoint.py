@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from ..imageio import atomic_write_bytes
+from ..models import GENERATORS, load_generator
 
 STATE_VERSION = 1
 
@@ -48,3 +50,17 @@ def load_state(path: str | Path, map_location: str | torch.device = "cpu") -> di
     if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
         raise ValueError(f"{path}: not an ArtifyGAN training state (version {STATE_VERSION})")
     return state
+
+
+def warm_start(G: nn.Module, snapshot: str | Path, generator: str, generator_args: dict[str, Any]) -> None:
+    """Copy a snapshot's generator weights into ``G`` (``model.init``): fine-tuning a trained model.
+
+    The snapshot must hold the same generator with the same arguments; anything else is a one-line error
+    naming it, not a silent partial load.
+    """
+    net, meta = load_generator(snapshot)
+    theirs = (meta.get("generator"), GENERATORS.make_config(meta["generator"], meta.get("generator_args")))
+    if theirs != (generator, GENERATORS.make_config(generator, generator_args)):  # defaults filled in on both
+        raise ValueError(f"model.init={snapshot}: holds generator {meta.get('generator')!r} "
+                         f"{meta.get('generator_args') or {}}, this run builds {generator!r} {generator_args}")
+    G.load_state_dict(net.state_dict(), strict=True)

@@ -32,7 +32,7 @@ from ..imageio import save_image, tensor_to_pil
 from ..losses import discriminator_loss, generator_loss
 from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, load_generator, save_generator
 from . import ddp
-from .checkpoint import load_state, rng_state, save_state, set_rng_state
+from .checkpoint import load_state, rng_state, save_state, set_rng_state, warm_start
 from .rundir import CONFIG_FILE, STATE_FILE, StatsWriter, attach_log_file, next_run_dir, write_config
 
 log = logging.getLogger("artifygan.train")
@@ -139,7 +139,10 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         total_steps = init_steps + phase_steps(t_cfg.adv_steps, t_cfg.epochs, steps_per_epoch)
 
         # ---- models and optimizers ----
-        G = GENERATORS.build(cfg.model.generator, cfg.model.generator_args).to(dev)
+        G = GENERATORS.build(cfg.model.generator, cfg.model.generator_args)
+        if cfg.model.init and resume is None:
+            warm_start(G, cfg.model.init, cfg.model.generator, cfg.model.generator_args)
+        G = G.to(dev)
         D = DISCRIMINATORS.build(cfg.model.discriminator, cfg.model.discriminator_args).to(dev)
         content = CONTENT_NETWORKS.build(cfg.model.content, cfg.model.content_args).to(dev)
         teacher, teacher_cleanup = None, None
