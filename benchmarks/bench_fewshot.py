@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 from PIL import Image, ImageDraw
 
 HERE = Path(__file__).resolve().parent
@@ -118,6 +119,8 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--out", type=Path, default=Path("runs/bench_fewshot"))
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="AdaptConfig fields for this run, e.g. content_target=base edge_weight=0")
     ap.add_argument("--yunet", default=os.environ.get("ARTIFYGAN_YUNET") or
                     next((str(p) for p in sorted(MODELS.glob("face_detection_yunet*.onnx"))), None))
     a = ap.parse_args()
@@ -130,7 +133,10 @@ def main() -> int:
 
     from artifygan.imageio import list_images, save_image
     from artifygan.inference.cartoonizer import Cartoonizer
-    from artifygan.styles import adapt
+    from artifygan.styles import AdaptConfig, adapt
+
+    settings = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in a.set)}
+    config = AdaptConfig(**settings)
 
     selfies = list_images([SELFIES])
     scored, train_photos = selfies[:a.n], selfies[a.n:a.n + a.n_photos]
@@ -152,12 +158,13 @@ def main() -> int:
             out = a.out / f"{style}-{k}"
             shutil.rmtree(out, ignore_errors=True)  # the benchmark's own output folder
             t0 = time.perf_counter()
-            cz = adapt(refs, photos=train_photos, minutes=a.minutes, out=out, device="cpu")
+            cz = adapt(refs, photos=train_photos, minutes=a.minutes, out=out, device="cpu", config=config)
             secs = time.perf_counter() - t0
             cz.batch_size = 8
             outs = cz.translate(photos)
             row = {"style": style, "model": "adapted", "refs": k, "adapt_s": secs,
                    "steps": cz.meta["style"]["steps"], **scorer.score(outs, scorer.style_features(rest, a.size))}
+            row["settings"] = settings
             rows.append(row)
             print(table([row]).splitlines()[-1], flush=True)
             save_image(grid(photos, outs, square(refs[0], a.size)), a.out / f"grid-{style}-{k}.png")

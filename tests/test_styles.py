@@ -171,3 +171,16 @@ def test_style_metadata_describes_a_photo_list_briefly(tmp_path):
     assert text == f"301 files in {tmp_path / 'a'}, {tmp_path / 'b'}" and len(text) < 200
     assert describe_photos(tmp_path) == str(tmp_path)
     assert describe_photos(None).startswith("bundled example photos")
+
+
+def test_content_target_base_holds_the_output_to_the_base_models_output(style_data, tiny_snapshot):
+    firsts = {}
+    for target in ("photo", "base"):
+        seen: list = []
+        adapt([style_data / "refs"], photos=style_data / "photos", base=tiny_snapshot,
+              config=tiny_config(steps=1, content_target=target), device="cpu", progress=seen.append)
+        firsts[target] = seen[0].losses["content"]
+    # before any update the output *is* the base model's output: nothing to pull back; the photo is far
+    assert firsts["base"] < 1e-6 < 1e-3 < firsts["photo"]
+    with pytest.raises(ValueError, match="content_target"):
+        tiny_config(content_target="reference")

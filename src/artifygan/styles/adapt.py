@@ -217,6 +217,7 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
     mf = torch.channels_last if cl else torch.contiguous_format
     generator = to_memory_format(generator, mf).train()
     g_ema = copy.deepcopy(generator).eval().requires_grad_(False)
+    g_base = copy.deepcopy(g_ema) if cfg.content_target == "base" else None
     opt_g = torch.optim.Adam(generator.parameters(), cfg.lr_g, betas=cfg.betas)
     opt_d = torch.optim.Adam(d.parameters(), cfg.lr_d, betas=cfg.betas)
     budget = 60.0 * cfg.minutes if budget is None else budget
@@ -248,7 +249,7 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
                               for fg, fr in zip(feats_g, feats_r, strict=True)]).mean()
             terms["fm"] = cfg.feature_matching * fm
         with torch.no_grad():
-            c_photo, _ = feats(photo)
+            c_photo, _ = feats(photo if g_base is None else g_base(photo))
         c_fake, s_fake = feats(fake)
         if cfg.style_gray:
             _, s_fake = feats(grayscale(fake))

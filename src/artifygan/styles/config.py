@@ -37,6 +37,9 @@ class AdaptConfig:
     colour_start: float = 0.0  # >0: fold a colour transfer to the references into G first (bitmoji: no better)
     # losses (LSGAN; weights tuned on the bitmoji/ukiyoe benchmark)
     content_weight: float = 2.0
+    # what the content loss holds the output to: the photo's features, or those of the base model's output
+    # for the photo (the style then moves away from an already-cartoon picture instead of from the photo)
+    content_target: str = "photo"
     style_weight: float = 5e2
     style_gray: bool = False  # True: texture only (AnimeGAN); False: the references' colours too
     adversarial: float = 1.0
@@ -48,3 +51,8 @@ class AdaptConfig:
     ema: float = 0.98  # the saved generator is this moving average of the trained one (less flicker)
     seed: int = 0
     detect_faces: bool = True
+
+    def __post_init__(self) -> None:
+        if self.content_target not in ("photo", "base"):
+            raise ValueError(f"content_target must be 'photo' or 'base', got {self.content_target!r}")
+
