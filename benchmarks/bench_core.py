@@ -31,14 +31,18 @@ from artifygan.models.flops import count_macs, count_params
 
 # each recipe's model and loss sections (configs/selfie2anime_*.yaml): the teacher, its cleanup and the
 # extra losses cost time too; the data does not change the step's cost (a synthetic set stands in)
+SPEED_KEYS = ("channels_last", "precision", "compile")  # train.* keys that change a step's cost
 RECIPES = {"today (light)": "configs/selfie2anime_light.yaml", "new (fast)": "configs/selfie2anime_fast.yaml"}
 
 
 def load_recipe(path: str) -> tuple[str, tuple[str, ...]]:
-    """(generator name, the recipe file's model.* and loss.* as dotted overrides, values as JSON, which YAML reads)."""
+    """(generator name, the recipe file's model.*, loss.* and the step-speed train.* keys as dotted overrides,
+    values as JSON, which YAML reads)."""
     doc = yaml.safe_load(Path(path).read_text())
     overrides = tuple(f"{section}.{k}={json.dumps(v)}" for section in ("model", "loss")
                       for k, v in (doc.get(section) or {}).items())
+    overrides += tuple(f"train.{k}={json.dumps(v)}" for k, v in (doc.get("train") or {}).items()
+                       if k in SPEED_KEYS)
     return doc["model"]["generator"], overrides
 
 
