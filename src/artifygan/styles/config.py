@@ -55,4 +55,3 @@ class AdaptConfig:
     def __post_init__(self) -> None:
         if self.content_target not in ("photo", "base"):
             raise ValueError(f"content_target must be 'photo' or 'base', got {self.content_target!r}")
-
