@@ -147,7 +147,7 @@ def stroke_loss(fake: torch.Tensor, photo: torch.Tensor, k: int = 5, tau: float 
     darkening the surroundings or brightening all skin. Zero on an output with no dark line thinner
     than ``k`` on flat skin.
     """
-    grey = (fake.float() * torch.tensor(LUMA, device=fake.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    grey = luma(fake.float())
     depth = F.relu(grey_closing(grey.detach(), k) - grey - margin)
     w = flat_skin_weight(photo.float(), tau)
     return (w * depth).sum() / w.sum().clamp_min(1e-6)
