@@ -39,6 +39,23 @@ def test_box_filter_is_the_window_mean_with_borders_normalised():
         box_filter(x, 0)
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 13, 21), (1, 1, 4, 3)])
+@pytest.mark.parametrize("r", [1, 2, 5])
+def test_box_filter_equals_the_plain_window_mean(shape: tuple[int, ...], r: int):
+    """The cumulative-sum form gives avg_pool2d's border-normalised means, also for windows wider than the image."""
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(r)) * 2 - 1
+    ref = nn.functional.avg_pool2d(nn.functional.pad(x, (r, r, r, r)), 2 * r + 1, 1)
+    ones = nn.functional.avg_pool2d(nn.functional.pad(torch.ones_like(x), (r, r, r, r)), 2 * r + 1, 1)
+    torch.testing.assert_close(box_filter(x, r), ref / ones, atol=1e-6, rtol=0)
+    assert box_filter(x.bfloat16(), r).dtype == torch.bfloat16
+
+
+def test_self_guided_shortcut_equals_the_general_filter():
+    noisy, _ = step_with_noise(size=24)
+    other = noisy.clone()  # same values, another tensor: takes the general path
+    torch.testing.assert_close(guided_filter(noisy, noisy, 3, 0.05), guided_filter(other, noisy, 3, 0.05))
+
+
 def test_guided_filter_keeps_a_step_edge_and_flattens_noise():
     noisy, clean = step_with_noise()
     out = guided_filter(noisy, noisy, r=4, eps=0.01)
