@@ -184,3 +184,19 @@ def test_content_target_base_holds_the_output_to_the_base_models_output(style_da
     assert firsts["base"] < 1e-6 < 1e-3 < firsts["photo"]
     with pytest.raises(ValueError, match="content_target"):
         tiny_config(content_target="reference")
+
+
+def test_flat_colour_terms_enter_the_generator_loss(style_data, tiny_snapshot):
+    seen: list = []
+    adapt([style_data / "refs"], photos=style_data / "photos", base=tiny_snapshot, device="cpu",
+          config=tiny_config(steps=1, palette_weight=1.0, palette_size=4, flat_weight=1.0, stroke_weight=1.0),
+          progress=seen.append)
+    losses = seen[0].losses
+    assert {"palette", "flat", "strokes"} <= set(losses)
+    assert 0 < losses["palette"] < 2 and losses["flat"] >= 0 and losses["strokes"] >= 0
+    plain: list = []
+    adapt([style_data / "refs"], photos=style_data / "photos", base=tiny_snapshot, device="cpu",
+          config=tiny_config(steps=1), progress=plain.append)
+    assert not {"palette", "flat", "strokes"} & set(plain[0].losses)  # off by default
+    with pytest.raises(ValueError, match="palette_size"):
+        tiny_config(palette_size=0)

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..cartoon_losses import flat_skin_loss, stroke_loss
 from ..data.smoothing import edge_smooth
 from ..device import pick_device, to_memory_format
 from ..imageio import tensor_to_pil
@@ -39,6 +40,7 @@ from ..models.registry import CONTENT_NETWORKS, DISCRIMINATORS
 from .augment import diff_augment, photo_jitter, random_crops
 from .colour import fold_colour_transfer
 from .config import AdaptConfig
+from .palette import palette_loss, reference_palette
 from .references import PathLike, StyleError, read_photos, read_references
 
 log = logging.getLogger(__name__)
@@ -210,6 +212,7 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
             grams = g if grams is None else [a + bb for a, bb in zip(grams, g, strict=True)]
         targets = [t / 4 for t in grams or []]
 
+    palette = reference_palette(refs_t, cfg.palette_size, seed=cfg.seed).to(dev) if cfg.palette_weight > 0 else None
     if cfg.colour_start > 0:  # the references' palette before the first step (see colour.py)
         sample = random_crops(photos, 16, c, photo_range, gen).to(dev)
         fold_colour_transfer(generator, sample, refs_t, cfg.colour_start)
@@ -256,6 +259,12 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
         terms["content"] = cfg.content_weight * F.l1_loss(c_fake, c_photo)
         terms["style"] = cfg.style_weight * torch.stack([F.l1_loss(gram(f), t.expand(f.shape[0], -1, -1))
                                                          for f, t in zip(s_fake, targets, strict=True)]).sum()
+        if palette is not None:
+            terms["palette"] = cfg.palette_weight * palette_loss(fake.float(), palette)
+        if cfg.flat_weight > 0:
+            terms["flat"] = cfg.flat_weight * flat_skin_loss(fake, photo, tau=0.1)
+        if cfg.stroke_weight > 0:
+            terms["strokes"] = cfg.stroke_weight * stroke_loss(fake, photo)
         loss_g = torch.stack([t.float() for t in terms.values()]).sum()
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()

@@ -45,6 +45,12 @@ class AdaptConfig:
     adversarial: float = 1.0
     feature_matching: float = 1.0
     edge_weight: float = 0.5  # edge-smoothed references as negatives
+    # flat-colour priors (0 = off): the references' k-colour palette as a per-pixel target (palette.py);
+    # the output ≈ its own edge-preserving smoothing where the photo is flat; no thin dark strokes there
+    palette_weight: float = 0.0
+    palette_size: int = 12
+    flat_weight: float = 0.0
+    stroke_weight: float = 0.0
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
@@ -55,3 +61,5 @@ class AdaptConfig:
     def __post_init__(self) -> None:
         if self.content_target not in ("photo", "base"):
             raise ValueError(f"content_target must be 'photo' or 'base', got {self.content_target!r}")
+        if self.palette_size < 1:
+            raise ValueError(f"palette_size must be ≥ 1, got {self.palette_size}")
