@@ -95,6 +95,14 @@ def fmt(v: float | None, spec: str) -> str:
     return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, spec)
 
 
+def parse_value(text: str) -> object:
+    """A --set value: JSON first (YAML reads 1e-3 as a string), then YAML (unquoted words, [a, b])."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return yaml.safe_load(text)
+
+
 def table(rows: list[dict]) -> str:
     lines = ["| style | model | refs | KID×100 (↓) | target | faces kept | cheek strokes | adapt s (steps) |",
              "|---|---|---|---|---|---|---|---|"]
@@ -135,7 +143,7 @@ def main() -> int:
     from artifygan.inference.cartoonizer import Cartoonizer
     from artifygan.styles import AdaptConfig, adapt
 
-    settings = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in a.set)}
+    settings = {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in a.set)}
     config = AdaptConfig(**settings)
 
     selfies = list_images([SELFIES])
