@@ -9,9 +9,14 @@
 # Timings of the 2026-11-26 H200 call: start ~1 min, each bench 20-40 s, compile warm-up ~30 s.
 # Knobs (also for a CPU dry run: DEV=cpu BK=torch SIZE=64 BATCH=4 WORKERS=1 TL=0.3):
 #   DEV BK SIZE BATCH TL WORKERS INIT COMPILE T_* (per-step time limits, seconds)
+#   RECIPE (the training chunk's config) EXTRA (more dotted overrides for it, space-separated, none with a
+#   space inside). For issue 13 the 2026-11-26
+#   CPU runs suggest RECIPE=configs/selfie2anime_light.yaml (the default's recipe, a norm after every conv:
+#   the norm-free fast generator drifted into blotches once its photo anchors were dropped; MODEL_CARD) with
+#   EXTRA='data.smoothed=[]' (edge smoothing on the fly: the prepared smoothed/ folder is not carried).
 set -x
 DEV=${DEV:-cuda}; BK=${BK:-cuda}; SIZE=${SIZE:-256}; BATCH=${BATCH:-64}; TL=${TL:-2.5}; WORKERS=${WORKERS:-12}
-COMPILE=${COMPILE:-true}
+COMPILE=${COMPILE:-true}; RECIPE=${RECIPE:-configs/selfie2anime_fast.yaml}; EXTRA=${EXTRA:-}
 OUT=${OUT:-/tmp/devout}; mkdir -p "$OUT" /root/data
 [ -d .device/pack-1 ] && cp -r .device/pack-1/. /root/data/
 export PYTHONPATH=$PWD/src ARTIFYGAN_INCEPTION_CONTENT=$PWD/carry/inception-mixed_2.safetensors PYTHONUNBUFFERED=1
@@ -29,11 +34,11 @@ for d in "$D16" "$D16N"; do
     --train-devices "$DEV" "$d" train.compile=true 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/bench.txt"
 done
 # 3. a training chunk of the fast recipe, then a resume of it (state read on the CPU)
-timeout "${T_TRAIN:-200}" $A train -c configs/selfie2anime_fast.yaml data.size="$SIZE" train.batch_size="$BATCH" \
+timeout "${T_TRAIN:-200}" $A train -c "$RECIPE" data.size="$SIZE" train.batch_size="$BATCH" \
   data.num_workers="$WORKERS" "data.photos=[/root/data/photos]" "data.cartoons=[/root/data/cartoons]" \
   train.sample_every=200 train.snapshot_every=200 train.checkpoint_every=100 train.log_every=20 \
   train.init_steps="${INIT:-300}" train.compile="$COMPILE" train.device="$DEV" \
-  --run-root /root/runs --name gpu --time-limit "$TL" --no-progress 2>&1 | tail -20 | tee "$OUT/train.txt"
+  $EXTRA --run-root /root/runs --name gpu --time-limit "$TL" --no-progress 2>&1 | tail -20 | tee "$OUT/train.txt"
 RUN=$(ls -d /root/runs/*gpu* | tail -1)
 timeout "${T_RES:-60}" $A train --resume "$RUN" --time-limit 0.25 --no-progress 2>&1 | tail -4 | tee -a "$OUT/train.txt"
 tar czf "$OUT/run.tgz" -C "$RUN" stats.jsonl $(cd "$RUN" && ls -d snapshots/step_* | tail -2) \
