@@ -8,7 +8,9 @@ how to simplify a face; a few hundred steps move its palette, lines and shading 
   extra negatives (clear lines), and feature matching on its activations (a steadier signal than the
   adversarial loss alone);
 - the content loss against the photo (identity and pose stay the photo's: the references never enter
-  the generator, so their faces cannot be pasted) and a Gram style loss against the references.
+  the generator, so their faces cannot be pasted) and a Gram style loss against the references;
+- optional flat-colour priors, off by default (measured worse on bitmoji; README): the references'
+  palette (palette.py) and issue 13's flat-surface and stroke terms.
 
 The result is an ordinary snapshot folder every surface loads.
 """
