@@ -14,6 +14,7 @@ the cheek stroke share (skin artifacts) where that metric is installed, and adap
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -22,7 +23,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 from PIL import Image, ImageDraw
 
 HERE = Path(__file__).resolve().parent
@@ -95,14 +95,6 @@ def fmt(v: float | None, spec: str) -> str:
     return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, spec)
 
 
-def parse_value(text: str) -> object:
-    """A --set value: JSON first (YAML reads 1e-3 as a string), then YAML (unquoted words, [a, b])."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return yaml.safe_load(text)
-
-
 def table(rows: list[dict]) -> str:
     lines = ["| style | model | refs | KID×100 (↓) | target | faces kept | cheek strokes | adapt s (steps) |",
              "|---|---|---|---|---|---|---|---|"]
@@ -139,12 +131,16 @@ def main() -> int:
     if cascade.is_file():
         os.environ.setdefault("ARTIFYGAN_ANIME_CASCADE", str(cascade))
 
+    from artifygan.config import apply_overrides
     from artifygan.imageio import list_images, save_image
     from artifygan.inference.cartoonizer import Cartoonizer
     from artifygan.styles import AdaptConfig, adapt
 
-    settings = {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in a.set)}
-    config = AdaptConfig(**settings)
+    # the training CLI's override parser: values coerced to the fields' types (1e-3 is a float), unknown keys
+    # refused; replace() builds it again so AdaptConfig's own checks run on the result
+    config = dataclasses.replace(apply_overrides(AdaptConfig(), a.set))
+    fields = dataclasses.asdict(config)
+    settings = {top: fields[top] for top in dict.fromkeys(kv.split("=", 1)[0].split(".")[0] for kv in a.set)}
 
     selfies = list_images([SELFIES])
     scored, train_photos = selfies[:a.n], selfies[a.n:a.n + a.n_photos]

@@ -137,6 +137,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if origin is tuple:
         if isinstance(value, str):
             value = value.split(",")
+        if len(args) == 2 and args[1] is Ellipsis:  # tuple[T, ...]: any length
+            return tuple(_coerce(v, args[0], key) for v in (value if isinstance(value, list | tuple) else [value]))
         if len(value) != len(args):
             raise ValueError(f"{key}: expected {len(args)} values, got {value!r}")
         return tuple(_coerce(v, a, key) for v, a in zip(value, args, strict=True))
@@ -187,8 +189,13 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     return key.strip().split("."), yaml.safe_load(raw) if raw != "" else ""
 
 
-def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
-    """Apply dotted overrides; dict-valued fields accept deeper keys (model.generator_args.n_blocks=4)."""
+_Settings = typing.TypeVar("_Settings")
+
+
+def apply_overrides(cfg: _Settings, overrides: list[str]) -> _Settings:
+    """Apply dotted overrides to a config dataclass (the training Config, or any other such as the few-shot
+    AdaptConfig), each value coerced to its field's type; dict-valued fields accept deeper keys
+    (model.generator_args.n_blocks=4)."""
     for item in overrides:
         parts, value = parse_override(item)
         nested: Any = value

@@ -50,8 +50,8 @@ def nearest_palette(x: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
     """Each pixel of ``x`` (B, 3, H, W) replaced by its nearest palette colour (no gradient)."""
     b, _, h, w = x.shape
     flat = x.detach().float().permute(0, 2, 3, 1).reshape(-1, 3)
-    idx = torch.cdist(flat, palette.to(flat)).argmin(1)
-    return palette.to(flat)[idx].view(b, h, w, 3).permute(0, 3, 1, 2).to(x.dtype)
+    colours = palette.to(flat)
+    return colours[torch.cdist(flat, colours).argmin(1)].view(b, h, w, 3).permute(0, 3, 1, 2).to(x.dtype)
 
 
 def palette_loss(fake: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
