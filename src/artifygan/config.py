@@ -61,6 +61,8 @@ class LossConfig:
     tv: float = 0.0  # total variation
     flat_skin: float = 0.0  # output ≈ its own guided-filter smoothing where the photo is flat (no strokes)
     strokes: float = 0.0  # thin dark strokes on flat skin (output below its closing): only those, not texture
+    # White-box surface GAN: a second discriminator on guided-filter-smoothed images (training.surface_gan)
+    surface: float = 0.0
     teacher: float = 0.0  # initialisation phase: L1 to the teacher snapshot's output (model.teacher)
     # adversarial phase: the same L1, as an anchor that keeps the student near a working mapping while D
     # sharpens it (a norm-free student against a fresh D drifted to dark outputs without it)

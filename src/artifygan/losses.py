@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from .cartoon_losses import flat_skin_loss, stroke_loss, surface
+from .cartoon_losses import flat_skin_loss, stroke_loss
 from .config import LossConfig
 
 GAN_TYPES = ("bce", "lsgan", "hinge")
@@ -58,20 +57,6 @@ def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor, d_smooth: tor
     if d_smooth is not None:
         loss = loss + edge_weight * d_fake_loss(d_smooth, kind)
     return loss
-
-
-def surface_gan_losses(disc: nn.Module, fake: torch.Tensor, cartoon: torch.Tensor, kind: str = "lsgan",
-                       r: int = 5, eps: float = 2e-1) -> tuple[torch.Tensor, torch.Tensor]:
-    """(generator loss, discriminator loss) of a surface discriminator on smoothed images.
-
-    The D loss sees the fake detached (step D with it); the G loss flows through the guided filter into
-    the generator. ``kind`` is one of losses.GAN_TYPES. The cartoons are smoothed without gradients.
-    """
-    s_fake = surface(fake, r, eps)
-    with torch.no_grad():
-        s_cartoon = surface(cartoon, r, eps)
-    d_loss = d_real_loss(disc(s_cartoon), kind) + d_fake_loss(disc(s_fake.detach()), kind)
-    return g_adv_loss(disc(s_fake), kind), d_loss
 
 
 def content_loss(feat_fake: torch.Tensor, feat_photo: torch.Tensor) -> torch.Tensor:
@@ -123,8 +108,11 @@ class GeneratorLosses:
 
 def generator_loss(cfg: LossConfig, content_net: Callable[[torch.Tensor], torch.Tensor], photo: torch.Tensor,
                    fake: torch.Tensor, d_fake: torch.Tensor | None, cartoon: torch.Tensor | None = None,
-                   teacher_out: torch.Tensor | None = None) -> GeneratorLosses:
-    """Weighted sum of the generator's terms; ``d_fake=None`` is the initialisation phase (content only)."""
+                   teacher_out: torch.Tensor | None = None, d_surface: torch.Tensor | None = None) -> GeneratorLosses:
+    """Weighted sum of the generator's terms; ``d_fake=None`` is the initialisation phase (content only).
+
+    ``d_surface``: the surface discriminator's logits on the output (``training.surface_gan``).
+    """
     with torch.no_grad():
         feat_photo = content_net(photo)
     feat_fake = content_net(fake)
@@ -135,6 +123,8 @@ def generator_loss(cfg: LossConfig, content_net: Callable[[torch.Tensor], torch.
         terms["teacher"] = w_teacher * F.l1_loss(fake[: teacher_out.shape[0]], teacher_out.float())
     if d_fake is not None:
         terms["adv"] = cfg.adversarial * g_adv_loss(d_fake, cfg.gan)
+        if cfg.surface > 0 and d_surface is not None:
+            terms["surface"] = cfg.surface * g_adv_loss(d_surface, cfg.gan)
         if cfg.style > 0 and cartoon is not None:
             with torch.no_grad():
                 feat_c = content_net(grayscale(cartoon))

@@ -34,18 +34,10 @@ from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, load_generato
 from . import ddp
 from .checkpoint import load_state, rng_state, save_state, set_rng_state, warm_start
 from .rundir import CONFIG_FILE, STATE_FILE, StatsWriter, attach_log_file, next_run_dir, write_config
+from .setup import memory_format, peak_memory_gb, resolve_precision, smoothing_on_device
+from .surface_gan import SurfaceGAN
 
 log = logging.getLogger("artifygan.train")
-
-
-def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype, or None for plain fp32. 'auto' → bf16 on CUDA, fp32 elsewhere."""
-    if name == "auto":
-        return torch.bfloat16 if device.type == "cuda" else None
-    table = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-    if name not in table:
-        raise ValueError(f"train.precision: unknown {name!r}; choose auto, fp32, bf16 or fp16")
-    return table[name]
 
 
 @torch.no_grad()
@@ -162,6 +154,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         G_ema = copy.deepcopy(G).eval().requires_grad_(False)
         opt_g = torch.optim.Adam(G.parameters(), lr=t_cfg.lr_g, betas=t_cfg.betas)
         opt_d = torch.optim.Adam(D.parameters(), lr=t_cfg.lr_d, betas=t_cfg.betas)
+        surf = SurfaceGAN(cfg, dev, fmt, info.distributed) if cfg.loss.surface > 0 else None
         amp_dtype = resolve_precision(t_cfg.precision, dev)
         scaler = torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16)
         step = 0
@@ -176,6 +169,8 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             opt_d.load_state_dict(state["opt_d"])
             scaler.load_state_dict(state["scaler"])
             set_rng_state(state["rng"])
+            if surf is not None and not surf.load_state_dict(state):
+                log.info("loss.surface: the state has no surface discriminator; it starts fresh")
             step = int(state["step"])
             del state
         G_train = DDP(G, device_ids=[dev.index] if dev.type == "cuda" else None) if info.distributed else G
@@ -221,7 +216,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             save_state(run_dir / STATE_FILE, {
                 "step": step, "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "scaler": scaler.state_dict(),
-                "rng": rng_state(), "config": cfg.to_dict(),
+                "rng": rng_state(), "config": cfg.to_dict(), **(surf.state_dict() if surf else {}),
             })
 
         n_samples = min(t_cfg.n_samples, len(dataset))
@@ -263,6 +258,8 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             if not init_phase:
                 # -- discriminator: real cartoons vs G(photo) and (edge-promoting) smoothed cartoons --
                 opt_d.zero_grad(set_to_none=True)
+                if surf is not None:
+                    surf.opt.zero_grad(set_to_none=True)
                 for i, (photo, cartoon, smooth) in enumerate(micro):
                     if accum == 1:  # one G forward serves both steps: D sees it detached, G's loss reuses it
                         with autocast():
@@ -277,21 +274,27 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                             loss_d = cfg.loss.adversarial * discriminator_loss(
                                 logits[0], logits[1], logits[2] if cfg.loss.edge_promoting else None,
                                 cfg.loss.gan, cfg.loss.edge_weight)
+                            if surf is not None:
+                                loss_d = loss_d + surf.d_loss(cartoon, fake)
                         scaler.scale(loss_d / accum).backward()
                     stats["loss_d"] = stats.get("loss_d", 0) + loss_d.detach() / accum
                 scaler.step(opt_d)
+                if surf is not None:
+                    scaler.step(surf.opt)
 
             # -- generator: content (both phases) + adversarial and extras (adversarial phase) --
             for group in opt_g.param_groups:
                 group["lr"] = t_cfg.lr_init if init_phase else t_cfg.lr_g
             opt_g.zero_grad(set_to_none=True)
-            D.requires_grad_(False)
+            for d in (D, surf.D) if surf is not None else (D,):
+                d.requires_grad_(False)
             for i, (photo, cartoon, _smooth) in enumerate(micro):
                 with _no_sync(G_train, i < accum - 1):
                     with autocast():
                         fake = kept_fake if kept_fake is not None else G_fwd(photo)
                         kept_fake = None
                         d_fake = None if init_phase else D_plain(fake).float()  # no DDP hooks: D is frozen here
+                        d_surf = None if init_phase or surf is None else surf.logits(fake)
                         t_out = None
                         if teacher_fwd is not None and cfg.loss.teacher_weight(adversarial=not init_phase) > 0:
                             with torch.no_grad():  # the adversarial anchor may use part of the batch (cost)
@@ -300,12 +303,14 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                                 t_out = teacher_fwd(photo_t)
                                 if teacher_cleanup is not None:
                                     t_out = clean_strokes(t_out.float(), photo_t.float(), teacher_cleanup)
-                        g_losses = generator_loss(cfg.loss, content_fwd, photo, fake.float(), d_fake, cartoon, t_out)
+                        g_losses = generator_loss(cfg.loss, content_fwd, photo, fake.float(), d_fake, cartoon, t_out,
+                                                  d_surf)
                     scaler.scale(g_losses.total / accum).backward()
                 for k, v in g_losses.parts.items():
                     stats[f"loss_g_{k}"] = stats.get(f"loss_g_{k}", 0) + v / accum
                 stats["loss_g"] = stats.get("loss_g", 0) + g_losses.total.detach() / accum
-            D.requires_grad_(True)
+            for d in (D, surf.D) if surf is not None else (D,):
+                d.requires_grad_(True)
             scaler.step(opt_g)
             scaler.update()
             update_ema(G_ema, G, min(t_cfg.ema_decay, (1 + step) / (10 + step)))
@@ -358,29 +363,6 @@ def teacher_images(batch: int, loss: Any) -> int:
     """Images of a batch the adversarial-phase teacher anchor sees: a teacher forward per image is what
     the anchor costs, and an L1 mean over a random quarter of the batch estimates the same term."""
     return max(1, min(batch, round(batch * loss.teacher_adv_fraction)))
-
-
-def smoothing_on_device(mode: str, dev: torch.device) -> bool:
-    """data.smoothing: 'auto' smooths cartoons on a GPU (the CPU loader would starve it), else in the loader."""
-    if mode not in ("auto", "loader", "device"):
-        raise ValueError(f"data.smoothing: unknown {mode!r}; choose auto, loader or device")
-    return mode == "device" or (mode == "auto" and dev.type == "cuda")
-
-
-def memory_format(channels_last: bool | None, dev: torch.device, g: nn.Module) -> torch.memory_format:
-    """train.channels_last: None → on CUDA when the generator says it runs faster that way."""
-    if channels_last is None:
-        channels_last = dev.type == "cuda" and getattr(g, "prefers_channels_last", False)
-    return torch.channels_last if channels_last else torch.contiguous_format
-
-
-def peak_memory_gb(dev: torch.device) -> float:
-    """Peak GPU memory allocated, or the process's peak resident memory on the CPU."""
-    if dev.type == "cuda":
-        return torch.cuda.max_memory_allocated(dev) / 2**30
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
 def _ignore_stop_signals(worker_id: int) -> None:

@@ -1,0 +1,39 @@
+"""Small device and precision choices of the training loop, kept out of the loop function itself."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype, or None for plain fp32. 'auto' → bf16 on CUDA, fp32 elsewhere."""
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    table = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+    if name not in table:
+        raise ValueError(f"train.precision: unknown {name!r}; choose auto, fp32, bf16 or fp16")
+    return table[name]
+
+
+def smoothing_on_device(mode: str, dev: torch.device) -> bool:
+    """data.smoothing: 'auto' smooths cartoons on a GPU (the CPU loader would starve it), else in the loader."""
+    if mode not in ("auto", "loader", "device"):
+        raise ValueError(f"data.smoothing: unknown {mode!r}; choose auto, loader or device")
+    return mode == "device" or (mode == "auto" and dev.type == "cuda")
+
+
+def memory_format(channels_last: bool | None, dev: torch.device, g: nn.Module) -> torch.memory_format:
+    """train.channels_last: None → on CUDA when the generator says it runs faster that way."""
+    if channels_last is None:
+        channels_last = dev.type == "cuda" and getattr(g, "prefers_channels_last", False)
+    return torch.channels_last if channels_last else torch.contiguous_format
+
+
+def peak_memory_gb(dev: torch.device) -> float:
+    """Peak GPU memory allocated, or the process's peak resident memory on the CPU."""
+    if dev.type == "cuda":
+        return torch.cuda.max_memory_allocated(dev) / 2**30
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
