@@ -20,7 +20,7 @@ from artifygan.styles.augment import CropRange, DiffAugmentConfig, diff_augment,
 TINY = dict(steps=3, minutes=5.0, side=48, crop=32, batch_size=2, content="vgg19",
             content_args={"pretrained": False, "layer": "relu2_2"}, style_layers=(),
             discriminator_args={"base_ch": 8, "norm": "none", "spectral_norm": True}, detect_faces=False,
-            lr_g=1e-2, ema=0.0)
+            lr_g=1e-2, ema=0.0, preview_every_s=0.0)
 
 
 def tiny_config(**kw) -> AdaptConfig:
@@ -89,6 +89,7 @@ def test_adapt_writes_a_loadable_snapshot_that_changes_the_output(tmp_path, styl
     cz = adapt([style_data / "refs"], photos=style_data / "photos", base=tiny_snapshot, out=out,
                progress=seen.append, config=tiny_config(), device="cpu")
     assert [p.step for p in seen] == [1, 2, 3] and seen[-1].fraction == 1.0
+    assert all(p.preview is None for p in seen)  # previews off (preview_every_s=0)
     assert sorted(f.name for f in out.iterdir()) == ["config.json", "model.safetensors"]
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp folder left
     meta = json.loads((out / "config.json").read_text())
@@ -103,6 +104,27 @@ def test_adapt_writes_a_loadable_snapshot_that_changes_the_output(tmp_path, styl
     assert a.shape == (48, 48, 3)
     assert np.abs(a - b).mean() > 0.5  # the style changed the output
     assert np.abs(a - c).max() <= 1  # the returned Cartoonizer is the saved one
+
+
+def test_previews_show_the_references_colours_at_once_then_the_model_as_it_learns(style_data, tiny_snapshot):
+    seen = []
+    adapt([style_data / "refs"], photos=style_data / "photos", base=tiny_snapshot, progress=seen.append,
+          config=tiny_config(preview_every_s=1e-9), device="cpu")
+    shots = [p.preview for p in seen]
+    assert [p.step for p in seen] == [0, 1, 2, 3] and all(s is not None for s in shots)
+    assert shots[0].size == (48, 48)  # a square of the first photo, at the side the style learns at
+    # the zero-shot preview: the base model's output with the references' colour statistics
+    photo = Image.open(sorted((style_data / "photos").iterdir())[0]).convert("RGB")
+    base = np.asarray(Cartoonizer.from_pretrained(tiny_snapshot, device="cpu", backend="torch")(photo), np.float32)
+    refs = np.concatenate([np.asarray(Image.open(f).convert("RGB"), np.float32).reshape(-1, 3)
+                           for f in sorted((style_data / "refs").iterdir())])
+    zero = np.asarray(shots[0], np.float32)
+    assert np.abs(zero.reshape(-1, 3).mean(0) - refs.mean(0)).sum() < np.abs(base.reshape(-1, 3).mean(0)
+                                                                              - refs.mean(0)).sum()
+    assert np.abs(np.asarray(shots[-1], np.float32) - zero).mean() > 0.5  # later ones: the model as it learns
+    # without a progress callback no preview is made (nothing would show it)
+    assert adapt([style_data / "refs"], photos=style_data / "photos", base=tiny_snapshot,
+                 config=tiny_config(steps=1, preview_every_s=1e-9), device="cpu").meta["style"]["steps"] == 1
 
 
 def test_adapt_in_memory_without_output(style_data, tiny_snapshot):
@@ -143,6 +165,14 @@ def test_cli_exit_codes(tmp_path, style_data, tiny_snapshot, monkeypatch, capsys
     assert "2 steps" in capsys.readouterr().out and (out / "model.safetensors").is_file()
     assert main(argv) == 2  # second time: the folder exists
     assert "not empty" in capsys.readouterr().err
+
+    # --preview FILE: a picture of the style so far, written atomically; an existing file is never replaced
+    shot, out2 = tmp_path / "preview.png", tmp_path / "cli-style-2"
+    assert main([*argv[:3], str(out2), *argv[4:], "--preview", str(shot)]) == 0
+    assert Image.open(shot).size == (48, 48)
+    assert main([*argv[:3], str(tmp_path / "cli-style-3"), *argv[4:], "--preview", str(shot)]) == 2
+    assert "preview.png: already exists" in capsys.readouterr().err
+    assert not (tmp_path / "cli-style-3").exists()
 
 
 def test_colour_start_folds_exactly_into_the_output_conv(tiny_snapshot):

@@ -221,6 +221,9 @@ def test_new_style_in_headless_chromium(server, service, browser, tmp_path):
     driver.find_element(By.CSS_SELECTOR, "#style-name input, #style-name textarea").send_keys("mystyle")
     driver.find_element(By.ID, "style-learn").click()
     wait.until(lambda d: "learned" in d.find_element(By.ID, "style-status").text)
+    shot = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#style-preview img[src]"))[0].get_attribute("src")
+    with urllib.request.urlopen(shot, timeout=30) as resp:  # the preview: a square of the first photo (side 48)
+        assert Image.open(io.BytesIO(resp.read())).size == (TINY_ADAPT.side, TINY_ADAPT.side)
     assert "mystyle" in service.names  # offered by the server (picker, /api/models) from now on
     meta = json.loads((service.paths["mystyle"] / "config.json").read_text())
     assert len(meta["style"]["references"]) == 2 and meta["style"]["steps"] == TINY_ADAPT.steps

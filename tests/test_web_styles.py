@@ -50,7 +50,7 @@ class FakeAdapt:
 
             raise ImageError(f"{Path(refs[0]) / 'ref02.png'}: {self.fail}")
         self.calls.append({"sizes": [r.image.size for r in references], "base": base})
-        progress(AdaptProgress(1, 2, 0.1, 10.0, {}))
+        progress(AdaptProgress(1, 2, 0.1, 10.0, {}, preview=Image.new("RGB", (20, 16), (200, 30, 30))))
         assert self.gate.wait(30)
         shutil.copytree(self.styled, out)
 
@@ -104,6 +104,17 @@ def test_style_api_learns_a_style_and_serves_it(style_server, fake_adapt, tiny_s
     assert job["name"] == "sketch" and job["references"] == 2 and job["model"] is None and job["error"] is None
     assert job["state"] in ("queued", "running") and 0 <= job["progress"] < 1
     assert "sketch" not in client.get("/api/models").json()["models"]
+    # while it learns: a preview of the style so far, as PNG
+    deadline = time.time() + 30
+    while client.get(f"/api/styles/{job['id']}").json()["preview"] is None and time.time() < deadline:
+        time.sleep(0.05)
+    running = client.get(f"/api/styles/{job['id']}").json()
+    assert running["preview"] == f"/api/styles/{job['id']}/preview.png" and running["preview_step"] == 1
+    shot = client.get(running["preview"])
+    assert shot.status_code == 200 and shot.headers["content-type"] == "image/png"
+    assert shot.headers["x-artifygan-step"] == "1"
+    assert Image.open(io.BytesIO(shot.content)).getpixel((3, 3)) == (200, 30, 30)
+    assert client.get("/api/styles/nope/preview.png").status_code == 404
     fake_adapt.gate.set()
     done = wait_job(client, job["id"])
     assert done["state"] == "done" and done["progress"] == 1.0 and done["model"] == "sketch"

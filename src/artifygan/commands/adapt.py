@@ -37,6 +37,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--base", help="snapshot to start from (default: the bundled model)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     p.add_argument("--anime-cascade", help="anime face cascade .xml (default: $ARTIFYGAN_ANIME_CASCADE, cache)")
+    p.add_argument("--preview", type=Path, metavar="FILE",
+                   help="keep a picture of the style so far here (a PNG or JPEG that must not exist yet): "
+                        "at once from the references' colours, then every 15 s while it learns")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -46,16 +49,26 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from ..styles import AdaptConfig, adapt, check_output
+    from ..imageio import WRITE_FORMATS, save_image
+    from ..styles import AdaptConfig, StyleError, adapt, check_output
 
     check_output(args.out)  # before anything slow loads
-    cfg = AdaptConfig() if args.steps is None else dataclasses.replace(AdaptConfig(), steps=args.steps)
+    if args.preview is not None:
+        if args.preview.exists():
+            raise StyleError(f"{args.preview}: already exists; the preview never overwrites a file, choose a new name")
+        if args.preview.suffix.lower() not in WRITE_FORMATS:
+            raise StyleError(f"{args.preview}: unsupported preview format {args.preview.suffix!r} (use .png or .jpg)")
+    cfg = AdaptConfig(preview_every_s=15.0 if args.preview is not None else 0.0)
+    if args.steps is not None:
+        cfg = dataclasses.replace(cfg, steps=args.steps)
     bar = tqdm(total=1000, disable=args.quiet, dynamic_ncols=True, bar_format="{l_bar}{bar}| {elapsed} {postfix}")
 
     def progress(p) -> None:
         bar.n = round(1000 * p.fraction)
         bar.set_postfix_str(f"step {p.step}, style {p.losses.get('style', 0):.3f}", refresh=False)
         bar.refresh()
+        if p.preview is not None and args.preview is not None:
+            save_image(p.preview, args.preview)  # atomically: a viewer never reads half a picture
 
     try:
         cz = adapt(args.refs, photos=args.photos, minutes=args.minutes, base=args.base, out=args.out,

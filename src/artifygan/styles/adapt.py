@@ -23,13 +23,14 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
 from ..cartoon_losses import flat_skin_loss, stroke_loss
@@ -43,6 +44,7 @@ from .augment import diff_augment, photo_jitter, random_crops
 from .colour import fold_colour_transfer
 from .config import AdaptConfig
 from .palette import palette_loss, reference_palette
+from .preview import Previewer
 from .references import PathLike, StyleError, read_photos, read_references
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,8 @@ class AdaptProgress:
     elapsed: float  # seconds of training so far
     budget: float  # the time limit in seconds
     losses: dict[str, float]
+    # a new preview (preview.py), on the calls that made one: step 0 zero-shot, then every preview_every_s
+    preview: Image.Image | None = field(default=None, repr=False)
 
     @property
     def fraction(self) -> float:
@@ -133,6 +137,12 @@ def describe_photos(photos: PathLike | Sequence[PathLike] | None) -> str:
     return f"{len(paths)} files in {', '.join(parents[:3])}{' …' if len(parents) > 3 else ''}"
 
 
+def _centre_square(im: Image.Image) -> Image.Image:
+    w, h = im.size
+    s = min(w, h)
+    return im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+
+
 def _uint8_to_tensor(arr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
 
@@ -146,7 +156,8 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     ``photos``: face photos to learn on (default: the bundled examples, strongly augmented);
     ``minutes``: the training time limit (default ``config.minutes``); ``base``: the snapshot to start
     from (default: the bundled model); ``out``: write the style as a snapshot folder there (must not
-    exist or be empty); ``progress``: called with an :class:`AdaptProgress` after every step.
+    exist or be empty); ``progress``: called with an :class:`AdaptProgress` after every step, some
+    carrying a preview picture (the first before any step).
     """
     from ..inference.cartoonizer import Cartoonizer, resolve_snapshot
 
@@ -164,8 +175,14 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     dev = pick_device(device)
     generator, base_meta = load_generator(snap, device=str(dev))
     # `minutes` bounds the whole call: training gets what reading and loading left, less a few seconds to save
+    base_full: dict[str, Any] = {"format_version": 1, "generator": base_meta["generator"],
+                 "generator_args": base_meta.get("generator_args", {}),
+                 **{k: base_meta[k] for k in ("size", "preprocess") if k in base_meta}}
+    previewer = None
+    if progress is not None and cfg.preview_every_s > 0:  # on the first photo, in the middle of its long side
+        previewer = Previewer(base_full, _centre_square(tensor_to_pil(photo_list[0])), cfg.preview_every_s, dev)
     budget = 60.0 * cfg.minutes - (time.perf_counter() - t_begin) - SAVE_RESERVE_S
-    g_ema, info = train_style(generator, references, photo_list, strong, cfg, dev, progress, budget)
+    g_ema, info = train_style(generator, references, photo_list, strong, cfg, dev, progress, budget, previewer)
     info["seconds"] = round(time.perf_counter() - t_begin, 1)
 
     meta = {k: base_meta[k] for k in ("size",) if k in base_meta}
@@ -189,10 +206,11 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
 
 def train_style(generator: nn.Module, references: list, photos: list[torch.Tensor], strong: bool,
                 cfg: AdaptConfig, dev: torch.device, progress: ProgressFn | None = None,
-                budget: float | None = None) -> tuple[nn.Module, dict[str, Any]]:
+                budget: float | None = None, previewer: Previewer | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """The fine-tune loop; returns (the moving-average generator in eval mode, what was done).
 
     ``budget``: seconds from entering this function (default ``cfg.minutes``); at least one step runs.
+    ``previewer``: pictures for the progress callback (a zero-shot one first), counted in the budget.
     """
     t_start = time.perf_counter()
     torch.manual_seed(cfg.seed)
@@ -226,6 +244,10 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
     opt_g = torch.optim.Adam(generator.parameters(), cfg.lr_g, betas=cfg.betas)
     opt_d = torch.optim.Adam(d.parameters(), cfg.lr_d, betas=cfg.betas)
     budget = 60.0 * cfg.minutes if budget is None else budget
+    if previewer is not None and progress is not None:  # its own random stream: training stays the same
+        sample = random_crops(photos, 16, c, photo_range, torch.Generator().manual_seed(cfg.seed + 1)).to(dev)
+        progress(AdaptProgress(0, cfg.steps, time.perf_counter() - t_start, budget, {},
+                               previewer.zero_shot(generator, sample, refs_t)))
     t0 = time.perf_counter()
     step, sums = 0, dict[str, float]()
     aug = lambda x: diff_augment(x, cfg.diffaug, gen)  # noqa: E731
@@ -283,7 +305,8 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
         for k, v in losses.items():
             sums[k] = sums.get(k, 0.0) + v
         if progress is not None:
-            progress(AdaptProgress(step, cfg.steps, time.perf_counter() - t_start, budget, losses))
+            shot = previewer.render(g_ema) if previewer is not None and previewer.due() else None
+            progress(AdaptProgress(step, cfg.steps, time.perf_counter() - t_start, budget, losses, shot))
     info = {"steps": step, "seconds": round(time.perf_counter() - t_start, 1),
             "train_seconds": round(time.perf_counter() - t0, 1),
             "mean_losses": {k: round(v / step, 5) for k, v in sums.items()}}

@@ -57,9 +57,14 @@ class AdaptConfig:
     ema: float = 0.98  # the saved generator is this moving average of the trained one (less flicker)
     seed: int = 0
     detect_faces: bool = True
+    # with a progress callback: a zero-shot preview before the first step, then one every this many
+    # seconds of the moving-average model (preview.py; 0 = none)
+    preview_every_s: float = 15.0
 
     def __post_init__(self) -> None:
         if self.content_target not in ("photo", "base"):
             raise ValueError(f"content_target must be 'photo' or 'base', got {self.content_target!r}")
+        if self.preview_every_s < 0:
+            raise ValueError(f"preview_every_s must be ≥ 0, got {self.preview_every_s}")
         if self.palette_size < 1:
             raise ValueError(f"palette_size must be ≥ 1, got {self.palette_size}")

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image
+
 from .adapt import AdaptProgress, adapt, check_output
 from .config import AdaptConfig
 from .references import MAX_REFERENCES, StyleError, too_small
@@ -41,6 +43,8 @@ class StyleJob:
     message: str = "starting"
     error: str | None = None
     started: float = field(default_factory=time.time)
+    preview: Image.Image | None = field(default=None, repr=False)  # the latest picture of the style so far
+    preview_step: int = -1  # the training step it shows (0: zero-shot, before any step)
 
     @property
     def finished(self) -> bool:
@@ -51,7 +55,9 @@ class StyleJob:
         return {"id": self.id, "name": self.name, "state": self.state, "progress": round(self.fraction, 3),
                 "message": self.message, "error": self.error, "references": self.n_refs,
                 "model": self.name if self.state == "done" else None,
-                "elapsed_s": round(time.time() - self.started, 1)}
+                "elapsed_s": round(time.time() - self.started, 1),
+                "preview": f"/api/styles/{self.id}/preview.png" if self.preview is not None else None,
+                "preview_step": self.preview_step if self.preview is not None else None}
 
 
 class StyleJobs:
@@ -123,6 +129,8 @@ class StyleJobs:
         def progress(p: AdaptProgress) -> None:
             job.fraction = p.fraction
             job.message = f"step {p.step}, {p.elapsed:.0f} s"
+            if p.preview is not None:
+                job.preview, job.preview_step = p.preview, p.step
 
         job.state = "running"
         try:

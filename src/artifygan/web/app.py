@@ -29,7 +29,7 @@ UPLOAD = File(..., description="the photo (PNG, JPEG, WebP, …) as multipart fo
 
 
 def style_panel(service: Service, jobs: StyleJobs, model):
-    """The "new style" panel: upload 1–10 pictures, a progress bar while the background job learns them."""
+    """The "new style" panel: upload 1–10 pictures, a progress bar and a preview while the job learns them."""
     import gradio as gr
 
     def learn(files, name, progress=gr.Progress()):  # noqa: B008  (Gradio's progress injection)
@@ -43,13 +43,18 @@ def style_panel(service: Service, jobs: StyleJobs, model):
             job = jobs.start(name, images, service.names)
         except StyleError as exc:
             raise gr.Error(str(exc)) from None
+        shown = -1
         while not job.finished:  # the adapt runs in its own thread; this only reports on it
             progress(job.fraction, desc=f"learning {job.name}: {job.message}")
+            if job.preview is not None and job.preview_step != shown:  # a new picture of the style so far
+                shown = job.preview_step
+                what = "its colours, before any training" if shown == 0 else f"after {shown} steps"
+                yield gr.update(), f"Learning **{job.name}**… preview: {what}.", job.preview
             time.sleep(0.5)
         if job.error:
             raise gr.Error(f"the style could not be learned: {job.error}")
-        return gr.Dropdown(choices=service.names, value=job.name), (
-            f"Style **{job.name}** learned from {job.n_refs} picture(s); it is selected above.")
+        yield gr.Dropdown(choices=service.names, value=job.name), (
+            f"Style **{job.name}** learned from {job.n_refs} picture(s); it is selected above."), job.preview
 
     gr.Markdown("### New style\nUpload 1–10 pictures of a style (avatars, illustrations, prints: faces are "
                 "found, any size). It is learned in the background (about 3 minutes on a CPU; translations "
@@ -59,7 +64,9 @@ def style_panel(service: Service, jobs: StyleJobs, model):
     name = gr.Textbox(label="Style name", placeholder="e.g. sketch", max_lines=1, elem_id="style-name")
     go = gr.Button("Learn this style", elem_id="style-learn")
     status = gr.Markdown(elem_id="style-status")
-    go.click(learn, [refs, name], [model, status], concurrency_limit=1, concurrency_id="adapt",
+    preview = gr.Image(type="pil", label="Preview: the style so far, on one of the photos it learns on",
+                       elem_id="style-preview", interactive=False, format="png", height=256)
+    go.click(learn, [refs, name], [model, status, preview], concurrency_limit=1, concurrency_id="adapt",
              api_visibility="private")
 
 

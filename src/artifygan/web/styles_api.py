@@ -8,6 +8,7 @@ and limits as ``/api/cartoonize``, one picture at a time.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import tempfile
@@ -54,7 +55,8 @@ def _label(filename: str | None) -> str:
 
 
 def add_style_routes(app: FastAPI, service: Service, jobs: StyleJobs) -> None:
-    """``POST /api/styles`` (202 + job), ``GET /api/styles`` (all jobs), ``GET /api/styles/{job_id}``."""
+    """``POST /api/styles`` (202 + job), ``GET /api/styles`` (all jobs), ``GET /api/styles/{job_id}``,
+    ``GET /api/styles/{job_id}/preview.png`` (the style so far, once the job has made a preview)."""
     limit = int(service.limits.max_upload_mb * 2**20)
 
     @app.post("/api/styles", status_code=202)
@@ -92,3 +94,17 @@ def add_style_routes(app: FastAPI, service: Service, jobs: StyleJobs) -> None:
         if job is None:
             raise HTTPException(404, f"no style job {job_id[:40]!r}")
         return job.status()
+
+    @app.get("/api/styles/{job_id}/preview.png", response_class=Response)
+    def style_preview(job_id: str) -> Response:
+        """PNG of the latest preview: the references' colours at once, then the model as it learns."""
+        job = jobs.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"no style job {job_id[:40]!r}")
+        image = job.preview
+        if image is None:
+            raise HTTPException(404, f"style job {job_id[:40]!r} has no preview yet")
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+        return Response(buf.getvalue(), media_type="image/png",
+                        headers={"X-Artifygan-Step": str(job.preview_step), "Cache-Control": "no-store"})

@@ -1,0 +1,47 @@
+"""Pictures of a style while it is being learned: a zero-shot one at once, then the model as it stands.
+
+Why: an adapt takes minutes, and a user should see early what the references will do to a face (and
+stop a job started with the wrong pictures). The first preview needs no training step: the base model
+with the references' colour statistics folded into its output layer (``colour.py``), a feed-forward
+transfer of the references' palette. Later previews show the moving-average generator, every
+``AdaptConfig.preview_every_s`` seconds. Each goes through the :class:`Cartoonizer`, the inference path
+every other surface uses, on one photo the style is learned on.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import torch
+from PIL import Image
+from torch import nn
+
+from ..inference.cartoonizer import Cartoonizer
+from .colour import fold_colour_transfer
+
+
+class Previewer:
+    """Renders previews of a generator on one photo, and says when the next one is due."""
+
+    def __init__(self, meta: dict[str, Any], photo: Image.Image, every_s: float, device: torch.device) -> None:
+        self.meta, self.photo, self.every_s, self.device = meta, photo, every_s, device
+        self.last: float | None = None
+
+    def render(self, generator: nn.Module) -> Image.Image:
+        """The photo translated by a copy of ``generator`` (the training copy is left as it is)."""
+        g = copy.deepcopy(generator).float().eval().requires_grad_(False)
+        with torch.inference_mode():
+            out = Cartoonizer(g, self.meta, device=str(self.device), batch_size=1).translate([self.photo])[0]
+        self.last = time.perf_counter()
+        return out
+
+    def zero_shot(self, generator: nn.Module, photos: torch.Tensor, refs: list[torch.Tensor]) -> Image.Image:
+        """Before any step: the base model with the references' colours (no training)."""
+        g = copy.deepcopy(generator).float().eval()
+        fold_colour_transfer(g, photos.float(), refs)
+        return self.render(g)
+
+    def due(self) -> bool:
+        return self.every_s > 0 and (self.last is None or time.perf_counter() - self.last >= self.every_s)
