@@ -9,6 +9,7 @@ the cheek stroke share (skin artifacts) where that metric is installed, and adap
 "identity" (output = photo) and "default" (the bundled model) are scored against the 5-reference split.
 
     python benchmarks/bench_fewshot.py [--styles bitmoji ukiyoe] [--refs 1 5 10] [--minutes M] [--out DIR]
+        [--zero-shot]   # also the zero-shot preview (colours only, no training) as a row
 """
 
 from __future__ import annotations
@@ -91,6 +92,23 @@ def grid(photos: list[Image.Image], outs: list[Image.Image], ref: Image.Image, n
     return img
 
 
+def zero_shot(refs: list[Path], photos: list[Path], size: int):
+    """The zero-shot preview as a model: the default with the references' colours folded in (no training);
+    its colour statistics are measured on 16 of the adapt photos, as adapt's preview does on its crops."""
+    import torch
+
+    from artifygan.imageio import pil_to_tensor
+    from artifygan.inference.cartoonizer import Cartoonizer, resolve_snapshot
+    from artifygan.models import load_generator
+    from artifygan.styles import read_references
+    from artifygan.styles.preview import zero_shot_generator
+
+    g, meta = load_generator(resolve_snapshot(None), device="cpu")
+    refs_t = [r.tensor(size) for r in read_references(refs)]
+    sample = torch.stack([pil_to_tensor(square(p, size)) for p in photos[:16]])
+    return Cartoonizer(zero_shot_generator(g, sample, refs_t), meta, device="cpu", batch_size=8)
+
+
 def fmt(v: float | None, spec: str) -> str:
     return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, spec)
 
@@ -119,6 +137,9 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--out", type=Path, default=Path("runs/bench_fewshot"))
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--zero-shot", action="store_true",
+                    help="also score the zero-shot preview (the default model with the references' colours)")
+    ap.add_argument("--no-adapt", action="store_true", help="skip the adapted models (baselines, zero-shot only)")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="AdaptConfig fields for this run, e.g. content_target=base edge_weight=0")
     ap.add_argument("--yunet", default=os.environ.get("ARTIFYGAN_YUNET") or
@@ -159,6 +180,14 @@ def main() -> int:
                 print(table(rows[-1:]).splitlines()[-1], flush=True)
         for k in a.refs:
             refs, rest = files[:k], files[k:]
+            if a.zero_shot:
+                outs = zero_shot(refs, train_photos, a.size).translate(photos)
+                rows.append({"style": style, "model": "zero-shot", "refs": k,
+                             **scorer.score(outs, scorer.style_features(rest, a.size))})
+                print(table(rows[-1:]).splitlines()[-1], flush=True)
+                save_image(grid(photos, outs, square(refs[0], a.size)), a.out / f"grid-{style}-{k}-zero-shot.png")
+            if a.no_adapt:
+                continue
             out = a.out / f"{style}-{k}"
             shutil.rmtree(out, ignore_errors=True)  # the benchmark's own output folder
             t0 = time.perf_counter()

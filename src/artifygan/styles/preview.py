@@ -22,6 +22,14 @@ from ..inference.cartoonizer import Cartoonizer
 from .colour import fold_colour_transfer
 
 
+def zero_shot_generator(generator: nn.Module, photos: torch.Tensor, refs: list[torch.Tensor]) -> nn.Module:
+    """A copy of ``generator`` with the references' colour statistics folded into its output layer
+    (measured on its outputs for ``photos``, (N, 3, H, W) in [-1, 1]); no training step."""
+    g = copy.deepcopy(generator).float().eval()
+    fold_colour_transfer(g, photos.float(), refs)
+    return g
+
+
 class Previewer:
     """Renders previews of a generator on one photo, and says when the next one is due."""
 
@@ -39,9 +47,7 @@ class Previewer:
 
     def zero_shot(self, generator: nn.Module, photos: torch.Tensor, refs: list[torch.Tensor]) -> Image.Image:
         """Before any step: the base model with the references' colours (no training)."""
-        g = copy.deepcopy(generator).float().eval()
-        fold_colour_transfer(g, photos.float(), refs)
-        return self.render(g)
+        return self.render(zero_shot_generator(generator, photos, refs))
 
     def due(self) -> bool:
         return self.every_s > 0 and (self.last is None or time.perf_counter() - self.last >= self.every_s)
