@@ -74,6 +74,21 @@ def test_surface_gan_trains_its_own_discriminator_and_resumes_exactly(tiny_data,
                                      / "training_state.pt")
 
 
+def test_d_warmup_trains_only_the_discriminators(tiny_data, tmp_path):
+    # train.d_warmup_steps: after the initialisation, 2 steps move D (and the surface D), not G or its EMA
+    one = train(tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=0"), run_root=tmp_path / "a",
+                progress=False)
+    warm = train(tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=2", "train.d_warmup_steps=2",
+                             "loss.surface=0.5", "train.log_every=1"), run_root=tmp_path / "b", progress=False)
+    a, b = load_state(one / "training_state.pt"), load_state(warm / "training_state.pt")
+    for key in ("G", "G_ema"):
+        assert all(torch.equal(t, b[key][k]) for k, t in a[key].items()), key
+    assert not all(torch.equal(t, b["D"][k]) for k, t in a["D"].items())
+    rows = [json.loads(line) for line in (warm / "stats.jsonl").read_text().splitlines()]
+    assert [r["phase"] for r in rows] == ["init", "d_warmup", "d_warmup"]
+    assert "loss_d" in rows[1] and "loss_g" not in rows[1]
+
+
 def test_training_state_holds_everything_resume_needs(tiny_data, tmp_path):
     run = train(tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=1"), run_root=tmp_path,
                 progress=False)

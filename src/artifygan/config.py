@@ -81,6 +81,7 @@ class TrainConfig:
     init_steps: int | None = None  # content-only initialisation; None → init_epochs
     init_epochs: float = 1.0
     adv_steps: int | None = None  # adversarial phase; None → epochs
+    d_warmup_steps: int = 0  # first steps of the adversarial phase train only D (fine-tunes: fresh D, trained G)
     epochs: float = 10.0
     lr_g: float = 2e-4
     lr_d: float = 2e-4

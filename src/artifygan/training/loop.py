@@ -246,6 +246,9 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             torch.cuda.reset_peak_memory_stats(dev)
         while step < total_steps:
             init_phase = step < init_steps
+            # train.d_warmup_steps: fresh discriminators first learn the current outputs (a fine-tune from
+            # model.init); G stays as it is until they can tell it something
+            g_step = init_phase or step >= init_steps + t_cfg.d_warmup_steps
             micro = []
             for _ in range(accum):
                 batch = next(batches)
@@ -261,7 +264,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                 if surf is not None:
                     surf.opt.zero_grad(set_to_none=True)
                 for i, (photo, cartoon, smooth) in enumerate(micro):
-                    if accum == 1:  # one G forward serves both steps: D sees it detached, G's loss reuses it
+                    if accum == 1 and g_step:  # one G forward serves both steps: D sees it detached, G reuses it
                         with autocast():
                             kept_fake = fake = G_fwd(photo)
                     else:  # micro-batches: G's graphs would all stay alive until its step; recompute there
@@ -283,37 +286,38 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                     scaler.step(surf.opt)
 
             # -- generator: content (both phases) + adversarial and extras (adversarial phase) --
-            for group in opt_g.param_groups:
-                group["lr"] = t_cfg.lr_init if init_phase else t_cfg.lr_g
-            opt_g.zero_grad(set_to_none=True)
-            for d in (D, surf.D) if surf is not None else (D,):
-                d.requires_grad_(False)
-            for i, (photo, cartoon, _smooth) in enumerate(micro):
-                with _no_sync(G_train, i < accum - 1):
-                    with autocast():
-                        fake = kept_fake if kept_fake is not None else G_fwd(photo)
-                        kept_fake = None
-                        d_fake = None if init_phase else D_plain(fake).float()  # no DDP hooks: D is frozen here
-                        d_surf = None if init_phase or surf is None else surf.logits(fake)
-                        t_out = None
-                        if teacher_fwd is not None and cfg.loss.teacher_weight(adversarial=not init_phase) > 0:
-                            with torch.no_grad():  # the adversarial anchor may use part of the batch (cost)
-                                n_t = photo.shape[0] if init_phase else teacher_images(photo.shape[0], cfg.loss)
-                                photo_t = photo[:n_t]
-                                t_out = teacher_fwd(photo_t)
-                                if teacher_cleanup is not None:
-                                    t_out = clean_strokes(t_out.float(), photo_t.float(), teacher_cleanup)
-                        g_losses = generator_loss(cfg.loss, content_fwd, photo, fake.float(), d_fake, cartoon, t_out,
-                                                  d_surf)
-                    scaler.scale(g_losses.total / accum).backward()
-                for k, v in g_losses.parts.items():
-                    stats[f"loss_g_{k}"] = stats.get(f"loss_g_{k}", 0) + v / accum
-                stats["loss_g"] = stats.get("loss_g", 0) + g_losses.total.detach() / accum
-            for d in (D, surf.D) if surf is not None else (D,):
-                d.requires_grad_(True)
-            scaler.step(opt_g)
+            if g_step:
+                for group in opt_g.param_groups:
+                    group["lr"] = t_cfg.lr_init if init_phase else t_cfg.lr_g
+                opt_g.zero_grad(set_to_none=True)
+                for d in (D, surf.D) if surf is not None else (D,):
+                    d.requires_grad_(False)
+                for i, (photo, cartoon, _smooth) in enumerate(micro):
+                    with _no_sync(G_train, i < accum - 1):
+                        with autocast():
+                            fake = kept_fake if kept_fake is not None else G_fwd(photo)
+                            kept_fake = None
+                            d_fake = None if init_phase else D_plain(fake).float()  # no DDP hooks: D is frozen
+                            d_surf = None if init_phase or surf is None else surf.logits(fake)
+                            t_out = None
+                            if teacher_fwd is not None and cfg.loss.teacher_weight(adversarial=not init_phase) > 0:
+                                with torch.no_grad():  # the adversarial anchor may use part of the batch (cost)
+                                    n_t = teacher_images(photo.shape[0], cfg.loss, init_phase)
+                                    photo_t = photo[:n_t]
+                                    t_out = teacher_fwd(photo_t)
+                                    if teacher_cleanup is not None:
+                                        t_out = clean_strokes(t_out.float(), photo_t.float(), teacher_cleanup)
+                            g_losses = generator_loss(cfg.loss, content_fwd, photo, fake.float(), d_fake, cartoon,
+                                                      t_out, d_surf)
+                        scaler.scale(g_losses.total / accum).backward()
+                    for k, v in g_losses.parts.items():
+                        stats[f"loss_g_{k}"] = stats.get(f"loss_g_{k}", 0) + v / accum
+                    stats["loss_g"] = stats.get("loss_g", 0) + g_losses.total.detach() / accum
+                for d in (D, surf.D) if surf is not None else (D,):
+                    d.requires_grad_(True)
+                scaler.step(opt_g)
+                update_ema(G_ema, G, min(t_cfg.ema_decay, (1 + step) / (10 + step)))
             scaler.update()
-            update_ema(G_ema, G, min(t_cfg.ema_decay, (1 + step) / (10 + step)))
             for k, v in stats.items():
                 acc[k] = acc.get(k, torch.zeros((), device=dev)) + v.float()
             acc["n"] = acc.get("n", torch.zeros((), device=dev)) + 1
@@ -328,7 +332,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                 now = time.monotonic()
                 row = dict(zip(keys, means, strict=True))
                 row["img_per_s"] = (step - step_log) * bs * accum * info.world / max(now - t_log, 1e-9)
-                row["phase"] = "init" if init_phase else "adversarial"
+                row["phase"] = "init" if init_phase else "adversarial" if g_step else "d_warmup"
                 row["epoch"] = step // steps_per_epoch
                 row["time_s"] = now - t_start
                 row["peak_mem_gb"] = peak_memory_gb(dev)
@@ -359,10 +363,10 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
     return run_dir
 
 
-def teacher_images(batch: int, loss: Any) -> int:
-    """Images of a batch the adversarial-phase teacher anchor sees: a teacher forward per image is what
-    the anchor costs, and an L1 mean over a random quarter of the batch estimates the same term."""
-    return max(1, min(batch, round(batch * loss.teacher_adv_fraction)))
+def teacher_images(batch: int, loss: Any, init_phase: bool = False) -> int:
+    """Images of a batch the teacher sees: all in the initialisation; in the adversarial phase's anchor a
+    share (a teacher forward per image is what it costs; an L1 mean over a quarter estimates the same)."""
+    return batch if init_phase else max(1, min(batch, round(batch * loss.teacher_adv_fraction)))
 
 
 def _ignore_stop_signals(worker_id: int) -> None:
