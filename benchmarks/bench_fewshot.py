@@ -80,14 +80,14 @@ class Scorer:
 
 
 def grid(photos: list[Image.Image], outs: list[Image.Image], ref: Image.Image, n: int = 6,
-         cell: int = 160) -> Image.Image:
+         cell: int = 160, label: str = "adapted") -> Image.Image:
     """Rows of photo | adapted output | one reference (to spot pasted reference faces and lost identity)."""
     img = Image.new("RGB", (3 * cell, n * cell + 16), "white")
     for i in range(n):
         for j, im in enumerate((photos[i], outs[i], ref)):
             img.paste(im.convert("RGB").resize((cell, cell), Image.Resampling.BICUBIC), (j * cell, 16 + i * cell))
     draw = ImageDraw.Draw(img)
-    for j, t in enumerate(("photo", "adapted", "a reference")):
+    for j, t in enumerate(("photo", label, "a reference")):
         draw.text((j * cell + 4, 2), t, fill="black")
     return img
 
@@ -185,7 +185,8 @@ def main() -> int:
                 rows.append({"style": style, "model": "zero-shot", "refs": k,
                              **scorer.score(outs, scorer.style_features(rest, a.size))})
                 print(table(rows[-1:]).splitlines()[-1], flush=True)
-                save_image(grid(photos, outs, square(refs[0], a.size)), a.out / f"grid-{style}-{k}-zero-shot.png")
+                save_image(grid(photos, outs, square(refs[0], a.size), label="zero-shot"),
+                           a.out / f"grid-{style}-{k}-zero-shot.png")
             if a.no_adapt:
                 continue
             out = a.out / f"{style}-{k}"
