@@ -174,13 +174,12 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     snap = resolve_snapshot(base)
     dev = pick_device(device)
     generator, base_meta = load_generator(snap, device=str(dev))
-    # `minutes` bounds the whole call: training gets what reading and loading left, less a few seconds to save
-    base_full: dict[str, Any] = {"format_version": 1, "generator": base_meta["generator"],
-                 "generator_args": base_meta.get("generator_args", {}),
-                 **{k: base_meta[k] for k in ("size", "preprocess") if k in base_meta}}
     previewer = None
     if progress is not None and cfg.preview_every_s > 0:  # on the first photo, in the middle of its long side
-        previewer = Previewer(base_full, _centre_square(tensor_to_pil(photo_list[0])), cfg.preview_every_s, dev)
+        keys = ("generator", "generator_args", "size", "preprocess")
+        shown: dict[str, Any] = {k: base_meta[k] for k in keys if k in base_meta}
+        previewer = Previewer(shown, _centre_square(tensor_to_pil(photo_list[0])), cfg.preview_every_s, dev)
+    # `minutes` bounds the whole call: training gets what reading and loading left, less a few seconds to save
     budget = 60.0 * cfg.minutes - (time.perf_counter() - t_begin) - SAVE_RESERVE_S
     g_ema, info = train_style(generator, references, photo_list, strong, cfg, dev, progress, budget, previewer)
     info["seconds"] = round(time.perf_counter() - t_begin, 1)
