@@ -5,7 +5,7 @@ near chance (MODEL_CARD.md). This trains the recipe's discriminator alone, for a
 fine-tune's warm-up, on anime faces (real) against the default's translations of photos (fake), both at
 the training size, and prints its held-out accuracy (median-split of the mean patch score) per variant.
 
-    python benchmarks/probe_discriminator.py [--steps 150] [--size 128] [--n 480]
+    python benchmarks/probe_discriminator.py [--steps 150] [--size 128] [--n 480] [--only 3 4]
 """
 
 from __future__ import annotations
@@ -22,7 +22,11 @@ from artifygan.models import DISCRIMINATORS, load_generator
 
 VARIANTS = [("recipe: spectral + layer norm, lr 2e-4", {"norm": "layer", "spectral_norm": True}, 2e-4),
             ("recipe, lr 1e-3", {"norm": "layer", "spectral_norm": True}, 1e-3),
-            ("no spectral norm, no norm, lr 2e-4", {"norm": "none", "spectral_norm": False}, 2e-4)]
+            ("no spectral norm, no norm, lr 2e-4", {"norm": "none", "spectral_norm": False}, 2e-4),
+            ("recipe + 1 extra stride-2 conv (61 px view)", {"norm": "layer", "spectral_norm": True, "extra_down": 1},
+             2e-4),
+            ("recipe + 2 extra stride-2 convs (109 px view)",
+             {"norm": "layer", "spectral_norm": True, "extra_down": 2}, 2e-4)]
 
 
 def load(folder: str, n: int, size: int) -> torch.Tensor:
@@ -36,13 +40,16 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--n", type=int, default=480, help="images of each kind; the last sixth is held out")
+    ap.add_argument("--only", nargs="*", type=int, help="indices of the variants to run (default: all)")
     a = ap.parse_args()
     anime, photos = load(a.anime, a.n, a.size), load(a.photos, a.n, a.size)
     g, _ = load_generator(resolve_snapshot(None), device="cpu")
     with torch.inference_mode():
         fakes = torch.cat([g(photos[i:i + 32]) for i in range(0, len(photos), 32)])
     n_train = len(fakes) * 5 // 6
-    for name, args, lr in VARIANTS:
+    for k, (name, args, lr) in enumerate(VARIANTS):
+        if a.only and k not in a.only:
+            continue
         torch.manual_seed(0)
         d = DISCRIMINATORS.build("patch", args)
         opt = torch.optim.Adam(d.parameters(), lr, betas=(0.5, 0.999))

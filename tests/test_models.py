@@ -39,6 +39,21 @@ def test_discriminator(norm, sn):
         assert any("parametrizations" in n for n, _ in d.named_parameters())
 
 
+@pytest.mark.parametrize("extra, grid, field", [(0, 32, 37), (1, 16, 61), (2, 8, 109)])
+def test_discriminator_extra_down_widens_its_view(extra, grid, field):
+    torch.manual_seed(0)
+    d = DISCRIMINATORS.build("patch", {"norm": "none", "base_ch": 8, "extra_down": extra})
+    x = torch.zeros(1, 3, 128, 128, requires_grad=True)
+    out = d(x)
+    assert out.shape == (1, 1, grid, grid)
+    out[0, 0, grid // 2, grid // 2].backward()  # the pixels one logit depends on: its receptive field
+    rows = (x.grad.abs().sum((0, 1, 3)) > 0).nonzero()
+    assert int(rows.max() - rows.min() + 1) == field
+    if extra == 0:  # the default layout is unchanged: trained discriminators still load
+        plain = DISCRIMINATORS.build("patch", {"norm": "none", "base_ch": 8})
+        assert plain.state_dict().keys() == d.state_dict().keys()
+
+
 def test_registry_errors():
     with pytest.raises(KeyError, match="unknown generator 'nope'"):
         GENERATORS.build("nope")
