@@ -35,12 +35,9 @@ TARGETS = {"bitmoji": 7.5, "ukiyoe": 6.5}  # issue 14: half the better of identi
 
 
 def square(path: Path, size: int) -> Image.Image:
-    from artifygan.imageio import load_image
+    from artifygan.imageio import centre_square, load_image
 
-    im = load_image(path)
-    w, h = im.size
-    s = min(w, h)
-    im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+    im = centre_square(load_image(path))
     return im.resize((size, size), Image.Resampling.BICUBIC) if im.size != (size, size) else im
 
 

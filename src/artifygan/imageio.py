@@ -218,6 +218,13 @@ def save_image(img: Image.Image, path: str | os.PathLike, quality: int = 95) -> 
     atomic_write_bytes(path, buf.getvalue())
 
 
+def centre_square(img: Image.Image) -> Image.Image:
+    """The largest centred square of ``img`` (the evaluation protocol's and the previews' framing)."""
+    w, h = img.size
+    s = min(w, h)
+    return img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+
+
 def pil_to_tensor(img: Image.Image):
     """RGB uint8 PIL → float tensor (3, H, W) in [-1, 1]."""
     import torch

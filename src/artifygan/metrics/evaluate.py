@@ -23,7 +23,7 @@ from PIL import Image
 
 from ..device import pick_device
 from ..faces import PhotoFaceDetector
-from ..imageio import atomic_write_bytes, list_images, load_image, save_image
+from ..imageio import atomic_write_bytes, centre_square, list_images, load_image, save_image
 from .distances import fid, kid
 from .faceparts import OUTPUT_RESIZE, STROKE_DARK, STROKE_WINDOW, detect_photo_faces, face_parts, own_cheek_strokes
 from .features import InceptionFeatures
@@ -47,10 +47,7 @@ def load_set(folder: str | Path, n: int, size: int) -> tuple[list[Path], list[Im
         raise ValueError(f"{folder}: {len(paths)} image(s), the protocol needs {n}")
     images = []
     for p in paths:
-        im = load_image(p)
-        w, h = im.size
-        s = min(w, h)
-        im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+        im = centre_square(load_image(p))
         images.append(im.resize((size, size), Image.Resampling.BICUBIC) if im.size != (size, size) else im)
     return paths, images
 

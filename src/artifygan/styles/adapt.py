@@ -36,7 +36,7 @@ from torch import nn
 from ..cartoon_losses import flat_skin_loss, stroke_loss
 from ..data.smoothing import edge_smooth
 from ..device import pick_device, to_memory_format
-from ..imageio import tensor_to_pil
+from ..imageio import centre_square, tensor_to_pil
 from ..losses import discriminator_loss, g_adv_loss, gram, grayscale
 from ..models import load_generator, save_generator
 from ..models.registry import CONTENT_NETWORKS, DISCRIMINATORS
@@ -137,12 +137,6 @@ def describe_photos(photos: PathLike | Sequence[PathLike] | None) -> str:
     return f"{len(paths)} files in {', '.join(parents[:3])}{' …' if len(parents) > 3 else ''}"
 
 
-def _centre_square(im: Image.Image) -> Image.Image:
-    w, h = im.size
-    s = min(w, h)
-    return im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-
-
 def _uint8_to_tensor(arr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
 
@@ -178,7 +172,7 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     if progress is not None and cfg.preview_every_s > 0:  # on the first photo, in the middle of its long side
         keys = ("generator", "generator_args", "size", "preprocess")
         shown: dict[str, Any] = {k: base_meta[k] for k in keys if k in base_meta}
-        previewer = Previewer(shown, _centre_square(tensor_to_pil(photo_list[0])), cfg.preview_every_s, dev)
+        previewer = Previewer(shown, centre_square(tensor_to_pil(photo_list[0])), cfg.preview_every_s, dev)
     # `minutes` bounds the whole call: training gets what reading and loading left, less a few seconds to save
     budget = 60.0 * cfg.minutes - (time.perf_counter() - t_begin) - SAVE_RESERVE_S
     g_ema, info = train_style(generator, references, photo_list, strong, cfg, dev, progress, budget, previewer)

@@ -155,6 +155,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         opt_g = torch.optim.Adam(G.parameters(), lr=t_cfg.lr_g, betas=t_cfg.betas)
         opt_d = torch.optim.Adam(D.parameters(), lr=t_cfg.lr_d, betas=t_cfg.betas)
         surf = SurfaceGAN(cfg, dev, fmt, info.distributed) if cfg.loss.surface > 0 else None
+        discriminators = (D,) if surf is None else (D, surf.D)  # frozen while G steps
         amp_dtype = resolve_precision(t_cfg.precision, dev)
         scaler = torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16)
         step = 0
@@ -290,7 +291,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                 for group in opt_g.param_groups:
                     group["lr"] = t_cfg.lr_init if init_phase else t_cfg.lr_g
                 opt_g.zero_grad(set_to_none=True)
-                for d in (D, surf.D) if surf is not None else (D,):
+                for d in discriminators:
                     d.requires_grad_(False)
                 for i, (photo, cartoon, _smooth) in enumerate(micro):
                     with _no_sync(G_train, i < accum - 1):
@@ -313,7 +314,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                     for k, v in g_losses.parts.items():
                         stats[f"loss_g_{k}"] = stats.get(f"loss_g_{k}", 0) + v / accum
                     stats["loss_g"] = stats.get("loss_g", 0) + g_losses.total.detach() / accum
-                for d in (D, surf.D) if surf is not None else (D,):
+                for d in discriminators:
                     d.requires_grad_(True)
                 scaler.step(opt_g)
                 update_ema(G_ema, G, min(t_cfg.ema_decay, (1 + step) / (10 + step)))
