@@ -37,9 +37,10 @@ class Previewer:
         self.meta, self.photo, self.every_s, self.device = meta, photo, every_s, device
         self.last: float | None = None
 
-    def render(self, generator: nn.Module) -> Image.Image:
-        """The photo translated by a copy of ``generator`` (the training copy is left as it is)."""
-        g = copy.deepcopy(generator).float().eval().requires_grad_(False)
+    def render(self, generator: nn.Module, own: bool = False) -> Image.Image:
+        """The photo translated by ``generator``: by a copy of it (the training copy is left as it is), or by
+        itself when ``own`` says it is a throwaway copy already."""
+        g = (generator if own else copy.deepcopy(generator)).float().eval().requires_grad_(False)
         with torch.inference_mode():
             out = Cartoonizer(g, self.meta, device=str(self.device), batch_size=1).translate([self.photo])[0]
         self.last = time.perf_counter()
@@ -47,7 +48,7 @@ class Previewer:
 
     def zero_shot(self, generator: nn.Module, photos: torch.Tensor, refs: list[torch.Tensor]) -> Image.Image:
         """Before any step: the base model with the references' colours (no training)."""
-        return self.render(zero_shot_generator(generator, photos, refs))
+        return self.render(zero_shot_generator(generator, photos, refs), own=True)
 
     def due(self) -> bool:
         return self.every_s > 0 and (self.last is None or time.perf_counter() - self.last >= self.every_s)
