@@ -13,7 +13,11 @@
 #   space inside). For issue 13 the 2026-11-26
 #   CPU runs suggest RECIPE=configs/selfie2anime_light.yaml (the default's recipe, a norm after every conv:
 #   the norm-free fast generator drifted into blotches once its photo anchors were dropped; MODEL_CARD) with
-#   EXTRA='data.smoothed=[]' (edge smoothing on the fly: the prepared smoothed/ folder is not carried).
+#   EXTRA='data.smoothed=[]' (edge smoothing on the fly: the prepared smoothed/ folder is not carried),
+#   plus loss.surface=1.0 for the surface discriminator from the first adversarial step (fine-tunes of the
+#   default against fresh discriminators failed four ways: MODEL_CARD). CPU dry run of exactly that
+#   (2026-11-26, SIZE=64 INIT=5 COMPILE=false): train, resume and the split state (26 MB, 2 parts) all work.
+# Device time is 15 minutes a session now: one call of this script (~8 minutes) is the plan.
 set -x
 DEV=${DEV:-cuda}; BK=${BK:-cuda}; SIZE=${SIZE:-256}; BATCH=${BATCH:-64}; TL=${TL:-2.5}; WORKERS=${WORKERS:-12}
 COMPILE=${COMPILE:-true}; RECIPE=${RECIPE:-configs/selfie2anime_fast.yaml}; EXTRA=${EXTRA:-}
