@@ -39,6 +39,8 @@ VARIANTS: dict[str, list[str]] = {
     "fast": ["model.generator=fast"],
     # ... and with the fast recipe's 16-channel discriminator (a quarter of the D's cost on a CPU)
     "fast-d16": ["model.generator=fast", "model.discriminator_args={base_ch: 16, norm: layer, spectral_norm: true}"],
+    # issue 13: White-box's surface discriminator (guided-filter surfaces) beside the main one, from the start
+    "surface": ["loss.surface=1.0"],
 }
 
 
