@@ -77,5 +77,6 @@ def held_out(d: torch.nn.Module, anime: torch.Tensor, fakes: torch.Tensor) -> tu
     acc = ((sr > thr).float().mean() + (sf <= thr).float().mean()) / 2
     return float(acc), float(sr.mean()), float(sf.mean())
 
+
 if __name__ == "__main__":
     main()
