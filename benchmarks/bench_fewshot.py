@@ -37,8 +37,7 @@ TARGETS = {"bitmoji": 7.5, "ukiyoe": 6.5}  # issue 14: half the better of identi
 def square(path: Path, size: int) -> Image.Image:
     from artifygan.imageio import centre_square, load_image
 
-    im = centre_square(load_image(path))
-    return im.resize((size, size), Image.Resampling.BICUBIC) if im.size != (size, size) else im
+    return centre_square(load_image(path), size)
 
 
 class Scorer:

@@ -5,6 +5,7 @@ from PIL import Image
 from artifygan.imageio import (
     ImageError,
     atomic_write_bytes,
+    centre_square,
     decode_image,
     is_image,
     iter_images,
@@ -132,3 +133,13 @@ def test_animated_images_report_their_frames(tmp_path):
         assert decode_image(tmp_path / f"a.{ext}").frames == 3
     frames[0].save(tmp_path / "still.gif")
     assert decode_image(tmp_path / "still.gif").frames == 1
+
+
+def test_centre_square_crops_the_middle_and_resizes_only_when_asked():
+    arr = np.zeros((20, 30, 3), np.uint8)
+    arr[:, 5:25] = 255  # the centred 20×20 square is white, the side strips black
+    img = Image.fromarray(arr)
+    square = centre_square(img)
+    assert square.size == (20, 20) and np.asarray(square).min() == 255
+    assert centre_square(img, 20).tobytes() == square.tobytes()  # already that size: no resampling
+    assert centre_square(img, 8).size == (8, 8)

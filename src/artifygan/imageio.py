@@ -218,11 +218,13 @@ def save_image(img: Image.Image, path: str | os.PathLike, quality: int = 95) -> 
     atomic_write_bytes(path, buf.getvalue())
 
 
-def centre_square(img: Image.Image) -> Image.Image:
-    """The largest centred square of ``img`` (the evaluation protocol's and the previews' framing)."""
+def centre_square(img: Image.Image, size: int | None = None) -> Image.Image:
+    """The largest centred square of ``img`` (the evaluation protocol's and the previews' framing), resized
+    to ``size``² (bicubic) when given and different."""
     w, h = img.size
     s = min(w, h)
-    return img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+    img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+    return img.resize((size, size), Image.Resampling.BICUBIC) if size is not None and s != size else img
 
 
 def pil_to_tensor(img: Image.Image):

@@ -45,11 +45,7 @@ def load_set(folder: str | Path, n: int, size: int) -> tuple[list[Path], list[Im
     paths = list_images([folder])[:n]
     if len(paths) < n:
         raise ValueError(f"{folder}: {len(paths)} image(s), the protocol needs {n}")
-    images = []
-    for p in paths:
-        im = centre_square(load_image(p))
-        images.append(im.resize((size, size), Image.Resampling.BICUBIC) if im.size != (size, size) else im)
-    return paths, images
+    return paths, [centre_square(load_image(p), size) for p in paths]
 
 
 def baselines(device: str = "auto") -> list[Candidate]:
