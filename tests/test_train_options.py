@@ -1,5 +1,6 @@
 """The GPU-path fixes that can be checked on a CPU: resume onto any device, options, clean failures."""
 
+import json
 import logging
 import signal
 
@@ -245,3 +246,19 @@ def test_model_init_starts_from_the_snapshot_weights_and_refuses_another_generat
         train(tiny_config(tiny_data, f"model.init={tiny_snapshot}", "model.generator_args.ch=16"),
               run_root=tmp_path / "x", progress=False)
     assert not (tmp_path / "x").exists()  # refused before any run folder
+
+
+def test_content_weight_follows_its_schedule(tiny_data, tmp_path):
+    """loss.content_from switches the content weight at a step (the default's 2.0 → 1.0 at 2500), so the
+    recipe is one config, not a resume with an override."""
+    cfg = load_config(None, ["loss.content=2.0", "loss.content_from={3: 0.0, 1: 1.0}"])
+    assert [cfg.loss.content_at(s) for s in (0, 1, 2, 3, 10)] == [2.0, 1.0, 1.0, 0.0, 0.0]
+    assert load_config(None, ['loss.content_from={"5": 0.5}']).loss.content_at(5) == 0.5  # keys read from JSON
+    with pytest.raises(ValueError, match="content_from"):
+        train(tiny_config(tiny_data, "loss.content_from={-1: 1.0}"), run_root=tmp_path, progress=False)
+    run = train(tiny_config(tiny_data, "train.init_steps=2", "train.adv_steps=2", "train.log_every=1",
+                            "loss.content=1.0", "loss.content_from={2: 0.0}"), run_root=tmp_path, progress=False)
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    content = {r["step"]: r["loss_g_content"] for r in rows}
+    assert content[1] > 0 and content[2] > 0  # steps 0 and 1 (logged after the step) use 1.0
+    assert content[3] == 0 and content[4] == 0

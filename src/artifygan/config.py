@@ -53,6 +53,9 @@ class ModelConfig:
 class LossConfig:
     gan: str = "lsgan"  # bce | lsgan | hinge
     content: float = 10.0  # CartoonGAN's omega
+    # step → content weight from that step on, e.g. {2500: 1.0}: the default was trained at 2.0 and then 1.0
+    # (a high weight first builds structure; a lower one lets the style win later)
+    content_from: dict[int, float] = field(default_factory=dict)
     adversarial: float = 1.0
     edge_promoting: bool = True  # smoothed cartoons are negatives for D
     edge_weight: float = 1.0  # weight of the smoothed-cartoon term in D's loss
@@ -68,6 +71,15 @@ class LossConfig:
     # sharpens it (a norm-free student against a fresh D drifted to dark outputs without it)
     teacher_adv: float = 0.0
     teacher_adv_fraction: float = 1.0  # share of each batch the anchor is computed on (the teacher's cost)
+
+    def content_at(self, step: int) -> float:
+        """The content weight at a training step: ``content``, then the latest ``content_from`` entry reached
+        (keys may arrive as strings from JSON)."""
+        weight = self.content
+        for start, value in sorted((int(k), float(v)) for k, v in self.content_from.items()):
+            if start <= step:
+                weight = value
+        return weight
 
     def teacher_weight(self, adversarial: bool) -> float:
         """The teacher L1's weight in a phase: distillation (initialisation) or anchor (adversarial)."""
@@ -232,6 +244,8 @@ def validate_config(cfg: Config) -> None:
         (d.num_workers >= 0, f"data.num_workers={d.num_workers}: must be 0 or more"),
         (min(t.lr_g, t.lr_d, t.lr_init) > 0, "train.lr_g, lr_d and lr_init must be positive"),
         (0 < cfg.loss.teacher_adv_fraction <= 1, "loss.teacher_adv_fraction must be in (0, 1]"),
+        (all(str(k).isdigit() for k in cfg.loss.content_from),
+         f"loss.content_from={cfg.loss.content_from}: keys must be step numbers (0 or more)"),
         (0.0 <= t.ema_decay < 1.0, f"train.ema_decay={t.ema_decay}: must be in [0, 1)"),
         (t.init_epochs >= 0 and t.epochs >= 0, "train.init_epochs and train.epochs must be 0 or more"),
         ((t.init_steps or 0) >= 0 and (t.adv_steps or 0) >= 0, "train.init_steps/adv_steps must be 0 or more"),

@@ -290,6 +290,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             if g_step:
                 for group in opt_g.param_groups:
                     group["lr"] = t_cfg.lr_init if init_phase else t_cfg.lr_g
+                loss_cfg = dataclasses.replace(cfg.loss, content=cfg.loss.content_at(step))
                 opt_g.zero_grad(set_to_none=True)
                 for d in discriminators:
                     d.requires_grad_(False)
@@ -308,7 +309,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                                     t_out = teacher_fwd(photo_t)
                                     if teacher_cleanup is not None:
                                         t_out = clean_strokes(t_out.float(), photo_t.float(), teacher_cleanup)
-                            g_losses = generator_loss(cfg.loss, content_fwd, photo, fake.float(), d_fake, cartoon,
+                            g_losses = generator_loss(loss_cfg, content_fwd, photo, fake.float(), d_fake, cartoon,
                                                       t_out, d_surf)
                         scaler.scale(g_losses.total / accum).backward()
                     for k, v in g_losses.parts.items():
