@@ -17,6 +17,12 @@
 #   plus loss.surface=1.0 for the surface discriminator from the first adversarial step (fine-tunes of the
 #   default against fresh discriminators failed four ways: MODEL_CARD). CPU dry run of exactly that
 #   (2026-11-26, SIZE=64 INIT=5 COMPILE=false): train, resume and the split state (26 MB, 2 parts) all work.
+#   RESUME: a carried run folder holding just config.yaml + training_state.pt, continued here at SIZE with
+#   the carried data instead of a run from scratch, e.g. the 128² CPU run of the default's recipe with the
+#   surface D (runs/00010-light-surface-scratch, 2026-11-26):
+#     mkdir -p carry/resume && cp runs/00010-*/{config.yaml,training_state.pt} carry/resume/
+#   with a smaller pack so that both fit in a call (--max-mib 30 --limit 1500), RESUME=carry/resume and
+#   EXTRA='data.smoothed=[]' (nothing else: the run keeps its own recipe).
 # Device time is 15 minutes a session now: one call of this script (~8 minutes) is the plan.
 set -x
 DEV=${DEV:-cuda}; BK=${BK:-cuda}; SIZE=${SIZE:-256}; BATCH=${BATCH:-64}; TL=${TL:-2.5}; WORKERS=${WORKERS:-12}
@@ -37,12 +43,19 @@ for d in "$D16" "$D16N"; do
   timeout "${T_TB:-80}" $A bench --train --no-inference --models fast --train-size "$SIZE" --train-batch "$BATCH" \
     --train-devices "$DEV" "$d" train.compile=true 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/bench.txt"
 done
-# 3. a training chunk of the fast recipe, then a resume of it (state read on the CPU)
-timeout "${T_TRAIN:-200}" $A train -c "$RECIPE" data.size="$SIZE" train.batch_size="$BATCH" \
-  data.num_workers="$WORKERS" "data.photos=[/root/data/photos]" "data.cartoons=[/root/data/cartoons]" \
-  train.sample_every=200 train.snapshot_every=200 train.checkpoint_every=100 train.log_every=20 \
-  train.init_steps="${INIT:-300}" train.compile="$COMPILE" train.device="$DEV" \
-  $EXTRA --run-root /root/runs --name gpu --time-limit "$TL" --no-progress 2>&1 | tail -20 | tee "$OUT/train.txt"
+# 3. a training chunk (from scratch, or RESUME continued at SIZE), then a resume of it (state read on the CPU)
+ONDEV=(data.size="$SIZE" train.batch_size="$BATCH" data.num_workers="$WORKERS" "data.photos=[/root/data/photos]"
+  "data.cartoons=[/root/data/cartoons]" train.sample_every=200 train.snapshot_every=200 train.checkpoint_every=100
+  train.log_every=20 train.compile="$COMPILE" train.device="$DEV")
+if [ -n "${RESUME:-}" ]; then
+  mkdir -p /root/runs/00000-gpu && cp "$RESUME"/config.yaml "$RESUME"/training_state.pt /root/runs/00000-gpu/
+  # adv_steps: the run's epochs counted at the larger batch could end it at once; the time limit ends it
+  timeout "${T_TRAIN:-200}" $A train --resume /root/runs/00000-gpu "${ONDEV[@]}" train.adv_steps=1000000 $EXTRA \
+    --time-limit "$TL" --no-progress 2>&1 | tail -20 | tee "$OUT/train.txt"
+else
+  timeout "${T_TRAIN:-200}" $A train -c "$RECIPE" "${ONDEV[@]}" train.init_steps="${INIT:-300}" \
+    $EXTRA --run-root /root/runs --name gpu --time-limit "$TL" --no-progress 2>&1 | tail -20 | tee "$OUT/train.txt"
+fi
 RUN=$(ls -d /root/runs/*gpu* | tail -1)
 timeout "${T_RES:-60}" $A train --resume "$RUN" --time-limit 0.25 --no-progress 2>&1 | tail -4 | tee -a "$OUT/train.txt"
 tar czf "$OUT/run.tgz" -C "$RUN" stats.jsonl $(cd "$RUN" && ls -d snapshots/step_* | tail -2) \

@@ -86,13 +86,14 @@ def test_inception_content_equals_torchscript_and_caches_a_small_file(monkeypatc
     ref = load_fid_inception()
     x = torch.rand(2, 3, 107, 131) * 2 - 1
     for layer in ("conv_2", "pool1", "mixed_2"):
-        ours = CONTENT_NETWORKS.build("inception", {"layer": layer})
+        ours = CONTENT_NETWORKS.build("inception", {"layer": layer, "border": 0})
         want = ref.features(x, layer)
         assert ours(x).shape == want.shape
         assert (ours(x) - want).abs().max() < 1e-4 * want.abs().max()
     # the cached file is used from then on (the TorchScript is no longer needed) and via the env var
     monkeypatch.setenv("ARTIFYGAN_INCEPTION", str(tmp_path / "gone.pt"))
     assert torch.equal(CONTENT_NETWORKS.build("inception")(x), net(x))
+    assert torch.equal(net.net(x), CONTENT_NETWORKS.build("inception", {"border": 0})(x))  # padding aside
     monkeypatch.setenv(inception_content.ENV_VAR, str(cached))
     assert torch.equal(CONTENT_NETWORKS.build("inception")(x), net(x))
 
@@ -107,3 +108,23 @@ def test_inception_content_runs_under_bf16_autocast():
     f.float().mean().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
     assert (f.float() - net(x)).abs().max() < 0.05 * net(x).abs().max()
+
+
+@needs_inception
+@pytest.mark.parametrize("size", [96, 100])
+def test_inception_content_reaches_every_border_pixel(size):
+    """The stem's strided valid convs never see the last columns and rows: without padding they get no
+    content gradient (runs drew lines there); with the default border they get about the interior's."""
+    torch.manual_seed(0)
+    photo = torch.rand(1, 3, size, size) * 2 - 1
+    ratios = {}
+    for border in (0, 8):
+        net = CONTENT_NETWORKS.build("inception", {"border": border})
+        fake = (photo + 0.3 * torch.randn_like(photo)).requires_grad_()
+        torch.nn.functional.l1_loss(net(fake), net(photo)).backward()
+        g = fake.grad.abs().mean((0, 1))
+        inner = g[16:-16, 16:-16].mean()
+        edges = torch.stack([g[:, :3].mean(0), g[:, -3:].mean(0), g[:3].mean(1), g[-3:].mean(1)])  # L R T B
+        ratios[border] = (edges / inner).amin(1)
+    assert ratios[0][1] == 0 and ratios[0][3] == 0  # right and bottom: blind
+    assert (ratios[8] > 0.5).all(), ratios[8]

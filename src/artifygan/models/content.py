@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..hub import resolve_file
@@ -109,6 +110,10 @@ class InceptionContentConfig:
     weights: str | None = None
     torchscript: str | None = None
     download: bool = True
+    # reflect-padding around the input, in pixels (0 = none: the TorchScript's exact features). Without it
+    # the valid, strided stem never sees the last 3 columns and rows: they got no content gradient at all,
+    # and runs drew coloured lines along the right and bottom borders (MODEL_CARD)
+    border: int = 8
 
 
 class InceptionContent(ContentNetwork):
@@ -116,12 +121,25 @@ class InceptionContent(ContentNetwork):
 
     def __init__(self, cfg: InceptionContentConfig) -> None:
         super().__init__()
-        self.layer = cfg.layer
+        self.layer, self.border = cfg.layer, cfg.border
         self.net = load_inception_features(cfg.weights, cfg.layer, cfg.torchscript, cfg.download)
         self._freeze()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.border > 0:
+            x = F.pad(x, border_padding(x.shape[-2], x.shape[-1], self.border), mode="reflect")
         return self.net(x)
+
+
+def border_padding(height: int, width: int, border: int) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) padding for the Inception stem: ``border`` on the left and top, and on the
+    right and bottom enough more that the padded size is 4 mod 8, the sizes whose last pixels the stem's
+    stride-2 valid convolutions and pools still reach (measured by gradients: 8 px of padding alone left
+    the last columns a quarter of the interior's gradient at 128 and 256 px)."""
+    def far(n: int) -> int:
+        return border + (4 - (n + 2 * border)) % 8
+
+    return border, far(width), border, far(height)
 
 
 CONTENT_NETWORKS.register("vgg19", VGG19Config)(VGG19Features)
