@@ -22,7 +22,8 @@
 #   surface D (runs/00010-light-surface-scratch, 2026-11-26):
 #     mkdir -p carry/resume && cp runs/00010-*/{config.yaml,training_state.pt} carry/resume/
 #   with a smaller pack so that both fit in a call (--max-mib 30 --limit 1500), RESUME=carry/resume and
-#   EXTRA='data.smoothed=[]' (nothing else: the run keeps its own recipe).
+#   EXTRA='data.smoothed=[]' (nothing else: the run keeps its own recipe). CPU dry run of that branch
+#   (2026-11-26, SIZE=64 BATCH=4, the run's step-2006 state): resumed, trained, resumed again, state split.
 # Device time is 15 minutes a session now: one call of this script (~8 minutes) is the plan.
 set -x
 DEV=${DEV:-cuda}; BK=${BK:-cuda}; SIZE=${SIZE:-256}; BATCH=${BATCH:-64}; TL=${TL:-2.5}; WORKERS=${WORKERS:-12}
