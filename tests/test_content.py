@@ -128,3 +128,21 @@ def test_inception_content_reaches_every_border_pixel(size):
         ratios[border] = (edges / inner).amin(1)
     assert ratios[0][1] == 0 and ratios[0][3] == 0  # right and bottom: blind
     assert (ratios[8] > 0.5).all(), ratios[8]
+
+
+@needs_inception
+def test_few_shot_gram_features_see_the_borders_too():
+    """adapt's StyleFeatures walks the Inception layers itself: it must pad as the content network does
+    (same content features), so its Gram and content losses also reach the last columns and rows."""
+    from artifygan.styles.adapt import StyleFeatures
+
+    torch.manual_seed(0)
+    net = CONTENT_NETWORKS.build("inception", {})
+    feats = StyleFeatures(net, ["conv_4", "mixed_1"])
+    x = (torch.rand(2, 3, 96, 96) * 2 - 1).requires_grad_()
+    content, grams = feats(x)
+    assert torch.allclose(content, net(x), atol=1e-5)
+    sum(g.square().mean() for g in grams).backward()
+    grad = x.grad.abs().mean((0, 1))
+    assert grad[:, -1].mean() > 0.2 * grad[16:-16, 16:-16].mean()  # the right column is not blind
+    assert grad[-1].mean() > 0.2 * grad[16:-16, 16:-16].mean()  # nor the bottom row

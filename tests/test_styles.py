@@ -234,3 +234,19 @@ def test_flat_colour_terms_enter_the_generator_loss(style_data, tiny_snapshot):
     assert not {"palette", "flat", "strokes"} & set(plain[0].losses)  # off by default
     with pytest.raises(ValueError, match="palette_size"):
         tiny_config(palette_size=0)
+
+
+def test_match_style_loss_replaces_the_gram_term_and_is_recorded(tmp_path, style_data, tiny_snapshot, monkeypatch):
+    import artifygan.styles
+    from artifygan.styles import with_style_loss
+
+    monkeypatch.setattr(artifygan.styles, "AdaptConfig", tiny_config)
+    out = tmp_path / "match"
+    assert main(["adapt", str(style_data / "refs"), "-o", str(out), "--photos", str(style_data / "photos"),
+                 "--base", str(tiny_snapshot), "--steps", "2", "--device", "cpu", "-q", "--style-loss", "match"]) == 0
+    style = json.loads((out / "config.json").read_text())["style"]
+    assert (style["config"]["style_weight"], style["config"]["nn_weight"], style["config"]["nn_coverage"]) == (0, 25, 1)
+    assert "style" not in style["mean_losses"] and 0 < style["mean_losses"]["nn"] < 25 * 2  # cosine distance ≤ 2
+    assert with_style_loss(tiny_config(), "gram").nn_weight == 0
+    with pytest.raises(ValueError, match="unknown style loss"):
+        with_style_loss(tiny_config(), "hatching")

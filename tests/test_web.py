@@ -219,6 +219,8 @@ def test_new_style_in_headless_chromium(server, service, browser, tmp_path):
     upload.send_keys("\n".join(map(str, refs)))
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#style-refs [aria-label='ref2.png']"))
     driver.find_element(By.CSS_SELECTOR, "#style-name input, #style-name textarea").send_keys("mystyle")
+    look = "//*[@id='style-look']//label[.//*[starts-with(normalize-space(), 'flat colours')]]"
+    driver.find_element(By.XPATH, look).click()  # the nearest-neighbour matching loss instead of the Gram one
     driver.find_element(By.ID, "style-learn").click()
     wait.until(lambda d: "learned" in d.find_element(By.ID, "style-status").text)
     shot = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#style-preview img[src]"))[0].get_attribute("src")
@@ -227,6 +229,7 @@ def test_new_style_in_headless_chromium(server, service, browser, tmp_path):
     assert "mystyle" in service.names  # offered by the server (picker, /api/models) from now on
     meta = json.loads((service.paths["mystyle"] / "config.json").read_text())
     assert len(meta["style"]["references"]) == 2 and meta["style"]["steps"] == TINY_ADAPT.steps
+    assert (meta["style"]["config"]["nn_weight"], meta["style"]["config"]["style_weight"]) == (25, 0)
 
     driver.find_element(By.CSS_SELECTOR, "#photo input[type=file]").send_keys(str(photo))
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#photo img"))

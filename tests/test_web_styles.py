@@ -49,7 +49,7 @@ class FakeAdapt:
             from artifygan.imageio import ImageError
 
             raise ImageError(f"{Path(refs[0]) / 'ref02.png'}: {self.fail}")
-        self.calls.append({"sizes": [r.image.size for r in references], "base": base})
+        self.calls.append({"sizes": [r.image.size for r in references], "base": base, "nn_weight": config.nn_weight})
         progress(AdaptProgress(1, 2, 0.1, 10.0, {}, preview=Image.new("RGB", (20, 16), (200, 30, 30))))
         assert self.gate.wait(30)
         shutil.copytree(self.styled, out)
@@ -120,7 +120,7 @@ def test_style_api_learns_a_style_and_serves_it(style_server, fake_adapt, tiny_s
     assert done["state"] == "done" and done["progress"] == 1.0 and done["model"] == "sketch"
     assert done["error"] is None and done["message"] == "done"
     # the pictures reached adapt decoded, at their size, and the style started from the first model
-    assert fake_adapt.calls == [{"sizes": [(40, 32), (24, 48)], "base": tiny_snapshot}]
+    assert fake_adapt.calls == [{"sizes": [(40, 32), (24, 48)], "base": tiny_snapshot, "nn_weight": 0.0}]
     assert client.get("/api/models").json()["models"] == ["tiny", "sketch"]
     assert [j["id"] for j in client.get("/api/styles").json()["jobs"]] == [job["id"]]
 
@@ -132,6 +132,18 @@ def test_style_api_learns_a_style_and_serves_it(style_server, fake_adapt, tiny_s
     assert a.shape == (40, 48, 3) and np.abs(a - b).mean() > 1  # translated with the new style
     r = client.post("/api/styles", data={"name": "sketch"}, files=pngs((32, 32)))
     assert r.status_code == 409 and "'sketch' exists already" in r.json()["detail"]
+
+
+def test_style_api_takes_the_style_loss(style_server, fake_adapt):
+    """style_loss=match: the job adapts with nearest-neighbour matching instead of the Gram loss."""
+    _, _, client = style_server
+    r = client.post("/api/styles", data={"name": "flat", "style_loss": "match"}, files=pngs((32, 32)))
+    assert r.status_code == 202
+    assert wait_job(client, r.json()["id"])["state"] == "done"
+    assert fake_adapt.calls[-1]["nn_weight"] == 25.0
+    r = client.post("/api/styles", data={"name": "flat2", "style_loss": "hatching"}, files=pngs((32, 32)))
+    assert r.status_code == 400 and r.json()["detail"] == "style loss: 'hatching' is not one of gram, match"
+    assert len(fake_adapt.calls) == 1
 
 
 def test_style_api_refuses_bad_requests_with_one_line(style_server, fake_adapt):

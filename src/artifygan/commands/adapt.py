@@ -35,6 +35,10 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="time limit of the whole call, in minutes (default: 2.75, so under 3)")
     p.add_argument("--steps", type=_steps, help="training step limit (default: 600)")
     p.add_argument("--base", help="snapshot to start from (default: the bundled model)")
+    p.add_argument("--style-loss", choices=("gram", "match"), default="gram",
+                   help="gram (default): the references' line texture and tones everywhere, for ink, pencil "
+                        "and print looks; match: each region like the reference regions it resembles, for "
+                        "flat colour areas and outlines (avatar and vector looks)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     p.add_argument("--anime-cascade", help="anime face cascade .xml (default: $ARTIFYGAN_ANIME_CASCADE, cache)")
     p.add_argument("--preview", type=Path, metavar="FILE",
@@ -50,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..imageio import WRITE_FORMATS, save_image
-    from ..styles import AdaptConfig, StyleError, adapt, check_output
+    from ..styles import AdaptConfig, StyleError, adapt, check_output, with_style_loss
 
     check_output(args.out)  # before anything slow loads
     if args.preview is not None:
@@ -58,14 +62,15 @@ def run(args: argparse.Namespace) -> int:
             raise StyleError(f"{args.preview}: already exists; the preview never overwrites a file, choose a new name")
         if args.preview.suffix.lower() not in WRITE_FORMATS:
             raise StyleError(f"{args.preview}: unsupported preview format {args.preview.suffix!r} (use .png or .jpg)")
-    cfg = AdaptConfig(preview_every_s=15.0 if args.preview is not None else 0.0)
+    cfg = with_style_loss(AdaptConfig(preview_every_s=15.0 if args.preview is not None else 0.0), args.style_loss)
     if args.steps is not None:
         cfg = dataclasses.replace(cfg, steps=args.steps)
     bar = tqdm(total=1000, disable=args.quiet, dynamic_ncols=True, bar_format="{l_bar}{bar}| {elapsed} {postfix}")
 
     def progress(p) -> None:
         bar.n = round(1000 * p.fraction)
-        bar.set_postfix_str(f"step {p.step}, style {p.losses.get('style', 0):.3f}", refresh=False)
+        style = p.losses.get("style", p.losses.get("nn", 0.0))
+        bar.set_postfix_str(f"step {p.step}, style {style:.3f}", refresh=False)
         bar.refresh()
         if p.preview is not None and args.preview is not None:
             save_image(p.preview, args.preview)  # atomically: a viewer never reads half a picture

@@ -125,10 +125,15 @@ class InceptionContent(ContentNetwork):
         self.net = load_inception_features(cfg.weights, cfg.layer, cfg.torchscript, cfg.download)
         self._freeze()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def pad_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The input as the stem should see it (``border``); callers that walk ``net.layers`` themselves
+        (the few-shot Gram features) apply it too, so every pixel gets a gradient there as well."""
         if self.border > 0:
             x = F.pad(x, border_padding(x.shape[-2], x.shape[-1], self.border), mode="reflect")
-        return self.net(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.pad_input(x))
 
 
 def border_padding(height: int, width: int, border: int) -> tuple[int, int, int, int]:

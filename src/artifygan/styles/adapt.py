@@ -43,6 +43,7 @@ from ..models.registry import CONTENT_NETWORKS, DISCRIMINATORS
 from .augment import diff_augment, photo_jitter, random_crops
 from .colour import fold_colour_transfer
 from .config import AdaptConfig
+from .matching import feature_bank, nn_feature_loss
 from .palette import palette_loss, reference_palette
 from .preview import Previewer
 from .references import PathLike, StyleError, read_photos, read_references
@@ -104,6 +105,9 @@ class StyleFeatures:
             return f, [f]
         want = {*self.style_layers, self.content_layer}
         got: dict[str, torch.Tensor] = {}
+        pad = getattr(self.net, "pad_input", None)  # the content network's own border padding
+        if callable(pad):
+            x = pad(x)
         for name, layer in self.layers.named_children():
             x = layer(x)
             if name in want:
@@ -216,14 +220,19 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
     photo_range = cfg.strong_photo_crops if strong else cfg.photo_crops
     b, c = cfg.batch_size, cfg.crop
 
-    with torch.no_grad():  # Gram targets: the mean over many reference patches
-        grams: list[torch.Tensor] | None = None
+    with torch.no_grad():  # Gram targets: the mean over many reference patches; the same patches' features
+        grams: list[torch.Tensor] | None = None  # are the nearest-neighbour bank (matching.py)
+        ref_feats: list[list[torch.Tensor]] = []
         for _ in range(4):
             x = random_crops(refs_t, 8, c, cfg.ref_crops, gen).to(dev)
             _, fs = feats(grayscale(x) if cfg.style_gray else x)
             g = [gram(f).mean(0) for f in fs]
             grams = g if grams is None else [a + bb for a, bb in zip(grams, g, strict=True)]
+            if cfg.nn_weight > 0:
+                ref_feats.append(fs)
         targets = [t / 4 for t in grams or []]
+        bank_gen = torch.Generator().manual_seed(cfg.seed + 2)  # its own stream: training stays the same
+        banks = [feature_bank(layer, cfg.nn_bank, bank_gen) for layer in zip(*ref_feats, strict=True)]
 
     palette = reference_palette(refs_t, cfg.palette_size, seed=cfg.seed).to(dev) if cfg.palette_weight > 0 else None
     if cfg.colour_start > 0:  # the references' palette before the first step (see colour.py)
@@ -274,8 +283,12 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
         if cfg.style_gray:
             _, s_fake = feats(grayscale(fake))
         terms["content"] = cfg.content_weight * F.l1_loss(c_fake, c_photo)
-        terms["style"] = cfg.style_weight * torch.stack([F.l1_loss(gram(f), t.expand(f.shape[0], -1, -1))
-                                                         for f, t in zip(s_fake, targets, strict=True)]).sum()
+        if cfg.style_weight > 0:
+            terms["style"] = cfg.style_weight * torch.stack([F.l1_loss(gram(f), t.expand(f.shape[0], -1, -1))
+                                                             for f, t in zip(s_fake, targets, strict=True)]).sum()
+        if banks:
+            terms["nn"] = cfg.nn_weight * torch.stack([nn_feature_loss(f, bank, cfg.nn_coverage)
+                                                       for f, bank in zip(s_fake, banks, strict=True)]).mean()
         if palette is not None:
             terms["palette"] = cfg.palette_weight * palette_loss(fake.float(), palette)
         if cfg.flat_weight > 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,11 @@ class AdaptConfig:
     content_target: str = "photo"
     style_weight: float = 5e2
     style_gray: bool = False  # True: texture only (AnimeGAN); False: the references' colours too
+    # nearest-neighbour feature matching on the same layers (matching.py; 0 = off): a local style loss, each
+    # output feature pulled to its nearest reference feature; `nn_bank` reference features kept per layer
+    nn_weight: float = 0.0
+    nn_bank: int = 4096
+    nn_coverage: float = 0.0  # and each reference feature pulled to its nearest output one, at this weight
     adversarial: float = 1.0
     feature_matching: float = 1.0
     edge_weight: float = 0.5  # edge-smoothed references as negatives
@@ -68,3 +74,21 @@ class AdaptConfig:
             raise ValueError(f"preview_every_s must be ≥ 0, got {self.preview_every_s}")
         if self.palette_size < 1:
             raise ValueError(f"palette_size must be ≥ 1, got {self.palette_size}")
+
+
+# `artifygan adapt --style-loss`: which loss carries the style, as settings of the fields above
+STYLE_LOSSES: dict[str, dict[str, Any]] = {
+    # Gram statistics of the references' patches: their line texture and tones, everywhere alike (ink,
+    # pencil and print looks; on bitmoji it draws hatching over skin, hair and background)
+    "gram": {"style_weight": 5e2, "nn_weight": 0.0},
+    # nearest-neighbour matching both ways (matching.py): each region takes the look of the reference regions
+    # it resembles, flat colour areas and outlines (avatar and vector looks); measured in the README
+    "match": {"style_weight": 0.0, "nn_weight": 25.0, "nn_coverage": 1.0},
+}
+
+
+def with_style_loss(cfg: AdaptConfig, kind: str) -> AdaptConfig:
+    """``cfg`` with the weights of one of :data:`STYLE_LOSSES`."""
+    if kind not in STYLE_LOSSES:
+        raise ValueError(f"unknown style loss {kind!r}; choose {' or '.join(STYLE_LOSSES)}")
+    return dataclasses.replace(cfg, **STYLE_LOSSES[kind])

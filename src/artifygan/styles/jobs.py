@@ -21,7 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 from .adapt import AdaptProgress, adapt, check_output
-from .config import AdaptConfig
+from .config import STYLE_LOSSES, AdaptConfig, with_style_loss
 from .references import MAX_REFERENCES, StyleError, too_small
 
 log = logging.getLogger(__name__)
@@ -85,10 +85,11 @@ class StyleJobs:
         return {p.name: p for p in sorted(self.root.iterdir())
                 if p.is_dir() and not p.name.startswith(".") and (p / "config.json").is_file()}
 
-    def start(self, name: str, images: list, taken: list[str]) -> StyleJob:
+    def start(self, name: str, images: list, taken: list[str], style_loss: str = "gram") -> StyleJob:
         """Save the pictures (PIL images, already decoded within the upload limits) and start adapting.
 
-        ``taken``: names already in use (models the server offers). Bad names and pictures raise
+        ``taken``: names already in use (models the server offers); ``style_loss``: gram | match (what
+        carries the style: config.STYLE_LOSSES), on top of the server's settings. Bad names and pictures raise
         :class:`StyleError`, a name in use or a second concurrent job :class:`StyleConflict`, each with a
         message for the user. More than 10 pictures are refused (the CLI only warns): a server bounds
         what one request may make it store and learn from.
@@ -100,6 +101,9 @@ class StyleJobs:
             raise StyleError("upload 1–10 reference pictures of the style")
         if len(images) > MAX_REFERENCES:
             raise StyleError(f"{len(images)} pictures: upload at most {MAX_REFERENCES}")
+        if style_loss not in STYLE_LOSSES:
+            raise StyleError(f"style loss: {style_loss[:20]!r} is not one of {', '.join(STYLE_LOSSES)}")
+        config = with_style_loss(self.config or AdaptConfig(), style_loss)
         for i, im in enumerate(images):  # refused now, not minutes later when the job reads them
             if why := too_small(im):
                 raise StyleError(f"picture {i + 1}: {why}")
@@ -122,10 +126,10 @@ class StyleJobs:
             shutil.rmtree(refs_dir, ignore_errors=True)
             job.error, job.message, job.state = f"could not store the pictures: {exc}", "failed", "failed"
             raise
-        threading.Thread(target=self._run, args=(job, refs_dir), name=f"adapt-{name}", daemon=True).start()
+        threading.Thread(target=self._run, args=(job, refs_dir, config), name=f"adapt-{name}", daemon=True).start()
         return job
 
-    def _run(self, job: StyleJob, refs_dir: Path) -> None:
+    def _run(self, job: StyleJob, refs_dir: Path, config: AdaptConfig) -> None:
         def progress(p: AdaptProgress) -> None:
             job.fraction = p.fraction
             job.message = f"step {p.step}, {p.elapsed:.0f} s"
@@ -135,7 +139,7 @@ class StyleJobs:
         job.state = "running"
         try:
             adapt([refs_dir], photos=self.photos, base=self.base, out=job.path, progress=progress,
-                  config=self.config, device=self.device)
+                  config=config, device=self.device)
             self.on_done(job.name, job.path)
             job.fraction, job.message, job.state = 1.0, "done", "done"
         except Exception as exc:  # reported to the user on the page; the server keeps running

@@ -26,13 +26,15 @@ from .styles_api import add_style_routes, style_jobs
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline-safe: no telemetry, no version check
 UPLOAD = File(..., description="the photo (PNG, JPEG, WebP, …) as multipart form data")
+# the new-style panel's choice → the style loss (styles.config.STYLE_LOSSES)
+LOOKS = {"lines and texture (ink, pencil, prints)": "gram", "flat colours and outlines (avatars, vector art)": "match"}
 
 
 def style_panel(service: Service, jobs: StyleJobs, model):
     """The "new style" panel: upload 1–10 pictures, a progress bar and a preview while the job learns them."""
     import gradio as gr
 
-    def learn(files, name, progress=gr.Progress()):  # noqa: B008  (Gradio's progress injection)
+    def learn(files, name, look, progress=gr.Progress()):  # noqa: B008  (Gradio's progress injection)
         images = []
         for i, data in enumerate(files or []):
             try:
@@ -40,7 +42,7 @@ def style_panel(service: Service, jobs: StyleJobs, model):
             except RequestError as exc:
                 raise gr.Error(f"picture {i + 1}: {exc}") from None
         try:
-            job = jobs.start(name, images, service.names)
+            job = jobs.start(name, images, service.names, LOOKS.get(look, "gram"))
         except StyleError as exc:
             raise gr.Error(str(exc)) from None
         shown = -1
@@ -62,11 +64,12 @@ def style_panel(service: Service, jobs: StyleJobs, model):
     refs = gr.File(file_count="multiple", file_types=["image"], type="binary", label="Style pictures (1–10)",
                    elem_id="style-refs")
     name = gr.Textbox(label="Style name", placeholder="e.g. sketch", max_lines=1, elem_id="style-name")
+    look = gr.Radio(list(LOOKS), value=next(iter(LOOKS)), label="What makes the style", elem_id="style-look")
     go = gr.Button("Learn this style", elem_id="style-learn")
     status = gr.Markdown(elem_id="style-status")
     preview = gr.Image(type="pil", label="Preview: the style so far, on one of the photos it learns on",
                        elem_id="style-preview", interactive=False, format="png", height=256)
-    go.click(learn, [refs, name], [model, status, preview], concurrency_limit=1, concurrency_id="adapt",
+    go.click(learn, [refs, name, look], [model, status, preview], concurrency_limit=1, concurrency_id="adapt",
              api_visibility="private")
 
 

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 STYLES_ENV = "ARTIFYGAN_STYLES_DIR"
 IMAGES = File(None, description=f"1–{MAX_REFERENCES} pictures of the style, each as an 'images' field")
 NAME = Form("", description="the new style's name: 1–40 letters, digits, '-' or '_'")
+STYLE_LOSS = Form("gram", description="what carries the style: gram (line texture and tones: ink, pencil, "
+                  "prints) or match (flat colour areas and outlines: avatars, vector art)")
 
 
 def style_jobs(service: Service, root: str | Path | None = None, config: AdaptConfig | None = None,
@@ -60,7 +62,8 @@ def add_style_routes(app: FastAPI, service: Service, jobs: StyleJobs) -> None:
     limit = int(service.limits.max_upload_mb * 2**20)
 
     @app.post("/api/styles", status_code=202)
-    async def new_style(response: Response, name: str = NAME, images: list[UploadFile] | None = IMAGES) -> dict:
+    async def new_style(response: Response, name: str = NAME, images: list[UploadFile] | None = IMAGES,
+                        style_loss: str = STYLE_LOSS) -> dict:
         """Start learning a style; poll the job's URL (the Location header) until its state is done."""
         files = images or []
         if not files:
@@ -76,7 +79,7 @@ def add_style_routes(app: FastAPI, service: Service, jobs: StyleJobs) -> None:
                 code = 413 if "too large" in str(exc) else 400
                 raise HTTPException(code, f"picture {i + 1} ({_label(upload.filename)}): {exc}") from None
         try:
-            job = await run_in_threadpool(jobs.start, name, pictures, service.names)
+            job = await run_in_threadpool(jobs.start, name, pictures, service.names, style_loss)
         except StyleConflict as exc:
             raise HTTPException(409, str(exc)) from None
         except StyleError as exc:
