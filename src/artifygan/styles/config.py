@@ -80,7 +80,7 @@ class AdaptConfig:
 STYLE_LOSSES: dict[str, dict[str, Any]] = {
     # Gram statistics of the references' patches: their line texture and tones, everywhere alike (ink,
     # pencil and print looks; on bitmoji it draws hatching over skin, hair and background)
-    "gram": {"style_weight": 5e2, "nn_weight": 0.0},
+    "gram": {"style_weight": AdaptConfig.style_weight, "nn_weight": 0.0},
     # nearest-neighbour matching both ways (matching.py): each region takes the look of the reference regions
     # it resembles, flat colour areas and outlines (avatar and vector looks); measured in the README
     "match": {"style_weight": 0.0, "nn_weight": 25.0, "nn_coverage": 1.0},

@@ -101,9 +101,10 @@ class StyleJobs:
             raise StyleError("upload 1–10 reference pictures of the style")
         if len(images) > MAX_REFERENCES:
             raise StyleError(f"{len(images)} pictures: upload at most {MAX_REFERENCES}")
-        if style_loss not in STYLE_LOSSES:
-            raise StyleError(f"style loss: {style_loss[:20]!r} is not one of {', '.join(STYLE_LOSSES)}")
-        config = with_style_loss(self.config or AdaptConfig(), style_loss)
+        try:
+            config = with_style_loss(self.config or AdaptConfig(), style_loss)
+        except ValueError:
+            raise StyleError(f"style loss: {style_loss[:20]!r} is not one of {', '.join(STYLE_LOSSES)}") from None
         for i, im in enumerate(images):  # refused now, not minutes later when the job reads them
             if why := too_small(im):
                 raise StyleError(f"picture {i + 1}: {why}")
