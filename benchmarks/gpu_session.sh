@@ -8,7 +8,7 @@
 # The call: run(command="bash benchmarks/gpu_session.sh", carry=[".device", "carry"], timeout_s=560).
 # Timings of the 2026-11-26 H200 call: start ~1 min, each bench 20-40 s, compile warm-up ~30 s.
 # Knobs (also for a CPU dry run: DEV=cpu BK=torch SIZE=64 BATCH=4 WORKERS=1 TL=0.3):
-#   DEV BK SIZE BATCH TL WORKERS INIT COMPILE T_* (per-step time limits, seconds)
+#   DEV BK SIZE BATCH TL WORKERS INIT COMPILE T_* (per-step time limits, seconds) NORESUME (skip the resume check)
 #   RECIPE (the training chunk's config) EXTRA (more dotted overrides for it, space-separated, none with a
 #   space inside). For issue 13 the 2026-11-26
 #   CPU runs suggest RECIPE=configs/selfie2anime_light.yaml (the default's recipe, a norm after every conv:
@@ -25,41 +25,75 @@
 #   EXTRA='data.smoothed=[]' (nothing else: the run keeps its own recipe). CPU dry run of that branch
 #   (2026-11-26, SIZE=64 BATCH=4, the run's step-2006 state): resumed, trained, resumed again, state split.
 # Device time is 15 minutes a session now: one call of this script (~8 minutes) is the plan.
+# Lessons of the 2026-11-27 H100 call: a `timeout` whose output went through a pipe hung the call for its
+# whole limit (compile workers outlived the killed process and held the pipe open), so every step now writes
+# its own log file and `timeout -k` ends it; the device's OpenCV 5 has no cascade classifier (adapt then uses
+# the references whole); `adapt -q` with a short timeout left no step count: it now has room to finish.
+# PARTS picks what runs (default: all of inference train adapt chunk).
 set -x
 DEV=${DEV:-cuda}; BK=${BK:-cuda}; SIZE=${SIZE:-256}; BATCH=${BATCH:-64}; TL=${TL:-2.5}; WORKERS=${WORKERS:-12}
 COMPILE=${COMPILE:-true}; RECIPE=${RECIPE:-configs/selfie2anime_fast.yaml}; EXTRA=${EXTRA:-}
-OUT=${OUT:-/tmp/devout}; mkdir -p "$OUT" /root/data
+PARTS=${PARTS:-inference train adapt chunk}
+OUT=${OUT:-/tmp/devout}; LOGS=/root/logs; mkdir -p "$OUT" "$LOGS" /root/data
 [ -d .device/pack-1 ] && cp -r .device/pack-1/. /root/data/
 export PYTHONPATH=$PWD/src ARTIFYGAN_INCEPTION_CONTENT=$PWD/carry/inception-mixed_2.safetensors PYTHONUNBUFFERED=1
 A="python3 -m artifygan"
 nvidia-smi -L; python3 -c "import torch; print(torch.__version__)"
-D16='model.discriminator_args={base_ch: 16, norm: layer, spectral_norm: true}'
-D16N='model.discriminator_args={base_ch: 16, norm: none, spectral_norm: true}'
-# 1. inference through the Cartoonizer (forward_bytes), eager and compiled
-timeout "${T_INF:-60}" $A bench --models fast,light --sizes "$SIZE" --batches "$BATCH",128 --backends "$BK" --seconds 1 2>&1 | tee "$OUT/bench.txt"
-timeout "${T_INFC:-70}" $A bench --models fast --sizes "$SIZE" --batches "$BATCH" --backends "$BK" --seconds 1 --compile 2>&1 | grep -v Warning | tee -a "$OUT/bench.txt"
-# 2. full training step, compiled: the fast recipe's D (layer norm), then the same D without a norm
-for d in "$D16" "$D16N"; do
-  echo "training step with $d" | tee -a "$OUT/bench.txt"
-  timeout "${T_TB:-80}" $A bench --train --no-inference --models fast --train-size "$SIZE" --train-batch "$BATCH" \
-    --train-devices "$DEV" "$d" train.compile=true 2>&1 | grep -v Warning | tail -3 | tee -a "$OUT/bench.txt"
-done
-# 3. a training chunk (from scratch, or RESUME continued at SIZE), then a resume of it (state read on the CPU)
-ONDEV=(data.size="$SIZE" train.batch_size="$BATCH" data.num_workers="$WORKERS" "data.photos=[/root/data/photos]"
-  "data.cartoons=[/root/data/cartoons]" train.sample_every=200 train.snapshot_every=200 train.checkpoint_every=100
-  train.log_every=20 train.compile="$COMPILE" train.device="$DEV")
-if [ -n "${RESUME:-}" ]; then
-  mkdir -p /root/runs/00000-gpu && cp "$RESUME"/config.yaml "$RESUME"/training_state.pt /root/runs/00000-gpu/
-  # adv_steps: the run's epochs counted at the larger batch could end it at once; the time limit ends it
-  timeout "${T_TRAIN:-200}" $A train --resume /root/runs/00000-gpu "${ONDEV[@]}" train.adv_steps=1000000 $EXTRA \
-    --time-limit "$TL" --no-progress 2>&1 | tail -20 | tee "$OUT/train.txt"
-else
-  timeout "${T_TRAIN:-200}" $A train -c "$RECIPE" "${ONDEV[@]}" train.init_steps="${INIT:-300}" \
-    $EXTRA --run-root /root/runs --name gpu --time-limit "$TL" --no-progress 2>&1 | tail -20 | tee "$OUT/train.txt"
+# step NAME SECONDS CMD...: its output to $LOGS/NAME.log (never a pipe), the tail to bench.txt and stdout
+step() {
+  local name=$1 limit=$2 t0; shift 2; t0=$(date +%s)
+  timeout -k 5 "$limit" "$@" > "$LOGS/$name.log" 2>&1
+  echo "== $name: rc $?, $(( $(date +%s) - t0 )) s" >> "$OUT/bench.txt"
+  grep -v -e Warning -e warn "$LOGS/$name.log" | tail -n "${TAIL:-8}" >> "$OUT/bench.txt"
+  tail -n 12 "$OUT/bench.txt"
+}
+has() { [[ " $PARTS " == *" $1 "* ]]; }
+# 1. inference through the Cartoonizer (forward_bytes), eager and compiled, each batch on its own row
+if has inference; then
+  for b in "$BATCH" 128; do
+    step "infer-b$b" "${T_INF:-45}" $A bench --models fast,light --sizes "$SIZE" --batches "$b" --backends "$BK" --seconds 1
+  done
+  step infer-compiled "${T_INFC:-70}" $A bench --models fast --sizes "$SIZE" --batches "$BATCH" --backends "$BK" \
+    --seconds 1 --compile
 fi
-RUN=$(ls -d /root/runs/*gpu* | tail -1)
-timeout "${T_RES:-60}" $A train --resume "$RUN" --time-limit 0.25 --no-progress 2>&1 | tail -4 | tee -a "$OUT/train.txt"
-tar czf "$OUT/run.tgz" -C "$RUN" stats.jsonl $(cd "$RUN" && ls -d snapshots/step_* | tail -2) \
-  $(cd "$RUN" && ls -d samples/* 2>/dev/null | tail -2)
-split -b 15m "$RUN/training_state.pt" "$OUT/state.part-"  # files back are at most 16 MiB each
-cat "$OUT/bench.txt"; ls -la "$OUT"
+# 2. full training step, compiled: the D without a norm (the fast recipe's), then with layer norm
+if has train; then
+  for n in none layer; do
+    step "train-step-D-$n" "${T_TB:-100}" $A bench --train --no-inference --models fast --train-size "$SIZE" \
+      --train-batch "$BATCH" --train-devices "$DEV" \
+      "model.discriminator_args={base_ch: 16, norm: $n, spectral_norm: true}" train.compile=true
+  done
+fi
+# 3. adapt (issue 14: default settings <= 30 s on an H100), the whole CLI call timed by `step`, each style
+# loss; the adapted snapshots come back for scoring on the CPU. Carry 5 references in carry/refs:
+#   mkdir -p carry/refs && cp $(ls -d ../shared/data/styles/bitmoji/* | head -5) carry/refs/
+if has adapt && [ -d carry/refs ]; then
+  for loss in gram match; do
+    step "adapt-$loss" "${T_AD:-190}" $A adapt carry/refs/* -o "/root/adapt_$loss" --style-loss $loss --device "$DEV" -q
+  done
+  tar czf "$OUT/adapt.tgz" -C /root $(cd /root && ls -d adapt_* 2>/dev/null)
+fi
+# 4. a training chunk (from scratch, or RESUME continued at SIZE), then a resume of it (state read on the CPU)
+if has chunk; then
+  ONDEV=(data.size="$SIZE" train.batch_size="$BATCH" data.num_workers="$WORKERS" "data.photos=[/root/data/photos]"
+    "data.cartoons=[/root/data/cartoons]" train.sample_every=200 train.snapshot_every=200 train.checkpoint_every=100
+    train.log_every=20 train.compile="$COMPILE" train.device="$DEV")
+  TAIL=20
+  if [ -n "${RESUME:-}" ]; then
+    mkdir -p /root/runs/00000-gpu && cp "$RESUME"/config.yaml "$RESUME"/training_state.pt /root/runs/00000-gpu/
+    # adv_steps: the run's epochs counted at the larger batch could end it at once; the time limit ends it
+    step train "${T_TRAIN:-200}" $A train --resume /root/runs/00000-gpu "${ONDEV[@]}" train.adv_steps=1000000 $EXTRA \
+      --time-limit "$TL" --no-progress
+  else
+    step train "${T_TRAIN:-200}" $A train -c "$RECIPE" "${ONDEV[@]}" train.init_steps="${INIT:-300}" \
+      $EXTRA --run-root /root/runs --name gpu --time-limit "$TL" --no-progress
+  fi
+  RUN=$(ls -d /root/runs/*gpu* | tail -1)
+  TAIL=4
+  [ -n "${NORESUME:-}" ] || step resume "${T_RES:-60}" $A train --resume "$RUN" --time-limit 0.25 --no-progress
+  tar czf "$OUT/run.tgz" -C "$RUN" stats.jsonl $(cd "$RUN" && ls -d snapshots/step_* | tail -2) \
+    $(cd "$RUN" && ls -d samples/* 2>/dev/null | tail -2)
+  split -b 15m "$RUN/training_state.pt" "$OUT/state.part-"  # files back are at most 16 MiB each
+fi
+tar czf "$OUT/logs.tgz" -C "$LOGS" .
+ls -la "$OUT"

@@ -250,3 +250,26 @@ def test_match_style_loss_replaces_the_gram_term_and_is_recorded(tmp_path, style
     assert with_style_loss(tiny_config(), "gram").nn_weight == 0
     with pytest.raises(ValueError, match="unknown style loss"):
         with_style_loss(tiny_config(), "hatching")
+
+
+def test_an_opencv_without_the_cascade_classifier_is_named_or_skipped(tmp_path, monkeypatch):
+    """OpenCV 5 moved the cascade classifier to contrib (a lent GPU machine had it): an explicit cascade
+    fails with a one-line reason; a cascade found on its own is skipped and the references used whole."""
+    import cv2
+
+    from artifygan.faces import AnimeFaceDetector
+    from artifygan.styles.references import anime_detector
+
+    xml = tmp_path / "cascade.xml"
+    xml.write_text("<opencv_storage></opencv_storage>")
+    monkeypatch.delattr(cv2, "CascadeClassifier")
+    with pytest.raises(ValueError, match=r"cascade\.xml: this OpenCV .* has no cv2\.CascadeClassifier"):
+        AnimeFaceDetector(xml, download=False)
+    with pytest.raises(ValueError, match="CascadeClassifier"):
+        anime_detector(xml)
+    monkeypatch.setenv("ARTIFYGAN_ANIME_CASCADE", str(xml))
+    assert anime_detector(None) is None
+    ref = tmp_path / "ref.png"
+    Image.fromarray(np.full((64, 64, 3), 200, np.uint8)).save(ref)
+    (read,) = read_references([ref])
+    assert read.face is False and read.image.size == (64, 64)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -54,6 +55,16 @@ def valid_face(face: Face, width: int, height: int) -> bool:
     return bool(x1 > x0 and y1 > y0 and 0 <= cx <= width and 0 <= cy <= height)
 
 
+def _opencv_class(name: str, path: os.PathLike | str) -> Any:
+    """An OpenCV class, or a clear ValueError on a build without it (OpenCV 5 moved the cascade
+    classifier to the contrib modules; the project pins opencv-python-headless < 5)."""
+    found = getattr(cv2, name, None)
+    if found is None:
+        raise ValueError(f"{path}: this OpenCV ({cv2.__version__}) has no cv2.{name}; "
+                         "install opencv-python-headless>=4.8,<5")
+    return found
+
+
 class PhotoFaceDetector:
     """YuNet, run at a working scale (longer side 320–1280) so tiny and huge images both work."""
 
@@ -61,7 +72,7 @@ class PhotoFaceDetector:
         self.path = resolve_file("YuNet face detector", model, YUNET_ENV, YUNET_URL, download=download)
         self.score = score
         try:
-            self.net = cv2.FaceDetectorYN.create(str(self.path), "", (320, 320), score, 0.3, 50)
+            self.net = _opencv_class("FaceDetectorYN", self.path).create(str(self.path), "", (320, 320), score, 0.3, 50)
         except cv2.error as exc:
             raise ValueError(f"{self.path}: cannot load YuNet model ({exc})") from None
 
@@ -88,7 +99,7 @@ class AnimeFaceDetector:
 
     def __init__(self, model: str | os.PathLike | None = None, download: bool = True) -> None:
         self.path = resolve_file("anime face cascade", model, ANIME_ENV, ANIME_URL, download=download)
-        self.cascade = cv2.CascadeClassifier(str(self.path))
+        self.cascade = _opencv_class("CascadeClassifier", self.path)(str(self.path))
         if self.cascade.empty():
             raise ValueError(f"{self.path}: cannot load the anime face cascade")
 
