@@ -273,3 +273,15 @@ def test_an_opencv_without_the_cascade_classifier_is_named_or_skipped(tmp_path, 
     Image.fromarray(np.full((64, 64, 3), 200, np.uint8)).save(ref)
     (read,) = read_references([ref])
     assert read.face is False and read.image.size == (64, 64)
+
+
+def test_a_gpu_takes_fewer_larger_steps_over_the_same_crops():
+    cfg = AdaptConfig()
+    assert cfg.for_device("cpu") is cfg
+    gpu = cfg.for_device("cuda")
+    assert (gpu.batch_size, gpu.steps) == (16, 150) and gpu.batch_size * gpu.steps == cfg.batch_size * cfg.steps
+    assert AdaptConfig(steps=10).for_device("mps").steps == 2
+    assert AdaptConfig(steps=1).for_device("cuda").steps == 1
+    assert AdaptConfig(accelerator_batch=0).for_device("cuda") == AdaptConfig(accelerator_batch=0)
+    with pytest.raises(ValueError, match="accelerator_batch"):
+        AdaptConfig(accelerator_batch=-1)

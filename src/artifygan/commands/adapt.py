@@ -33,7 +33,8 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="face photos to learn on (your own are best); default: the bundled examples")
     p.add_argument("--minutes", type=_positive,
                    help="time limit of the whole call, in minutes (default: 2.75, so under 3)")
-    p.add_argument("--steps", type=_steps, help="training step limit (default: 600)")
+    p.add_argument("--steps", type=_steps,
+                   help="training step limit (default: 600 of batch 4; on a GPU a quarter as many of batch 16)")
     p.add_argument("--base", help="snapshot to start from (default: the bundled model)")
     p.add_argument("--style-loss", choices=("gram", "match"), default="gram",
                    help="gram (default): the references' line texture and tones everywhere, for ink, pencil "

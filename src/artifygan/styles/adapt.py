@@ -171,6 +171,7 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     photo_list, strong = read_photos(photos, cfg.side, cfg.max_photos, cfg.seed)
     snap = resolve_snapshot(base)
     dev = pick_device(device)
+    cfg = cfg.for_device(dev.type)
     generator, base_meta = load_generator(snap, device=str(dev))
     previewer = None
     if progress is not None and cfg.preview_every_s > 0:  # on the first photo, in the middle of its long side
@@ -243,8 +244,9 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
     generator = to_memory_format(generator, mf).train()
     g_ema = copy.deepcopy(generator).eval().requires_grad_(False)
     g_base = copy.deepcopy(g_ema) if cfg.content_target == "base" else None
-    opt_g = torch.optim.Adam(generator.parameters(), cfg.lr_g, betas=cfg.betas)
-    opt_d = torch.optim.Adam(d.parameters(), cfg.lr_d, betas=cfg.betas)
+    fused = {"fused": True} if dev.type == "cuda" else {}  # one kernel per optimizer step, not one per tensor
+    opt_g = torch.optim.Adam(generator.parameters(), cfg.lr_g, betas=cfg.betas, **fused)
+    opt_d = torch.optim.Adam(d.parameters(), cfg.lr_d, betas=cfg.betas, **fused)
     budget = 60.0 * cfg.minutes if budget is None else budget
     if previewer is not None and progress is not None:  # its own random stream: training stays the same
         sample = random_crops(photos, 16, c, photo_range, torch.Generator().manual_seed(cfg.seed + 1)).to(dev)
@@ -302,8 +304,7 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
         d.requires_grad_(True)
         with torch.no_grad():
             decay = min(cfg.ema, (1 + step) / (10 + step))  # warm-up: short runs are not mostly the base
-            for pe, pg in zip(g_ema.parameters(), generator.parameters(), strict=True):
-                pe.lerp_(pg, 1 - decay)
+            torch._foreach_lerp_(list(g_ema.parameters()), list(generator.parameters()), 1 - decay)
             for be, bg in zip(g_ema.buffers(), generator.buffers(), strict=True):
                 be.copy_(bg)
         step += 1
