@@ -23,8 +23,8 @@ class AdaptConfig:
     batch_size: int = 4
     # on a GPU (or any device but the CPU): this batch, and the step limit divided by the same factor (the
     # same 2,400 crops seen). A GPU is idle at batch 4 of 96² crops, each step bound by the ~2,600 operations
-    # Python issues (an H100 took over 60 s for 600 steps, target 30 s); batch 16 on the CPU, 5 bitmoji /
-    # ukiyoe references: KID 14.55 / 18.91 against 16.93 / 16.96 at batch 4 (README). 0 = off
+    # Python issues (an H100 took over 60 s for 600 steps, target 30 s). Run on the CPU at exactly these
+    # steps, the results stay within batch 4's seed-to-seed spread (README, "On a GPU"). 0 = off
     accelerator_batch: int = 16
     max_photos: int = 300
     photo_crops: CropRange = field(default_factory=lambda: CropRange((0.45, 0.75), 5.0))
