@@ -29,7 +29,11 @@
 # whole limit (compile workers outlived the killed process and held the pipe open), so every step now writes
 # its own log file and `timeout -k` ends it; the device's OpenCV 5 has no cascade classifier (adapt then uses
 # the references whole); `adapt -q` with a short timeout left no step count: it now has room to finish.
-# PARTS picks what runs (default: all of inference train adapt chunk).
+# PARTS picks what runs (default: all of inference train adapt chunk). Next lent GPU: the inference and
+# training-step figures are measured (README "Performance"), so run
+#   PARTS="adapt chunk" T_AD=90 TL=4 RECIPE=configs/selfie2anime_light.yaml EXTRA='data.smoothed=[] loss.surface=1.0'
+# with carry=[".device", "carry"] (carry/refs: 5 bitmoji references, below): adapt's H100 time at the GPU
+# setting (150 steps of batch 16), then a chunk of the issue-13 run that comes back resumable.
 set -x
 DEV=${DEV:-cuda}; BK=${BK:-cuda}; SIZE=${SIZE:-256}; BATCH=${BATCH:-64}; TL=${TL:-2.5}; WORKERS=${WORKERS:-12}
 COMPILE=${COMPILE:-true}; RECIPE=${RECIPE:-configs/selfie2anime_fast.yaml}; EXTRA=${EXTRA:-}
