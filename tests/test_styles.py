@@ -285,3 +285,23 @@ def test_a_gpu_takes_fewer_larger_steps_over_the_same_crops():
     assert AdaptConfig(accelerator_batch=0).for_device("cuda") == AdaptConfig(accelerator_batch=0)
     with pytest.raises(ValueError, match="accelerator_batch"):
         AdaptConfig(accelerator_batch=-1)
+
+
+def test_losses_read_a_step_late_are_the_same_losses(style_data, tiny_snapshot):
+    """On a GPU the loop reads each step's losses during the next step (no sync per step): the callback
+    sees the same numbers one step later, and the run's mean losses are unchanged."""
+    from artifygan.models import load_generator
+    from artifygan.styles.adapt import read_photos, train_style
+
+    refs = read_references([style_data / "refs"], detect=False)
+    photos, strong = read_photos(style_data / "photos", 48, 10, 0)
+    runs = {}
+    for lag in (False, True):
+        seen: list = []
+        g, _ = load_generator(tiny_snapshot, device="cpu")
+        _, info = train_style(g, refs, photos, strong, tiny_config(steps=4), torch.device("cpu"), seen.append,
+                              lag_losses=lag)
+        runs[lag] = ([p.losses for p in seen], info["mean_losses"])
+    (now, mean_now), (late, mean_late) = runs[False], runs[True]
+    assert late[0] == {} and late[1:] == now[:-1] and now[0]["content"] > 0
+    assert mean_late == mean_now and set(mean_now) >= {"d", "adv", "content"}

@@ -204,11 +204,13 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
 
 def train_style(generator: nn.Module, references: list, photos: list[torch.Tensor], strong: bool,
                 cfg: AdaptConfig, dev: torch.device, progress: ProgressFn | None = None,
-                budget: float | None = None, previewer: Previewer | None = None) -> tuple[nn.Module, dict[str, Any]]:
+                budget: float | None = None, previewer: Previewer | None = None,
+                lag_losses: bool | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """The fine-tune loop; returns (the moving-average generator in eval mode, what was done).
 
     ``budget``: seconds from entering this function (default ``cfg.minutes``); at least one step runs.
     ``previewer``: pictures for the progress callback (a zero-shot one first), counted in the budget.
+    ``lag_losses``: hand the callback each step's losses one step late (default: on any device but the CPU).
     """
     t_start = time.perf_counter()
     torch.manual_seed(cfg.seed)
@@ -254,6 +256,8 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
                                previewer.zero_shot(generator, sample, refs_t)))
     t0 = time.perf_counter()
     step, sums = 0, dict[str, float]()
+    lag = dev.type != "cpu" if lag_losses is None else lag_losses  # no GPU sync per step (see below)
+    pending: tuple[list[str], torch.Tensor] | None = None
     aug = lambda x: diff_augment(x, cfg.diffaug, gen)  # noqa: E731
     while step < cfg.steps and (step == 0 or time.perf_counter() - t_start < budget):
         photo = random_crops(photos, b, c, photo_range, gen)
@@ -308,12 +312,19 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
             for be, bg in zip(g_ema.buffers(), generator.buffers(), strict=True):
                 be.copy_(bg)
         step += 1
-        losses = {"d": loss_d.item(), **{k: v.item() for k, v in terms.items()}}
+        # one read of all the losses; on a GPU the previous step's, whose kernels are done by now while this
+        # step's are queued, so the GPU never waits for Python to read a number
+        now = (["d", *terms], torch.stack([loss_d.detach().float(), *(v.detach().float() for v in terms.values())]))
+        done, pending = (pending, now) if lag else (now, None)
+        losses = dict(zip(done[0], done[1].tolist(), strict=True)) if done is not None else {}
         for k, v in losses.items():
             sums[k] = sums.get(k, 0.0) + v
         if progress is not None:
             shot = previewer.render(g_ema) if previewer is not None and previewer.due() else None
             progress(AdaptProgress(step, cfg.steps, time.perf_counter() - t_start, budget, losses, shot))
+    if pending is not None:
+        for k, v in zip(pending[0], pending[1].tolist(), strict=True):
+            sums[k] = sums.get(k, 0.0) + v
     info = {"steps": step, "seconds": round(time.perf_counter() - t_start, 1),
             "train_seconds": round(time.perf_counter() - t0, 1),
             "mean_losses": {k: round(v / step, 5) for k, v in sums.items()}}
