@@ -149,9 +149,9 @@ def main() -> int:
     ap.add_argument("--zero-shot", action="store_true",
                     help="also score the zero-shot preview (the default model with the references' colours)")
     ap.add_argument("--no-adapt", action="store_true", help="skip the adapted models (baselines, zero-shot only)")
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0],
-                    help="adapt once per seed (AdaptConfig.seed); with several, a row of their means follows, "
-                         "± the spread between seeds")
+    ap.add_argument("--seeds", nargs="+", type=int,
+                    help="adapt once per seed (AdaptConfig.seed; default: the config's one); with several, a row "
+                         "of their means follows, ± the spread between seeds")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="AdaptConfig fields for this run, e.g. content_target=base edge_weight=0")
     ap.add_argument("--yunet", default=os.environ.get("ARTIFYGAN_YUNET") or
@@ -173,6 +173,7 @@ def main() -> int:
     # refused; replace() builds it again so AdaptConfig's own checks run on the result
     config = dataclasses.replace(apply_overrides(AdaptConfig(), a.set))
     fields = dataclasses.asdict(config)
+    seeds = a.seeds or [config.seed]
     settings = {top: fields[top] for top in dict.fromkeys(kv.split("=", 1)[0].split(".")[0] for kv in a.set)}
 
     selfies = list_images([SELFIES])
@@ -202,8 +203,8 @@ def main() -> int:
             if a.no_adapt:
                 continue
             runs = []
-            for seed in a.seeds:
-                tag = f"{style}-{k}" + (f"-s{seed}" if len(a.seeds) > 1 else "")
+            for seed in seeds:
+                tag = f"{style}-{k}" + (f"-s{seed}" if len(seeds) > 1 else "")
                 out = a.out / tag
                 shutil.rmtree(out, ignore_errors=True)  # the benchmark's own output folder
                 t0 = time.perf_counter()
