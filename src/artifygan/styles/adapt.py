@@ -255,9 +255,11 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
         progress(AdaptProgress(0, cfg.steps, time.perf_counter() - t_start, budget, {},
                                previewer.zero_shot(generator, sample, refs_t)))
     t0 = time.perf_counter()
-    step, sums = 0, dict[str, float]()
+    step = 0
     lag = dev.type != "cpu" if lag_losses is None else lag_losses  # no GPU sync per step (see below)
-    pending: tuple[list[str], torch.Tensor] | None = None
+    names: list[str] = []
+    total: torch.Tensor | None = None  # the losses summed on the device, read once at the end
+    pending: torch.Tensor | None = None
     aug = lambda x: diff_augment(x, cfg.diffaug, gen)  # noqa: E731
     while step < cfg.steps and (step == 0 or time.perf_counter() - t_start < budget):
         photo = random_crops(photos, b, c, photo_range, gen)
@@ -312,20 +314,17 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
             for be, bg in zip(g_ema.buffers(), generator.buffers(), strict=True):
                 be.copy_(bg)
         step += 1
-        # one read of all the losses; on a GPU the previous step's, whose kernels are done by now while this
-        # step's are queued, so the GPU never waits for Python to read a number
-        now = (["d", *terms], torch.stack([loss_d.detach().float(), *(v.detach().float() for v in terms.values())]))
-        done, pending = (pending, now) if lag else (now, None)
-        losses = dict(zip(done[0], done[1].tolist(), strict=True)) if done is not None else {}
-        for k, v in losses.items():
-            sums[k] = sums.get(k, 0.0) + v
-        if progress is not None:
+        names = ["d", *terms]
+        now = torch.stack([loss_d.detach().float(), *(v.detach().float() for v in terms.values())])
+        total = now if total is None else total + now
+        if progress is not None:  # one read of all the losses; on a GPU the previous step's, whose kernels are
+            # done by now while this step's are queued, so the GPU never waits for Python to read a number
+            shown, pending = (pending, now) if lag else (now, None)
+            losses = dict(zip(names, shown.tolist(), strict=True)) if shown is not None else {}
             shot = previewer.render(g_ema) if previewer is not None and previewer.due() else None
             progress(AdaptProgress(step, cfg.steps, time.perf_counter() - t_start, budget, losses, shot))
-    if pending is not None:
-        for k, v in zip(pending[0], pending[1].tolist(), strict=True):
-            sums[k] = sums.get(k, 0.0) + v
+    means = (total / step).tolist() if total is not None else []
     info = {"steps": step, "seconds": round(time.perf_counter() - t_start, 1),
             "train_seconds": round(time.perf_counter() - t0, 1),
-            "mean_losses": {k: round(v / step, 5) for k, v in sums.items()}}
+            "mean_losses": {k: round(v, 5) for k, v in zip(names, means, strict=True)}}
     return to_memory_format(g_ema, torch.contiguous_format).eval(), info
