@@ -29,11 +29,14 @@
 # whole limit (compile workers outlived the killed process and held the pipe open), so every step now writes
 # its own log file and `timeout -k` ends it; the device's OpenCV 5 has no cascade classifier (adapt then uses
 # the references whole); `adapt -q` with a short timeout left no step count: it now has room to finish.
-# PARTS picks what runs (default: all of inference train adapt chunk). Next lent GPU: the inference and
-# training-step figures are measured (README "Performance"), so run
-#   PARTS="adapt chunk" T_AD=90 TL=4 RECIPE=configs/selfie2anime_light.yaml EXTRA='data.smoothed=[] loss.surface=1.0'
-# with carry=[".device", "carry"] (carry/refs: 5 bitmoji references, below): adapt's H100 time at the GPU
-# setting (150 steps of batch 16), then a chunk of the issue-13 run that comes back resumable.
+# PARTS picks what runs (default: all of inference train adapt chunk). Next lent GPU (15 minutes): the
+# inference figure is measured (README "Performance"), so first
+#   PARTS="train adapt" T_TB=90 T_AD=90
+# with carry=[".device", "carry"] (carry/refs: 5 bitmoji references, below): the adversarial step's rate
+# after the 2026-11-27 changes (windowed timing, fused Adam, cuDNN benchmark; target 1,500 img/s) and
+# adapt's H100 time at the GPU setting (150 steps of batch 16); then, back to back while the machine is warm,
+#   PARTS="chunk" TL=4 RECIPE=configs/selfie2anime_light.yaml EXTRA='data.smoothed=[] loss.surface=1.0'
+# a chunk of the issue-13 run that comes back resumable.
 set -x
 DEV=${DEV:-cuda}; BK=${BK:-cuda}; SIZE=${SIZE:-256}; BATCH=${BATCH:-64}; TL=${TL:-2.5}; WORKERS=${WORKERS:-12}
 COMPILE=${COMPILE:-true}; RECIPE=${RECIPE:-configs/selfie2anime_fast.yaml}; EXTRA=${EXTRA:-}
@@ -60,13 +63,19 @@ if has inference; then
   step infer-compiled "${T_INFC:-70}" $A bench --models fast --sizes "$SIZE" --batches "$BATCH" --backends "$BK" \
     --seconds 1 --compile
 fi
-# 2. full training step, compiled: the D without a norm (the fast recipe's), then with layer norm
+# 2. full training step, compiled, the D without a norm (the fast recipe's): at BATCH and 128, then without
+# cuDNN's per-shape timing (train.cudnn_benchmark, on by default since 2026-11-27) to see what it bought.
+# Since 2026-11-27 the bench times whole 10-step windows with one host sync each (as a run that logs every
+# 10+ steps), not every step, and the optimizers are fused on CUDA: the 1,195 img/s of the H100 was per step
 if has train; then
-  for n in none layer; do
-    step "train-step-D-$n" "${T_TB:-100}" $A bench --train --no-inference --models fast --train-size "$SIZE" \
-      --train-batch "$BATCH" --train-devices "$DEV" \
-      "model.discriminator_args={base_ch: 16, norm: $n, spectral_norm: true}" train.compile=true
+  D16="model.discriminator_args={base_ch: 16, norm: none, spectral_norm: true}"
+  for b in "$BATCH" 128; do
+    step "train-step-b$b" "${T_TB:-100}" $A bench --train --no-inference --models fast --train-size "$SIZE" \
+      --train-batch "$b" --train-devices "$DEV" "$D16" train.compile=true
   done
+  step "train-step-b$BATCH-heuristic" "${T_TB:-100}" $A bench --train --no-inference --models fast \
+    --train-size "$SIZE" --train-batch "$BATCH" --train-devices "$DEV" "$D16" train.compile=true \
+    train.cudnn_benchmark=false
 fi
 # 3. adapt (issue 14: default settings <= 30 s on an H100), the whole CLI call timed by `step`, each style
 # loss; the adapted snapshots come back for scoring on the CPU. Carry 5 references in carry/refs:

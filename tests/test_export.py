@@ -77,6 +77,20 @@ def test_bench_train_measures_both_phases_through_the_loop():
     assert "| fast | cpu | 32² | 2 |" in format_train_rows([row])
 
 
+def test_bench_train_times_whole_windows_without_per_step_syncs():
+    from artifygan.bench_train import _phase_rate, phase_length
+
+    assert phase_length(10, 3) == 20 and phase_length(10, 10) == 20 and phase_length(10, 0) == 10
+    assert phase_length(2, 5) == 8  # 3 warm-up windows (6 ≥ 5 steps), then the measured one
+    with pytest.raises(ValueError):
+        phase_length(0, 1)
+    rows = [{"phase": "init", "img_per_s": 5.0}, {"phase": "init", "img_per_s": 7.0},
+            {"phase": "adversarial", "img_per_s": 1.0}, {"phase": "adversarial", "img_per_s": 3.0}]
+    assert _phase_rate(rows, "init") == 7.0 and _phase_rate(rows, "adversarial") == 3.0  # the last window
+    with pytest.raises(ValueError, match="d_warmup"):
+        _phase_rate(rows, "d_warmup")
+
+
 def test_fast_generator_exports_with_parity(tmp_path):
     torch.manual_seed(0)
     g = GENERATORS.build("fast", {"ch": 8, "n_blocks": 2})

@@ -42,6 +42,27 @@ def test_rng_state_restores_from_any_dtype_copy():
     assert torch.equal(torch.rand(3), expected)
 
 
+def test_optimizers_are_fused_on_cuda_only():
+    from artifygan.device import adam
+
+    p = [torch.nn.Parameter(torch.zeros(3))]
+    assert adam(p, 1e-3, (0.5, 0.9), torch.device("cuda")).defaults["fused"] is True  # one launch per step
+    cpu = adam(p, 1e-3, (0.5, 0.9), torch.device("cpu"))
+    assert not cpu.defaults["fused"] and cpu.defaults["betas"] == (0.5, 0.9) and cpu.defaults["lr"] == 1e-3
+
+
+def test_cudnn_benchmark_is_set_for_cuda_runs_only(monkeypatch):
+    from artifygan.training.setup import configure_backends
+
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    configure_backends(True, torch.device("cpu"))
+    assert torch.backends.cudnn.benchmark is False  # a CPU run leaves the process's settings alone
+    configure_backends(True, torch.device("cuda"))
+    assert torch.backends.cudnn.benchmark is True
+    configure_backends(False, torch.device("cuda"))  # train.cudnn_benchmark=false
+    assert torch.backends.cudnn.benchmark is False
+
+
 def test_grad_accumulation_matches_the_large_batch(tiny_data, tmp_path):
     # per-sample norms (layer norm in G, instance norm in D): 2 micro-batches of 1 ≈ one batch of 2.
     # Adam's first steps are near sign(grad), so float noise shows; compare against plain batch 1.

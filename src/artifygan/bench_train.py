@@ -2,7 +2,10 @@
 
 Why through the real ``train()`` on a synthetic set, not a hand-written step: the figure must include
 everything a run pays (data loader, edge smoothing, EMA, logging), and it must not drift from the loop.
-Each phase runs ``warmup + steps`` steps; the rate is taken over the last ``steps`` only.
+Each phase runs whole windows of ``steps`` steps (the warm-up rounded up to whole windows) and the loop
+logs once per window, so the rate of the phase's last window is wall time over ``steps`` steps with one
+host sync at its end, as in a real run (logging every step would make the GPU wait for Python each step
+and understate a GPU's throughput).
 """
 
 from __future__ import annotations
@@ -36,13 +39,19 @@ class TrainRow:
     precision: str
 
 
-def _phase_rate(rows: list[dict], phase: str, steps: int) -> float:
-    """img/s over the last ``steps`` steps of a phase (the log has one row per step)."""
-    picked = [r for r in rows if r["phase"] == phase][-steps:]
+def phase_length(steps: int, warmup: int) -> int:
+    """Steps per phase: the warm-up rounded up to whole windows of ``steps``, then one measured window."""
+    if steps < 1 or warmup < 0:
+        raise ValueError(f"steps must be ≥ 1 and warmup ≥ 0, got {steps} and {warmup}")
+    return steps * (1 + -(-warmup // steps))
+
+
+def _phase_rate(rows: list[dict], phase: str) -> float:
+    """img/s of a phase's last logged window (the loop's own figure: images over the window's wall time)."""
+    picked = [r for r in rows if r["phase"] == phase]
     if not picked:
         raise ValueError(f"no '{phase}' rows in the training log")
-    seconds = sum(1.0 / r["img_per_s"] for r in picked)  # per-step time × images cancels the batch size
-    return len(picked) / seconds
+    return float(picked[-1]["img_per_s"])
 
 
 def bench_train(model: str, size: int = 256, batch: int = 8, steps: int = 10, warmup: int = 3,
@@ -50,13 +59,13 @@ def bench_train(model: str, size: int = 256, batch: int = 8, steps: int = 10, wa
     """One generator's training throughput in both phases, measured by the real loop."""
     dev = pick_device(device)
     workers = workers if workers is not None else min(8, max(1, (os.cpu_count() or 2) - 1))
-    n = steps + warmup
+    n = phase_length(steps, warmup)
     with tempfile.TemporaryDirectory() as tmp:
         data = make_synthetic(Path(tmp) / "data", n=max(2 * batch, 16), size=size)
         cfg = load_config(None, [
             f"data.photos={data / 'trainA'}", f"data.cartoons={data / 'trainB'}", f"data.size={size}",
             f"data.num_workers={workers}", f"train.batch_size={batch}", f"train.init_steps={n}",
-            f"train.adv_steps={n}", f"model.generator={model}", "train.log_every=1",
+            f"train.adv_steps={n}", f"model.generator={model}", f"train.log_every={steps}",
             "train.sample_every=1000000", "train.snapshot_every=1000000", "train.checkpoint_every=1000000",
             f"train.device={dev}", *overrides,
         ])
@@ -64,8 +73,8 @@ def bench_train(model: str, size: int = 256, batch: int = 8, steps: int = 10, wa
         rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     precision = cfg.train.precision if cfg.train.precision != "auto" else ("bf16" if dev.type == "cuda" else "fp32")
     g = GENERATORS.build(model, cfg.model.generator_args)
-    return TrainRow(model, dev.type, size, batch, count_params(g), _phase_rate(rows, "init", steps),
-                    _phase_rate(rows, "adversarial", steps), max(r["peak_mem_gb"] for r in rows), precision)
+    return TrainRow(model, dev.type, size, batch, count_params(g), _phase_rate(rows, "init"),
+                    _phase_rate(rows, "adversarial"), max(r["peak_mem_gb"] for r in rows), precision)
 
 
 def run_train_bench(models: tuple[str, ...], size: int, batch: int, steps: int = 10, warmup: int = 3,

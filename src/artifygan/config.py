@@ -103,6 +103,9 @@ class TrainConfig:
     precision: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | fp32 | bf16 | fp16
     channels_last: bool | None = None  # None: on CUDA when the generator prefers it
     compile: bool = False  # torch.compile (default mode) for G, D and the content network
+    # CUDA: cuDNN times its algorithms once per conv shape (training shapes are fixed); false: its
+    # heuristic pick (a reproducible algorithm choice)
+    cudnn_benchmark: bool = True
     seed: int = 0
     device: str = "auto"
     log_every: int = 10

@@ -35,7 +35,7 @@ from torch import nn
 
 from ..cartoon_losses import flat_skin_loss, stroke_loss
 from ..data.smoothing import edge_smooth
-from ..device import pick_device, to_memory_format
+from ..device import adam, pick_device, to_memory_format
 from ..imageio import centre_square, tensor_to_pil
 from ..losses import discriminator_loss, g_adv_loss, gram, grayscale
 from ..models import load_generator, save_generator
@@ -246,9 +246,8 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
     generator = to_memory_format(generator, mf).train()
     g_ema = copy.deepcopy(generator).eval().requires_grad_(False)
     g_base = copy.deepcopy(g_ema) if cfg.content_target == "base" else None
-    fused = {"fused": True} if dev.type == "cuda" else {}  # one kernel per optimizer step, not one per tensor
-    opt_g = torch.optim.Adam(generator.parameters(), cfg.lr_g, betas=cfg.betas, **fused)
-    opt_d = torch.optim.Adam(d.parameters(), cfg.lr_d, betas=cfg.betas, **fused)
+    opt_g = adam(generator.parameters(), cfg.lr_g, cfg.betas, dev)  # fused on CUDA
+    opt_d = adam(d.parameters(), cfg.lr_d, cfg.betas, dev)
     budget = 60.0 * cfg.minutes if budget is None else budget
     if previewer is not None and progress is not None:  # its own random stream: training stays the same
         sample = random_crops(photos, 16, c, photo_range, torch.Generator().manual_seed(cfg.seed + 1)).to(dev)

@@ -27,14 +27,14 @@ from ..cartoon_losses import clean_strokes, postprocess_settings
 from ..config import Config, config_from_dict, validate_config
 from ..data.dataset import EpochStream, UnpairedImages, prepared_framing
 from ..data.smoothing import edge_smooth_batch
-from ..device import to_memory_format
+from ..device import adam, to_memory_format
 from ..imageio import save_image, tensor_to_pil
 from ..losses import discriminator_loss, generator_loss
 from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, load_generator, save_generator
 from . import ddp
 from .checkpoint import load_state, rng_state, save_state, set_rng_state, warm_start
 from .rundir import CONFIG_FILE, STATE_FILE, StatsWriter, attach_log_file, next_run_dir, write_config
-from .setup import memory_format, peak_memory_gb, resolve_precision, smoothing_on_device
+from .setup import configure_backends, memory_format, peak_memory_gb, resolve_precision, smoothing_on_device
 from .surface_gan import SurfaceGAN
 
 log = logging.getLogger("artifygan.train")
@@ -112,6 +112,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         info = ddp.setup(t_cfg.device)
         cleanup.callback(ddp.teardown)
         dev = info.device
+        configure_backends(t_cfg.cudnn_benchmark, dev)
         torch.manual_seed(t_cfg.seed)
 
         # ---- data: endless (epoch, index) stream, one loader whose workers live for the whole run ----
@@ -152,8 +153,8 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         fmt = memory_format(t_cfg.channels_last, dev, G)
         G, D, content = (to_memory_format(m, fmt) for m in (G, D, content))
         G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-        opt_g = torch.optim.Adam(G.parameters(), lr=t_cfg.lr_g, betas=t_cfg.betas)
-        opt_d = torch.optim.Adam(D.parameters(), lr=t_cfg.lr_d, betas=t_cfg.betas)
+        opt_g = adam(G.parameters(), t_cfg.lr_g, t_cfg.betas, dev)
+        opt_d = adam(D.parameters(), t_cfg.lr_d, t_cfg.betas, dev)
         surf = SurfaceGAN(cfg, dev, fmt, info.distributed) if cfg.loss.surface > 0 else None
         discriminators = (D,) if surf is None else (D, surf.D)  # frozen while G steps
         amp_dtype = resolve_precision(t_cfg.precision, dev)

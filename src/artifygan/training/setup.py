@@ -37,3 +37,11 @@ def peak_memory_gb(dev: torch.device) -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
+def configure_backends(cudnn_benchmark: bool, dev: torch.device) -> None:
+    """train.cudnn_benchmark on CUDA (StyleGAN2-ADA does the same): cuDNN's heuristic pick is not always
+    the fastest kernel for thin (16-channel, depthwise) convs; timing each shape once costs seconds at start."""
+    if dev.type != "cuda":
+        return
+    torch.backends.cudnn.benchmark = cudnn_benchmark

@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from ..cartoon_losses import surface
 from ..config import Config
-from ..device import to_memory_format
+from ..device import adam, to_memory_format
 from ..losses import d_fake_loss, d_real_loss
 from ..models import DISCRIMINATORS
 
@@ -44,7 +44,7 @@ class SurfaceGAN:
         self.D = to_memory_format(DISCRIMINATORS.build(cfg.model.discriminator, args).to(dev), fmt)
         ids = [dev.index] if dev.type == "cuda" else None
         self.D_train: nn.Module = DDP(self.D, device_ids=ids) if distributed else self.D
-        self.opt = torch.optim.Adam(self.D.parameters(), lr=cfg.train.lr_d, betas=cfg.train.betas)
+        self.opt = adam(self.D.parameters(), cfg.train.lr_d, cfg.train.betas, dev)
 
     def d_loss(self, cartoon: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """Smoothed cartoons → real, smoothed outputs (detached) → fake; weighted like the G term."""
