@@ -83,6 +83,31 @@ def test_augmentations_keep_shapes_and_range():
     assert y.shape == x.shape and x.grad is not None and (y == 0).any()  # cutout made holes
 
 
+def test_batched_crops_equal_one_grid_sample_per_crop():
+    import math
+
+    import torch.nn.functional as F
+
+    imgs = [torch.rand(3, 40, 60) * 2 - 1, torch.rand(3, 50, 50) * 2 - 1, torch.rand(3, 40, 60) * 2 - 1]
+    rng = CropRange((0.4, 0.9), 10.0)
+    crops = random_crops(imgs, 9, 24, rng, torch.Generator().manual_seed(5))
+    gen = torch.Generator().manual_seed(5)  # the same draws, in the same order, one crop at a time
+    for k in range(9):
+        img = imgs[int(torch.randint(3, (1,), generator=gen))]
+        h, w = img.shape[-2:]
+        side = (0.4 + 0.5 * float(torch.rand((), generator=gen))) * min(h, w)
+        sx, sy = side / w, side / h
+        cx = (1 - sx) * (2 * float(torch.rand((), generator=gen)) - 1)
+        cy = (1 - sy) * (2 * float(torch.rand((), generator=gen)) - 1)
+        a = math.radians(10.0 * (2 * float(torch.rand((), generator=gen)) - 1))
+        f = -1.0 if float(torch.rand((), generator=gen)) < 0.5 else 1.0
+        theta = torch.tensor([[[f * sx * math.cos(a), -sy * math.sin(a) * h / w, cx],
+                               [f * sx * math.sin(a) * w / h, sy * math.cos(a), cy]]])
+        grid = F.affine_grid(theta, [1, 3, 24, 24], align_corners=False)
+        one = F.grid_sample(img[None], grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+        assert torch.equal(crops[k], one[0])  # batched by image size, bit for bit the per-crop result
+
+
 def test_adapt_writes_a_loadable_snapshot_that_changes_the_output(tmp_path, style_data, tiny_snapshot):
     seen = []
     out = tmp_path / "styles" / "tiny"

@@ -222,12 +222,14 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
     feats = StyleFeatures(content_net, cfg.style_layers)
     photo_range = cfg.strong_photo_crops if strong else cfg.photo_crops
     b, c = cfg.batch_size, cfg.crop
+    # the pictures go to the device once; each step's crops are then cut there (augment.random_crops)
+    photos_d, refs_d, smooth_d = ([t.to(dev) for t in ts] for ts in (photos, refs_t, smooth_t))
 
     with torch.no_grad():  # Gram targets: the mean over many reference patches; the same patches' features
         grams: list[torch.Tensor] | None = None  # are the nearest-neighbour bank (matching.py)
         ref_feats: list[list[torch.Tensor]] = []
         for _ in range(4):
-            x = random_crops(refs_t, 8, c, cfg.ref_crops, gen).to(dev)
+            x = random_crops(refs_d, 8, c, cfg.ref_crops, gen)
             _, fs = feats(grayscale(x) if cfg.style_gray else x)
             g = [gram(f).mean(0) for f in fs]
             grams = g if grams is None else [a + bb for a, bb in zip(grams, g, strict=True)]
@@ -239,7 +241,7 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
 
     palette = reference_palette(refs_t, cfg.palette_size, seed=cfg.seed).to(dev) if cfg.palette_weight > 0 else None
     if cfg.colour_start > 0:  # the references' palette before the first step (see colour.py)
-        sample = random_crops(photos, 16, c, photo_range, gen).to(dev)
+        sample = random_crops(photos_d, 16, c, photo_range, gen)
         fold_colour_transfer(generator, sample, refs_t, cfg.colour_start)
     cl = bool(getattr(generator, "prefers_channels_last", False))  # 2-3x faster depthwise convs on CPU
     mf = torch.channels_last if cl else torch.contiguous_format
@@ -250,7 +252,7 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
     opt_d = adam(d.parameters(), cfg.lr_d, cfg.betas, dev)
     budget = 60.0 * cfg.minutes if budget is None else budget
     if previewer is not None and progress is not None:  # its own random stream: training stays the same
-        sample = random_crops(photos, 16, c, photo_range, torch.Generator().manual_seed(cfg.seed + 1)).to(dev)
+        sample = random_crops(photos_d, 16, c, photo_range, torch.Generator().manual_seed(cfg.seed + 1))
         progress(AdaptProgress(0, cfg.steps, time.perf_counter() - t_start, budget, {},
                                previewer.zero_shot(generator, sample, refs_t)))
     t0 = time.perf_counter()
@@ -261,12 +263,12 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
     pending: torch.Tensor | None = None
     aug = lambda x: diff_augment(x, cfg.diffaug, gen)  # noqa: E731
     while step < cfg.steps and (step == 0 or time.perf_counter() - t_start < budget):
-        photo = random_crops(photos, b, c, photo_range, gen)
+        photo = random_crops(photos_d, b, c, photo_range, gen)
         if strong:
             photo = photo_jitter(photo, cfg.strong_jitter, gen)
-        photo = photo.to(dev).contiguous(memory_format=mf)
-        real = random_crops(refs_t, b, c, cfg.ref_crops, gen).to(dev)
-        smooth = random_crops(smooth_t, b, c, cfg.ref_crops, gen).to(dev)
+        photo = photo.contiguous(memory_format=mf)
+        real = random_crops(refs_d, b, c, cfg.ref_crops, gen)
+        smooth = random_crops(smooth_d, b, c, cfg.ref_crops, gen)
         fake = generator(photo)
 
         logits_r, feats_r = d_forward(d, aug(real))

@@ -26,12 +26,17 @@ class CropRange:
 
 def random_crops(images: list[torch.Tensor], n: int, size: int, rng: CropRange,
                  gen: torch.Generator | None = None) -> torch.Tensor:
-    """``n`` crops (n, 3, size, size) from randomly chosen images (each (3, H, W), any size), by one
-    affine ``grid_sample`` per crop (scale, rotation, flip, position), reflecting at the borders."""
-    out = []
+    """``n`` crops (n, 3, size, size) from randomly chosen images (each (3, H, W), any size), by an affine
+    ``grid_sample`` per crop (scale, rotation, flip, position), reflecting at the borders.
+
+    The random draws come from ``gen`` on the CPU; the sampling runs where the images are (on a GPU when
+    they were moved there once), one ``grid_sample`` per image size rather than per crop: a batch of 16
+    crops is a few kernel launches, not 16 × 5.
+    """
+    picks, thetas = [], []
     for _ in range(n):
-        img = images[int(torch.randint(len(images), (1,), generator=gen))]
-        h, w = img.shape[-2:]
+        i = int(torch.randint(len(images), (1,), generator=gen))
+        h, w = images[i].shape[-2:]
         lo, hi = rng.side
         side = (lo + (hi - lo) * float(torch.rand((), generator=gen))) * min(h, w)
         sx, sy = side / w, side / h  # half-extent in normalised coordinates (grid spans [-1, 1])
@@ -39,12 +44,21 @@ def random_crops(images: list[torch.Tensor], n: int, size: int, rng: CropRange,
         cy = (1 - sy) * (2 * float(torch.rand((), generator=gen)) - 1)
         a = math.radians(rng.rotate_deg * (2 * float(torch.rand((), generator=gen)) - 1))
         f = -1.0 if rng.flip and float(torch.rand((), generator=gen)) < 0.5 else 1.0
-        theta = torch.tensor([[f * sx * math.cos(a), -sy * math.sin(a) * h / w, cx],
-                              [f * sx * math.sin(a) * w / h, sy * math.cos(a), cy]], dtype=img.dtype)
-        grid = F.affine_grid(theta[None], [1, 3, size, size], align_corners=False)
-        out.append(F.grid_sample(img[None], grid, mode="bilinear", padding_mode="reflection",
-                                 align_corners=False))
-    return torch.cat(out)
+        picks.append(i)
+        thetas.append([[f * sx * math.cos(a), -sy * math.sin(a) * h / w, cx],
+                       [f * sx * math.sin(a) * w / h, sy * math.cos(a), cy]])
+    ref = images[0]
+    theta = torch.tensor(thetas, dtype=ref.dtype).to(ref.device, non_blocking=True)
+    out = torch.empty(n, ref.shape[0], size, size, dtype=ref.dtype, device=ref.device)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for k, i in enumerate(picks):
+        groups.setdefault(tuple(images[i].shape), []).append(k)
+    for shape, ks in groups.items():
+        src = torch.stack([images[picks[k]] for k in ks])
+        idx = torch.tensor(ks, device=ref.device)
+        grid = F.affine_grid(theta[idx], [len(ks), shape[0], size, size], align_corners=False)
+        out[idx] = F.grid_sample(src, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    return out
 
 
 def photo_jitter(x: torch.Tensor, strength: float, gen: torch.Generator | None = None) -> torch.Tensor:
@@ -52,7 +66,7 @@ def photo_jitter(x: torch.Tensor, strength: float, gen: torch.Generator | None =
     if strength <= 0:
         return x
     b = x.shape[0]
-    r = lambda: (torch.rand(b, 1, 1, 1, generator=gen) * 2 - 1) * strength  # noqa: E731
+    r = lambda: ((torch.rand(b, 1, 1, 1, generator=gen) * 2 - 1) * strength).to(x.device)  # noqa: E731
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = (x - mean) * (1 + r()) + mean + 0.5 * r()
     gray = x.mean(dim=1, keepdim=True)
