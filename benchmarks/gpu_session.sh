@@ -76,6 +76,9 @@ if has train; then
   step "train-step-b$BATCH-heuristic" "${T_TB:-100}" $A bench --train --no-inference --models fast \
     --train-size "$SIZE" --train-batch "$BATCH" --train-devices "$DEV" "$D16" train.compile=true \
     train.cudnn_benchmark=false
+  # where the step's GPU time goes, by operator (eager: readable names); its table comes back in bench.txt
+  TAIL=52 step profile "${T_PROF:-100}" python3 benchmarks/profile_step.py --device "$DEV" --size "$SIZE" \
+    --batch "$BATCH" --rows 35 "$D16"
 fi
 # 3. adapt (issue 14: default settings <= 30 s on an H100), the whole CLI call timed by `step`, each style
 # loss; the adapted snapshots come back for scoring on the CPU. Carry 5 references in carry/refs:

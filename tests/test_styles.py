@@ -330,3 +330,15 @@ def test_losses_read_a_step_late_are_the_same_losses(style_data, tiny_snapshot):
     (now, mean_now), (late, mean_late) = runs[False], runs[True]
     assert late[0] == {} and late[1:] == now[:-1] and now[0]["content"] > 0
     assert mean_late == mean_now and set(mean_now) >= {"d", "adv", "content"}
+
+
+def test_every_surface_offers_exactly_the_style_losses_there_are():
+    """The CLI spells its choices out (its --help must not import torch) and the web panel names them:
+    both must stay the registry's keys."""
+    from artifygan.cli import build_parser
+    from artifygan.styles import STYLE_LOSSES
+    from artifygan.web.app import LOOKS
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    opt = next(a for a in sub.choices["adapt"]._actions if a.dest == "style_loss")
+    assert set(opt.choices) == set(STYLE_LOSSES) == set(LOOKS.values()) and opt.default == "gram"
