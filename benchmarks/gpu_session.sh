@@ -35,8 +35,14 @@
 # with carry=[".device", "carry"] (carry/refs: 5 bitmoji references, below): the adversarial step's rate
 # after the 2026-11-27 changes (windowed timing, fused Adam, cuDNN benchmark; target 1,500 img/s) and
 # adapt's H100 time at the GPU setting (150 steps of batch 16); then, back to back while the machine is warm,
-#   PARTS="chunk" TL=4 RECIPE=configs/selfie2anime_light.yaml EXTRA='data.smoothed=[] loss.surface=1.0'
-# a chunk of the issue-13 run that comes back resumable.
+#   PARTS="chunk" TL=4 INIT=60 NSNAP=6 RECIPE=configs/selfie2anime_light.yaml EXTRA='data.smoothed=[]
+#   loss.surface=1.0 loss.content_from={"400":1.0} model.discriminator_args={"base_ch":16,"norm":"none","spectral_norm":true}'
+# a chunk of the issue-13 run that comes back resumable, with its last 6 snapshots to evaluate on the CPU.
+# Why those numbers: the recipe counts steps at batch 8; at batch 64 a step is 8 images of it, so its
+# 400 initialisation steps become ~60 and its content switch at step 2,500 ~400 (the default's whole
+# budget, 44,000 images at 128², is ~700 steps of 64 here). The 16-channel D without a norm: the
+# layer-normed one's compiled bench did not finish in 80 s on the H100, and at equal budget the 16-channel
+# D cost nothing measurable (MODEL_CARD). EXTRA is split on spaces: JSON-style values, no spaces inside.
 set -x
 DEV=${DEV:-cuda}; BK=${BK:-cuda}; SIZE=${SIZE:-256}; BATCH=${BATCH:-64}; TL=${TL:-2.5}; WORKERS=${WORKERS:-12}
 COMPILE=${COMPILE:-true}; RECIPE=${RECIPE:-configs/selfie2anime_fast.yaml}; EXTRA=${EXTRA:-}
@@ -107,7 +113,7 @@ if has chunk; then
   RUN=$(ls -d /root/runs/*gpu* | tail -1)
   TAIL=4
   [ -n "${NORESUME:-}" ] || step resume "${T_RES:-60}" $A train --resume "$RUN" --time-limit 0.25 --no-progress
-  tar czf "$OUT/run.tgz" -C "$RUN" stats.jsonl $(cd "$RUN" && ls -d snapshots/step_* | tail -2) \
+  tar czf "$OUT/run.tgz" -C "$RUN" stats.jsonl $(cd "$RUN" && ls -d snapshots/step_* | tail -"${NSNAP:-2}") \
     $(cd "$RUN" && ls -d samples/* 2>/dev/null | tail -2)
   split -b 15m "$RUN/training_state.pt" "$OUT/state.part-"  # files back are at most 16 MiB each
 fi
