@@ -94,6 +94,19 @@ def test_prepare_folders_resume_and_dedupe(s2a_subset, tmp_path):
     assert sum(len(tarfile.open(s).getnames()) for s in shards) >= 2 * len(kept)
 
 
+def test_a_missing_detector_is_one_line_with_worker_processes(tmp_path, capsys):
+    src = tmp_path / "photos"
+    src.mkdir()
+    for i in range(10):  # enough for the worker pool (8 items or more)
+        random_rgb(40, 40, seed=i).save(src / f"p{i}.png")
+    missing = tmp_path / "no_such_yunet.onnx"
+    rc = main(["prepare", f"photos:{src}", "-o", str(tmp_path / "out"), "--size", "32", "--yunet", str(missing),
+               "--workers", "2", "-q"])
+    err = capsys.readouterr().err
+    assert rc != 0 and str(missing) in err and "BrokenProcessPool" not in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
 @need_shared(DATA / "celeba", DATA / "coco", YUNET)
 def test_prepare_cli_celeba_and_coco(tmp_path, capsys):
     out = tmp_path / "prep"

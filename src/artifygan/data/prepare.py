@@ -242,6 +242,7 @@ def prepare(read: ReadResult, out: str | Path, opts: PrepareOptions | None = Non
             handle(process_item(it))
             bar.update(1)
     else:
+        _init_worker(*init_args)  # here first: a missing detector is one clear error, not a broken worker pool
         # spawn, not fork: forking a process whose torch/OpenMP threads are running can deadlock the child
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(opts.workers, mp_context=ctx, initializer=_init_worker, initargs=init_args) as pool:
