@@ -9,8 +9,8 @@ how to simplify a face; a few hundred steps move its palette, lines and shading 
   adversarial loss alone);
 - the content loss against the photo (identity and pose stay the photo's: the references never enter
   the generator, so their faces cannot be pasted) and a Gram style loss against the references;
-- optional flat-colour priors, off by default (measured worse on bitmoji; docs/fewshot-experiments.md): the references'
-  palette (palette.py) and issue 13's flat-surface and stroke terms.
+- optional flat-colour priors, off by default (measured worse on bitmoji; docs/fewshot-experiments.md):
+  the references' palette (palette.py) and issue 13's flat-surface and stroke terms.
 
 The result is an ordinary snapshot folder every surface loads.
 """

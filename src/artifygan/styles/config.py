@@ -24,7 +24,8 @@ class AdaptConfig:
     # on a GPU (or any device but the CPU): this batch, and the step limit divided by the same factor (the
     # same 2,400 crops seen). A GPU is idle at batch 4 of 96² crops, each step bound by the ~2,600 operations
     # Python issues (an H100 took over 60 s for 600 steps, target 30 s). Run on the CPU at exactly these
-    # steps, the results stay within batch 4's seed-to-seed spread (docs/fewshot-experiments.md, "On a GPU"). 0 = off
+    # steps, the results stay within batch 4's seed-to-seed spread (docs/fewshot-experiments.md, "On a
+    # GPU"). 0 = off
     accelerator_batch: int = 16
     max_photos: int = 300
     photo_crops: CropRange = field(default_factory=lambda: CropRange((0.45, 0.75), 5.0))
@@ -96,7 +97,8 @@ STYLE_LOSSES: dict[str, dict[str, Any]] = {
     # pencil and print looks; on bitmoji it draws hatching over skin, hair and background)
     "gram": {"style_weight": AdaptConfig.style_weight, "nn_weight": 0.0},
     # nearest-neighbour matching both ways (matching.py): each region takes the look of the reference regions
-    # it resembles, flat colour areas and outlines (avatar and vector looks); measured in docs/fewshot-experiments.md
+    # it resembles, flat colour areas and outlines (avatar and vector looks); measured in
+    # docs/fewshot-experiments.md
     "match": {"style_weight": 0.0, "nn_weight": 25.0, "nn_coverage": 1.0},
 }
 
