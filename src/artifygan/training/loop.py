@@ -348,7 +348,9 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                 save_image(tensor_to_pil(sample_grid(G_ema, sample_photos).float()),
                            run_dir / "samples" / f"step_{step:07d}.png")
             timed_out = time_limit_s is not None and time.monotonic() - t_start > time_limit_s
-            stop = ddp.any_rank(timed_out, info) if time_limit_s is not None else False
+            # the ranks agree on stopping (a collective: a GPU sync) at log steps only, not every step
+            agree = time_limit_s is not None and (not info.distributed or step % t_cfg.log_every == 0 or last)
+            stop = ddp.any_rank(timed_out, info) if agree else False
             stop = stop or stop_signal.is_set() or (stop_at_step is not None and step >= stop_at_step)
             if info.is_main and (step % t_cfg.snapshot_every == 0 or last or stop):
                 save_generator(G_ema, cfg.model.generator, run_dir / "snapshots" / f"step_{step:07d}",
