@@ -329,7 +329,8 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
 
             # -- periodic side effects --
             last = step >= total_steps
-            if step % t_cfg.log_every == 0 or last:
+            log_step = step % t_cfg.log_every == 0 or last
+            if log_step:
                 keys = sorted(k for k in acc if k != "n")
                 means = ddp.mean_over_ranks(torch.stack([acc[k] / acc["n"] for k in keys]), info).tolist()
                 now = time.monotonic()
@@ -349,7 +350,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                            run_dir / "samples" / f"step_{step:07d}.png")
             timed_out = time_limit_s is not None and time.monotonic() - t_start > time_limit_s
             # the ranks agree on stopping (a collective: a GPU sync) at log steps only, not every step
-            agree = time_limit_s is not None and (not info.distributed or step % t_cfg.log_every == 0 or last)
+            agree = time_limit_s is not None and (not info.distributed or log_step)
             stop = ddp.any_rank(timed_out, info) if agree else False
             stop = stop or stop_signal.is_set() or (stop_at_step is not None and step >= stop_at_step)
             if info.is_main and (step % t_cfg.snapshot_every == 0 or last or stop):
