@@ -36,12 +36,14 @@
 # after the 2026-11-27 changes (windowed timing, fused Adam, cuDNN benchmark; target 1,500 img/s) and
 # adapt's H100 time at the GPU setting (150 steps of batch 16); then, back to back while the machine is warm,
 #   PARTS="chunk" TL=4 INIT=60 NSNAP=6 RECIPE=configs/selfie2anime_light.yaml EXTRA='data.smoothed=[]
-#   loss.surface=1.0 loss.content_from={"400":1.0} model.discriminator_args={"base_ch":16,"norm":"none","spectral_norm":true}'
-# a chunk of the issue-13 run that comes back resumable, with its last 6 snapshots to evaluate on the CPU.
+#   loss.surface=1.0 loss.content=2.0 loss.content_from={} loss.style=100 loss.color=2.0 loss.tv=0.2
+#   model.discriminator_args={"base_ch":16,"norm":"none","spectral_norm":true}'
+# (content held at 2.0 with the AnimeGAN extras: the CPU branches of 2026-11-27 in MODEL_CARD; dropping
+# content to 1.0 at the switch lost faces, 84% to 55%): a chunk of the issue-13 run that comes back
+# resumable, with its last 6 snapshots to evaluate on the CPU.
 # Why those numbers: the recipe counts steps at batch 8; at batch 64 a step is 8 images of it, so its
-# 400 initialisation steps become ~60 and its content switch at step 2,500 ~400 (the default's whole
-# budget, 44,000 images at 128², is ~700 steps of 64 here). The 16-channel D without a norm: the
-# layer-normed one's compiled bench did not finish in 80 s on the H100, and at equal budget the 16-channel
+# 400 initialisation steps become ~60 (the default's whole budget, 44,000 images at 128², is ~700 steps
+# of 64 here). The 16-channel D without a norm: the layer-normed one's compiled bench did not finish in 80 s on the H100, and at equal budget the 16-channel
 # D cost nothing measurable (MODEL_CARD); on the CPU (2026-11-27, 128², batch 8) this exact recipe ran 2.6x
 # faster than with the layer-normed D and was ahead at equal steps (step 2000: KID 16.0 against 18.9; MODEL_CARD).
 # EXTRA is split on spaces: JSON-style values, no spaces inside.
