@@ -43,9 +43,10 @@
 # resumable, with its last 6 snapshots to evaluate on the CPU.
 # Why those numbers: the recipe counts steps at batch 8; at batch 64 a step is 8 images of it, so its
 # 400 initialisation steps become ~60 (the default's whole budget, 44,000 images at 128², is ~700 steps
-# of 64 here). The 16-channel D without a norm: the layer-normed one's compiled bench did not finish in 80 s on the H100, and at equal budget the 16-channel
-# D cost nothing measurable (MODEL_CARD); on the CPU (2026-11-27, 128², batch 8) this exact recipe ran 2.6x
-# faster than with the layer-normed D and was ahead at equal steps (step 2000: KID 16.0 against 18.9; MODEL_CARD).
+# of 64 here). The 16-channel D without a norm: the layer-normed one's compiled bench did not finish in
+# 80 s on the H100, and at equal budget the 16-channel D cost nothing measurable (MODEL_CARD); on the CPU
+# (2026-11-27, 128², batch 8) this recipe ran 2.6x faster than with the layer-normed D and was ahead at
+# equal steps (step 2000: KID 16.0 against 18.9; MODEL_CARD).
 # EXTRA is split on spaces: JSON-style values, no spaces inside.
 set -x
 DEV=${DEV:-cuda}; BK=${BK:-cuda}; SIZE=${SIZE:-256}; BATCH=${BATCH:-64}; TL=${TL:-2.5}; WORKERS=${WORKERS:-12}
