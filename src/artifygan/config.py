@@ -28,6 +28,9 @@ class DataConfig:
     # where edge-smoothed negatives are made when `smoothed` is empty: auto (on a GPU when training on
     # one, else in the loader) | loader | device
     smoothing: str = "auto"
+    # edge-preserving filter of every photo crop before the generator, e.g. {d: 7, sigma_color: 25,
+    # sigma_space: 6} (input_smoothing.InputSmoothing); snapshots record it and inference applies it
+    photo_smoothing: dict[str, Any] | None = None
 
 
 @dataclass
@@ -259,6 +262,13 @@ def validate_config(cfg: Config) -> None:
     for ok, message in checks:
         if not ok:
             raise ValueError(message)
+    if d.photo_smoothing is not None:
+        from .input_smoothing import InputSmoothing
+
+        try:
+            InputSmoothing.from_dict(d.photo_smoothing)
+        except ValueError as exc:
+            raise ValueError(f"data.photo_smoothing: {exc}") from None
 
 
 def config_from_dict(data: dict[str, Any] | None) -> Config:

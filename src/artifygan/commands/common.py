@@ -25,6 +25,9 @@ POSITIVE, NON_NEGATIVE = bounded(int, 1), bounded(int, 0)
 FRACTION = bounded(float, 0, 1, high_open=True)  # smoothing strengths: 0 (off) up to, not including, 1
 
 
+ON_OFF = {"auto": None, "on": True, "off": False}
+
+
 def add_model_args(p: argparse.ArgumentParser, batch_size: int = 4) -> None:
     p.add_argument("-m", "--model", help="snapshot folder, or a run folder (newest snapshot); default: bundled")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
@@ -38,6 +41,9 @@ def add_model_args(p: argparse.ArgumentParser, batch_size: int = 4) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the generator (GPU users)")
     p.add_argument("--clean-strokes", choices=["auto", "on", "off"], default="auto",
                    help="erase thin dark strokes the model draws on flat skin (auto: as the snapshot records)")
+    p.add_argument("--smooth-input", choices=["auto", "on", "off"], default="auto",
+                   help="bilateral-filter the photo before the model, against strokes drawn from skin texture "
+                        "(auto: as the snapshot records)")
 
 
 def add_wild_args(p: argparse.ArgumentParser) -> None:
@@ -66,7 +72,7 @@ def build_wild(args: argparse.Namespace, resize: int | None = None):
     cz = Cartoonizer.from_pretrained(args.model, device=args.device, backend=args.backend,
                                      batch_size=args.batch_size, max_side=args.max_side, resize=resize,
                                      compile=args.compile, tile=args.tile,
-                                     clean_strokes={"auto": None, "on": True, "off": False}[args.clean_strokes])
+                                     clean_strokes=ON_OFF[args.clean_strokes], smooth_input=ON_OFF[args.smooth_input])
     wild = WildCartoonizer(cz, options, yunet=args.yunet)
     if options.mode == "face":
         wild.require_detector("use --mode whole")

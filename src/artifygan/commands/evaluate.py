@@ -21,6 +21,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resize", choices=["pil_bicubic", "torch_bilinear"], default="pil_bicubic",
                    help="how images are resized to 299² for Inception (recorded in the report)")
     p.add_argument("--process-size", type=int, help="models translate at this size (output resized back)")
+    p.add_argument("--smooth-input", choices=["auto", "on", "off"], default="auto",
+                   help="the models' input smoothing (auto: as each snapshot records; off: the bare network)")
     p.add_argument("--kid-subsets", type=int, default=100)
     p.add_argument("--no-baselines", action="store_true", help="skip the identity / untrained rows")
     p.add_argument("--inception", help="inception-2015-12-05 TorchScript (else $ARTIFYGAN_INCEPTION, wheel, URL)")
@@ -40,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
         name, sep, path = spec.partition("=")
         if not sep:
             name, path = Path(spec).name, spec
-        cands.append(snapshot_candidate(name, path, args.device, args.backend, args.process_size))
+        cands.append(snapshot_candidate(name, path, args.device, args.backend, args.process_size,
+                                        {"auto": None, "on": True, "off": False}[args.smooth_input]))
     if not args.no_baselines:
         cands += baselines(args.device)
     if not cands:

@@ -22,6 +22,7 @@ from torch.utils.data import Dataset, Sampler
 
 from ..faces import FaceFraming
 from ..imageio import ImageError, list_images, load_image
+from ..input_smoothing import InputSmoothing
 from .smoothing import edge_smooth
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ def prepared_framing(photo_dirs: list[str]) -> FaceFraming:
 
 class UnpairedImages(Dataset):
     def __init__(self, photos: list[str], cartoons: list[str], smoothed: list[str] | None = None,
-                 size: int = 256, hflip: bool = True, seed: int = 0) -> None:
+                 size: int = 256, hflip: bool = True, seed: int = 0,
+                 photo_smoothing: InputSmoothing | None = None) -> None:
         self.photos = list_images(photos)
         self.cartoons = list_images(cartoons)
         if not self.photos:
@@ -64,6 +66,7 @@ class UnpairedImages(Dataset):
                                  f"({len(missing)} cartoon(s) lack one)")
             self.smoothed = [by_stem[c.stem] for c in self.cartoons]
         self.size, self.hflip, self.seed = size, hflip, seed
+        self.photo_smoothing = photo_smoothing  # applied to the crop: at the resolution the generator sees
         self.smooth_on_device = False
         self._bad: set[Path] = set()
 
@@ -116,6 +119,9 @@ class UnpairedImages(Dataset):
         # The cartoon paired with a photo changes every epoch (prime stride), still deterministic.
         ci, cartoon = self._load(self.cartoons, (index + epoch * 7919) % n_c, "cartoon")
         (p,) = self._crop([photo], self._rng(epoch, index, 0))
+        if self.photo_smoothing is not None:
+            smoothed = self.photo_smoothing.apply(Image.fromarray(p.permute(1, 2, 0).numpy()))
+            p = torch.from_numpy(np.asarray(smoothed).copy()).permute(2, 0, 1).contiguous()
         if self.smoothed is None and self.smooth_on_device:
             (c,) = self._crop([cartoon], self._rng(epoch, index, 1))
             return {"photo": p, "cartoon": c}

@@ -1,6 +1,7 @@
 """The Cartoonizer: the single inference path used by the CLI, the Python API and the benchmarks.
 
-preprocess (any PIL mode → RGB, optional resize, pad to the net's stride) → generator (then the
+preprocess (any PIL mode → RGB, optional resize, the snapshot's recorded input smoothing, pad to the
+net's stride) → generator (then the
 snapshot's recorded tensor postprocess, e.g. stroke cleanup) → postprocess (crop the padding, resize
 back, restore alpha).
 """
@@ -23,6 +24,7 @@ from torch import nn
 from ..cartoon_losses import StrokeCleanup, clean_strokes, postprocess_settings
 from ..device import pick_device, to_memory_format
 from ..imageio import ImageError, load_image, pil_to_tensor, tensor_to_pil, to_bytes, to_rgb
+from ..input_smoothing import InputSmoothing, recorded_smoothing
 from ..models import load_generator
 from ..models.snapshot import SnapshotError, resolve_snapshot, save_generator
 from .tiling import translate_tiled
@@ -64,12 +66,15 @@ class Cartoonizer:
     result scaled back to the input size; 0 = full resolution); ``resize`` forces the longer side to that
     value. Inputs of more than ``tile``² pixels run as overlapping ``tile``² tiles (bounded memory).
     ``clean_strokes``: erase thin dark strokes on flat skin (None: as the snapshot's config records).
+    ``smooth_input``: bilateral-filter the photo at the net's resolution before the generator (None: as
+    the snapshot's config records; True: its settings, else the defaults; False: never).
     """
 
     def __init__(self, generator: nn.Module, meta: dict[str, Any] | None = None, device: str = "auto",
                  batch_size: int = 4, max_side: int = 1536, resize: int | None = None,
                  onnx_path: str | os.PathLike | None = None, compile: bool = False, tile: int = 1024,
-                 tile_overlap: int = 64, clean_strokes: bool | None = None) -> None:
+                 tile_overlap: int = 64, clean_strokes: bool | None = None,
+                 smooth_input: bool | None = None) -> None:
         self.device = pick_device(device)
         self.generator = generator.to(self.device).eval()
         self.session = None
@@ -92,6 +97,10 @@ class Cartoonizer:
         # None: as the snapshot records; True: its settings, else the defaults; False: raw network output
         recorded = postprocess_settings(self.meta)
         self.cleanup = recorded if clean_strokes is None else ((recorded or StrokeCleanup()) if clean_strokes else None)
+        smoothing = recorded_smoothing(self.meta)  # the same three-way choice for the input smoothing
+        if smooth_input is not None:
+            smoothing = (smoothing or InputSmoothing()) if smooth_input else None
+        self.smoothing = smoothing
         self.stride = int(getattr(generator, "stride", 4))
         self.batch_size = max(1, batch_size)
         self.max_side = max_side
@@ -117,6 +126,7 @@ class Cartoonizer:
         meta = {**meta, "path": str(snap)}
         try:
             postprocess_settings(meta)
+            recorded_smoothing(meta)
         except ValueError as exc:
             raise SnapshotError(f"{snap / 'config.json'}: {exc}") from None
         on_cpu = pick_device(device).type == "cpu"
@@ -156,6 +166,8 @@ class Cartoonizer:
         net = rgb
         if s != 1.0:
             net = rgb.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BICUBIC)
+        if self.smoothing is not None:
+            net = self.smoothing.apply(net)
         t = pil_to_tensor(net)
         nh, nw = t.shape[-2:]
         ph, pw = (-nh) % self.stride, (-nw) % self.stride

@@ -64,13 +64,16 @@ def _params(cz) -> int:
 
 
 def snapshot_candidate(name: str, path: str, device: str = "auto", backend: str = "auto",
-                       process_size: int | None = None) -> Candidate:
+                       process_size: int | None = None, smooth_input: bool | None = None) -> Candidate:
+    """``smooth_input``: None = the input smoothing the snapshot records; the report names what ran."""
     from ..inference.cartoonizer import Cartoonizer
 
-    cz = Cartoonizer.from_pretrained(path, device=device, backend=backend, batch_size=8, resize=process_size)
+    cz = Cartoonizer.from_pretrained(path, device=device, backend=backend, batch_size=8, resize=process_size,
+                                     smooth_input=smooth_input)
+    smoothing = {"bilateral": cz.smoothing.to_meta()} if cz.smoothing is not None else None
     return Candidate(name, cz.translate, {"path": cz.meta.get("path"), "params": _params(cz),
                                           "backend": cz.backend, "generator": cz.meta.get("generator"),
-                                          "process_size": process_size})
+                                          "process_size": process_size, "input_smoothing": smoothing})
 
 
 def _face_status(nme: float | None) -> str:

@@ -175,7 +175,9 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     generator, base_meta = load_generator(snap, device=str(dev))
     previewer = None
     if progress is not None and cfg.preview_every_s > 0:  # on the first photo, in the middle of its long side
-        keys = ("generator", "generator_args", "size", "preprocess")
+        # no "preprocess": a style learns on unsmoothed photos and records no input smoothing, so neither
+        # does its preview (the base's bilateral filter is not the style's)
+        keys = ("generator", "generator_args", "size")
         shown: dict[str, Any] = {k: base_meta[k] for k in keys if k in base_meta}
         previewer = Previewer(shown, centre_square(tensor_to_pil(photo_list[0])), cfg.preview_every_s, dev)
     # `minutes` bounds the whole call: training gets what reading and loading left, less a few seconds to save

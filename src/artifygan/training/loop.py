@@ -29,6 +29,7 @@ from ..data.dataset import EpochStream, UnpairedImages, prepared_framing
 from ..data.smoothing import edge_smooth_batch
 from ..device import adam, to_memory_format
 from ..imageio import save_image, tensor_to_pil
+from ..input_smoothing import InputSmoothing
 from ..losses import discriminator_loss, generator_loss
 from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, load_generator, save_generator
 from . import ddp
@@ -116,12 +117,16 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         torch.manual_seed(t_cfg.seed)
 
         # ---- data: endless (epoch, index) stream, one loader whose workers live for the whole run ----
+        raw_smoothing = cfg.data.photo_smoothing
+        photo_smoothing = InputSmoothing.from_dict(raw_smoothing) if raw_smoothing is not None else None
         dataset = UnpairedImages(cfg.data.photos, cfg.data.cartoons, cfg.data.smoothed or None,
-                                 cfg.data.size, cfg.data.hflip, t_cfg.seed)
+                                 cfg.data.size, cfg.data.hflip, t_cfg.seed, photo_smoothing)
         dataset.smooth_on_device = smoothing_on_device(cfg.data.smoothing, dev)
         # what inference must reproduce: the training resolution and the face framing of the photos
         preprocess = {"train_size": cfg.data.size,
                       "face_framing": dataclasses.asdict(prepared_framing(cfg.data.photos))}
+        if photo_smoothing is not None:
+            preprocess["bilateral"] = photo_smoothing.to_meta()
         bs, accum = t_cfg.batch_size, t_cfg.grad_accum
         per_rank = -(-len(dataset) // info.world)
         steps_per_epoch = per_rank // (bs * accum)
