@@ -37,9 +37,11 @@
 # adapt's H100 time at the GPU setting (150 steps of batch 16); then, back to back while the machine is warm,
 #   PARTS="chunk" TL=4 INIT=60 NSNAP=6 RECIPE=configs/selfie2anime_light.yaml EXTRA='data.smoothed=[]
 #   loss.surface=1.0 loss.content=2.0 loss.content_from={} loss.style=100 loss.color=2.0 loss.tv=0.2
-#   model.discriminator_args={"base_ch":16,"norm":"none","spectral_norm":true}'
+#   model.discriminator_args={"base_ch":16,"norm":"none","spectral_norm":true}
+#   data.photo_smoothing={"d":7,"sigma_color":25,"sigma_space":6}'
 # (content held at 2.0 with the AnimeGAN extras: the CPU branches of 2026-11-27 in MODEL_CARD; dropping
-# content to 1.0 at the switch lost faces, 84% to 55%): a chunk of the issue-13 run that comes back
+# content to 1.0 at the switch lost faces, 84% to 55%; the bilateral filter of the photos is the shipped
+# default's input smoothing, which lowered KID in training too: MODEL_CARD): a chunk of the issue-13 run that comes back
 # resumable, with its last 6 snapshots to evaluate on the CPU.
 # Why those numbers: the recipe counts steps at batch 8; at batch 64 a step is 8 images of it, so its
 # 400 initialisation steps become ~60 (the default's whole budget, 44,000 images at 128², is ~700 steps
