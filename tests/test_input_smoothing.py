@@ -101,6 +101,16 @@ def test_evaluate_records_the_smoothing_that_ran(snapshot, tmp_path):
     assert snapshot_candidate("s", str(snap), "cpu", "torch").info["input_smoothing"] == {
         "bilateral": {"d": 5, "sigma_color": 20, "sigma_space": 3}}
     assert snapshot_candidate("s", str(snap), "cpu", "torch", smooth_input=False).info["input_smoothing"] is None
+    from artifygan.metrics.report import markdown_table
+
+    row = {"model": "s", "params": 1, "kid_x100": 1.0, "kid_x100_std": 0.1, "fid": 2.0, "face_kept": 1.0,
+           "landmark_nme": 0.05, "cheek_strokes": 0.01, "detail_eyes": 0.9, "detail_mouth": 0.9, "img_per_s": 3.0}
+    report = {"protocol": {"n_photos": 4, "n_reference": 4, "size": 64, "inception_resize": "pil_bicubic",
+                           "kid": {"subsets": 2, "subset_size": 2}},
+              "results": [{**row, "input_smoothing": {"bilateral": {"d": 5, "sigma_color": 20, "sigma_space": 3}}},
+                          {**row, "model": "bare", "input_smoothing": None}]}
+    md = markdown_table(report)
+    assert "s: bilateral d 5, sigma_color 20, sigma_space 3." in md and "bare: bilateral" not in md
 
 
 def test_the_bundled_default_records_its_smoothing():
