@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .common import ON_OFF
+
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="KID/FID + face-structure report of models on held-out photos",
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         if not sep:
             name, path = Path(spec).name, spec
         cands.append(snapshot_candidate(name, path, args.device, args.backend, args.process_size,
-                                        {"auto": None, "on": True, "off": False}[args.smooth_input]))
+                                        ON_OFF[args.smooth_input]))
     if not args.no_baselines:
         cands += baselines(args.device)
     if not cands:

@@ -1,9 +1,8 @@
 """The Cartoonizer: the single inference path used by the CLI, the Python API and the benchmarks.
 
 preprocess (any PIL mode → RGB, optional resize, the snapshot's recorded input smoothing, pad to the
-net's stride) → generator (then the
-snapshot's recorded tensor postprocess, e.g. stroke cleanup) → postprocess (crop the padding, resize
-back, restore alpha).
+net's stride) → generator (then the snapshot's recorded tensor postprocess, e.g. stroke cleanup) →
+postprocess (crop the padding, resize back, restore alpha).
 """
 
 from __future__ import annotations
