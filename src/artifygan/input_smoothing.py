@@ -41,8 +41,12 @@ class InputSmoothing:
 
     def apply(self, rgb: Image.Image) -> Image.Image:
         """The smoothed RGB picture (same size)."""
-        a = np.ascontiguousarray(np.asarray(rgb.convert("RGB")))
-        return Image.fromarray(cv2.bilateralFilter(a, self.d, float(self.sigma_color), float(self.sigma_space)))
+        return Image.fromarray(self.apply_array(np.asarray(rgb.convert("RGB"))))
+
+    def apply_array(self, rgb: np.ndarray) -> np.ndarray:
+        """The same on an (H, W, 3) uint8 array: the training loader's crops, without a PIL round trip."""
+        a = np.ascontiguousarray(rgb)
+        return cv2.bilateralFilter(a, self.d, float(self.sigma_color), float(self.sigma_space))
 
     @classmethod
     def from_dict(cls, raw: Any) -> InputSmoothing:

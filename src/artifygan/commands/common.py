@@ -39,9 +39,9 @@ def add_model_args(p: argparse.ArgumentParser, batch_size: int = 4) -> None:
     p.add_argument("--tile", type=bounded(int, 32), default=1024,
                    help="images of more than TILE² pixels run as overlapping tiles")
     p.add_argument("--compile", action="store_true", help="torch.compile the generator (GPU users)")
-    p.add_argument("--clean-strokes", choices=["auto", "on", "off"], default="auto",
+    p.add_argument("--clean-strokes", choices=list(ON_OFF), default="auto",
                    help="erase thin dark strokes the model draws on flat skin (auto: as the snapshot records)")
-    p.add_argument("--smooth-input", choices=["auto", "on", "off"], default="auto",
+    p.add_argument("--smooth-input", choices=list(ON_OFF), default="auto",
                    help="bilateral-filter the photo before the model, against strokes drawn from skin texture "
                         "(auto: as the snapshot records)")
 

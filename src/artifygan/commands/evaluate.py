@@ -23,7 +23,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resize", choices=["pil_bicubic", "torch_bilinear"], default="pil_bicubic",
                    help="how images are resized to 299² for Inception (recorded in the report)")
     p.add_argument("--process-size", type=int, help="models translate at this size (output resized back)")
-    p.add_argument("--smooth-input", choices=["auto", "on", "off"], default="auto",
+    p.add_argument("--smooth-input", choices=list(ON_OFF), default="auto",
                    help="the models' input smoothing (auto: as each snapshot records; off: the bare network)")
     p.add_argument("--kid-subsets", type=int, default=100)
     p.add_argument("--no-baselines", action="store_true", help="skip the identity / untrained rows")

@@ -120,8 +120,8 @@ class UnpairedImages(Dataset):
         ci, cartoon = self._load(self.cartoons, (index + epoch * 7919) % n_c, "cartoon")
         (p,) = self._crop([photo], self._rng(epoch, index, 0))
         if self.photo_smoothing is not None:
-            smoothed = self.photo_smoothing.apply(Image.fromarray(p.permute(1, 2, 0).numpy()))
-            p = torch.from_numpy(np.asarray(smoothed).copy()).permute(2, 0, 1).contiguous()
+            p = torch.from_numpy(self.photo_smoothing.apply_array(p.permute(1, 2, 0).numpy())).permute(2, 0, 1)
+            p = p.contiguous()
         if self.smoothed is None and self.smooth_on_device:
             (c,) = self._crop([cartoon], self._rng(epoch, index, 1))
             return {"photo": p, "cartoon": c}

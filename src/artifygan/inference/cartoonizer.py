@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -29,6 +29,7 @@ from ..models.snapshot import SnapshotError, resolve_snapshot, save_generator
 from .tiling import translate_tiled
 
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
+T = TypeVar("T")
 
 
 @dataclass
@@ -50,6 +51,14 @@ def read_input(image: ImageLike) -> tuple[Image.Image, Image.Image | None]:
     if isinstance(image, Image.Image):
         return to_rgb(image)
     raise TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
+
+
+def _choose(recorded: T | None, flag: bool | None, default: Callable[[], T]) -> T | None:
+    """A recorded pre/postprocess step under a user's auto/on/off: None = as the snapshot records;
+    True = its settings, else the defaults; False = not at all."""
+    if flag is None:
+        return recorded
+    return (recorded or default()) if flag else None
 
 
 def _has_onnxruntime() -> bool:
@@ -93,13 +102,8 @@ class Cartoonizer:
             self.generator = self.generator.to(torch.bfloat16)
         self.net = torch.compile(self.generator, dynamic=False) if compile else self.generator
         self.meta = meta or {}
-        # None: as the snapshot records; True: its settings, else the defaults; False: raw network output
-        recorded = postprocess_settings(self.meta)
-        self.cleanup = recorded if clean_strokes is None else ((recorded or StrokeCleanup()) if clean_strokes else None)
-        smoothing = recorded_smoothing(self.meta)  # the same three-way choice for the input smoothing
-        if smooth_input is not None:
-            smoothing = (smoothing or InputSmoothing()) if smooth_input else None
-        self.smoothing = smoothing
+        self.cleanup = _choose(postprocess_settings(self.meta), clean_strokes, StrokeCleanup)
+        self.smoothing = _choose(recorded_smoothing(self.meta), smooth_input, InputSmoothing)
         self.stride = int(getattr(generator, "stride", 4))
         self.batch_size = max(1, batch_size)
         self.max_side = max_side
