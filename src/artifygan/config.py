@@ -50,6 +50,8 @@ class ModelConfig:
     # a snapshot whose generator weights a new run starts from (fine-tuning, e.g. the bundled default
     # with a new loss); its generator and generator_args must be this run's. D starts fresh.
     init: str | None = None
+    # YuNet ONNX file for loss.face (None: $ARTIFYGAN_YUNET, else its upstream URL + the download cache)
+    face_detector: str | None = None
 
 
 @dataclass
@@ -69,6 +71,9 @@ class LossConfig:
     strokes: float = 0.0  # thin dark strokes on flat skin (output below its closing): only those, not texture
     # White-box surface GAN: a second discriminator on guided-filter-smoothed images (training.surface_gan)
     surface: float = 0.0
+    # face structure: L1 between a face detector's (YuNet's) features of the photo and of the output, both
+    # phases (models.face_structure): holds eyes, nose and mouth where the Inception content loss is blind
+    face: float = 0.0
     teacher: float = 0.0  # initialisation phase: L1 to the teacher snapshot's output (model.teacher)
     # adversarial phase: the same L1, as an anchor that keeps the student near a working mapping while D
     # sharpens it (a norm-free student against a fresh D drifted to dark outputs without it)
@@ -249,6 +254,7 @@ def validate_config(cfg: Config) -> None:
         (d.size >= 32, f"data.size={d.size}: must be at least 32"),
         (d.num_workers >= 0, f"data.num_workers={d.num_workers}: must be 0 or more"),
         (min(t.lr_g, t.lr_d, t.lr_init) > 0, "train.lr_g, lr_d and lr_init must be positive"),
+        (cfg.loss.face >= 0, f"loss.face={cfg.loss.face}: must be 0 or more"),
         (0 < cfg.loss.teacher_adv_fraction <= 1, "loss.teacher_adv_fraction must be in (0, 1]"),
         (all(str(k).isdigit() for k in cfg.loss.content_from),
          f"loss.content_from={cfg.loss.content_from}: keys must be step numbers (0 or more)"),

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from .cartoon_losses import flat_skin_loss, stroke_loss
 from .config import LossConfig
+from .models.face_structure import face_structure_loss
 
 GAN_TYPES = ("bce", "lsgan", "hinge")
 
@@ -108,15 +109,24 @@ class GeneratorLosses:
 
 def generator_loss(cfg: LossConfig, content_net: Callable[[torch.Tensor], torch.Tensor], photo: torch.Tensor,
                    fake: torch.Tensor, d_fake: torch.Tensor | None, cartoon: torch.Tensor | None = None,
-                   teacher_out: torch.Tensor | None = None, d_surface: torch.Tensor | None = None) -> GeneratorLosses:
-    """Weighted sum of the generator's terms; ``d_fake=None`` is the initialisation phase (content only).
+                   teacher_out: torch.Tensor | None = None, d_surface: torch.Tensor | None = None,
+                   face_net: Callable[[torch.Tensor], list[torch.Tensor]] | None = None) -> GeneratorLosses:
+    """Weighted sum of the generator's terms; ``d_fake=None`` is the initialisation phase (content and
+    face structure only).
 
-    ``d_surface``: the surface discriminator's logits on the output (``training.surface_gan``).
+    ``d_surface``: the surface discriminator's logits on the output (``training.surface_gan``);
+    ``face_net``: the face detector's features (``models.face_structure``), needed when ``cfg.face > 0``.
     """
     with torch.no_grad():
         feat_photo = content_net(photo)
     feat_fake = content_net(fake)
     terms: dict[str, torch.Tensor] = {"content": cfg.content * content_loss(feat_fake, feat_photo.detach())}
+    if cfg.face > 0:
+        if face_net is None:
+            raise ValueError("loss.face > 0 needs the face detector's features (face_net)")
+        with torch.no_grad():
+            face_photo = face_net(photo)
+        terms["face"] = cfg.face * face_structure_loss(face_net(fake), [f.detach() for f in face_photo])
     w_teacher = cfg.teacher_weight(adversarial=d_fake is not None)
     if w_teacher > 0 and teacher_out is not None:
         # the teacher may have seen only the first images of the batch (loss.teacher_adv_fraction)

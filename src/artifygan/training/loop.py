@@ -32,6 +32,7 @@ from ..imageio import save_image, tensor_to_pil
 from ..input_smoothing import InputSmoothing
 from ..losses import discriminator_loss, generator_loss
 from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, load_generator, save_generator
+from ..models.face_structure import face_features
 from . import ddp
 from .checkpoint import load_state, rng_state, save_state, set_rng_state, warm_start
 from .rundir import CONFIG_FILE, STATE_FILE, StatsWriter, attach_log_file, next_run_dir, write_config
@@ -161,6 +162,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         opt_g = adam(G.parameters(), t_cfg.lr_g, t_cfg.betas, dev)
         opt_d = adam(D.parameters(), t_cfg.lr_d, t_cfg.betas, dev)
         surf = SurfaceGAN(cfg, dev, fmt, info.distributed) if cfg.loss.surface > 0 else None
+        face_fwd = face_features(cfg.loss.face, cfg.model.face_detector, dev, fmt, t_cfg.compile)
         discriminators = (D,) if surf is None else (D, surf.D)  # frozen while G steps
         amp_dtype = resolve_precision(t_cfg.precision, dev)
         scaler = torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16)
@@ -316,7 +318,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                                     if teacher_cleanup is not None:
                                         t_out = clean_strokes(t_out.float(), photo_t.float(), teacher_cleanup)
                             g_losses = generator_loss(loss_cfg, content_fwd, photo, fake.float(), d_fake, cartoon,
-                                                      t_out, d_surf)
+                                                      t_out, d_surf, face_fwd)
                         scaler.scale(g_losses.total / accum).backward()
                     for k, v in g_losses.parts.items():
                         stats[f"loss_g_{k}"] = stats.get(f"loss_g_{k}", 0) + v / accum

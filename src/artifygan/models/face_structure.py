@@ -1,0 +1,172 @@
+"""A face detector's own features, in torch, for a face-structure loss.
+
+Why: the Inception content loss holds the whole picture equally, so the adversarial term can redraw eyes,
+nose and mouth as freely as the background, and outputs lose the face (the detector no longer finds it).
+YuNet's backbone and neck were trained to see exactly those parts; an L1 between its features of the
+photo and of the output holds the face's layout and leaves surfaces and colours to the style.
+
+YuNet ships as ONNX only. Its graph is a handful of plain operators, so :class:`OnnxConvNet` runs it
+directly with torch functions (differentiable, any batch size) instead of converting it by hand; the
+weights stay the upstream file's (path option, ``$ARTIFYGAN_YUNET``, or download + cache).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..faces import YUNET_ENV, YUNET_URL
+from ..hub import resolve_file
+
+# YuNet's neck outputs at strides 8, 16 and 32 (the tensors its three detection heads read), in its
+# 2023mar/2026may graphs; another graph can name its own.
+YUNET_NECK = ("256", "246", "236")
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    import onnx
+
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _conv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, a: dict[str, Any]) -> torch.Tensor:
+    pads = a.get("pads", [0, 0, 0, 0])
+    if pads[0] != pads[2] or pads[1] != pads[3]:
+        x, pads = F.pad(x, (pads[1], pads[3], pads[0], pads[2])), [0, 0, 0, 0]
+    return F.conv2d(x, w, b, a.get("strides", [1, 1]), (pads[0], pads[1]), a.get("dilations", [1, 1]),
+                    a.get("group", 1))
+
+
+def _maxpool(x: torch.Tensor, a: dict[str, Any]) -> torch.Tensor:
+    pads = a.get("pads", [0, 0, 0, 0])
+    return F.max_pool2d(x, a["kernel_shape"], a.get("strides", a["kernel_shape"]), (pads[0], pads[1]),
+                        ceil_mode=bool(a.get("ceil_mode", 0)))
+
+
+def _resize(x: torch.Tensor, scales: torch.Tensor | None, a: dict[str, Any]) -> torch.Tensor:
+    mode = a.get("mode", b"nearest").decode()
+    if mode != "nearest" or a.get("coordinate_transformation_mode", b"") != b"asymmetric":
+        raise ValueError(f"Resize mode {mode!r} with {a.get('coordinate_transformation_mode')!r} is not supported")
+    if scales is None or scales.numel() != 4:
+        raise ValueError("Resize without 4 scales is not supported")
+    # nearest + asymmetric + floor is torch's legacy "nearest"
+    return F.interpolate(x, scale_factor=(float(scales[2]), float(scales[3])), mode="nearest")
+
+
+class OnnxConvNet(nn.Module):
+    """Runs the part of an ONNX graph that computes ``outputs``, with torch ops (Conv, Relu, MaxPool,
+    nearest Resize, Add, Sigmoid). Weights are buffers: frozen, moved with ``.to()``, not trained."""
+
+    def __init__(self, path: str | os.PathLike, outputs: Sequence[str]) -> None:
+        super().__init__()
+        import onnx
+        from onnx import numpy_helper
+
+        try:
+            graph = onnx.load(str(path)).graph
+        except Exception as exc:  # a truncated or foreign file
+            raise ValueError(f"{path}: not a readable ONNX model ({exc})") from None
+        self.input_name = graph.input[0].name
+        self.outputs = list(outputs)
+        producers = {out: node for node in graph.node for out in node.output}
+        missing = [o for o in self.outputs if o not in producers]
+        if missing:
+            raise ValueError(f"{path}: no tensor named {missing[0]!r} in this graph")
+        needed: list[Any] = []
+        seen: set[str] = set()
+
+        def visit(name: str) -> None:  # the nodes the outputs depend on, in an order that runs
+            node = producers.get(name)
+            if node is None or node.output[0] in seen:
+                return
+            seen.add(node.output[0])
+            for inp in node.input:
+                visit(inp)
+            needed.append(node)
+
+        for o in self.outputs:
+            visit(o)
+        inits = {t.name: t for t in graph.initializer}
+        self._names: dict[str, str] = {}
+        for node in needed:
+            for inp in node.input:
+                if inp in inits and inp not in self._names:
+                    key = f"w{len(self._names)}"
+                    self._names[inp] = key
+                    self.register_buffer(key, torch.from_numpy(numpy_helper.to_array(inits[inp]).copy()).float())
+        self._plan: list[tuple[str, list[str], str, dict[str, Any]]] = []
+        for node in needed:
+            if node.op_type not in _OPS:
+                raise ValueError(f"{path}: operator {node.op_type} is not supported by OnnxConvNet")
+            self._plan.append((node.op_type, list(node.input), node.output[0], _attrs(node)))
+
+    def _value(self, env: dict[str, torch.Tensor], name: str) -> torch.Tensor | None:
+        if not name:
+            return None
+        if name in self._names:
+            return getattr(self, self._names[name])
+        return env[name]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        env = {self.input_name: x}
+        for op, inputs, out, attrs in self._plan:
+            args = [self._value(env, i) for i in inputs]
+            env[out] = _OPS[op](args, attrs)
+        return [env[o] for o in self.outputs]
+
+
+_OPS: dict[str, Callable[[list[Any], dict[str, Any]], torch.Tensor]] = {
+    "Conv": lambda v, a: _conv(v[0], v[1], v[2] if len(v) > 2 else None, a),
+    "Relu": lambda v, a: F.relu(v[0]),
+    "Sigmoid": lambda v, a: torch.sigmoid(v[0]),
+    "Add": lambda v, a: v[0] + v[1],
+    "MaxPool": lambda v, a: _maxpool(v[0], a),
+    "Resize": lambda v, a: _resize(v[0], v[2] if len(v) > 2 else None, a),
+}
+
+
+class FaceStructureFeatures(nn.Module):
+    """YuNet's neck features of RGB images in [-1, 1], seen at the detector's working size.
+
+    YuNet reads BGR in 0..255 (no normalisation); images are resized to ``size`` (the scale at which
+    ``PhotoFaceDetector`` runs a 256² image is 320). Frozen: always in eval mode, no gradients to its weights.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, size: int = 320, download: bool = True,
+                 outputs: Sequence[str] = YUNET_NECK) -> None:
+        super().__init__()
+        self.path = resolve_file("YuNet face detector", path, YUNET_ENV, YUNET_URL, download=download)
+        self.net = OnnxConvNet(self.path, outputs)
+        self.size = size
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> FaceStructureFeatures:
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if x.shape[-1] != self.size or x.shape[-2] != self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        bgr = (x.flip(1).float() + 1) * 127.5
+        return self.net(bgr)
+
+
+def face_features(weight: float, path: str | None, dev: torch.device, fmt: torch.memory_format,
+                  compile_: bool) -> Callable[[torch.Tensor], list[torch.Tensor]] | None:
+    """loss.face's frozen features on the training device (and memory format), or None when the term is off."""
+    if weight <= 0:
+        return None
+    net = FaceStructureFeatures(path).to(dev).to(memory_format=fmt)  # type: ignore[call-overload]
+    return torch.compile(net) if compile_ else net
+
+
+def face_structure_loss(feats_fake: Sequence[torch.Tensor], feats_photo: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Mean over the levels of L1(fake, photo) / mean |photo|: each level counts the same whatever its scale."""
+    terms = [F.l1_loss(f.float(), p.float()) / p.float().abs().mean().clamp_min(1e-6)
+             for f, p in zip(feats_fake, feats_photo, strict=True)]
+    return torch.stack(terms).mean()
