@@ -149,3 +149,24 @@ def test_a_bad_training_setting_fails_before_training(tiny_data, tmp_path):
     with pytest.raises(ValueError, match="data.photo_smoothing: bilateral settings"):
         train(cfg, run_root=tmp_path / "runs", progress=False)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_teacher_sees_photos_smoothed_as_it_records_and_the_student_records_it(tiny_data, tmp_path, caplog):
+    from artifygan.training.loop import train
+
+    from .conftest import tiny_config
+
+    torch.manual_seed(0)
+    teacher = save_generator(GENERATORS.build("light", {"ch": 8, "n_blocks": 1}), "light", tmp_path / "teacher",
+                             extra={"preprocess": {"bilateral": {"d": 5, "sigma_color": 40, "sigma_space": 3}}})
+    args = ("train.init_steps=1", "train.adv_steps=0", "model.generator_args={\"ch\": 8, \"n_blocks\": 1}",
+            f"model.teacher={teacher}", "loss.teacher=1")
+    run = train(tiny_config(tiny_data, *args), run_root=tmp_path / "a", progress=False)
+    meta = json.loads((run / "snapshots" / "step_0000001" / "config.json").read_text())
+    assert meta["preprocess"]["bilateral"] == {"d": 5, "sigma_color": 40, "sigma_space": 3}
+    # a smoothing of the user's own wins, with a warning that the teacher sees other photos
+    own = train(tiny_config(tiny_data, *args, 'data.photo_smoothing={"d": 7, "sigma_color": 25, "sigma_space": 6}'),
+                run_root=tmp_path / "b", progress=False)
+    meta = json.loads((own / "snapshots" / "step_0000001" / "config.json").read_text())
+    assert meta["preprocess"]["bilateral"] == {"d": 7, "sigma_color": 25, "sigma_space": 6}
+    assert "differs from the teacher's recorded" in caplog.text

@@ -11,7 +11,6 @@ import copy
 import dataclasses
 import logging
 import signal
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,14 +28,21 @@ from ..data.dataset import EpochStream, UnpairedImages, prepared_framing
 from ..data.smoothing import edge_smooth_batch
 from ..device import adam, to_memory_format
 from ..imageio import save_image, tensor_to_pil
-from ..input_smoothing import InputSmoothing
 from ..losses import discriminator_loss, generator_loss
 from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, load_generator, save_generator
 from ..models.face_structure import face_features
 from . import ddp
 from .checkpoint import load_state, rng_state, save_state, set_rng_state, warm_start
 from .rundir import CONFIG_FILE, STATE_FILE, StatsWriter, attach_log_file, next_run_dir, write_config
-from .setup import configure_backends, memory_format, peak_memory_gb, resolve_precision, smoothing_on_device
+from .setup import (
+    StopOnSignal,
+    configure_backends,
+    memory_format,
+    peak_memory_gb,
+    photo_smoothing,
+    resolve_precision,
+    smoothing_on_device,
+)
 from .surface_gan import SurfaceGAN
 
 log = logging.getLogger("artifygan.train")
@@ -61,30 +67,6 @@ def sample_grid(g: nn.Module, photos: torch.Tensor) -> torch.Tensor:
     out = g(photos)
     rows = [torch.cat([p, o], dim=2) for p, o in zip(photos, out, strict=True)]
     return torch.cat(rows, dim=1)
-
-
-class _StopOnSignal:
-    """SIGTERM / Ctrl-C end the run at the next step boundary, with state and snapshot saved."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self._old: dict[int, Any] = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                self._old[sig] = signal.signal(sig, self._handle)
-
-    def _handle(self, signum, frame) -> None:
-        if self._event.is_set():  # a second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        log.warning("signal %d: stopping after this step (state and snapshot are saved)", signum)
-        self._event.set()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def restore(self) -> None:
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
 
 
 def load_run_config(run_dir: Path, overrides: list[str] | None = None) -> Config:
@@ -118,16 +100,15 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         torch.manual_seed(t_cfg.seed)
 
         # ---- data: endless (epoch, index) stream, one loader whose workers live for the whole run ----
-        raw_smoothing = cfg.data.photo_smoothing
-        photo_smoothing = InputSmoothing.from_dict(raw_smoothing) if raw_smoothing is not None else None
+        smoothing = photo_smoothing(cfg.data.photo_smoothing, cfg.model.teacher)
         dataset = UnpairedImages(cfg.data.photos, cfg.data.cartoons, cfg.data.smoothed or None,
-                                 cfg.data.size, cfg.data.hflip, t_cfg.seed, photo_smoothing)
+                                 cfg.data.size, cfg.data.hflip, t_cfg.seed, smoothing)
         dataset.smooth_on_device = smoothing_on_device(cfg.data.smoothing, dev)
         # what inference must reproduce: the training resolution and the face framing of the photos
         preprocess = {"train_size": cfg.data.size,
                       "face_framing": dataclasses.asdict(prepared_framing(cfg.data.photos))}
-        if photo_smoothing is not None:
-            preprocess["bilateral"] = photo_smoothing.to_meta()
+        if smoothing is not None:
+            preprocess["bilateral"] = smoothing.to_meta()
         bs, accum = t_cfg.batch_size, t_cfg.grad_accum
         per_rank = -(-len(dataset) // info.world)
         steps_per_epoch = per_rank // (bs * accum)
@@ -244,7 +225,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                      "device" if dataset.smooth_on_device else "data loader")
 
         # ---- the loop ----
-        stop_signal = _StopOnSignal()
+        stop_signal = StopOnSignal()
         cleanup.callback(stop_signal.restore)
         bar = tqdm(total=total_steps, initial=step, disable=not (progress and info.is_main), dynamic_ncols=True)
         cleanup.callback(bar.close)

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
+from typing import Any
+
 import torch
 from torch import nn
+
+from ..input_smoothing import InputSmoothing, recorded_smoothing
+from ..models.snapshot import read_snapshot_config, resolve_snapshot
+
+log = logging.getLogger("artifygan.train")
 
 
 def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
@@ -45,3 +55,44 @@ def configure_backends(cudnn_benchmark: bool, dev: torch.device) -> None:
     if dev.type != "cuda":
         return
     torch.backends.cudnn.benchmark = cudnn_benchmark
+
+
+def photo_smoothing(setting: dict[str, Any] | None, teacher: str | None) -> InputSmoothing | None:
+    """The input smoothing of the photo crops: data.photo_smoothing, else the teacher snapshot's recorded one.
+
+    A teacher must see photos as its own inference does, or it draws the texture its filter removes; the
+    student then records the same filter, so its users give it the photos it learned from.
+    """
+    own = InputSmoothing.from_dict(setting) if setting is not None else None
+    theirs = recorded_smoothing(read_snapshot_config(resolve_snapshot(teacher))) if teacher else None
+    if own is None and theirs is not None:
+        log.info("data.photo_smoothing: the teacher's recorded %s (model.teacher=%s)", theirs.to_meta(), teacher)
+        return theirs
+    if own is not None and theirs is not None and own != theirs:
+        log.warning("data.photo_smoothing %s differs from the teacher's recorded %s: the teacher sees photos "
+                    "unlike those of its own inference", own.to_meta(), theirs.to_meta())
+    return own
+
+
+class StopOnSignal:
+    """SIGTERM / Ctrl-C end the run at the next step boundary, with state and snapshot saved."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._old: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self._event.is_set():  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        log.warning("signal %d: stopping after this step (state and snapshot are saved)", signum)
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def restore(self) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
