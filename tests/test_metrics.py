@@ -1,6 +1,7 @@
 """FID/KID maths (against torchmetrics), the Inception resize, structure, and `artifygan evaluate`."""
 
 import json
+import math
 from typing import ClassVar
 
 import numpy as np
@@ -233,3 +234,21 @@ def test_evaluate_cli_runs_baselines_and_inception_on_the_given_device(tmp_path,
     assert seen == ["cpu:0"] and FakeFeatures.devices == ["cpu:0"]
     assert "warning: n = 8 is too small" in capsys.readouterr().err
     assert _no_constants((tmp_path / "rep" / "report.json").read_text())["protocol"]["device"] == "cpu:0"
+
+
+def test_a_second_detector_checks_faces_independently_of_yunet():
+    # OpenCV's Haar cascade ships with OpenCV, so this runs without shared/: the bundled astronaut photo
+    from importlib.resources import files
+
+    from artifygan.imageio import centre_square, load_image
+
+    photo = centre_square(load_image(files("artifygan") / "examples" / "astronaut.jpg"), 256)
+    same = METRICS["faces_second_detector"]([photo], [photo])
+    assert (same.face_kept, same.evaluated) == (1.0, 1)
+    gray = METRICS["faces_second_detector"]([photo], [Image.new("RGB", (128, 128), "gray")])
+    assert (gray.face_kept, gray.evaluated) == (0.0, 1)
+    elsewhere = Image.new("RGB", (256, 256), "gray")
+    elsewhere.paste(photo.resize((128, 128)), (128, 128))  # a face, but not where the photo's is
+    assert METRICS["faces_second_detector"]([photo], [elsewhere]).face_kept == 0.0
+    none = METRICS["faces_second_detector"]([Image.new("RGB", (128, 128), "white")], [photo])
+    assert none.evaluated == 0 and math.isnan(none.face_kept)

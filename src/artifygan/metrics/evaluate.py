@@ -28,7 +28,7 @@ from .distances import fid, kid
 from .faceparts import OUTPUT_RESIZE, STROKE_DARK, STROKE_WINDOW, detect_photo_faces, face_parts, own_cheek_strokes
 from .features import InceptionFeatures
 from .report import grid, grid_picks, json_safe, markdown_table, sanity_warnings, to_json
-from .structure import structure
+from .structure import faces_second_detector, structure
 
 Translator = Callable[[list[Image.Image]], list[Image.Image]]
 
@@ -104,12 +104,14 @@ def evaluate(candidates: list[Candidate], photos_dir: str | Path, reference_dir:
         k = kid(f, ref_feats, subsets=kid_subsets)
         st = structure(photos, outs, detector, photo_faces=photo_faces)
         fp = face_parts(photos, outs, photo_faces=photo_faces)
+        haar = faces_second_detector(photos, outs)
         per_image = [{"face": _face_status(v), "nme": v, **parts} for v, parts in zip(st.per_image, fp.per_image,
                                                                                          strict=True)]
         rows.append({"model": cand.name, **cand.info, "kid_x100": 100 * k.mean, "kid_x100_std": 100 * k.std,
                      "fid": fid(f, ref_feats), "face_kept": st.face_kept, "landmark_nme": st.nme_mean,
                      "landmark_nme_median": st.nme_median, "faces_evaluated": st.evaluated,
-                     "no_face_in_photo": st.no_face_in_photo, "cheek_strokes": fp.cheek_strokes,
+                     "no_face_in_photo": st.no_face_in_photo, "face_kept_haar": haar.face_kept,
+                     "haar_faces_evaluated": haar.evaluated, "cheek_strokes": fp.cheek_strokes,
                      "detail_eyes": fp.detail_eyes, "detail_mouth": fp.detail_mouth, "img_per_s": n / secs,
                      "per_image": per_image})
         outputs_by_model[cand.name] = outs
@@ -122,6 +124,8 @@ def evaluate(candidates: list[Candidate], photos_dir: str | Path, reference_dir:
                      "inception_resize": resize, "inception": str(feats.net.source), "device": str(feats.device),
                      "kid": {"subsets": kid_subsets, "subset_size": k.subset_size, "kernel": "(x.y/d + 1)^3"},
                      "structure": "YuNet 5 landmarks, mean distance / photo inter-ocular distance",
+                     "face_kept_haar": "OpenCV Haar frontal-face cascade: an output face within half the photo "
+                                       "face's width of its centre",
                      "cheek_strokes": f"share of pixels >= {STROKE_DARK} grey levels below their {STROKE_WINDOW}x"
                                       f"{STROKE_WINDOW} median, in two 0.4x0.4 iod boxes under the photo's eyes",
                      "detail": "Pearson correlation of Sobel magnitudes, photo vs output, in 0.6x0.4 iod eye boxes "

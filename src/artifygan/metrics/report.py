@@ -64,15 +64,18 @@ def markdown_table(report: dict[str, Any]) -> str:
     lines = [f"{p['n_photos']} photos vs {p['n_reference']} reference cartoons at {p['size']}²; "
              f"Inception resize: {p['inception_resize']}; KID over {p['kid']['subsets']} subsets of "
              f"{p['kid']['subset_size']}. Cheek strokes: share of thin dark-stroke pixels under the eyes (lower "
-             "= cleaner skin); eye/mouth detail: gradient correlation with the photo (higher = more kept).", "",
-             "| model | params | KID×100 | FID | face kept | landmark NME | cheek strokes | detail eyes / mouth "
-             "| img/s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "= cleaner skin); eye/mouth detail: gradient correlation with the photo (higher = more kept); face "
+             "kept (Haar): a second detector, independent of YuNet (and of loss.face, which trains on YuNet's "
+             "features).", "",
+             "| model | params | KID×100 | FID | face kept | landmark NME | face kept (Haar) | cheek strokes "
+             "| detail eyes / mouth | img/s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["results"]:
         params = f"{r['params'] / 1e6:.2f}M" if r.get("params") else "–"
         lines.append(f"| {r['model']} | {params} | {_num(r['kid_x100'], '.2f')} ± {_num(r['kid_x100_std'], '.2f')} "
                      f"| {_num(r['fid'], '.1f')} | {_num(r['face_kept'], '.0f', 100, '%')} "
-                     f"| {_num(r['landmark_nme'], '.3f')} | {_num(r['cheek_strokes'], '.1f', 100, '%')} "
+                     f"| {_num(r['landmark_nme'], '.3f')} | {_num(r.get('face_kept_haar'), '.0f', 100, '%')} "
+                     f"| {_num(r['cheek_strokes'], '.1f', 100, '%')} "
                      f"| {_num(r['detail_eyes'], '.2f')} / {_num(r['detail_mouth'], '.2f')} "
                      f"| {_num(r['img_per_s'], '.1f')} |")
     smoothed = [f"{r['model']}: bilateral " + ", ".join(f"{k} {v}" for k, v in sm["bilateral"].items())

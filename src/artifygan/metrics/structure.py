@@ -9,7 +9,9 @@ its KID.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -68,3 +70,41 @@ def structure(photos: list[Image.Image], outputs: list[Image.Image], detector: P
         nme_median=float(np.median(nmes)) if nmes else float("nan"),
         evaluated=evaluated, no_face_in_photo=no_face, per_image=per,
     )
+
+
+@dataclass
+class SecondDetectorResult:
+    face_kept: float  # share of photos with a Haar face whose output has one near the same place
+    evaluated: int  # photos where the cascade finds a face
+
+
+def _haar_faces(cascade: cv2.CascadeClassifier, rgb: np.ndarray) -> list[tuple[float, float, float]]:
+    grey = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    found = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(48, 48))
+    return sorted(((x + w / 2, y + h / 2, float(w)) for x, y, w, h in (found if len(found) else [])),
+                  key=lambda f: -f[2])
+
+
+@register("faces_second_detector")
+def faces_second_detector(photos: list[Image.Image], outputs: list[Image.Image]) -> SecondDetectorResult:
+    """Faces kept as OpenCV's Haar frontal-face cascade sees them (it ships inside opencv-python).
+
+    Why a second detector: ``loss.face`` trains against YuNet's own features, so YuNet's figures on such a
+    model are not independent evidence; this detector (another family, another training set) is. Kept: the
+    output has a face whose centre lies within half the photo face's width of the photo face's centre.
+    """
+    folder = getattr(getattr(cv2, "data", None), "haarcascades", "")  # absent in some OpenCV builds
+    path = Path(folder) / "haarcascade_frontalface_default.xml"
+    if not folder or not path.is_file():
+        return SecondDetectorResult(float("nan"), 0)
+    cascade = cv2.CascadeClassifier(str(path))
+    evaluated = kept = 0
+    for photo, out in zip(photos, outputs, strict=True):
+        f_in = _haar_faces(cascade, np.asarray(photo.convert("RGB")))
+        if not f_in:
+            continue
+        evaluated += 1
+        cx, cy, w = f_in[0]
+        found = _haar_faces(cascade, np.asarray(out.convert("RGB").resize(photo.size)))
+        kept += any(np.hypot(x - cx, y - cy) <= w / 2 for x, y, _ in found)
+    return SecondDetectorResult(kept / evaluated if evaluated else float("nan"), evaluated)
