@@ -50,6 +50,9 @@
 # (2026-11-27, 128², batch 8) this recipe ran 2.6x faster than with the layer-normed D and was ahead at
 # equal steps (step 2000: KID 16.0 against 18.9; MODEL_CARD).
 # EXTRA is split on spaces: JSON-style values, no spaces inside.
+# The face-structure loss (2026-11-27 CPU runs, MODEL_CARD "A face-structure loss"): add loss.face=1.0 (and
+# perhaps loss.content=1.0) to EXTRA after `cp ../shared/models/face_detection_yunet_2026may.onnx carry/`;
+# judge that run on evaluate's Haar column, since it trains on YuNet's own features.
 set -x
 DEV=${DEV:-cuda}; BK=${BK:-cuda}; SIZE=${SIZE:-256}; BATCH=${BATCH:-64}; TL=${TL:-2.5}; WORKERS=${WORKERS:-12}
 COMPILE=${COMPILE:-true}; RECIPE=${RECIPE:-configs/selfie2anime_fast.yaml}; EXTRA=${EXTRA:-}
@@ -58,6 +61,7 @@ OUT=${OUT:-/tmp/devout}; LOGS=/root/logs; mkdir -p "$OUT" "$LOGS" /root/data
 [ -d .device/pack-1 ] && cp -r .device/pack-1/. /root/data/
 export PYTHONPATH=$PWD/src ARTIFYGAN_INCEPTION_CONTENT=$PWD/carry/inception-mixed_2.safetensors PYTHONUNBUFFERED=1
 A="python3 -m artifygan"
+[ -f carry/face_detection_yunet_2026may.onnx ] && export ARTIFYGAN_YUNET=$PWD/carry/face_detection_yunet_2026may.onnx
 nvidia-smi -L; python3 -c "import torch; print(torch.__version__)"
 # step NAME SECONDS CMD...: its output to $LOGS/NAME.log (never a pipe), the tail to bench.txt and stdout
 step() {

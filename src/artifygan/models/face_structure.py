@@ -162,7 +162,9 @@ def face_features(weight: float, path: str | None, dev: torch.device, fmt: torch
     if weight <= 0:
         return None
     net = FaceStructureFeatures(path).to(dev).to(memory_format=fmt)  # type: ignore[call-overload]
-    return torch.compile(net) if compile_ else net
+    # static shapes (training batches are all alike): with dynamic shapes torch 2.13's inductor generated
+    # code that referenced an undefined size symbol for this graph (CPU, 2026-11-27)
+    return torch.compile(net, dynamic=False) if compile_ else net
 
 
 def face_structure_loss(feats_fake: Sequence[torch.Tensor], feats_photo: Sequence[torch.Tensor]) -> torch.Tensor:
