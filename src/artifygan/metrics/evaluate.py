@@ -28,7 +28,7 @@ from .distances import fid, kid
 from .faceparts import OUTPUT_RESIZE, STROKE_DARK, STROKE_WINDOW, detect_photo_faces, face_parts, own_cheek_strokes
 from .features import InceptionFeatures
 from .report import grid, grid_picks, json_safe, markdown_table, sanity_warnings, to_json
-from .structure import faces_second_detector, structure
+from .structure import faces_second_detector, haar_photo_faces, structure
 
 Translator = Callable[[list[Image.Image]], list[Image.Image]]
 
@@ -91,6 +91,7 @@ def evaluate(candidates: list[Candidate], photos_dir: str | Path, reference_dir:
     feats = InceptionFeatures(inception, device=pick_device(device), resize=resize)
     detector = PhotoFaceDetector(yunet)
     photo_faces = detect_photo_faces(photos, detector)
+    photo_haar = haar_photo_faces(photos)
     ref_faces = detect_photo_faces(refs, detector)
     ref_feats = feats(refs, progress, "reference features")
     photo_feats = feats(photos, progress, "photo features")
@@ -104,7 +105,7 @@ def evaluate(candidates: list[Candidate], photos_dir: str | Path, reference_dir:
         k = kid(f, ref_feats, subsets=kid_subsets)
         st = structure(photos, outs, detector, photo_faces=photo_faces)
         fp = face_parts(photos, outs, photo_faces=photo_faces)
-        haar = faces_second_detector(photos, outs)
+        haar = faces_second_detector(photos, outs, photo_faces=photo_haar)
         per_image = [{"face": _face_status(v), "nme": v, **parts} for v, parts in zip(st.per_image, fp.per_image,
                                                                                          strict=True)]
         rows.append({"model": cand.name, **cand.info, "kid_x100": 100 * k.mean, "kid_x100_std": 100 * k.std,

@@ -8,6 +8,7 @@ its KID.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,29 +79,50 @@ class SecondDetectorResult:
     evaluated: int  # photos where the cascade finds a face
 
 
-def _haar_faces(cascade: cv2.CascadeClassifier, rgb: np.ndarray) -> list[tuple[float, float, float]]:
+HaarFace = tuple[float, float, float]  # centre x, centre y, width
+
+
+@functools.cache
+def _haar_cascade() -> cv2.CascadeClassifier | None:
+    """OpenCV's frontal-face cascade, loaded once; None where this OpenCV build ships no cascade files."""
+    folder = getattr(getattr(cv2, "data", None), "haarcascades", "")
+    path = Path(folder) / "haarcascade_frontalface_default.xml"
+    return cv2.CascadeClassifier(str(path)) if folder and path.is_file() else None
+
+
+def _haar_faces(cascade: cv2.CascadeClassifier, rgb: np.ndarray) -> list[HaarFace]:
     grey = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
     found = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(48, 48))
     return sorted(((x + w / 2, y + h / 2, float(w)) for x, y, w, h in (found if len(found) else [])),
                   key=lambda f: -f[2])
 
 
+def haar_photo_faces(photos: list[Image.Image]) -> list[list[HaarFace]] | None:
+    """The photos' Haar faces, once per photo set (as ``detect_photo_faces`` does for YuNet); None without
+    a cascade."""
+    cascade = _haar_cascade()
+    if cascade is None:
+        return None
+    return [_haar_faces(cascade, np.asarray(p.convert("RGB"))) for p in photos]
+
+
 @register("faces_second_detector")
-def faces_second_detector(photos: list[Image.Image], outputs: list[Image.Image]) -> SecondDetectorResult:
+def faces_second_detector(photos: list[Image.Image], outputs: list[Image.Image],
+                          photo_faces: list[list[HaarFace]] | None = None) -> SecondDetectorResult:
     """Faces kept as OpenCV's Haar frontal-face cascade sees them (it ships inside opencv-python).
 
     Why a second detector: ``loss.face`` trains against YuNet's own features, so YuNet's figures on such a
     model are not independent evidence; this detector (another family, another training set) is. Kept: the
     output has a face whose centre lies within half the photo face's width of the photo face's centre.
+    ``photo_faces``: from :func:`haar_photo_faces`, when already found (one pass per photo set, not per model).
     """
-    folder = getattr(getattr(cv2, "data", None), "haarcascades", "")  # absent in some OpenCV builds
-    path = Path(folder) / "haarcascade_frontalface_default.xml"
-    if not folder or not path.is_file():
+    cascade = _haar_cascade()
+    if cascade is None:
         return SecondDetectorResult(float("nan"), 0)
-    cascade = cv2.CascadeClassifier(str(path))
+    if photo_faces is None:
+        photo_faces = [_haar_faces(cascade, np.asarray(p.convert("RGB"))) for p in photos]
     evaluated = kept = 0
-    for photo, out in zip(photos, outputs, strict=True):
-        f_in = _haar_faces(cascade, np.asarray(photo.convert("RGB")))
+    for photo, out, f_in in zip(photos, outputs, photo_faces, strict=True):
         if not f_in:
             continue
         evaluated += 1

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..device import to_memory_format
 from ..faces import YUNET_ENV, YUNET_URL
 from ..hub import resolve_file
 
@@ -161,7 +162,7 @@ def face_features(weight: float, path: str | None, dev: torch.device, fmt: torch
     """loss.face's frozen features on the training device (and memory format), or None when the term is off."""
     if weight <= 0:
         return None
-    net = FaceStructureFeatures(path).to(dev).to(memory_format=fmt)  # type: ignore[call-overload]
+    net = to_memory_format(FaceStructureFeatures(path).to(dev), fmt)
     # static shapes (training batches are all alike): with dynamic shapes torch 2.13's inductor generated
     # code that referenced an undefined size symbol for this graph (CPU, 2026-11-27)
     return torch.compile(net, dynamic=False) if compile_ else net
