@@ -1,5 +1,7 @@
 """Inference: the Cartoonizer and `artifygan translate` on awkward real-world inputs."""
 
+import argparse
+
 import numpy as np
 import pytest
 import torch
@@ -7,6 +9,8 @@ from PIL import Image
 
 from artifygan import Cartoonizer
 from artifygan.cli import main
+from artifygan.commands.common import add_model_args, add_wild_args, build_wild
+from artifygan.inference.cartoonizer import default_batch_size
 from artifygan.models import GENERATORS, save_generator
 from artifygan.models.snapshot import SnapshotError
 
@@ -42,6 +46,27 @@ def test_batched_equals_single_and_resize_path(snapshot):
     small = Cartoonizer.from_pretrained(snapshot, device="cpu", max_side=16)
     assert small(random_rgb(64, 40)).size == (64, 40)  # processed at 16 px, returned at input size
 
+
+
+def test_batch_size_defaults_to_one_on_the_cpu_and_follows_the_flag(snapshot, monkeypatch):
+    assert default_batch_size(torch.device("cpu")) == 1  # measured fastest on the CPU (README, Performance)
+    assert default_batch_size(torch.device("cuda")) == 4
+    assert Cartoonizer.from_pretrained(snapshot, device="cpu").batch_size == 1
+    assert Cartoonizer.from_pretrained(snapshot, device="cpu", batch_size=6).batch_size == 6
+    seen = []
+    real = Cartoonizer.__init__
+
+    def spy(self, *a, **kw):
+        real(self, *a, **kw)
+        seen.append(self.batch_size)
+
+    monkeypatch.setattr(Cartoonizer, "__init__", spy)
+    for flags, want in (([], 1), (["--batch-size", "3"], 3)):
+        parser = argparse.ArgumentParser()
+        add_model_args(parser)
+        add_wild_args(parser)
+        build_wild(parser.parse_args(["-m", str(snapshot), "--device", "cpu", "--mode", "whole", *flags]))
+        assert seen[-1] == want
 
 def test_missing_model_is_clear(tmp_path, monkeypatch):
     import artifygan.pretrained as pretrained

@@ -28,12 +28,14 @@ FRACTION = bounded(float, 0, 1, high_open=True)  # smoothing strengths: 0 (off) 
 ON_OFF = {"auto": None, "on": True, "off": False}
 
 
-def add_model_args(p: argparse.ArgumentParser, batch_size: int = 4) -> None:
+def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-m", "--model", help="snapshot folder, or a run folder (newest snapshot); default: bundled")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
                    help="onnx = onnxruntime on CPU (auto: when the snapshot has model.onnx)")
-    p.add_argument("--batch-size", type=POSITIVE, default=batch_size)
+    p.add_argument("--batch-size", type=POSITIVE,
+                   help="images (video: frames) per forward pass (default: 1 on the CPU, where it is fastest; "
+                        "4 on a GPU)")
     p.add_argument("--max-side", type=NON_NEGATIVE, default=1536,
                    help="larger inputs are processed at this size (0: full resolution, tiled)")
     p.add_argument("--tile", type=bounded(int, 32), default=1024,

@@ -15,7 +15,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                                    "output appears only when complete (written under a temporary name).")
     p.add_argument("input", type=Path, help="video or GIF")
     p.add_argument("-o", "--out", type=Path, required=True, help="output .mp4 or .gif (never the input)")
-    add_model_args(p, batch_size=8)
+    add_model_args(p)
     p.add_argument("--smooth", type=FRACTION, default=0.7, help="face-track smoothing when still, 0 to <1 (0: off)")
     p.add_argument("--detect-every", type=POSITIVE, default=1, help="run the face detector every N frames")
     p.add_argument("--deflicker", type=FRACTION, default=0.5,

@@ -67,6 +67,13 @@ def _has_onnxruntime() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
+def default_batch_size(device: torch.device) -> int:
+    """Images per forward pass when the caller does not say: one on the CPU, where a single image is
+    fastest (2-core x86 CPU, 256², both backends: ~12 img/s at 1 against ~9 at 4 and 7–8 at 8), four on
+    an accelerator, where batching pays."""
+    return 1 if device.type == "cpu" else 4
+
+
 class Cartoonizer:
     """Photo → cartoon with a trained generator.
 
@@ -79,7 +86,7 @@ class Cartoonizer:
     """
 
     def __init__(self, generator: nn.Module, meta: dict[str, Any] | None = None, device: str = "auto",
-                 batch_size: int = 4, max_side: int = 1536, resize: int | None = None,
+                 batch_size: int | None = None, max_side: int = 1536, resize: int | None = None,
                  onnx_path: str | os.PathLike | None = None, compile: bool = False, tile: int = 1024,
                  tile_overlap: int = 64, clean_strokes: bool | None = None,
                  smooth_input: bool | None = None) -> None:
@@ -105,7 +112,7 @@ class Cartoonizer:
         self.cleanup = _choose(postprocess_settings(self.meta), clean_strokes, StrokeCleanup)
         self.smoothing = _choose(recorded_smoothing(self.meta), smooth_input, InputSmoothing)
         self.stride = int(getattr(generator, "stride", 4))
-        self.batch_size = max(1, batch_size)
+        self.batch_size = max(1, batch_size or default_batch_size(self.device))
         self.max_side = max_side
         self.resize = resize
         self.tile = max(tile, 8 * self.stride)

@@ -48,7 +48,7 @@ class VideoOptions:
     smooth: float = 0.7  # face-track smoothing when still, [0, 1)
     detect_every: int = 1  # run the face detector every N frames (tracks carry in between)
     deflicker: float = 0.5  # output flicker damping where the input is still, [0, 1); 0 = off
-    batch_size: int = 8  # whole mode: frames per forward pass
+    batch_size: int | None = None  # whole mode: frames per forward pass (None: the Cartoonizer's)
     crf: int = 18  # x264 quality (lower = better, bigger)
     audio: bool = True
     max_frames: int | None = None  # stop early (previews)
@@ -335,7 +335,7 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
                 arr = frame.to_ndarray(format="rgb24")
                 up = np.ascontiguousarray(np.rot90(arr, rotation // 90)) if rotation else arr
                 pending.append((up, frame.pts, frame.time_base))
-                if len(pending) >= (opt.batch_size if whole else 1):
+                if len(pending) >= ((opt.batch_size or wild.cz.batch_size) if whole else 1):
                     flush()
             flush()
             if writer is None:
