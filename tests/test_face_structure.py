@@ -16,7 +16,7 @@ from artifygan.models.face_structure import YUNET_NECK, FaceStructureFeatures, O
 from .conftest import YUNET, tiny_config
 
 
-def _tiny_detector(path, op: str = "Relu") -> None:
+def _tiny_detector(path, op: str = "Relu", pool: dict | None = None) -> None:
     """A graph with every operator YuNet uses (strided, grouped and 1×1 convs, max pool, nearest 2× resize,
     add), whose three outputs carry YuNet's neck names: a stand-in the project can build without downloads."""
     rng = np.random.default_rng(0)
@@ -32,7 +32,7 @@ def _tiny_detector(path, op: str = "Relu") -> None:
                          strides=[2, 2]),
         helper.make_node(op, ["a"], ["b"]),
         helper.make_node("Conv", ["b", "dw"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=8),
-        helper.make_node("MaxPool", ["c"], ["236"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("MaxPool", ["c"], ["236"], **(pool or {"kernel_shape": [2, 2], "strides": [2, 2]})),
         helper.make_node("Resize", ["236", "roi", "scales"], ["up"], mode="nearest",
                          coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
         helper.make_node("Add", ["b", "up"], ["246"]),
@@ -71,6 +71,16 @@ def test_the_torch_run_equals_onnxruntime_on_a_graph_with_every_operator(tiny_on
         assert got.shape == ref.shape
         np.testing.assert_allclose(got.numpy(), ref, rtol=1e-5, atol=1e-4)
     assert not any(p.requires_grad for p in net.parameters()) and len(list(net.buffers())) == 7
+
+
+def test_a_max_pool_padded_on_one_side_equals_onnxruntime(tmp_path):
+    path = tmp_path / "pool.onnx"  # ONNX pads bottom/right only; torch's own padding is symmetric
+    _tiny_detector(path, pool={"kernel_shape": [3, 3], "strides": [2, 2], "pads": [0, 0, 1, 1]})
+    x = -np.random.default_rng(3).uniform(0, 255, (2, 3, 24, 24)).astype(np.float32)  # negative: pads ≠ 0
+    got = OnnxConvNet(path, ["236"])(torch.from_numpy(x))[0]
+    ref = _ort(path, ["236"], x)[0]
+    assert got.shape == ref.shape == (2, 8, 6, 6)
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.skipif(not YUNET.is_file(), reason=f"needs the YuNet model at {YUNET} (shared/ is absent)")

@@ -45,6 +45,8 @@ def _conv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, a: dict[str,
 
 def _maxpool(x: torch.Tensor, a: dict[str, Any]) -> torch.Tensor:
     pads = a.get("pads", [0, 0, 0, 0])
+    if pads[0] != pads[2] or pads[1] != pads[3]:  # torch pads symmetrically: pad by hand, never the max
+        x, pads = F.pad(x, (pads[1], pads[3], pads[0], pads[2]), value=float("-inf")), [0, 0, 0, 0]
     return F.max_pool2d(x, a["kernel_shape"], a.get("strides", a["kernel_shape"]), (pads[0], pads[1]),
                         ceil_mode=bool(a.get("ceil_mode", 0)))
 
