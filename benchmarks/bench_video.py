@@ -87,7 +87,7 @@ def speed_table(model: str | None, n: int) -> None:
             src = Path(tmp) / f"{name}.mp4"
             write_clip(src, w, h, n)
             for mode, bg in (("whole", "–"), ("face", "cartoon"), ("face", "keep")):
-                cz = Cartoonizer.from_pretrained(model, device="cpu", batch_size=4)
+                cz = Cartoonizer.from_pretrained(model, device="cpu")  # the CLI's batch: 1 on the CPU
                 wild = WildCartoonizer(cz, WildOptions(mode=mode, background=bg if bg != "–" else "cartoon"),
                                        yunet=str(YUNET))
                 translate_video(wild, src, Path(tmp) / "warm.mp4", VideoOptions(max_frames=2), progress=False)
