@@ -35,19 +35,23 @@ def _attrs(node: Any) -> dict[str, Any]:
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
 
+def _onnx_pads(x: torch.Tensor, a: dict[str, Any], fill: float = 0.0) -> tuple[torch.Tensor, tuple[int, int]]:
+    """ONNX pads (top, left, bottom, right) as torch's symmetric (h, w) padding; one-sided pads are applied
+    here with ``fill`` (0 for a conv, -inf for a max pool, which must never pick the padding)."""
+    top, left, bottom, right = a.get("pads", [0, 0, 0, 0])
+    if top != bottom or left != right:
+        return F.pad(x, (left, right, top, bottom), value=fill), (0, 0)
+    return x, (top, left)
+
+
 def _conv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, a: dict[str, Any]) -> torch.Tensor:
-    pads = a.get("pads", [0, 0, 0, 0])
-    if pads[0] != pads[2] or pads[1] != pads[3]:
-        x, pads = F.pad(x, (pads[1], pads[3], pads[0], pads[2])), [0, 0, 0, 0]
-    return F.conv2d(x, w, b, a.get("strides", [1, 1]), (pads[0], pads[1]), a.get("dilations", [1, 1]),
-                    a.get("group", 1))
+    x, pad = _onnx_pads(x, a)
+    return F.conv2d(x, w, b, a.get("strides", [1, 1]), pad, a.get("dilations", [1, 1]), a.get("group", 1))
 
 
 def _maxpool(x: torch.Tensor, a: dict[str, Any]) -> torch.Tensor:
-    pads = a.get("pads", [0, 0, 0, 0])
-    if pads[0] != pads[2] or pads[1] != pads[3]:  # torch pads symmetrically: pad by hand, never the max
-        x, pads = F.pad(x, (pads[1], pads[3], pads[0], pads[2]), value=float("-inf")), [0, 0, 0, 0]
-    return F.max_pool2d(x, a["kernel_shape"], a.get("strides", a["kernel_shape"]), (pads[0], pads[1]),
+    x, pad = _onnx_pads(x, a, fill=float("-inf"))
+    return F.max_pool2d(x, a["kernel_shape"], a.get("strides", a["kernel_shape"]), pad,
                         ceil_mode=bool(a.get("ceil_mode", 0)))
 
 
