@@ -103,7 +103,7 @@ def zero_shot(refs: list[Path], photos: list[Path], size: int):
     g, meta = load_generator(resolve_snapshot(None), device="cpu")
     refs_t = [r.tensor(size) for r in read_references(refs)]
     sample = torch.stack([pil_to_tensor(square(p, size)) for p in photos[:16]])
-    return Cartoonizer(zero_shot_generator(g, sample, refs_t), meta, device="cpu", batch_size=8)
+    return Cartoonizer(zero_shot_generator(g, sample, refs_t), meta, device="cpu")
 
 
 def seed_mean(runs: list[dict]) -> dict:
@@ -187,7 +187,7 @@ def main() -> int:
         files = list_images([STYLES / style])
         if not a.no_baselines:
             ref_feats = scorer.style_features(files[5:], a.size)
-            default = Cartoonizer.from_pretrained(None, device="cpu", batch_size=8)
+            default = Cartoonizer.from_pretrained(None, device="cpu")
             for name, outs in (("identity", [p.copy() for p in photos]), ("default", default.translate(photos))):
                 rows.append({"style": style, "model": name, "refs": "–", **scorer.score(outs, ref_feats)})
                 print(table(rows[-1:]).splitlines()[-1], flush=True)
@@ -211,7 +211,6 @@ def main() -> int:
                 cz = adapt(refs, photos=train_photos, minutes=a.minutes, out=out, device="cpu",
                            config=dataclasses.replace(config, seed=seed))
                 secs = time.perf_counter() - t0
-                cz.batch_size = 8
                 outs = cz.translate(photos)
                 row = {"style": style, "model": "adapted", "refs": k, "seed": seed, "adapt_s": secs,
                        "steps": cz.meta["style"]["steps"],

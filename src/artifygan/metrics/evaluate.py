@@ -54,7 +54,7 @@ def baselines(device: str = "auto") -> list[Candidate]:
     from ..models import GENERATORS
 
     torch.manual_seed(0)
-    untrained = Cartoonizer(GENERATORS.build("light"), device=device, batch_size=8)
+    untrained = Cartoonizer(GENERATORS.build("light"), device=device)
     return [Candidate("identity", lambda ims: [im.copy() for im in ims], {"params": 0}, identity=True),
             Candidate("untrained light", untrained.translate, {"params": _params(untrained)})]
 
@@ -68,7 +68,7 @@ def snapshot_candidate(name: str, path: str, device: str = "auto", backend: str 
     """``smooth_input``: None = the input smoothing the snapshot records; the report names what ran."""
     from ..inference.cartoonizer import Cartoonizer
 
-    cz = Cartoonizer.from_pretrained(path, device=device, backend=backend, batch_size=8, resize=process_size,
+    cz = Cartoonizer.from_pretrained(path, device=device, backend=backend, resize=process_size,
                                      smooth_input=smooth_input)
     smoothing = {"bilateral": cz.smoothing.to_meta()} if cz.smoothing is not None else None
     return Candidate(name, cz.translate, {"path": cz.meta.get("path"), "params": _params(cz),
