@@ -9,6 +9,8 @@
 # Timings of the 2026-11-26 H200 call: start ~1 min, each bench 20-40 s, compile warm-up ~30 s.
 # Knobs (also for a CPU dry run: DEV=cpu BK=torch SIZE=64 BATCH=4 WORKERS=1 TL=0.3):
 #   DEV BK SIZE BATCH TL WORKERS INIT COMPILE T_* (per-step time limits, seconds) NORESUME (skip the resume check)
+#   TRAIN_BATCHES (the train-step rows, default "$BATCH 128"), ADAPT_LOSSES (default "gram match");
+#   PARTS tokens heuristic and profile add the train part's two slower rows (in the default PARTS)
 #   RECIPE (the training chunk's config) EXTRA (more dotted overrides for it, space-separated, none with a
 #   space inside). For issue 13 the 2026-11-26
 #   CPU runs suggest RECIPE=configs/selfie2anime_light.yaml (the default's recipe, a norm after every conv:
@@ -29,6 +31,10 @@
 # whole limit (compile workers outlived the killed process and held the pipe open), so every step now writes
 # its own log file and `timeout -k` ends it; the device's OpenCV 5 has no cascade classifier (adapt then uses
 # the references whole); `adapt -q` with a short timeout left no step count: it now has room to finish.
+# Lessons of the second 2026-11-27 H100 call: a compiled train-step bench needs ~55 s at batch 64 and ~85 s
+# at 128 on a cold machine (T_TB=55/60 killed both; give T_TB=100); adapt gram took 26 s; the chunk spent 160 s
+# compiling (YuNet's graph broke at each Resize; fixed since) and then trained at ~285 img/s, 200 steps in
+# TL=4: for a chunk worth scoring give it TL>=6 in a call of its own.
 # PARTS picks what runs (default: all of inference train adapt chunk). Next lent GPU (15 minutes): the
 # inference figure is measured (README "Performance"), so first
 #   PARTS="train adapt" T_TB=90 T_AD=90
@@ -56,7 +62,7 @@
 set -x
 DEV=${DEV:-cuda}; BK=${BK:-cuda}; SIZE=${SIZE:-256}; BATCH=${BATCH:-64}; TL=${TL:-2.5}; WORKERS=${WORKERS:-12}
 COMPILE=${COMPILE:-true}; RECIPE=${RECIPE:-configs/selfie2anime_fast.yaml}; EXTRA=${EXTRA:-}
-PARTS=${PARTS:-inference train adapt chunk}
+PARTS=${PARTS:-inference train heuristic profile adapt chunk}
 OUT=${OUT:-/tmp/devout}; LOGS=/root/logs; mkdir -p "$OUT" "$LOGS" /root/data
 [ -d .device/pack-1 ] && cp -r .device/pack-1/. /root/data/
 export PYTHONPATH=$PWD/src ARTIFYGAN_INCEPTION_CONTENT=$PWD/carry/inception-mixed_2.safetensors PYTHONUNBUFFERED=1
@@ -72,6 +78,7 @@ step() {
   tail -n 12 "$OUT/bench.txt"
 }
 has() { [[ " $PARTS " == *" $1 "* ]]; }
+D16="model.discriminator_args={base_ch: 16, norm: none, spectral_norm: true}"  # the fast recipe's D
 # 1. inference through the Cartoonizer (forward_bytes), eager and compiled, each batch on its own row
 if has inference; then
   for b in "$BATCH" 128; do
@@ -85,15 +92,17 @@ fi
 # Since 2026-11-27 the bench times whole 10-step windows with one host sync each (as a run that logs every
 # 10+ steps), not every step, and the optimizers are fused on CUDA: the 1,195 img/s of the H100 was per step
 if has train; then
-  D16="model.discriminator_args={base_ch: 16, norm: none, spectral_norm: true}"
-  for b in "$BATCH" 128; do
+  for b in ${TRAIN_BATCHES:-$BATCH 128}; do
     step "train-step-b$b" "${T_TB:-100}" $A bench --train --no-inference --models fast --train-size "$SIZE" \
       --train-batch "$b" --train-devices "$DEV" "$D16" train.compile=true
   done
+fi
+if has heuristic; then
   step "train-step-b$BATCH-heuristic" "${T_TB:-100}" $A bench --train --no-inference --models fast \
     --train-size "$SIZE" --train-batch "$BATCH" --train-devices "$DEV" "$D16" train.compile=true \
     train.cudnn_benchmark=false
-  # where the step's GPU time goes, by operator (eager: readable names); its table comes back in bench.txt
+fi
+if has profile; then  # where the step's GPU time goes, by operator (eager: readable names), back in bench.txt
   TAIL=52 step profile "${T_PROF:-100}" python3 benchmarks/profile_step.py --device "$DEV" --size "$SIZE" \
     --batch "$BATCH" --rows 35 "$D16"
 fi
@@ -101,7 +110,7 @@ fi
 # loss; the adapted snapshots come back for scoring on the CPU. Carry 5 references in carry/refs:
 #   mkdir -p carry/refs && cp $(ls -d ../shared/data/styles/bitmoji/* | head -5) carry/refs/
 if has adapt && [ -d carry/refs ]; then
-  for loss in gram match; do
+  for loss in ${ADAPT_LOSSES:-gram match}; do
     step "adapt-$loss" "${T_AD:-190}" $A adapt carry/refs/* -o "/root/adapt_$loss" --style-loss $loss --device "$DEV" -q
   done
   tar czf "$OUT/adapt.tgz" -C /root $(cd /root && ls -d adapt_* 2>/dev/null)

@@ -55,14 +55,24 @@ def _maxpool(x: torch.Tensor, a: dict[str, Any]) -> torch.Tensor:
                         ceil_mode=bool(a.get("ceil_mode", 0)))
 
 
-def _resize(x: torch.Tensor, scales: torch.Tensor | None, a: dict[str, Any]) -> torch.Tensor:
+def _resize_scales(node: Any, a: dict[str, Any], inits: dict[str, Any]) -> tuple[float, float]:
+    """A Resize node's (h, w) scale factors as Python numbers, read once from the graph: reading them from a
+    tensor in ``forward`` would break torch.compile's graph at every Resize (and recompile past its limit)."""
+    from onnx import numpy_helper
+
     mode = a.get("mode", b"nearest").decode()
     if mode != "nearest" or a.get("coordinate_transformation_mode", b"") != b"asymmetric":
         raise ValueError(f"Resize mode {mode!r} with {a.get('coordinate_transformation_mode')!r} is not supported")
-    if scales is None or scales.numel() != 4:
-        raise ValueError("Resize without 4 scales is not supported")
+    name = node.input[2] if len(node.input) > 2 else ""
+    scales = numpy_helper.to_array(inits[name]).ravel() if name in inits else None
+    if scales is None or scales.size != 4:
+        raise ValueError("Resize without 4 constant scales is not supported")
+    return float(scales[2]), float(scales[3])
+
+
+def _resize(x: torch.Tensor, a: dict[str, Any]) -> torch.Tensor:
     # nearest + asymmetric + floor is torch's legacy "nearest"
-    return F.interpolate(x, scale_factor=(float(scales[2]), float(scales[3])), mode="nearest")
+    return F.interpolate(x, scale_factor=a["_scales"], mode="nearest")
 
 
 class OnnxConvNet(nn.Module):
@@ -110,7 +120,13 @@ class OnnxConvNet(nn.Module):
         for node in needed:
             if node.op_type not in _OPS:
                 raise ValueError(f"{path}: operator {node.op_type} is not supported by OnnxConvNet")
-            self._plan.append((node.op_type, list(node.input), node.output[0], _attrs(node)))
+            attrs = _attrs(node)
+            if node.op_type == "Resize":
+                try:
+                    attrs["_scales"] = _resize_scales(node, attrs, inits)
+                except ValueError as exc:
+                    raise ValueError(f"{path}: {exc}") from None
+            self._plan.append((node.op_type, list(node.input), node.output[0], attrs))
 
     def _value(self, env: dict[str, torch.Tensor], name: str) -> torch.Tensor | None:
         if not name:
@@ -133,7 +149,7 @@ _OPS: dict[str, Callable[[list[Any], dict[str, Any]], torch.Tensor]] = {
     "Sigmoid": lambda v, a: torch.sigmoid(v[0]),
     "Add": lambda v, a: v[0] + v[1],
     "MaxPool": lambda v, a: _maxpool(v[0], a),
-    "Resize": lambda v, a: _resize(v[0], v[2] if len(v) > 2 else None, a),
+    "Resize": lambda v, a: _resize(v[0], a),
 }
 
 
