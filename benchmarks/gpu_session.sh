@@ -35,16 +35,14 @@
 # at 128 on a cold machine (T_TB=55/60 killed both; give T_TB=100); adapt gram took 26 s; the chunk spent 160 s
 # compiling (YuNet's graph broke at each Resize; fixed since) and then trained at ~285 img/s, 200 steps in
 # TL=4: for a chunk worth scoring give it TL>=6 in a call of its own.
-# PARTS picks what runs (default: all of inference train adapt chunk). Next lent GPU (15 minutes): the
-# inference figure is measured (README "Performance"), so first
-#   PARTS="train adapt" T_TB=90 T_AD=90
-# with carry=[".device", "carry"] (carry/refs: 5 bitmoji references, below): the adversarial step's rate
-# after the 2026-11-27 changes (windowed timing, fused Adam, cuDNN benchmark; target 1,500 img/s) and
-# adapt's H100 time at the GPU setting (150 steps of batch 16); then, back to back while the machine is warm,
-#   PARTS="chunk" TL=4 INIT=60 NSNAP=6 RECIPE=configs/selfie2anime_light.yaml EXTRA='data.smoothed=[]
-#   loss.surface=1.0 loss.content=2.0 loss.content_from={} loss.style=100 loss.color=2.0 loss.tv=0.2
-#   model.discriminator_args={"base_ch":16,"norm":"none","spectral_norm":true}
-#   data.photo_smoothing={"d":7,"sigma_color":25,"sigma_space":6}'
+# PARTS picks what runs (default: all of inference train heuristic profile adapt chunk). The inference,
+# train-step and adapt figures are measured (README "Performance"), so the next lent GPU (15 minutes) is
+# one chunk call (carry=[".device", "carry"], timeout_s=590; carry/ holds the YuNet ONNX for loss.face):
+#   PARTS="chunk" TL=7 T_TRAIN=520 NORESUME=1 INIT=60 NSNAP=6 RECIPE=configs/selfie2anime_light.yaml
+#   EXTRA='data.smoothed=[] loss.surface=1.0 loss.content=2.0 loss.content_from={} loss.style=100
+#   loss.color=2.0 loss.tv=0.2 model.discriminator_args={"base_ch":16,"norm":"none","spectral_norm":true}
+#   data.photo_smoothing={"d":7,"sigma_color":25,"sigma_space":6} loss.face=1.0 train.adv_steps=4000'
+# (adv_steps: the recipe's 20 epochs are 800 steps of 64 here, which 7 minutes would pass; NORESUME: the resume of a GPU chunk was checked on 2026-11-26/27 and costs a minute of compiling)
 # (content held at 2.0 with the AnimeGAN extras: the CPU branches of 2026-11-27 in MODEL_CARD; dropping
 # content to 1.0 at the switch lost faces, 84% to 55%; the bilateral filter of the photos is the shipped
 # default's input smoothing, which lowered KID in training too: MODEL_CARD): a chunk of the issue-13 run that comes back
