@@ -1,6 +1,7 @@
 """Video figures: flicker with and without temporal stabilisation, and end-to-end frames/s at 480p/720p.
 
     python benchmarks/bench_video.py [--frames 48] [--model SNAPSHOT] [--skip-speed] [--skip-flicker]
+        [--batch N] [--modes whole face-cartoon face-keep]
 
 Flicker: a "static camera" clip (a still group photo of real faces + fresh sensor noise σ=2 per frame,
 so the detector jitters like it does on real footage); flicker = mean |out_t − out_{t−1}| over pixels whose
@@ -77,17 +78,20 @@ def write_clip(path: Path, w: int, h: int, n: int) -> None:
     out.close()
 
 
-def speed_table(model: str | None, n: int) -> None:
+MODES = {"whole": ("whole", "–"), "face-cartoon": ("face", "cartoon"), "face-keep": ("face", "keep")}
+
+
+def speed_table(model: str | None, n: int, batch: int | None = None, modes: tuple[str, ...] = tuple(MODES)) -> None:
     print(f"\n`artifygan video` end to end (decode + translate + H.264 encode), {n} frames, "
-          f"{torch.get_num_threads()} threads\n")
+          f"{torch.get_num_threads()} threads, whole-mode batch {batch or 'the CLI default (1 on the CPU)'}\n")
     print("| resolution | mode | background | backend | frames/s |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for name, (w, h) in (("480p", (854, 480)), ("720p", (1280, 720))):
             src = Path(tmp) / f"{name}.mp4"
             write_clip(src, w, h, n)
-            for mode, bg in (("whole", "–"), ("face", "cartoon"), ("face", "keep")):
-                cz = Cartoonizer.from_pretrained(model, device="cpu")  # the CLI's batch: 1 on the CPU
+            for mode, bg in (MODES[m] for m in modes):
+                cz = Cartoonizer.from_pretrained(model, device="cpu", batch_size=batch)  # None: the CLI's
                 wild = WildCartoonizer(cz, WildOptions(mode=mode, background=bg if bg != "–" else "cartoon"),
                                        yunet=str(YUNET))
                 translate_video(wild, src, Path(tmp) / "warm.mp4", VideoOptions(max_frames=2), progress=False)
@@ -103,6 +107,8 @@ def main() -> None:
     ap.add_argument("--model", help="snapshot (default: the bundled model)")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-flicker", action="store_true")
+    ap.add_argument("--batch", type=int, help="whole mode: frames per forward pass (default: the CLI's)")
+    ap.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
     args = ap.parse_args()
     for p in (YUNET, SELFIES, CELEBA):
         if not p.exists():
@@ -111,7 +117,7 @@ def main() -> None:
     if not args.skip_flicker:
         flicker_table(Cartoonizer.from_pretrained(args.model, device="cpu"), args.frames)
     if not args.skip_speed:
-        speed_table(args.model, args.frames)
+        speed_table(args.model, args.frames, args.batch, tuple(args.modes))
 
 
 if __name__ == "__main__":
