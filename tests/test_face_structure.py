@@ -97,7 +97,7 @@ def test_yunet_itself_runs_in_torch_as_onnxruntime_runs_it():
 @pytest.mark.parametrize("which", ["tiny", "yunet"])
 def test_the_features_compile_as_one_graph(tiny_onnx, which):
     # a graph break at each Resize (scales read from a tensor) made torch.compile recompile past its
-    # limit: the 256² H100 chunk of 2026-11-27 spent 160 s compiling and trained at ~285 img/s
+    # limit: the 256² H100 training chunk of 2026-11-27 spent 160 s compiling before its first steps
     if which == "yunet" and not YUNET.is_file():
         pytest.skip(f"needs the YuNet model at {YUNET} (shared/ is absent)")
     net = FaceStructureFeatures(tiny_onnx if which == "tiny" else YUNET, size=64)
