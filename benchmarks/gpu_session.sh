@@ -44,7 +44,8 @@
 #   data.photo_smoothing={"d":7,"sigma_color":25,"sigma_space":6} loss.face=0.5 train.adv_steps=4000'
 # (loss.face 0.5, not 1.0: on the CPU 1.0 took KID to 12.7 within 250 steps at 256² and 0.5 held it near
 # 7.5 at 128², while 256² alone won Haar faces back (75% to 84-90%); MODEL_CARD "A face-structure loss")
-# (adv_steps: the recipe's 20 epochs are 800 steps of 64 here, which 7 minutes would pass; NORESUME: the resume of a GPU chunk was checked on 2026-11-26/27 and costs a minute of compiling)
+# (adv_steps: the recipe's 20 epochs are 800 steps of 64 here, which 7 minutes would pass; NORESUME: the
+# resume of a GPU chunk was checked on 2026-11-26/27 and costs a minute of compiling)
 # (content held at 2.0 with the AnimeGAN extras: the CPU branches of 2026-11-27 in MODEL_CARD; dropping
 # content to 1.0 at the switch lost faces, 84% to 55%; the bilateral filter of the photos is the shipped
 # default's input smoothing, which lowered KID in training too: MODEL_CARD): a chunk of the issue-13 run that comes back

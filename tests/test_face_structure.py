@@ -113,8 +113,6 @@ def test_unsupported_graphs_and_files_fail_naming_the_file(tmp_path, tiny_onnx):
         OnnxConvNet(odd, list(YUNET_NECK))
     with pytest.raises(ValueError, match=r"tiny_detector\.onnx: no tensor named 'nope'"):
         OnnxConvNet(tiny_onnx, ["nope"])
-    junk = tmp_path / "junk.onnx"
-    junk.write_bytes(b"not a model")
     bad = tmp_path / "bad_resize.onnx"  # scales computed in the graph, not constants: refused at load
     _tiny_detector(bad)
     m = onnx.load(str(bad))
@@ -123,6 +121,8 @@ def test_unsupported_graphs_and_files_fail_naming_the_file(tmp_path, tiny_onnx):
     onnx.save(m, str(bad))
     with pytest.raises(ValueError, match=r"bad_resize\.onnx: Resize without 4 constant scales"):
         OnnxConvNet(bad, list(YUNET_NECK))
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
     with pytest.raises(ValueError, match=r"junk\.onnx: not a readable ONNX model"):
         OnnxConvNet(junk, list(YUNET_NECK))
 
