@@ -35,13 +35,20 @@
 # at 128 on a cold machine (T_TB=55/60 killed both; give T_TB=100); adapt gram took 26 s; the chunk spent 160 s
 # compiling (YuNet's graph broke at each Resize; fixed since) and then trained at ~285 img/s, 200 steps in
 # TL=4: for a chunk worth scoring give it TL>=6 in a call of its own.
+# Lessons of the third 2026-11-27 H100 call (that chunk at batch 64, 7 minutes): 164 s to step 20 and 44 s
+# at the phase switch even with the YuNet fix, then 4.6 steps/s; its step 979 was a toned photo (KID 21.5),
+# where the same recipe on the CPU at batch 8 was at step 1,000 too: the recipe learns per step, not per
+# image (MODEL_CARD), so the next chunk runs batch 16 for ~4x the steps (step rate at 16 unmeasured).
 # PARTS picks what runs (default: all of inference train heuristic profile adapt chunk). The inference,
 # train-step and adapt figures are measured (README "Performance"), so the next lent GPU (15 minutes) is
 # one chunk call (carry=[".device", "carry"], timeout_s=590; carry/ holds the YuNet ONNX for loss.face):
-#   PARTS="chunk" TL=7 T_TRAIN=520 NORESUME=1 INIT=60 NSNAP=6 RECIPE=configs/selfie2anime_light.yaml
+#   PARTS="chunk" TL=7 T_TRAIN=520 NORESUME=1 BATCH=16 INIT=200 NSNAP=6 RECIPE=configs/selfie2anime_light.yaml
 #   EXTRA='data.smoothed=[] loss.surface=1.0 loss.content=2.0 loss.content_from={} loss.style=100
 #   loss.color=2.0 loss.tv=0.2 model.discriminator_args={"base_ch":16,"norm":"none","spectral_norm":true}
-#   data.photo_smoothing={"d":7,"sigma_color":25,"sigma_space":6} loss.face=0.5 train.adv_steps=4000'
+#   data.photo_smoothing={"d":7,"sigma_color":25,"sigma_space":6} loss.face=0.5 train.adv_steps=8000
+#   train.snapshot_every=500'
+# (INIT 200: the recipe's 400 steps of 8 as steps of 16; snapshot_every 500 so that the 6 snapshots back
+# span the run; the call above that named BATCH=64 INIT=60 is the one the lessons above are about)
 # (loss.face 0.5, not 1.0: on the CPU 1.0 took KID to 12.7 within 250 steps at 256² and 0.5 held it near
 # 7.5 at 128², while 256² alone won Haar faces back (75% to 84-90%); MODEL_CARD "A face-structure loss")
 # (adv_steps: the recipe's 20 epochs are 800 steps of 64 here, which 7 minutes would pass; NORESUME: the

@@ -123,6 +123,7 @@ def test_device_smoothing_runs_in_the_loop(tiny_data, tmp_path):
     ("data.size=8", "data.size=8"),
     ("train.precision=fp8", "fp8"),
     ("data.size=50", "multiple of the generator's stride"),
+    ("data.resize=16", "data.resize=16: must be at least data.size"),
 ])
 def test_bad_values_fail_before_any_run_folder(tiny_data, tmp_path, override, message):
     with pytest.raises(ValueError, match=message):
@@ -283,3 +284,29 @@ def test_content_weight_follows_its_schedule(tiny_data, tmp_path):
     content = {r["step"]: r["loss_g_content"] for r in rows}
     assert content[1] > 0 and content[2] > 0  # steps 0 and 1 (logged after the step) use 1.0
     assert content[3] == 0 and content[4] == 0
+
+
+def test_resize_crops_part_of_the_picture_at_the_scale_of_use(tiny_data, tmp_path):
+    """data.resize: a 16² crop of a picture resized to 40 shows ~2/5 of it, not all of it, unscaled."""
+    from PIL import Image
+
+    from artifygan.data.dataset import UnpairedImages
+
+    # one photo: a horizontal ramp, so a crop's pixel range tells how much of the picture it spans
+    photos = tmp_path / "ramp"
+    photos.mkdir()
+    ramp = np.tile(np.linspace(0, 255, 40).astype(np.uint8)[None, :, None], (40, 1, 3))
+    Image.fromarray(ramp).save(photos / "r.png")
+    args = ([str(photos)], [str(tiny_data / "cartoons")])
+    whole = UnpairedImages(*args, size=16, hflip=False)
+    part = UnpairedImages(*args, size=16, hflip=False, resize=40)
+    span_whole = [float(np.ptp(whole[(0, i)]["photo"][0].numpy().astype(int))) for i in range(4)]
+    span_part = [float(np.ptp(part[(0, i)]["photo"][0].numpy().astype(int))) for i in range(4)]
+    assert min(span_whole) > 200  # nearly the whole ramp in every crop
+    assert max(span_part) < 130  # 16 of ~40-45 columns: well under half of it
+    with pytest.raises(ValueError, match="smaller than the crop size"):
+        UnpairedImages(*args, size=16, resize=8)
+    cfg = tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=1", "data.resize=48")
+    run = train(cfg, run_root=tmp_path / "runs", progress=False)
+    meta = json.loads((run / "snapshots" / "step_0000002" / "config.json").read_text())
+    assert meta["preprocess"]["train_size"] == 32 and meta["preprocess"]["train_scale"] == 48

@@ -50,7 +50,7 @@ def prepared_framing(photo_dirs: list[str]) -> FaceFraming:
 class UnpairedImages(Dataset):
     def __init__(self, photos: list[str], cartoons: list[str], smoothed: list[str] | None = None,
                  size: int = 256, hflip: bool = True, seed: int = 0,
-                 photo_smoothing: InputSmoothing | None = None) -> None:
+                 photo_smoothing: InputSmoothing | None = None, resize: int | None = None) -> None:
         self.photos = list_images(photos)
         self.cartoons = list_images(cartoons)
         if not self.photos:
@@ -65,7 +65,9 @@ class UnpairedImages(Dataset):
                 raise ValueError(f"{missing[0]}: no edge-smoothed copy in {', '.join(smoothed)} "
                                  f"({len(missing)} cartoon(s) lack one)")
             self.smoothed = [by_stem[c.stem] for c in self.cartoons]
-        self.size, self.hflip, self.seed = size, hflip, seed
+        if resize is not None and resize < size:
+            raise ValueError(f"data.resize {resize} is smaller than the crop size {size}")
+        self.size, self.hflip, self.seed, self.resize = size, hflip, seed, resize
         self.photo_smoothing = photo_smoothing  # applied to the crop: at the resolution the generator sees
         self.smooth_on_device = False
         self._bad: set[Path] = set()
@@ -79,7 +81,7 @@ class UnpairedImages(Dataset):
     def _crop(self, images: list[Image.Image], g: torch.Generator) -> list[torch.Tensor]:
         """Same random scale/crop/flip for every image in the list (cartoon and its smoothed copy)."""
         w, h = images[0].size
-        scale = self.size / min(w, h) * (1.0 + 0.125 * float(torch.rand(1, generator=g)))
+        scale = (self.resize or self.size) / min(w, h) * (1.0 + 0.125 * float(torch.rand(1, generator=g)))
         nw, nh = max(self.size, round(w * scale)), max(self.size, round(h * scale))
         x0 = int(torch.randint(0, nw - self.size + 1, (1,), generator=g))
         y0 = int(torch.randint(0, nh - self.size + 1, (1,), generator=g))

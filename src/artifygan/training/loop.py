@@ -102,11 +102,13 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         # ---- data: endless (epoch, index) stream, one loader whose workers live for the whole run ----
         smoothing = photo_smoothing(cfg.data.photo_smoothing, cfg.model.teacher)
         dataset = UnpairedImages(cfg.data.photos, cfg.data.cartoons, cfg.data.smoothed or None,
-                                 cfg.data.size, cfg.data.hflip, t_cfg.seed, smoothing)
+                                 cfg.data.size, cfg.data.hflip, t_cfg.seed, smoothing, cfg.data.resize)
         dataset.smooth_on_device = smoothing_on_device(cfg.data.smoothing, dev)
         # what inference must reproduce: the training resolution and the face framing of the photos
         preprocess = {"train_size": cfg.data.size,
                       "face_framing": dataclasses.asdict(prepared_framing(cfg.data.photos))}
+        if cfg.data.resize is not None:
+            preprocess["train_scale"] = cfg.data.resize  # pictures at this short side, cropped to train_size
         if smoothing is not None:
             preprocess["bilateral"] = smoothing.to_meta()
         bs, accum = t_cfg.batch_size, t_cfg.grad_accum
