@@ -124,6 +124,7 @@ def test_device_smoothing_runs_in_the_loop(tiny_data, tmp_path):
     ("train.precision=fp8", "fp8"),
     ("data.size=50", "multiple of the generator's stride"),
     ("data.resize=16", "data.resize=16: must be at least data.size"),
+    ("loss.structure_cell=1", "loss.structure_cell=1: must be at least 2"),
 ])
 def test_bad_values_fail_before_any_run_folder(tiny_data, tmp_path, override, message):
     with pytest.raises(ValueError, match=message):

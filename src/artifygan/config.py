@@ -75,6 +75,10 @@ class LossConfig:
     strokes: float = 0.0  # thin dark strokes on flat skin (output below its closing): only those, not texture
     # White-box surface GAN: a second discriminator on guided-filter-smoothed images (training.surface_gan)
     surface: float = 0.0
+    # White-box structure term: the output's content features against those of its own superpixel-
+    # flattened copy (artifygan.superpixels; seeds every structure_cell pixels): flat regions, kept edges
+    structure: float = 0.0
+    structure_cell: int = 16
     # face structure: L1 between a face detector's (YuNet's) features of the photo and of the output, both
     # phases (models.face_structure): holds eyes, nose and mouth where the Inception content loss is blind
     face: float = 0.0
@@ -261,6 +265,7 @@ def validate_config(cfg: Config) -> None:
         (d.num_workers >= 0, f"data.num_workers={d.num_workers}: must be 0 or more"),
         (min(t.lr_g, t.lr_d, t.lr_init) > 0, "train.lr_g, lr_d and lr_init must be positive"),
         (cfg.loss.face >= 0, f"loss.face={cfg.loss.face}: must be 0 or more"),
+        (cfg.loss.structure_cell >= 2, f"loss.structure_cell={cfg.loss.structure_cell}: must be at least 2"),
         (0 < cfg.loss.teacher_adv_fraction <= 1, "loss.teacher_adv_fraction must be in (0, 1]"),
         (all(str(k).isdigit() for k in cfg.loss.content_from),
          f"loss.content_from={cfg.loss.content_from}: keys must be step numbers (0 or more)"),

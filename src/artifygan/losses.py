@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from .cartoon_losses import flat_skin_loss, stroke_loss
 from .config import LossConfig
 from .models.face_structure import face_structure_loss
+from .superpixels import flatten_superpixels
 
 GAN_TYPES = ("bce", "lsgan", "hinge")
 
@@ -147,5 +148,9 @@ def generator_loss(cfg: LossConfig, content_net: Callable[[torch.Tensor], torch.
             terms["flat_skin"] = cfg.flat_skin * flat_skin_loss(fake, photo)
         if cfg.strokes > 0:
             terms["strokes"] = cfg.strokes * stroke_loss(fake, photo)
+        if cfg.structure > 0:
+            with torch.no_grad():
+                feat_flat = content_net(flatten_superpixels(fake, cfg.structure_cell))
+            terms["structure"] = cfg.structure * content_loss(feat_fake, feat_flat)
     total = torch.stack([t.float() for t in terms.values()]).sum()
     return GeneratorLosses(total, {k: v.detach() for k, v in terms.items()})
