@@ -48,10 +48,10 @@
 #   data.photo_smoothing={"d":7,"sigma_color":25,"sigma_space":6} loss.face=0.5 train.adv_steps=8000
 #   train.snapshot_every=500'
 # (INIT 200: the recipe's 400 steps of 8 as steps of 16; snapshot_every 500 so that the 6 snapshots back
-# span the run; the call above that named BATCH=64 INIT=60 is the one the lessons above are about)
+# span the run; the third call's chunk, of the lessons above, ran this with BATCH=64 INIT=60 adv_steps=4000)
 # (loss.face 0.5, not 1.0: on the CPU 1.0 took KID to 12.7 within 250 steps at 256² and 0.5 held it near
 # 7.5 at 128², while 256² alone won Haar faces back (75% to 84-90%); MODEL_CARD "A face-structure loss")
-# (adv_steps: the recipe's 20 epochs are 800 steps of 64 here, which 7 minutes would pass; NORESUME: the
+# (adv_steps: the recipe's 20 epochs are 3,200 steps of 16 here, which 7 minutes may pass; NORESUME: the
 # resume of a GPU chunk was checked on 2026-11-26/27 and costs a minute of compiling)
 # (content held at 2.0 with the AnimeGAN extras: the CPU branches of 2026-11-27 in MODEL_CARD; dropping
 # content to 1.0 at the switch lost faces, 84% to 55%; the bilateral filter of the photos is the shipped

@@ -41,12 +41,12 @@ def slic_labels(x: torch.Tensor, cell: int = 16, compactness: float = 0.3, iters
     cx = (torch.arange(w, device=x.device) // cell).view(1, 1, w)
     labels = (cy * kw + cx).expand(n, h, w)
     far = 1e6  # out-of-grid seeds: squared distance ~1e12, never the nearest, still finite
+    off = torch.tensor(_OFFSETS, device=x.device)
     for _ in range(iters):
         padded = F.pad(centres, (1, 1, 1, 1), value=far)
         seeds = torch.cat([padded[..., 1 + dy:1 + dy + kh, 1 + dx:1 + dx + kw] for dy, dx in _OFFSETS], 1)
         seeds = _cell_grid(seeds, cell, h, w).view(n, len(_OFFSETS), -1, h, w)  # the 9 nearest seeds
         best = ((feat.unsqueeze(1) - seeds) ** 2).sum(2).argmin(1)  # (N, H, W): which of them
-        off = torch.tensor(_OFFSETS, device=x.device)
         ly = (cy + off[best, 0]).clamp(0, kh - 1)
         lx = (cx + off[best, 1]).clamp(0, kw - 1)
         labels = ly * kw + lx
