@@ -109,24 +109,25 @@ class OnnxConvNet(nn.Module):
         for o in self.outputs:
             visit(o)
         inits = {t.name: t for t in graph.initializer}
-        self._names: dict[str, str] = {}
-        for node in needed:
-            for inp in node.input:
-                if inp in inits and inp not in self._names:
-                    key = f"w{len(self._names)}"
-                    self._names[inp] = key
-                    self.register_buffer(key, torch.from_numpy(numpy_helper.to_array(inits[inp]).copy()).float())
         self._plan: list[tuple[str, list[str], str, dict[str, Any]]] = []
         for node in needed:
             if node.op_type not in _OPS:
                 raise ValueError(f"{path}: operator {node.op_type} is not supported by OnnxConvNet")
-            attrs = _attrs(node)
-            if node.op_type == "Resize":
+            attrs, inputs = _attrs(node), list(node.input)
+            if node.op_type == "Resize":  # its scales become Python numbers: only the image is read
                 try:
                     attrs["_scales"] = _resize_scales(node, attrs, inits)
                 except ValueError as exc:
                     raise ValueError(f"{path}: {exc}") from None
-            self._plan.append((node.op_type, list(node.input), node.output[0], attrs))
+                inputs = inputs[:1]
+            self._plan.append((node.op_type, inputs, node.output[0], attrs))
+        self._names: dict[str, str] = {}  # the initializers the plan reads, as buffers
+        for _, inputs, _, _ in self._plan:
+            for inp in inputs:
+                if inp in inits and inp not in self._names:
+                    key = f"w{len(self._names)}"
+                    self._names[inp] = key
+                    self.register_buffer(key, torch.from_numpy(numpy_helper.to_array(inits[inp]).copy()).float())
 
     def _value(self, env: dict[str, torch.Tensor], name: str) -> torch.Tensor | None:
         if not name:
