@@ -47,6 +47,10 @@
 #   loss.color=2.0 loss.tv=0.2 model.discriminator_args={"base_ch":16,"norm":"none","spectral_norm":true}
 #   data.photo_smoothing={"d":7,"sigma_color":25,"sigma_space":6} loss.face=0.5 train.adv_steps=8000
 #   train.snapshot_every=500'
+# (Compile cache, 2026-11-28: that chunk brings back compile-cache.gz.part-*; put it together as
+# carry/compile-cache.bin, `cat compile-cache.gz.part-* | gunzip > carry/compile-cache.bin`, and the next
+# chunk of the same recipe, batch and size loads it before its first step: compare its time_s at step 20
+# in stats.jsonl with the 164 s of 2026-11-27. Only the same torch and GPU model hit it.)
 # (INIT 200: the recipe's 400 steps of 8 as steps of 16; snapshot_every 500 so that the 6 snapshots back
 # span the run; the third call's chunk, of the lessons above, ran this with BATCH=64 INIT=60 adv_steps=4000)
 # (loss.face 0.5, not 1.0: on the CPU 1.0 took KID to 12.7 within 250 steps at 256² and 0.5 held it near
@@ -129,21 +133,31 @@ if has chunk; then
     "data.cartoons=[/root/data/cartoons]" train.sample_every=200 train.snapshot_every=200 train.checkpoint_every=100
     train.log_every=20 train.compile="$COMPILE" train.device="$DEV")
   TAIL=20
+  # torch.compile's portable cache: carried in as carry/compile-cache.bin when an earlier call brought one
+  # back (same torch, Triton and GPU: else it is not hit and everything compiles as before), rewritten here
+  CC=(); if [ "$COMPILE" = true ]; then
+    [ -f carry/compile-cache.bin ] && cp carry/compile-cache.bin /root/compile-cache.bin
+    CC=(--compile-cache /root/compile-cache.bin)
+  fi
   if [ -n "${RESUME:-}" ]; then
     mkdir -p /root/runs/00000-gpu && cp "$RESUME"/config.yaml "$RESUME"/training_state.pt /root/runs/00000-gpu/
     # adv_steps: the run's epochs counted at the larger batch could end it at once; the time limit ends it
     step train "${T_TRAIN:-200}" $A train --resume /root/runs/00000-gpu "${ONDEV[@]}" train.adv_steps=1000000 $EXTRA \
-      --time-limit "$TL" --no-progress
+      --time-limit "$TL" --no-progress "${CC[@]}"
   else
     step train "${T_TRAIN:-200}" $A train -c "$RECIPE" "${ONDEV[@]}" train.init_steps="${INIT:-300}" \
-      $EXTRA --run-root /root/runs --name gpu --time-limit "$TL" --no-progress
+      $EXTRA --run-root /root/runs --name gpu --time-limit "$TL" --no-progress "${CC[@]}"
   fi
   RUN=$(ls -d /root/runs/*gpu* | tail -1)
   TAIL=4
-  [ -n "${NORESUME:-}" ] || step resume "${T_RES:-60}" $A train --resume "$RUN" --time-limit 0.25 --no-progress
+  # the resume check, in an empty Inductor cache folder: what a fresh machine given only the carried cache
+  # file spends before its steps (compare its first stats.jsonl rows with the chunk's)
+  [ -n "${NORESUME:-}" ] || TORCHINDUCTOR_CACHE_DIR=/root/inductor-fresh step resume "${T_RES:-60}" \
+    $A train --resume "$RUN" --time-limit "${TL_RES:-0.25}" --no-progress "${CC[@]}"
   tar czf "$OUT/run.tgz" -C "$RUN" stats.jsonl $(cd "$RUN" && ls -d snapshots/step_* | tail -"${NSNAP:-2}") \
     $(cd "$RUN" && ls -d samples/* 2>/dev/null | tail -2)
   split -b 15m "$RUN/training_state.pt" "$OUT/state.part-"  # files back are at most 16 MiB each
+  [ -f /root/compile-cache.bin ] && gzip -c /root/compile-cache.bin | split -b 15m - "$OUT/compile-cache.gz.part-"
 fi
 tar czf "$OUT/logs.tgz" -C "$LOGS" .
 ls -la "$OUT"

@@ -18,6 +18,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="run folder suffix (default: generator-size)")
     p.add_argument("--stop-at-step", type=int, help="save state and stop at this step (resume later)")
     p.add_argument("--time-limit", type=float, metavar="MINUTES", help="save state and stop after this long")
+    p.add_argument("--compile-cache", type=Path, metavar="FILE",
+                   help="with train.compile: load compiled graphs from FILE if it exists, write them at the end "
+                        "(carry it to the next machine with the same torch and GPU to skip most compiling)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -35,6 +38,6 @@ def run(args: argparse.Namespace) -> int:
     run = train(cfg, run_root=args.run_root, resume=args.resume, name=args.name,
                 stop_at_step=args.stop_at_step,
                 time_limit_s=args.time_limit * 60 if args.time_limit is not None else None,
-                progress=not args.no_progress)
+                progress=not args.no_progress, compile_cache=args.compile_cache)
     print(f"run folder: {run}")
     return 0
