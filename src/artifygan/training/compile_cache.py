@@ -10,12 +10,12 @@ torch or GPU) is simply not hit, and the run compiles as before.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 from pathlib import Path
 
 import torch
+
+from ..imageio import atomic_write_bytes
 
 log = logging.getLogger("artifygan.train")
 
@@ -49,17 +49,11 @@ def save_compile_cache(path: str | Path) -> int:
     if saved is None or not saved[0]:
         return 0
     data = saved[0]
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:  # the run's state is already saved: a cache that cannot be written costs only the next start-up
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        atomic_write_bytes(path, data)
     except OSError as e:
         log.warning("compile cache %s: not written (%s)", path, e)
         return 0
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
     log.info("compile cache %s: %d artifacts, %.1f MB written", path,
              sum(len(v) for v in saved[1].artifacts.values()), len(data) / 1e6)
     return len(data)
