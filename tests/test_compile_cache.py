@@ -52,7 +52,8 @@ def test_the_cache_is_ignored_with_a_warning_when_nothing_compiles(tiny_data, tm
     cfg = tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=0")
     cache = tmp_path / "cc.bin"
     with caplog.at_level(logging.WARNING, logger="artifygan"):
-        loop_mod.train(cfg, run_root=tmp_path / "runs", progress=False, compile_cache=cache)
+        run_dir = loop_mod.train(cfg, run_root=tmp_path / "runs", progress=False, compile_cache=cache)
     assert "ignored: train.compile is off" in caplog.text
+    assert "ignored: train.compile is off" in (run_dir / "log.txt").read_text()  # the run's own log has it
     assert not cache.exists()
 
