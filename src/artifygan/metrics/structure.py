@@ -119,7 +119,8 @@ def faces_second_detector(photos: list[Image.Image], outputs: list[Image.Image],
     cascade = _haar_cascade()
     if cascade is None:
         return SecondDetectorResult(float("nan"), 0)
-    photo_faces = photo_faces if photo_faces is not None else haar_photo_faces(photos) or []
+    if photo_faces is None:
+        photo_faces = [_haar_faces(cascade, np.asarray(p.convert("RGB"))) for p in photos]
     evaluated = kept = 0
     for photo, out, f_in in zip(photos, outputs, photo_faces, strict=True):
         if not f_in:
