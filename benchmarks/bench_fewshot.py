@@ -112,7 +112,8 @@ def seed_mean(runs: list[dict]) -> dict:
     kids = np.array([r["kid_x100"] for r in runs])
     mean = {key: float(np.nanmean([r.get(key, np.nan) for r in runs]))
             for key in ("face_kept", "cheek_strokes", "adapt_s", "steps")}
-    return {**runs[0], **mean, "model": f"adapted, mean of {len(runs)} seeds", "seed": [r["seed"] for r in runs],
+    return {**runs[0], **mean, "model": f"{runs[0]['model']}, mean of {len(runs)} seeds",
+            "seed": [r["seed"] for r in runs],
             "kid_x100": float(kids.mean()), "kid_x100_std": float(kids.std(ddof=1)),
             "kid_x100_runs": kids.round(2).tolist()}
 
@@ -171,7 +172,11 @@ def main() -> int:
 
     # the training CLI's override parser: values coerced to the fields' types (1e-3 is a float), unknown keys
     # refused; replace() builds it again so AdaptConfig's own checks run on the result
-    config = dataclasses.replace(apply_overrides(AdaptConfig(), a.set))
+    overrides = list(a.set)
+    keys = {kv.split("=", 1)[0] for kv in overrides}
+    if keys & {"style_weight", "nn_weight", "nn_coverage"} and "style_loss" not in keys:
+        overrides.append("style_loss=custom")  # weights set by hand: adapt must not choose a preset over them
+    config = dataclasses.replace(apply_overrides(AdaptConfig(), overrides))
     fields = dataclasses.asdict(config)
     seeds = a.seeds or [config.seed]
     settings = {top: fields[top] for top in dict.fromkeys(kv.split("=", 1)[0].split(".")[0] for kv in a.set)}
@@ -212,7 +217,8 @@ def main() -> int:
                            config=dataclasses.replace(config, seed=seed))
                 secs = time.perf_counter() - t0
                 outs = cz.translate(photos)
-                row = {"style": style, "model": "adapted", "refs": k, "seed": seed, "adapt_s": secs,
+                loss = cz.meta["style"]["config"]["style_loss"]  # auto: the one adapt chose
+                row = {"style": style, "model": f"adapted, `{loss}`", "refs": k, "seed": seed, "adapt_s": secs,
                        "steps": cz.meta["style"]["steps"],
                        **scorer.score(outs, scorer.style_features(rest, a.size)), "settings": settings}
                 rows.append(row)

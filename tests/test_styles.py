@@ -273,8 +273,72 @@ def test_match_style_loss_replaces_the_gram_term_and_is_recorded(tmp_path, style
     assert (style["config"]["style_weight"], style["config"]["nn_weight"], style["config"]["nn_coverage"]) == (0, 25, 1)
     assert "style" not in style["mean_losses"] and 0 < style["mean_losses"]["nn"] < 25 * 2  # cosine distance ≤ 2
     assert with_style_loss(tiny_config(), "gram").nn_weight == 0
-    with pytest.raises(ValueError, match="unknown style loss"):
+
+
+def test_flat_share_counts_flat_pixels_at_one_scale():
+    from artifygan.styles.choose import flat_share
+
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    assert flat_share(Image.new("RGB", (50, 30), (200, 100, 50))) == 1.0
+    assert flat_share(Image.fromarray(noise)) == 0.0
+    half = np.concatenate([np.full((64, 32, 3), 90, np.uint8), noise[:, :32]], 1)
+    assert 0.45 <= flat_share(Image.fromarray(half)) <= 0.5  # the column at the seam is not flat
+    # the same picture at another size: the same figure (measured on the centre square at 128²)
+    big = Image.fromarray(half).resize((256, 256), Image.Resampling.NEAREST)
+    assert abs(flat_share(big) - flat_share(Image.fromarray(half))) < 0.03
+
+
+def test_auto_chooses_match_for_flat_references_and_gram_for_texture():
+    from artifygan.styles import choose_style_loss
+    from artifygan.styles.choose import MATCH_FROM
+
+    rng = np.random.default_rng(2)
+    flat = [synthetic_cartoon(rng, 64) for _ in range(2)]
+    textured = [Image.fromarray(rng.integers(0, 256, (96, 80, 3), dtype=np.uint8)) for _ in range(2)]
+    a, b = choose_style_loss(flat), choose_style_loss(textured)
+    assert (a.kind, b.kind) == ("match", "gram") and a.flat_share >= MATCH_FROM > b.flat_share == 0.0
+    assert choose_style_loss(flat + textured * 3).kind == "gram"  # the mean over all references decides
+    with pytest.raises(ValueError, match="at least one reference"):
+        choose_style_loss([])
+
+
+def test_style_loss_setting_is_checked_and_auto_keeps_the_weights():
+    from artifygan.styles import with_style_loss
+
+    auto = with_style_loss(tiny_config(nn_weight=3.0), "auto")
+    assert (auto.style_loss, auto.nn_weight) == ("auto", 3.0)  # adapt replaces them once it has chosen
+    assert with_style_loss(tiny_config(), "match").style_loss == "match"
+    with pytest.raises(ValueError, match="choose auto or gram or match"):
         with_style_loss(tiny_config(), "hatching")
+    with pytest.raises(ValueError, match="style_loss must be one of auto, gram, match, custom"):
+        tiny_config(style_loss="hatching")
+
+
+@pytest.mark.parametrize("refs, kind", [("flat", "match"), ("noise", "gram")])
+def test_adapt_by_default_chooses_the_loss_from_the_references_and_records_why(tmp_path, style_data, tiny_snapshot,
+                                                                                refs, kind):
+    folder = style_data / "refs"
+    if refs == "noise":
+        folder = tmp_path / "noise"
+        folder.mkdir()
+        rng = np.random.default_rng(3)
+        for i in range(2):
+            Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    out = tmp_path / "auto"
+    adapt([folder], photos=style_data / "photos", base=tiny_snapshot, out=out,
+          config=tiny_config(steps=1, nn_weight=3.0), device="cpu")
+    style = json.loads((out / "config.json").read_text())["style"]
+    choice = style["style_loss_choice"]
+    assert choice["asked"] == "auto" and choice["kind"] == style["config"]["style_loss"] == kind
+    assert (choice["flat_share"] >= choice["threshold"]) == (kind == "match")
+    weights = (style["config"]["style_weight"], style["config"]["nn_weight"])
+    assert weights == ((0, 25) if kind == "match" else (500, 0))  # the chosen preset's, not the 3.0 given
+    explicit = tmp_path / "custom"
+    adapt([folder], photos=style_data / "photos", base=tiny_snapshot, out=explicit,
+          config=tiny_config(steps=1, nn_weight=3.0, style_loss="custom"), device="cpu")
+    style = json.loads((explicit / "config.json").read_text())["style"]
+    assert "style_loss_choice" not in style and style["config"]["nn_weight"] == 3.0  # custom: as set
 
 
 def test_an_opencv_without_the_cascade_classifier_is_named_or_skipped(tmp_path, monkeypatch):
@@ -336,9 +400,10 @@ def test_every_surface_offers_exactly_the_style_losses_there_are():
     """The CLI spells its choices out (its --help must not import torch) and the web panel names them:
     both must stay the registry's keys."""
     from artifygan.cli import build_parser
-    from artifygan.styles import STYLE_LOSSES
+    from artifygan.styles import ASKABLE, STYLE_LOSSES
     from artifygan.web.app import LOOKS
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     opt = next(a for a in sub.choices["adapt"]._actions if a.dest == "style_loss")
-    assert set(opt.choices) == set(STYLE_LOSSES) == set(LOOKS.values()) and opt.default == "gram"
+    assert set(opt.choices) == set(ASKABLE) == set(LOOKS.values()) == {"auto", *STYLE_LOSSES}
+    assert opt.default == "auto" == next(iter(LOOKS.values()))  # the panel's first choice is its default

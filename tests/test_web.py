@@ -223,6 +223,7 @@ def test_new_style_in_headless_chromium(server, service, browser, tmp_path):
     driver.find_element(By.XPATH, look).click()  # the nearest-neighbour matching loss instead of the Gram one
     driver.find_element(By.ID, "style-learn").click()
     wait.until(lambda d: "learned" in d.find_element(By.ID, "style-status").text)
+    assert "as flat colours and outlines" in driver.find_element(By.ID, "style-status").text  # the loss it used
     shot = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#style-preview img[src]"))[0].get_attribute("src")
     with urllib.request.urlopen(shot, timeout=30) as resp:  # the preview: a square of the first photo (side 48)
         assert Image.open(io.BytesIO(resp.read())).size == (TINY_ADAPT.side, TINY_ADAPT.side)

@@ -2,6 +2,7 @@
 styles kept in an explicit folder across restarts. Adaptation is faked (a ready-made snapshot): fast, CPU."""
 
 import io
+import json
 import shutil
 import threading
 import time
@@ -49,10 +50,14 @@ class FakeAdapt:
             from artifygan.imageio import ImageError
 
             raise ImageError(f"{Path(refs[0]) / 'ref02.png'}: {self.fail}")
-        self.calls.append({"sizes": [r.image.size for r in references], "base": base, "nn_weight": config.nn_weight})
+        self.calls.append({"sizes": [r.image.size for r in references], "base": base, "nn_weight": config.nn_weight,
+                           "style_loss": config.style_loss})
         progress(AdaptProgress(1, 2, 0.1, 10.0, {}, preview=Image.new("RGB", (20, 16), (200, 30, 30))))
         assert self.gate.wait(30)
         shutil.copytree(self.styled, out)
+        meta = json.loads((out / "config.json").read_text())  # what a real adapt records of its loss
+        chosen = "match" if config.style_loss == "auto" else config.style_loss
+        (out / "config.json").write_text(json.dumps({**meta, "style": {"config": {"style_loss": chosen}}}))
 
 
 @pytest.fixture(scope="module")
@@ -118,9 +123,11 @@ def test_style_api_learns_a_style_and_serves_it(style_server, fake_adapt, tiny_s
     fake_adapt.gate.set()
     done = wait_job(client, job["id"])
     assert done["state"] == "done" and done["progress"] == 1.0 and done["model"] == "sketch"
-    assert done["error"] is None and done["message"] == "done"
+    assert done["error"] is None and done["message"] == "done" and done["style_loss"] == "match"
+    assert running["style_loss"] is None  # known once done: what "auto" chose
     # the pictures reached adapt decoded, at their size, and the style started from the first model
-    assert fake_adapt.calls == [{"sizes": [(40, 32), (24, 48)], "base": tiny_snapshot, "nn_weight": 0.0}]
+    assert fake_adapt.calls == [{"sizes": [(40, 32), (24, 48)], "base": tiny_snapshot, "nn_weight": 0.0,
+                                 "style_loss": "auto"}]  # adapt chooses the loss from the pictures
     assert client.get("/api/models").json()["models"] == ["tiny", "sketch"]
     assert [j["id"] for j in client.get("/api/styles").json()["jobs"]] == [job["id"]]
 
@@ -140,9 +147,9 @@ def test_style_api_takes_the_style_loss(style_server, fake_adapt):
     r = client.post("/api/styles", data={"name": "flat", "style_loss": "match"}, files=pngs((32, 32)))
     assert r.status_code == 202
     assert wait_job(client, r.json()["id"])["state"] == "done"
-    assert fake_adapt.calls[-1]["nn_weight"] == 25.0
+    assert fake_adapt.calls[-1]["nn_weight"] == 25.0 and fake_adapt.calls[-1]["style_loss"] == "match"
     r = client.post("/api/styles", data={"name": "flat2", "style_loss": "hatching"}, files=pngs((32, 32)))
-    assert r.status_code == 400 and r.json()["detail"] == "style loss: 'hatching' is not one of gram, match"
+    assert r.status_code == 400 and r.json()["detail"] == "style loss: 'hatching' is not one of auto, gram, match"
     assert len(fake_adapt.calls) == 1
 
 

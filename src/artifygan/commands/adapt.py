@@ -36,10 +36,11 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=_steps,
                    help="training step limit (default: 600 of batch 4; on a GPU a quarter as many of batch 16)")
     p.add_argument("--base", help="snapshot to start from (default: the bundled model)")
-    p.add_argument("--style-loss", choices=("gram", "match"), default="gram",
-                   help="gram (default): the references' line texture and tones everywhere, for ink, pencil "
-                        "and print looks; match: each region like the reference regions it resembles, for "
-                        "flat colour areas and outlines (avatar and vector looks)")
+    p.add_argument("--style-loss", choices=("auto", "gram", "match"), default="auto",
+                   help="auto (default): match for references that are mostly flat colour, else gram; gram: the "
+                        "references' line texture and tones everywhere, for ink, pencil and print looks; match: "
+                        "each region like the reference regions it resembles, for flat colour areas and "
+                        "outlines (avatar and vector looks)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     p.add_argument("--anime-cascade", help="anime face cascade .xml (default: $ARTIFYGAN_ANIME_CASCADE, cache)")
     p.add_argument("--preview", type=Path, metavar="FILE",
@@ -82,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     info = cz.meta["style"]
-    print(f"wrote style {Path(args.out).resolve()} ({len(info['references'])} reference(s), "
+    loss = info["config"]["style_loss"] + (" (auto)" if "style_loss_choice" in info else "")
+    print(f"wrote style {Path(args.out).resolve()} ({len(info['references'])} reference(s), style loss {loss}, "
           f"{info['steps']} steps, {info['seconds']:.0f} s); use it with: artifygan translate IMAGES -o OUT "
           f"-m {args.out}", file=sys.stdout)
     return 0

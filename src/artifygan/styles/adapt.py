@@ -41,8 +41,9 @@ from ..losses import discriminator_loss, g_adv_loss, gram, grayscale
 from ..models import load_generator, save_generator
 from ..models.registry import CONTENT_NETWORKS, DISCRIMINATORS
 from .augment import diff_augment, photo_jitter, random_crops
+from .choose import choose_style_loss
 from .colour import fold_colour_transfer
-from .config import AdaptConfig
+from .config import AdaptConfig, with_style_loss
 from .matching import feature_bank, nn_feature_loss
 from .palette import palette_loss, reference_palette
 from .preview import Previewer
@@ -168,6 +169,12 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     out_path = check_output(out) if out is not None else None
     references = read_references([refs] if isinstance(refs, str | os.PathLike) else refs, cascade,
                                  detect=cfg.detect_faces)
+    choice = None
+    if cfg.style_loss == "auto":  # the loss that suits these pictures (choose.py), recorded below
+        choice = choose_style_loss([r.image for r in references])
+        cfg = with_style_loss(cfg, choice.kind)
+        log.info("style loss: %s (flat share of the references %.2f; match from %.2f)", choice.kind,
+                 choice.flat_share, choice.threshold)
     photo_list, strong = read_photos(photos, cfg.side, cfg.max_photos, cfg.seed)
     snap = resolve_snapshot(base)
     dev = pick_device(device)
@@ -194,6 +201,8 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
         "photos": describe_photos(photos),
         "n_photos": len(photo_list), **info, "config": dataclasses.asdict(cfg),
     }
+    if choice is not None:
+        meta["style"]["style_loss_choice"] = {"asked": "auto", **dataclasses.asdict(choice)}
     if out_path is None:
         full = {"format_version": 1, "generator": base_meta["generator"],
                 "generator_args": base_meta.get("generator_args", {}), **meta}

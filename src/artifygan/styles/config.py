@@ -42,6 +42,10 @@ class AdaptConfig:
     content_args: dict[str, Any] = field(default_factory=dict)
     style_layers: tuple[str, ...] = ("conv_4", "mixed_1")  # Gram layers (Inception names; others: output)
     colour_start: float = 0.0  # >0: fold a colour transfer to the references into G first (bitmoji: no better)
+    # which style loss: auto (the default: chosen from the references' flatness when adapt reads them,
+    # choose.py; its weights, STYLE_LOSSES[kind], then replace the three below), gram or match (their
+    # weights, set by with_style_loss), custom (style_weight, nn_weight and nn_coverage as set by hand)
+    style_loss: str = "auto"
     # losses (LSGAN; weights tuned on the bitmoji/ukiyoe benchmark)
     content_weight: float = 2.0
     # what the content loss holds the output to: the photo's features, or those of the base model's output
@@ -87,6 +91,8 @@ class AdaptConfig:
             raise ValueError(f"content_target must be 'photo' or 'base', got {self.content_target!r}")
         if self.preview_every_s < 0:
             raise ValueError(f"preview_every_s must be ≥ 0, got {self.preview_every_s}")
+        if self.style_loss not in STYLE_LOSS_CHOICES:
+            raise ValueError(f"style_loss must be one of {', '.join(STYLE_LOSS_CHOICES)}, got {self.style_loss!r}")
         if self.palette_size < 1:
             raise ValueError(f"palette_size must be ≥ 1, got {self.palette_size}")
 
@@ -103,8 +109,15 @@ STYLE_LOSSES: dict[str, dict[str, Any]] = {
 }
 
 
+# what a user may ask for: "auto" lets adapt choose between the presets from the references
+ASKABLE = ("auto", *STYLE_LOSSES)
+STYLE_LOSS_CHOICES = (*ASKABLE, "custom")
+
+
 def with_style_loss(cfg: AdaptConfig, kind: str) -> AdaptConfig:
-    """``cfg`` with the weights of one of :data:`STYLE_LOSSES`."""
+    """``cfg`` with the weights of one of :data:`STYLE_LOSSES`, or marked ``auto`` (adapt then chooses)."""
+    if kind == "auto":
+        return dataclasses.replace(cfg, style_loss="auto")
     if kind not in STYLE_LOSSES:
-        raise ValueError(f"unknown style loss {kind!r}; choose {' or '.join(STYLE_LOSSES)}")
-    return dataclasses.replace(cfg, **STYLE_LOSSES[kind])
+        raise ValueError(f"unknown style loss {kind!r}; choose {' or '.join(ASKABLE)}")
+    return dataclasses.replace(cfg, style_loss=kind, **STYLE_LOSSES[kind])

@@ -6,6 +6,7 @@ queue on the service's own lock, which an adapt never takes).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -21,11 +22,21 @@ from pathlib import Path
 from PIL import Image
 
 from .adapt import AdaptProgress, adapt, check_output
-from .config import STYLE_LOSSES, AdaptConfig, with_style_loss
+from .config import ASKABLE, AdaptConfig, with_style_loss
 from .references import MAX_REFERENCES, StyleError, too_small
 
 log = logging.getLogger(__name__)
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+
+
+def recorded_style_loss(style_dir: Path) -> str | None:
+    """The style loss a finished style folder's config.json records (None if it records none)."""
+    try:
+        meta = json.loads((style_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    loss = ((meta.get("style") or {}).get("config") or {}).get("style_loss")
+    return loss if isinstance(loss, str) else None
 
 
 class StyleConflict(StyleError):
@@ -45,6 +56,7 @@ class StyleJob:
     started: float = field(default_factory=time.time)
     preview: Image.Image | None = field(default=None, repr=False)  # the latest picture of the style so far
     preview_step: int = -1  # the training step it shows (0: zero-shot, before any step)
+    style_loss: str | None = None  # the loss it learned with, once done (what "auto" chose)
 
     @property
     def finished(self) -> bool:
@@ -57,7 +69,8 @@ class StyleJob:
                 "model": self.name if self.state == "done" else None,
                 "elapsed_s": round(time.time() - self.started, 1),
                 "preview": f"/api/styles/{self.id}/preview.png" if self.preview is not None else None,
-                "preview_step": self.preview_step if self.preview is not None else None}
+                "preview_step": self.preview_step if self.preview is not None else None,
+                "style_loss": self.style_loss}
 
 
 class StyleJobs:
@@ -85,14 +98,14 @@ class StyleJobs:
         return {p.name: p for p in sorted(self.root.iterdir())
                 if p.is_dir() and not p.name.startswith(".") and (p / "config.json").is_file()}
 
-    def start(self, name: str, images: list, taken: list[str], style_loss: str = "gram") -> StyleJob:
+    def start(self, name: str, images: list, taken: list[str], style_loss: str = "auto") -> StyleJob:
         """Save the pictures (PIL images, already decoded within the upload limits) and start adapting.
 
-        ``taken``: names already in use (models the server offers); ``style_loss``: gram | match (what
-        carries the style: config.STYLE_LOSSES), on top of the server's settings. Bad names and pictures raise
-        :class:`StyleError`, a name in use or a second concurrent job :class:`StyleConflict`, each with a
-        message for the user. More than 10 pictures are refused (the CLI only warns): a server bounds
-        what one request may make it store and learn from.
+        ``taken``: names already in use (models the server offers); ``style_loss``: auto | gram | match (what
+        carries the style: config.STYLE_LOSSES; auto chooses from the pictures, choose.py), on top of the
+        server's settings. Bad names and pictures raise :class:`StyleError`, a name in use or a second
+        concurrent job :class:`StyleConflict`, each with a message for the user. More than 10 pictures are
+        refused (the CLI only warns): a server bounds what one request may make it store and learn from.
         """
         name = (name or "").strip()
         if not NAME.match(name):
@@ -104,7 +117,7 @@ class StyleJobs:
         try:
             config = with_style_loss(self.config or AdaptConfig(), style_loss)
         except ValueError:
-            raise StyleError(f"style loss: {style_loss[:20]!r} is not one of {', '.join(STYLE_LOSSES)}") from None
+            raise StyleError(f"style loss: {style_loss[:20]!r} is not one of {', '.join(ASKABLE)}") from None
         for i, im in enumerate(images):  # refused now, not minutes later when the job reads them
             if why := too_small(im):
                 raise StyleError(f"picture {i + 1}: {why}")
@@ -141,6 +154,7 @@ class StyleJobs:
         try:
             adapt([refs_dir], photos=self.photos, base=self.base, out=job.path, progress=progress,
                   config=config, device=self.device)
+            job.style_loss = recorded_style_loss(job.path)
             self.on_done(job.name, job.path)
             job.fraction, job.message, job.state = 1.0, "done", "done"
         except Exception as exc:  # reported to the user on the page; the server keeps running

@@ -27,7 +27,8 @@ from .styles_api import add_style_routes, style_jobs
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline-safe: no telemetry, no version check
 UPLOAD = File(..., description="the photo (PNG, JPEG, WebP, …) as multipart form data")
 # the new-style panel's choice → the style loss (styles.config.STYLE_LOSSES)
-LOOKS = {"lines and texture (ink, pencil, prints)": "gram", "flat colours and outlines (avatars, vector art)": "match"}
+LOOKS = {"decide from the pictures": "auto", "lines and texture (ink, pencil, prints)": "gram",
+         "flat colours and outlines (avatars, vector art)": "match"}
 
 
 def style_panel(service: Service, jobs: StyleJobs, model):
@@ -42,7 +43,7 @@ def style_panel(service: Service, jobs: StyleJobs, model):
             except RequestError as exc:
                 raise gr.Error(f"picture {i + 1}: {exc}") from None
         try:
-            job = jobs.start(name, images, service.names, LOOKS.get(look, "gram"))
+            job = jobs.start(name, images, service.names, LOOKS.get(look, "auto"))
         except StyleError as exc:
             raise gr.Error(str(exc)) from None
         shown = -1
@@ -55,8 +56,10 @@ def style_panel(service: Service, jobs: StyleJobs, model):
             time.sleep(0.5)
         if job.error:
             raise gr.Error(f"the style could not be learned: {job.error}")
+        how = next((k for k, v in LOOKS.items() if v == job.style_loss), None)
         yield gr.Dropdown(choices=service.names, value=job.name), (
-            f"Style **{job.name}** learned from {job.n_refs} picture(s); it is selected above."), job.preview
+            f"Style **{job.name}** learned from {job.n_refs} picture(s)" + (f", as {how}" if how else "")
+            + "; it is selected above."), job.preview
 
     gr.Markdown("### New style\nUpload 1–10 pictures of a style (avatars, illustrations, prints: faces are "
                 "found, any size). It is learned in the background (about 3 minutes on a CPU; translations "

@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 STYLES_ENV = "ARTIFYGAN_STYLES_DIR"
 IMAGES = File(None, description=f"1–{MAX_REFERENCES} pictures of the style, each as an 'images' field")
 NAME = Form("", description="the new style's name: 1–40 letters, digits, '-' or '_'")
-STYLE_LOSS = Form("gram", description="what carries the style: gram (line texture and tones: ink, pencil, "
-                  "prints) or match (flat colour areas and outlines: avatars, vector art)")
+STYLE_LOSS = Form("auto", description="what carries the style: auto (match for mostly flat-colour pictures, else "
+                  "gram), gram (line texture and tones: ink, pencil, prints) or match (flat colour areas and "
+                  "outlines: avatars, vector art)")
 
 
 def style_jobs(service: Service, root: str | Path | None = None, config: AdaptConfig | None = None,
