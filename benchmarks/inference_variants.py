@@ -1,0 +1,117 @@
+"""Changes to a model's inference, no training: the table of MODEL_CARD's "Inference-time changes".
+
+Each variant wraps the snapshot's own translation (the shared inference path, with the input smoothing
+the snapshot records) with one change to its output, or to the photo before it, and every row is scored
+in one ``artifygan evaluate`` run (100 held-out photos against 100 held-out anime faces, 256²), so the
+rows compare: KID/FID, faces kept (YuNet and Haar), landmark NME, cheek strokes, eye/mouth detail.
+
+    python benchmarks/inference_variants.py --photos data/s2a_256/val/photos \\
+        --reference data/s2a_256/val/cartoons -o runs/inference_variants [-m SNAPSHOT] [--only flip sat1.5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image, ImageEnhance, ImageOps
+
+from artifygan.cartoon_losses import guided_filter, luma
+from artifygan.inference.cartoonizer import Cartoonizer
+from artifygan.metrics.evaluate import Candidate, evaluate
+
+Images = list[Image.Image]
+
+
+def _tensor(im: Image.Image) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(im.convert("RGB"))).permute(2, 0, 1)[None].float() / 127.5 - 1
+
+
+def _image(t: torch.Tensor) -> Image.Image:
+    return Image.fromarray(((t[0].clamp(-1, 1).permute(1, 2, 0) + 1) * 127.5).round().byte().numpy())
+
+
+def saturation(factor: float) -> Callable[[Image.Image, Image.Image], Image.Image]:
+    """The output's saturation times ``factor`` (PIL's colour enhancer)."""
+    return lambda photo, out: ImageEnhance.Color(out).enhance(factor)
+
+
+def photo_guided(r: int, eps: float, guide: str = "photo") -> Callable[[Image.Image, Image.Image], Image.Image]:
+    """White-box's inference step: the output guided-filtered with the photo (or its luma) as the guide."""
+    def change(photo: Image.Image, out: Image.Image) -> Image.Image:
+        g = _tensor(photo)
+        return _image(guided_filter(luma(g) if guide == "luma" else g, _tensor(out), r, eps))
+    return change
+
+
+def flatten_lighting(alpha: float, sigma: float) -> Callable[[Image.Image], Image.Image]:
+    """The photo's Lab lightness minus ``alpha`` × its Gaussian blur (σ pixels), about the blur's mean."""
+    def change(photo: Image.Image) -> Image.Image:
+        lab = cv2.cvtColor(np.asarray(photo.convert("RGB")), cv2.COLOR_RGB2LAB).astype(np.float32)
+        low = cv2.GaussianBlur(lab[..., 0], (0, 0), sigma)
+        lab[..., 0] = np.clip(lab[..., 0] - alpha * (low - low.mean()), 0, 255)
+        return Image.fromarray(cv2.cvtColor(lab.round().astype(np.uint8), cv2.COLOR_LAB2RGB))
+    return change
+
+
+def variants(cz: Cartoonizer) -> dict[str, Callable[[Images], Images]]:
+    """name → translate function; the model's outputs are computed once per photo set and shared."""
+    cache: dict[int, Images] = {}
+
+    def base(photos: Images) -> Images:
+        if id(photos) not in cache:
+            cache.clear()
+            cache[id(photos)] = cz.translate(photos)
+        return cache[id(photos)]
+
+    def on_output(change) -> Callable[[Images], Images]:
+        return lambda photos: [change(p, o) for p, o in zip(photos, base(photos), strict=True)]
+
+    def on_input(change) -> Callable[[Images], Images]:
+        return lambda photos: cz.translate([change(p) for p in photos])
+
+    def flip(photos: Images) -> Images:
+        mirrored = cz.translate([ImageOps.mirror(p) for p in photos])
+        return [Image.fromarray(((np.asarray(o, np.float32) + np.asarray(ImageOps.mirror(m), np.float32)) / 2)
+                                .round().astype(np.uint8)) for o, m in zip(base(photos), mirrored, strict=True)]
+
+    return {"model": base,
+            "sat1.15": on_output(saturation(1.15)), "sat1.3": on_output(saturation(1.3)),
+            "sat1.5": on_output(saturation(1.5)),
+            "guided-r1": on_output(photo_guided(1, 5e-3)), "guided-luma-r1": on_output(photo_guided(1, 5e-3, "luma")),
+            "guided-r2": on_output(photo_guided(2, 1e-2)),
+            "flip": flip,
+            "flat0.3s16": on_input(flatten_lighting(0.3, 16)), "flat0.5s16": on_input(flatten_lighting(0.5, 16)),
+            "flat0.5s32": on_input(flatten_lighting(0.5, 32)), "flat0.8s24": on_input(flatten_lighting(0.8, 24))}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-m", "--model", help="snapshot folder (default: the bundled model)")
+    ap.add_argument("--photos", type=Path, required=True)
+    ap.add_argument("--reference", type=Path, required=True)
+    ap.add_argument("-o", "--out", type=Path, default=Path("runs/inference_variants"))
+    ap.add_argument("-n", type=int, default=100)
+    ap.add_argument("--only", nargs="+", help="these variants (and the model itself)")
+    ap.add_argument("--yunet", default=os.environ.get("ARTIFYGAN_YUNET"))
+    a = ap.parse_args()
+    if not a.photos.is_dir() or not a.reference.is_dir():
+        print(f"needs {a.photos} and {a.reference} (prepared held-out sets)", file=sys.stderr)
+        return 2
+    cz = Cartoonizer.from_pretrained(a.model, device="cpu")
+    table = variants(cz)
+    names = ["model", *[n for n in table if n != "model" and (not a.only or n in a.only)]]
+    cands = [Candidate(n, table[n], {"variant": n}) for n in names]
+    evaluate(cands, a.photos, a.reference, a.out, n=a.n, yunet=a.yunet, progress=False, device="cpu")
+    print((a.out / "report.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
