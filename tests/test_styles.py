@@ -317,7 +317,7 @@ def test_style_loss_setting_is_checked_and_auto_keeps_the_weights():
 
 @pytest.mark.parametrize("refs, kind", [("flat", "match"), ("noise", "gram")])
 def test_adapt_by_default_chooses_the_loss_from_the_references_and_records_why(tmp_path, style_data, tiny_snapshot,
-                                                                                refs, kind):
+                                                                                refs, kind, caplog):
     folder = style_data / "refs"
     if refs == "noise":
         folder = tmp_path / "noise"
@@ -334,6 +334,7 @@ def test_adapt_by_default_chooses_the_loss_from_the_references_and_records_why(t
     assert (choice["flat_share"] >= choice["threshold"]) == (kind == "match")
     weights = (style["config"]["style_weight"], style["config"]["nn_weight"])
     assert weights == ((0, 25) if kind == "match" else (500, 0))  # the chosen preset's, not the 3.0 given
+    assert "style_loss 'auto' replaces the nn_weight you set" in caplog.text  # and the user is told so
     explicit = tmp_path / "custom"
     adapt([folder], photos=style_data / "photos", base=tiny_snapshot, out=explicit,
           config=tiny_config(steps=1, nn_weight=3.0, style_loss="custom"), device="cpu")

@@ -171,6 +171,10 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
                                  detect=cfg.detect_faces)
     choice = None
     if cfg.style_loss == "auto":  # the loss that suits these pictures (choose.py), recorded below
+        if set_by_hand := [k for k in ("style_weight", "nn_weight", "nn_coverage")
+                           if getattr(cfg, k) != getattr(AdaptConfig, k)]:
+            log.warning("style_loss 'auto' replaces the %s you set; use style_loss='custom' to keep them",
+                        ", ".join(set_by_hand))
         choice = choose_style_loss([r.image for r in references])
         cfg = with_style_loss(cfg, choice.kind)
         log.info("style loss: %s (flat share of the references %.2f; match from %.2f)", choice.kind,
