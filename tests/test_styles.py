@@ -342,6 +342,21 @@ def test_adapt_by_default_chooses_the_loss_from_the_references_and_records_why(t
     assert "style_loss_choice" not in style and style["config"]["nn_weight"] == 3.0  # custom: as set
 
 
+def test_a_named_style_loss_runs_its_own_weights(tmp_path, style_data, tiny_snapshot, caplog):
+    """AdaptConfig(style_loss="match") without the weights (a config file, bench --set): adapt applies
+    match's weights, so the name recorded in config.json says what ran."""
+    out = tmp_path / "named"
+    adapt([style_data / "refs"], photos=style_data / "photos", base=tiny_snapshot, out=out,
+          config=tiny_config(steps=1, style_loss="match"), device="cpu")
+    config = json.loads((out / "config.json").read_text())["style"]["config"]
+    assert (config["style_loss"], config["style_weight"], config["nn_weight"], config["nn_coverage"]) == (
+        "match", 0, 25, 1)
+    assert "replaces" not in caplog.text  # nothing was set by hand
+    adapt([style_data / "refs"], photos=style_data / "photos", base=tiny_snapshot, out=tmp_path / "named-30",
+          config=tiny_config(steps=1, style_loss="match", nn_weight=30.0), device="cpu")
+    assert "style_loss 'match' replaces the nn_weight you set" in caplog.text
+
+
 def test_an_opencv_without_the_cascade_classifier_is_named_or_skipped(tmp_path, monkeypatch):
     """OpenCV 5 moved the cascade classifier to contrib (a lent GPU machine had it): an explicit cascade
     fails with a one-line reason; a cascade found on its own is skipped and the references used whole."""

@@ -41,9 +41,9 @@ from ..losses import discriminator_loss, g_adv_loss, gram, grayscale
 from ..models import load_generator, save_generator
 from ..models.registry import CONTENT_NETWORKS, DISCRIMINATORS
 from .augment import diff_augment, photo_jitter, random_crops
-from .choose import choose_style_loss
+from .choose import StyleChoice, choose_style_loss
 from .colour import fold_colour_transfer
-from .config import AdaptConfig, with_style_loss
+from .config import STYLE_WEIGHTS, AdaptConfig, with_style_loss
 from .matching import feature_bank, nn_feature_loss
 from .palette import palette_loss, reference_palette
 from .preview import Previewer
@@ -169,16 +169,7 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     out_path = check_output(out) if out is not None else None
     references = read_references([refs] if isinstance(refs, str | os.PathLike) else refs, cascade,
                                  detect=cfg.detect_faces)
-    choice = None
-    if cfg.style_loss == "auto":  # the loss that suits these pictures (choose.py), recorded below
-        if set_by_hand := [k for k in ("style_weight", "nn_weight", "nn_coverage")
-                           if getattr(cfg, k) != getattr(AdaptConfig, k)]:
-            log.warning("style_loss 'auto' replaces the %s you set; use style_loss='custom' to keep them",
-                        ", ".join(set_by_hand))
-        choice = choose_style_loss([r.image for r in references])
-        cfg = with_style_loss(cfg, choice.kind)
-        log.info("style loss: %s (flat share of the references %.2f; match from %.2f)", choice.kind,
-                 choice.flat_share, choice.threshold)
+    cfg, choice = _resolve_style_loss(cfg, references)
     photo_list, strong = read_photos(photos, cfg.side, cfg.max_photos, cfg.seed)
     snap = resolve_snapshot(base)
     dev = pick_device(device)
@@ -215,6 +206,23 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     save_generator(g_ema, base_meta["generator"], out_path, extra=meta)
     log.info("style written to %s (%d steps, %.0f s)", out_path, info["steps"], info["seconds"])
     return Cartoonizer.from_pretrained(out_path, device=device)
+
+
+def _resolve_style_loss(cfg: AdaptConfig, references: list) -> tuple[AdaptConfig, StyleChoice | None]:
+    """``cfg`` with the weights of the style loss it names (``auto``: the one that suits the references,
+    choose.py); ``custom`` keeps the weights as set. Weights set by hand under a preset's name are replaced,
+    with a warning, so that the recorded name always says what ran."""
+    if cfg.style_loss == "custom":
+        return cfg, None
+    named = AdaptConfig() if cfg.style_loss == "auto" else with_style_loss(AdaptConfig(), cfg.style_loss)
+    if set_by_hand := [k for k in STYLE_WEIGHTS if getattr(cfg, k) not in (getattr(named, k), getattr(AdaptConfig, k))]:
+        log.warning("style_loss %r replaces the %s you set; use style_loss='custom' to keep them",
+                    cfg.style_loss, ", ".join(set_by_hand))
+    choice = choose_style_loss([r.image for r in references]) if cfg.style_loss == "auto" else None
+    if choice is not None:
+        log.info("style loss: %s (flat share of the references %.2f; match from %.2f)", choice.kind,
+                 choice.flat_share, choice.threshold)
+    return with_style_loss(cfg, choice.kind if choice else cfg.style_loss), choice
 
 
 def train_style(generator: nn.Module, references: list, photos: list[torch.Tensor], strong: bool,

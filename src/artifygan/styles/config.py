@@ -43,8 +43,8 @@ class AdaptConfig:
     style_layers: tuple[str, ...] = ("conv_4", "mixed_1")  # Gram layers (Inception names; others: output)
     colour_start: float = 0.0  # >0: fold a colour transfer to the references into G first (bitmoji: no better)
     # which style loss: auto (the default: chosen from the references' flatness when adapt reads them,
-    # choose.py; its weights, STYLE_LOSSES[kind], then replace the three below), gram or match (their
-    # weights, set by with_style_loss), custom (style_weight, nn_weight and nn_coverage as set by hand)
+    # choose.py), gram or match; adapt applies the named one's weights (STYLE_LOSSES) over the three below,
+    # so the recorded name says what ran; custom: style_weight, nn_weight and nn_coverage as set by hand
     style_loss: str = "auto"
     # losses (LSGAN; weights tuned on the bitmoji/ukiyoe benchmark)
     content_weight: float = 2.0
@@ -101,7 +101,7 @@ class AdaptConfig:
 STYLE_LOSSES: dict[str, dict[str, Any]] = {
     # Gram statistics of the references' patches: their line texture and tones, everywhere alike (ink,
     # pencil and print looks; on bitmoji it draws hatching over skin, hair and background)
-    "gram": {"style_weight": AdaptConfig.style_weight, "nn_weight": 0.0},
+    "gram": {"style_weight": AdaptConfig.style_weight, "nn_weight": 0.0, "nn_coverage": 0.0},
     # nearest-neighbour matching both ways (matching.py): each region takes the look of the reference regions
     # it resembles, flat colour areas and outlines (avatar and vector looks); measured in
     # docs/fewshot-experiments.md
@@ -112,6 +112,7 @@ STYLE_LOSSES: dict[str, dict[str, Any]] = {
 # what a user may ask for: "auto" lets adapt choose between the presets from the references
 ASKABLE = ("auto", *STYLE_LOSSES)
 STYLE_LOSS_CHOICES = (*ASKABLE, "custom")
+STYLE_WEIGHTS = ("style_weight", "nn_weight", "nn_coverage")  # what a preset sets (adapt applies it again)
 
 
 def with_style_loss(cfg: AdaptConfig, kind: str) -> AdaptConfig:
