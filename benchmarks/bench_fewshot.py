@@ -169,12 +169,13 @@ def main() -> int:
     from artifygan.imageio import list_images, save_image
     from artifygan.inference.cartoonizer import Cartoonizer
     from artifygan.styles import AdaptConfig, adapt
+    from artifygan.styles.config import STYLE_WEIGHTS
 
     # the training CLI's override parser: values coerced to the fields' types (1e-3 is a float), unknown keys
     # refused; replace() builds it again so AdaptConfig's own checks run on the result
     overrides = list(a.set)
     keys = {kv.split("=", 1)[0] for kv in overrides}
-    if keys & {"style_weight", "nn_weight", "nn_coverage"} and "style_loss" not in keys:
+    if keys & set(STYLE_WEIGHTS) and "style_loss" not in keys:
         overrides.append("style_loss=custom")  # weights set by hand: adapt must not choose a preset over them
     config = dataclasses.replace(apply_overrides(AdaptConfig(), overrides))
     fields = dataclasses.asdict(config)

@@ -19,22 +19,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from PIL import Image, ImageEnhance, ImageOps
 
 from artifygan.cartoon_losses import guided_filter, luma
+from artifygan.imageio import pil_to_tensor, tensor_to_pil
 from artifygan.inference.cartoonizer import Cartoonizer
 from artifygan.metrics.evaluate import Candidate, evaluate
 
 Images = list[Image.Image]
-
-
-def _tensor(im: Image.Image) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(im.convert("RGB"))).permute(2, 0, 1)[None].float() / 127.5 - 1
-
-
-def _image(t: torch.Tensor) -> Image.Image:
-    return Image.fromarray(((t[0].clamp(-1, 1).permute(1, 2, 0) + 1) * 127.5).round().byte().numpy())
 
 
 def saturation(factor: float) -> Callable[[Image.Image, Image.Image], Image.Image]:
@@ -45,8 +37,8 @@ def saturation(factor: float) -> Callable[[Image.Image, Image.Image], Image.Imag
 def photo_guided(r: int, eps: float, guide: str = "photo") -> Callable[[Image.Image, Image.Image], Image.Image]:
     """White-box's inference step: the output guided-filtered with the photo (or its luma) as the guide."""
     def change(photo: Image.Image, out: Image.Image) -> Image.Image:
-        g = _tensor(photo)
-        return _image(guided_filter(luma(g) if guide == "luma" else g, _tensor(out), r, eps))
+        g = pil_to_tensor(photo)[None]
+        return tensor_to_pil(guided_filter(luma(g) if guide == "luma" else g, pil_to_tensor(out)[None], r, eps)[0])
     return change
 
 

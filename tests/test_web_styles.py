@@ -2,11 +2,11 @@
 styles kept in an explicit folder across restarts. Adaptation is faked (a ready-made snapshot): fast, CPU."""
 
 import io
-import json
 import shutil
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -55,9 +55,8 @@ class FakeAdapt:
         progress(AdaptProgress(1, 2, 0.1, 10.0, {}, preview=Image.new("RGB", (20, 16), (200, 30, 30))))
         assert self.gate.wait(30)
         shutil.copytree(self.styled, out)
-        meta = json.loads((out / "config.json").read_text())  # what a real adapt records of its loss
-        chosen = "match" if config.style_loss == "auto" else config.style_loss
-        (out / "config.json").write_text(json.dumps({**meta, "style": {"config": {"style_loss": chosen}}}))
+        chosen = "match" if config.style_loss == "auto" else config.style_loss  # what a real adapt returns
+        return SimpleNamespace(meta={"style": {"config": {"style_loss": chosen}}})
 
 
 @pytest.fixture(scope="module")

@@ -101,8 +101,10 @@ def haar_photo_faces(photos: list[Image.Image]) -> list[list[HaarFace]] | None:
     """The photos' Haar faces, once per photo set (as ``detect_photo_faces`` does for YuNet); None without
     a cascade."""
     cascade = _haar_cascade()
-    if cascade is None:
-        return None
+    return None if cascade is None else _faces_of(cascade, photos)
+
+
+def _faces_of(cascade: cv2.CascadeClassifier, photos: list[Image.Image]) -> list[list[HaarFace]]:
     return [_haar_faces(cascade, np.asarray(p.convert("RGB"))) for p in photos]
 
 
@@ -120,7 +122,7 @@ def faces_second_detector(photos: list[Image.Image], outputs: list[Image.Image],
     if cascade is None:
         return SecondDetectorResult(float("nan"), 0)
     if photo_faces is None:
-        photo_faces = [_haar_faces(cascade, np.asarray(p.convert("RGB"))) for p in photos]
+        photo_faces = _faces_of(cascade, photos)
     evaluated = kept = 0
     for photo, out, f_in in zip(photos, outputs, photo_faces, strict=True):
         if not f_in:

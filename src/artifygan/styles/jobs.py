@@ -6,7 +6,6 @@ queue on the service's own lock, which an adapt never takes).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -27,16 +26,6 @@ from .references import MAX_REFERENCES, StyleError, too_small
 
 log = logging.getLogger(__name__)
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
-
-
-def recorded_style_loss(style_dir: Path) -> str | None:
-    """The style loss a finished style folder's config.json records (None if it records none)."""
-    try:
-        meta = json.loads((style_dir / "config.json").read_text())
-    except (OSError, ValueError):
-        return None
-    loss = ((meta.get("style") or {}).get("config") or {}).get("style_loss")
-    return loss if isinstance(loss, str) else None
 
 
 class StyleConflict(StyleError):
@@ -152,9 +141,9 @@ class StyleJobs:
 
         job.state = "running"
         try:
-            adapt([refs_dir], photos=self.photos, base=self.base, out=job.path, progress=progress,
-                  config=config, device=self.device)
-            job.style_loss = recorded_style_loss(job.path)
+            cz = adapt([refs_dir], photos=self.photos, base=self.base, out=job.path, progress=progress,
+                       config=config, device=self.device)
+            job.style_loss = cz.meta["style"]["config"]["style_loss"]
             self.on_done(job.name, job.path)
             job.fraction, job.message, job.state = 1.0, "done", "done"
         except Exception as exc:  # reported to the user on the page; the server keeps running
