@@ -28,12 +28,13 @@ from ..data.dataset import EpochStream, UnpairedImages, prepared_framing
 from ..data.smoothing import edge_smooth_batch
 from ..device import adam, to_memory_format
 from ..imageio import save_image, tensor_to_pil
-from ..losses import discriminator_loss, generator_loss
+from ..losses import d_fake_loss, discriminator_loss, generator_loss
 from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, load_generator, save_generator
 from ..models.face_structure import face_features
 from . import ddp
 from .checkpoint import load_state, rng_state, save_state, set_rng_state, warm_start
 from .compile_cache import load_compile_cache, save_compile_cache
+from .cracks import crack
 from .rundir import CONFIG_FILE, STATE_FILE, StatsWriter, attach_log_file, next_run_dir, write_config
 from .setup import (
     StopOnSignal,
@@ -270,12 +271,17 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                         with torch.no_grad(), autocast():
                             fake = G_fwd(photo)
                     parts = [cartoon, fake.detach()] + ([smooth] if cfg.loss.edge_promoting else [])
+                    if cfg.loss.crack_negatives > 0:  # cracks.py: its own stream per step, so resumes match
+                        parts.append(crack(cartoon, torch.Generator().manual_seed(t_cfg.seed * 7919 + step * 31 + i)))
                     with _no_sync(D_train, i < accum - 1):
                         with autocast():
                             logits = D_fwd(torch.cat(parts)).float().chunk(len(parts))
                             loss_d = cfg.loss.adversarial * discriminator_loss(
                                 logits[0], logits[1], logits[2] if cfg.loss.edge_promoting else None,
                                 cfg.loss.gan, cfg.loss.edge_weight)
+                            if cfg.loss.crack_negatives > 0:
+                                loss_d = loss_d + cfg.loss.adversarial * cfg.loss.crack_negatives * d_fake_loss(
+                                    logits[-1], cfg.loss.gan)
                             if surf is not None:
                                 loss_d = loss_d + surf.d_loss(cartoon, fake)
                         scaler.scale(loss_d / accum).backward()
