@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..cartoon_losses import box_filter
+
 STROKES = 12  # candidate strokes per picture; those off the flat regions are masked away
 LENGTH = (6.0, 24.0)  # stroke length, pixels at 128² (scaled with the picture)
 BEND = 0.3  # the curve's control point, off the chord by up to this share of its length
@@ -27,8 +29,8 @@ FLAT_STD = 0.06  # a pixel is flat where its 5×5 grey neighbourhood's std is be
 def flat_mask(x: torch.Tensor, threshold: float = FLAT_STD) -> torch.Tensor:
     """(N, 1, H, W) 1 where the picture's grey level is flat in a 5×5 neighbourhood, else 0."""
     grey = x.float().mean(1, keepdim=True)
-    mean = F.avg_pool2d(grey, 5, 1, 2, count_include_pad=False)
-    var = F.avg_pool2d(grey * grey, 5, 1, 2, count_include_pad=False) - mean * mean
+    mean = box_filter(grey, 2)  # the window's part inside the picture at the borders
+    var = box_filter(grey * grey, 2) - mean * mean
     return (var.clamp_min(0).sqrt() < threshold).float()
 
 
