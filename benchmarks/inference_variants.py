@@ -25,6 +25,7 @@ from artifygan.cartoon_losses import guided_filter, luma
 from artifygan.imageio import pil_to_tensor, tensor_to_pil
 from artifygan.inference.cartoonizer import Cartoonizer
 from artifygan.metrics.evaluate import Candidate, evaluate
+from artifygan.skin_smoothing import skin_mask
 
 Images = list[Image.Image]
 
@@ -52,26 +53,6 @@ def flatten_lighting(alpha: float, sigma: float) -> Callable[[Image.Image], Imag
     return change
 
 
-def skin_mask(rgb: np.ndarray, k: float = 2.5, floor: float = 4.0, centre: float = 0.3) -> np.ndarray:
-    """A soft mask (0–1) of pixels whose YCrCb chroma is near that of the picture's centre square.
-
-    The centre ``centre`` × ``centre`` of a face crop is mostly skin, so its median chroma (spread: the
-    MAD, at least ``floor`` levels) is taken as the skin colour; a pixel within ``k`` spreads counts fully,
-    and it fades out to 2k. The darkest pixels (pupils, brows, hair shadows) are left out.
-    """
-    ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb).astype(np.float32)
-    h, w = rgb.shape[:2]
-    y0, y1, x0, x1 = (int(n * (0.5 + s * centre / 2)) for n in (h, w) for s in (-1, 1))
-    box = ycc[y0:y1, x0:x1]
-    seed = box[..., 1:].reshape(-1, 2)
-    med = np.median(seed, 0)
-    spread = np.maximum(np.median(np.abs(seed - med), 0) * 1.4826, floor)
-    d2 = (((ycc[..., 1:] - med) / spread) ** 2).sum(-1)
-    m = np.exp(-0.5 * np.maximum(d2 - k * k, 0) / 4.0) * (d2 < (2 * k) ** 2)
-    m *= np.clip((ycc[..., 0] - 0.6 * np.percentile(box[..., 0], 5)) / 10, 0, 1)
-    return cv2.GaussianBlur(m.astype(np.float32), (0, 0), 2.0)
-
-
 def skin_smoothing(kind: str) -> Callable[[Image.Image], Image.Image]:
     """A stronger edge-preserving filter of the photo on its skin only (``skin_mask``), before the model's own:
     ``bil2``: bilateral d 9, σ 50, 7 twice; ``bil60``: bilateral d 9, σ 60, 7; ``ms``: mean-shift (6, 16)."""
@@ -83,7 +64,7 @@ def skin_smoothing(kind: str) -> Callable[[Image.Image], Image.Image]:
             strong = cv2.bilateralFilter(rgb, 9, 60, 7)
         else:
             strong = cv2.pyrMeanShiftFiltering(rgb, 6, 16)
-        m = skin_mask(rgb)[..., None]
+        m = skin_mask(rgb, gate=False)[..., None]  # as measured (2026-11-28): before the chroma gate
         out = m * strong.astype(np.float32) + (1 - m) * rgb.astype(np.float32)
         return Image.fromarray(out.round().clip(0, 255).astype(np.uint8))
     return change

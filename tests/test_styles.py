@@ -156,6 +156,24 @@ def test_previews_show_the_references_colours_at_once_then_the_model_as_it_learn
     assert quiet.meta["style"]["steps"] == 3 and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_strength_moves_the_style_along_the_line_from_the_base(style_data, tiny_snapshot):
+    """strength s saves base + s × (adapted − base): 0 is the base itself, 0.5 the midpoint of the same run."""
+    from artifygan.models import load_generator
+
+    base = load_generator(tiny_snapshot)[0].state_dict()
+    kw = dict(photos=style_data / "photos", base=tiny_snapshot, device="cpu")
+    runs = {s: adapt([style_data / "refs"], config=tiny_config(strength=s), **kw) for s in (1.0, 0.5, 0.0)}
+    full, half, zero = (runs[s].generator.state_dict() for s in (1.0, 0.5, 0.0))
+    floats = [k for k in base if base[k].is_floating_point()]
+    assert max((full[k] - base[k]).abs().max().item() for k in floats) > 1e-3  # the run moved the weights
+    for k in floats:
+        assert torch.equal(zero[k], base[k])
+        torch.testing.assert_close(half[k], (base[k] + full[k]) / 2, rtol=0, atol=1e-6)
+    assert runs[0.5].meta["style"]["config"]["strength"] == 0.5
+    with pytest.raises(ValueError, match="strength"):
+        tiny_config(strength=3.0)
+
+
 def test_adapt_in_memory_without_output(style_data, tiny_snapshot):
     cz = adapt(style_data / "refs" / "a.png", photos=style_data / "photos", base=tiny_snapshot,
                config=tiny_config(steps=1), device="cpu")
@@ -180,6 +198,9 @@ def test_cli_exit_codes(tmp_path, style_data, tiny_snapshot, monkeypatch, capsys
     with pytest.raises(SystemExit) as exc:
         main(["adapt", str(style_data / "refs"), "-o", str(out), "--minutes", "0"])
     assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["adapt", str(style_data / "refs"), "-o", str(out), "--strength", "2.5"])
+    assert exc.value.code == 2 and "between 0 and 2" in capsys.readouterr().err
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
     assert main(["adapt", str(bad), "-o", str(out), "-q"]) == 2
@@ -190,8 +211,9 @@ def test_cli_exit_codes(tmp_path, style_data, tiny_snapshot, monkeypatch, capsys
     monkeypatch.setattr(artifygan.styles, "AdaptConfig", tiny_config)
     argv = ["adapt", str(style_data / "refs"), "-o", str(out), "--photos", str(style_data / "photos"),
             "--base", str(tiny_snapshot), "--steps", "2", "--device", "cpu", "-q"]
-    assert main(argv) == 0
+    assert main([*argv, "--strength", "0.5"]) == 0
     assert "2 steps" in capsys.readouterr().out and (out / "model.safetensors").is_file()
+    assert json.loads((out / "config.json").read_text())["style"]["config"]["strength"] == 0.5
     assert main(argv) == 2  # second time: the folder exists
     assert "not empty" in capsys.readouterr().err
 

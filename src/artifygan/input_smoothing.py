@@ -14,12 +14,37 @@ the snapshots of such a run record it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
 from PIL import Image
+
+T = TypeVar("T")
+
+
+def check_sigmas(settings: Any, label: str) -> None:
+    """A bilateral filter's ``sigma_color`` and ``sigma_space`` must be numbers in (0, 1000]."""
+    for name in ("sigma_color", "sigma_space"):
+        v = getattr(settings, name)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 1000:
+            raise ValueError(f"{label} {name} must be a number in (0, 1000], got {v!r}")
+
+
+def recorded_step(meta: dict[str, Any] | None, key: str, parse: Callable[[Any], T]) -> T | None:
+    """The ``preprocess.<key>`` entry of a snapshot's config parsed by ``parse``, or None when absent.
+
+    Raises ValueError on a malformed entry, so a bad config.json fails when the snapshot is loaded.
+    """
+    pre = (meta or {}).get("preprocess") or {}
+    if not isinstance(pre, dict) or key not in pre:
+        return None
+    try:
+        return parse(pre[key])
+    except ValueError as exc:
+        raise ValueError(f"preprocess.{exc}") from None
 
 
 @dataclass(frozen=True)
@@ -34,10 +59,7 @@ class InputSmoothing:
     def __post_init__(self) -> None:
         if not isinstance(self.d, int) or isinstance(self.d, bool) or not 1 <= self.d <= 31:
             raise ValueError(f"bilateral d must be an integer in 1..31, got {self.d!r}")
-        for name in ("sigma_color", "sigma_space"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 1000:
-                raise ValueError(f"bilateral {name} must be a number in (0, 1000], got {v!r}")
+        check_sigmas(self, "bilateral")
 
     def apply(self, rgb: Image.Image) -> Image.Image:
         """The smoothed RGB picture (same size)."""
@@ -63,17 +85,8 @@ class InputSmoothing:
 
 
 def recorded_smoothing(meta: dict[str, Any] | None) -> InputSmoothing | None:
-    """The smoothing a snapshot's config records (``preprocess.bilateral``), or None.
-
-    Raises ValueError on a malformed entry, so a bad config.json fails when the snapshot is loaded.
-    """
-    pre = (meta or {}).get("preprocess") or {}
-    if not isinstance(pre, dict) or "bilateral" not in pre:
-        return None
-    try:
-        return InputSmoothing.from_dict(pre["bilateral"])
-    except ValueError as exc:
-        raise ValueError(f"preprocess.{exc}") from None
+    """The smoothing a snapshot's config records (``preprocess.bilateral``), or None; ValueError if malformed."""
+    return recorded_step(meta, "bilateral", InputSmoothing.from_dict)
 
 
-__all__ = ["InputSmoothing", "recorded_smoothing"]
+__all__ = ["InputSmoothing", "check_sigmas", "recorded_smoothing", "recorded_step"]

@@ -21,6 +21,13 @@ def _steps(v: str) -> int:
     return x
 
 
+def _strength(v: str) -> float:
+    x = float(v)
+    if not 0 <= x <= 2:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2, got {v}")
+    return x
+
+
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("adapt", help="learn a new style from 1–10 reference pictures (few-shot)",
                        description="Fine-tune a trained model towards the style of 1–10 reference pictures "
@@ -41,6 +48,9 @@ def add(sub: argparse._SubParsersAction) -> None:
                         "references' line texture and tones everywhere, for ink, pencil and print looks; match: "
                         "each region like the reference regions it resembles, for flat colour areas and "
                         "outlines (avatar and vector looks)")
+    p.add_argument("--strength", type=_strength, default=1.0,
+                   help="how far the style moves from the base model (default 1; 0.5: halfway, a milder style "
+                        "that keeps more of the face; up to 2)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     p.add_argument("--anime-cascade", help="anime face cascade .xml (default: $ARTIFYGAN_ANIME_CASCADE, cache)")
     p.add_argument("--preview", type=Path, metavar="FILE",
@@ -67,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = with_style_loss(AdaptConfig(preview_every_s=15.0 if args.preview is not None else 0.0), args.style_loss)
     if args.steps is not None:
         cfg = dataclasses.replace(cfg, steps=args.steps)
+    cfg = dataclasses.replace(cfg, strength=args.strength)
     bar = tqdm(total=1000, disable=args.quiet, dynamic_ncols=True, bar_format="{l_bar}{bar}| {elapsed} {postfix}")
 
     def progress(p) -> None:

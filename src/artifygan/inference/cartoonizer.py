@@ -26,6 +26,7 @@ from ..imageio import ImageError, load_image, pil_to_tensor, tensor_to_pil, to_b
 from ..input_smoothing import InputSmoothing, recorded_smoothing
 from ..models import load_generator
 from ..models.snapshot import SnapshotError, resolve_snapshot, save_generator
+from ..skin_smoothing import recorded_skin_smoothing
 from .tiling import translate_tiled
 
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
@@ -82,7 +83,8 @@ class Cartoonizer:
     value. Inputs of more than ``tile``² pixels run as overlapping ``tile``² tiles (bounded memory).
     ``clean_strokes``: erase thin dark strokes on flat skin (None: as the snapshot's config records).
     ``smooth_input``: bilateral-filter the photo at the net's resolution before the generator (None: as
-    the snapshot's config records; True: its settings, else the defaults; False: never).
+    the snapshot's config records; True: its settings, else the defaults; False: never). A recorded
+    ``preprocess.skin`` step (flatter skin on heavily textured faces) follows the filter and goes with it.
     """
 
     def __init__(self, generator: nn.Module, meta: dict[str, Any] | None = None, device: str = "auto",
@@ -111,6 +113,7 @@ class Cartoonizer:
         self.meta = meta or {}
         self.cleanup = _choose(postprocess_settings(self.meta), clean_strokes, StrokeCleanup)
         self.smoothing = _choose(recorded_smoothing(self.meta), smooth_input, InputSmoothing)
+        self.skin = recorded_skin_smoothing(self.meta) if self.smoothing is not None else None
         self.stride = int(getattr(generator, "stride", 4))
         self.batch_size = max(1, batch_size or default_batch_size(self.device))
         self.max_side = max_side
@@ -137,6 +140,7 @@ class Cartoonizer:
         try:
             postprocess_settings(meta)
             recorded_smoothing(meta)
+            recorded_skin_smoothing(meta)
         except ValueError as exc:
             raise SnapshotError(f"{snap / 'config.json'}: {exc}") from None
         on_cpu = pick_device(device).type == "cpu"
@@ -177,7 +181,8 @@ class Cartoonizer:
         if s != 1.0:
             net = rgb.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BICUBIC)
         if self.smoothing is not None:
-            net = self.smoothing.apply(net)
+            smoothed = self.smoothing.apply(net)
+            net = self.skin.apply(net, smoothed) if self.skin is not None else smoothed
         t = pil_to_tensor(net)
         nh, nw = t.shape[-2:]
         ph, pw = (-nh) % self.stride, (-nw) % self.stride

@@ -71,6 +71,8 @@ def snapshot_candidate(name: str, path: str, device: str = "auto", backend: str 
     cz = Cartoonizer.from_pretrained(path, device=device, backend=backend, resize=process_size,
                                      smooth_input=smooth_input)
     smoothing = {"bilateral": cz.smoothing.to_meta()} if cz.smoothing is not None else None
+    if smoothing is not None and cz.skin is not None:
+        smoothing["skin"] = cz.skin.to_meta()
     return Candidate(name, cz.translate, {"path": cz.meta.get("path"), "params": _params(cz),
                                           "backend": cz.backend, "generator": cz.meta.get("generator"),
                                           "process_size": process_size, "input_smoothing": smoothing})

@@ -78,7 +78,8 @@ def markdown_table(report: dict[str, Any]) -> str:
                      f"| {_num(r['cheek_strokes'], '.1f', 100, '%')} "
                      f"| {_num(r['detail_eyes'], '.2f')} / {_num(r['detail_mouth'], '.2f')} "
                      f"| {_num(r['img_per_s'], '.1f')} |")
-    smoothed = [f"{r['model']}: bilateral " + ", ".join(f"{k} {v}" for k, v in sm["bilateral"].items())
+    smoothed = [f"{r['model']}: " + ", then ".join(f"{step} " + ", ".join(f"{k} {v}" for k, v in sm[step].items())
+                                               for step in ("bilateral", "skin") if step in sm)
                 for r in report["results"] if (sm := r.get("input_smoothing"))]
     if smoothed:
         lines += ["", "Input smoothing (applied to the photo before the model): " + "; ".join(smoothed) + "."]

@@ -146,6 +146,19 @@ def _uint8_to_tensor(arr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
 
 
+@torch.no_grad()
+def blend_weights(model: nn.Module, base_state: dict[str, torch.Tensor], strength: float) -> nn.Module:
+    """``model`` moved to ``base + strength × (model − base)``, its floating-point tensors in place.
+
+    Why: a style fine-tuned from a base stays in the base's basin, so points on the line between the two
+    are working models (weight-space interpolation): a style's strength without another training run.
+    """
+    for name, t in model.state_dict().items():
+        if t.is_floating_point():
+            t.copy_(torch.lerp(base_state[name].to(t.device, t.dtype), t, strength))
+    return model
+
+
 def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathLike] | None = None,
           minutes: float | None = None, base: PathLike | None = None, out: PathLike | None = None,
           progress: ProgressFn | None = None, config: AdaptConfig | None = None, device: str = "auto",
@@ -175,6 +188,7 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     dev = pick_device(device)
     cfg = cfg.for_device(dev.type)
     generator, base_meta = load_generator(snap, device=str(dev))
+    base_state = {k: v.detach().clone() for k, v in generator.state_dict().items()} if cfg.strength != 1 else None
     previewer = None
     if progress is not None and cfg.preview_every_s > 0:  # on the first photo, in the middle of its long side
         # no "preprocess": a style learns on unsmoothed photos and records no input smoothing, so neither
@@ -185,6 +199,8 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     # `minutes` bounds the whole call: training gets what reading and loading left, less a few seconds to save
     budget = 60.0 * cfg.minutes - (time.perf_counter() - t_begin) - SAVE_RESERVE_S
     g_ema, info = train_style(generator, references, photo_list, strong, cfg, dev, progress, budget, previewer)
+    if base_state is not None:
+        blend_weights(g_ema, base_state, cfg.strength)
     info["seconds"] = round(time.perf_counter() - t_begin, 1)
 
     meta = {k: base_meta[k] for k in ("size",) if k in base_meta}

@@ -71,6 +71,9 @@ class AdaptConfig:
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     ema: float = 0.98  # the saved generator is this moving average of the trained one (less flicker)
+    # how far the saved style moves from the base model, in weight space: base + strength × (adapted − base);
+    # below 1 a milder style (more of the base's look and structure), above 1 a stronger one
+    strength: float = 1.0
     seed: int = 0
     detect_faces: bool = True
     # with a progress callback: a zero-shot preview before the first step, then one every this many
@@ -93,6 +96,8 @@ class AdaptConfig:
             raise ValueError(f"preview_every_s must be ≥ 0, got {self.preview_every_s}")
         if self.style_loss not in STYLE_LOSS_CHOICES:
             raise ValueError(f"style_loss must be one of {', '.join(STYLE_LOSS_CHOICES)}, got {self.style_loss!r}")
+        if not 0 <= self.strength <= 2:
+            raise ValueError(f"strength must be in [0, 2], got {self.strength}")
         if self.palette_size < 1:
             raise ValueError(f"palette_size must be ≥ 1, got {self.palette_size}")
 

@@ -1,0 +1,136 @@
+"""Skin smoothing (issue 13's worst case): flatter skin on heavily textured faces, nothing on smooth ones."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from artifygan import Cartoonizer
+from artifygan.models import GENERATORS, save_generator
+from artifygan.models.snapshot import SnapshotError
+from artifygan.skin_smoothing import SkinSmoothing, recorded_skin_smoothing, skin_mask, texture_share
+
+SKIN = (220, 170, 140)  # YCrCb chroma ~ (155, 105): inside the skin box
+BLUE = (40, 90, 200)
+
+
+def face(colour=SKIN, lines: int = 0, size: int = 96, blue_cols: int = 0) -> np.ndarray:
+    """A flat picture of ``colour`` with a web of 1-px lines ``lines`` grey levels darker every 6 px
+    (wrinkles); the last ``blue_cols`` columns are blue, with the same web."""
+    a = np.zeros((size, size, 3), np.float32) + np.array(colour, np.float32)
+    if blue_cols:
+        a[:, -blue_cols:] = BLUE
+    a[::6] -= lines
+    a[:, ::6] -= lines
+    return a.clip(0, 255).astype(np.uint8)
+
+
+def test_the_mask_finds_skin_and_only_skin_coloured_centres():
+    m = skin_mask(face(blue_cols=24))
+    assert m[:, :60].min() > 0.9 and m[:, -12:].max() < 0.01
+    assert skin_mask(face(colour=(128, 128, 128))).max() == 0  # a grey centre: no skin step at all
+    assert skin_mask(face(colour=BLUE)).max() == 0
+
+
+def test_smooth_skin_is_left_exactly_as_it_was():
+    s = SkinSmoothing()
+    smooth = face(lines=0)
+    assert texture_share(smooth, skin_mask(smooth)) == 0.0
+    assert s.apply_array(smooth, smooth) is smooth
+
+
+def test_wrinkled_skin_is_flattened_and_other_colours_kept():
+    s = SkinSmoothing()
+    a = face(lines=60, blue_cols=32)
+    mask = skin_mask(a)
+    before = texture_share(a, mask)
+    assert before > s.full  # the web of lines is far above the full-strength texture share
+    out = s.apply_array(a, a)
+    assert texture_share(out, mask) < 0.5 * before
+    assert np.array_equal(out[:, -16:], a[:, -16:])  # the blue part (beyond the mask's feather) is untouched
+
+
+def test_a_grey_picture_with_lines_is_untouched():
+    a = face(colour=(128, 128, 128), lines=60)
+    assert np.array_equal(SkinSmoothing().apply_array(a, a), a)
+
+
+def test_the_weight_ramps_from_start_to_full():
+    s = SkinSmoothing(start=0.04, full=0.10)
+    assert s.weight(0.0) == 0.0 and s.weight(0.04) == 0.0
+    assert s.weight(0.07) == pytest.approx(0.5) and s.weight(0.10) == 1.0 and s.weight(0.5) == 1.0
+
+
+@pytest.mark.parametrize("raw", [{"start": 0.2, "full": 0.1}, {"passes": 0}, {"d": 1.5}, {"sigma_color": -1},
+                                 {"threshold": True}, {"radius": 3}, [0.04, 0.1], "on"])
+def test_bad_settings_are_refused_with_the_entry_named(raw):
+    with pytest.raises(ValueError, match="preprocess.skin"):
+        recorded_skin_smoothing({"preprocess": {"skin": raw}})
+
+
+def test_settings_round_trip_through_the_config():
+    s = SkinSmoothing(start=0.05, full=0.2, passes=2)
+    assert recorded_skin_smoothing({"preprocess": {"skin": json.loads(json.dumps(s.to_meta()))}}) == s
+    assert recorded_skin_smoothing({"preprocess": {"bilateral": {}}}) is None
+    assert recorded_skin_smoothing(None) is None
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory):
+    torch.manual_seed(0)
+    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
+    return save_generator(g, "light", tmp_path_factory.mktemp("model") / "snap")
+
+
+def with_preprocess(src, dst, preprocess):
+    shutil.copytree(src, dst)
+    meta = json.loads((dst / "config.json").read_text())
+    meta["preprocess"] = preprocess
+    (dst / "config.json").write_text(json.dumps(meta))
+    return dst
+
+
+def test_the_inference_path_applies_the_recorded_step(snapshot, tmp_path):
+    bil = {"d": 5, "sigma_color": 20, "sigma_space": 3}
+    plain = Cartoonizer.from_pretrained(with_preprocess(snapshot, tmp_path / "b", {"bilateral": bil}),
+                                        device="cpu", backend="torch")
+    skin_path = with_preprocess(snapshot, tmp_path / "s", {"bilateral": bil, "skin": SkinSmoothing().to_meta()})
+    skin = Cartoonizer.from_pretrained(skin_path, device="cpu", backend="torch")
+    assert plain.skin is None and skin.skin == SkinSmoothing()
+    wrinkled, smooth = Image.fromarray(face(lines=70)), Image.fromarray(face(lines=0))
+    a, b = (np.asarray(cz.translate([wrinkled])[0], np.int16) for cz in (plain, skin))
+    assert np.abs(a - b).max() > 10  # the wrinkled face reaches the generator flattened
+    a, b = (np.asarray(cz.translate([smooth])[0]) for cz in (plain, skin))
+    assert np.array_equal(a, b)  # a smooth one, exactly as before
+    off = Cartoonizer.from_pretrained(skin_path, device="cpu", backend="torch", smooth_input=False)
+    assert off.smoothing is None and off.skin is None  # --smooth-input off is the bare network
+
+
+def test_a_malformed_entry_fails_at_load_naming_the_file(snapshot, tmp_path):
+    bad = with_preprocess(snapshot, tmp_path / "bad", {"skin": {"start": 2}})
+    with pytest.raises(SnapshotError, match="config.json.*preprocess.skin"):
+        Cartoonizer.from_pretrained(bad, device="cpu", backend="torch")
+
+
+def test_evaluate_records_and_reports_the_skin_step(snapshot, tmp_path):
+    from artifygan.metrics.evaluate import snapshot_candidate
+    from artifygan.metrics.report import markdown_table
+
+    snap = with_preprocess(snapshot, tmp_path / "e", {"bilateral": {"d": 5, "sigma_color": 20, "sigma_space": 3},
+                                                      "skin": {"start": 0.05, "full": 0.2}})
+    info = snapshot_candidate("s", str(snap), "cpu", "torch").info["input_smoothing"]
+    assert info["skin"] == SkinSmoothing(start=0.05, full=0.2).to_meta()
+    row = {"model": "s", "params": 1, "kid_x100": 1.0, "kid_x100_std": 0.1, "fid": 2.0, "face_kept": 1.0,
+           "landmark_nme": 0.05, "cheek_strokes": 0.01, "detail_eyes": 0.9, "detail_mouth": 0.9, "img_per_s": 3.0,
+           "input_smoothing": info}
+    md = markdown_table({"protocol": {"n_photos": 4, "n_reference": 4, "size": 64, "inception_resize": "pil_bicubic",
+                                      "kid": {"subsets": 2, "subset_size": 2}}, "results": [row]})
+    assert "s: bilateral d 5, sigma_color 20, sigma_space 3, then skin start 0.05, full 0.2," in md
+
+
+def test_the_bundled_default_records_the_skin_step():
+    cz = Cartoonizer.from_pretrained(device="cpu", backend="torch")
+    assert cz.skin == recorded_skin_smoothing(cz.meta) == SkinSmoothing()
