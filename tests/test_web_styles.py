@@ -51,7 +51,7 @@ class FakeAdapt:
 
             raise ImageError(f"{Path(refs[0]) / 'ref02.png'}: {self.fail}")
         self.calls.append({"sizes": [r.image.size for r in references], "base": base, "nn_weight": config.nn_weight,
-                           "style_loss": config.style_loss})
+                           "style_loss": config.style_loss, "strength": config.strength})
         progress(AdaptProgress(1, 2, 0.1, 10.0, {}, preview=Image.new("RGB", (20, 16), (200, 30, 30))))
         assert self.gate.wait(30)
         shutil.copytree(self.styled, out)
@@ -126,7 +126,7 @@ def test_style_api_learns_a_style_and_serves_it(style_server, fake_adapt, tiny_s
     assert running["style_loss"] is None  # known once done: what "auto" chose
     # the pictures reached adapt decoded, at their size, and the style started from the first model
     assert fake_adapt.calls == [{"sizes": [(40, 32), (24, 48)], "base": tiny_snapshot, "nn_weight": 0.0,
-                                 "style_loss": "auto"}]  # adapt chooses the loss from the pictures
+                                 "style_loss": "auto", "strength": 1.0}]  # adapt chooses the loss from the pictures
     assert client.get("/api/models").json()["models"] == ["tiny", "sketch"]
     assert [j["id"] for j in client.get("/api/styles").json()["jobs"]] == [job["id"]]
 
@@ -150,6 +150,23 @@ def test_style_api_takes_the_style_loss(style_server, fake_adapt):
     r = client.post("/api/styles", data={"name": "flat2", "style_loss": "hatching"}, files=pngs((32, 32)))
     assert r.status_code == 400 and r.json()["detail"] == "style loss: 'hatching' is not one of auto, gram, match"
     assert len(fake_adapt.calls) == 1
+
+
+def test_style_api_takes_the_strength(style_server, fake_adapt):
+    """strength=0.5: the job adapts with AdaptConfig.strength 0.5; out of range or not a number: one line, 400."""
+    _, _, client = style_server
+    r = client.post("/api/styles", data={"name": "mild", "strength": "0.5"}, files=pngs((32, 32)))
+    assert r.status_code == 202 and wait_job(client, r.json()["id"])["state"] == "done"
+    assert fake_adapt.calls[-1]["strength"] == 0.5
+    r = client.post("/api/styles", data={"name": "full"}, files=pngs((32, 32)))
+    assert r.status_code == 202 and wait_job(client, r.json()["id"])["state"] == "done"
+    assert fake_adapt.calls[-1]["strength"] == 1.0  # the default
+    for value, detail in (("3", "strength: must be between 0 and 2, got 3.0"),
+                          ("nan", "strength: must be between 0 and 2, got nan"),
+                          ("lots", "strength: 'lots' is not a number between 0 and 2")):
+        r = client.post("/api/styles", data={"name": "bad", "strength": value}, files=pngs((32, 32)))
+        assert r.status_code == 400 and r.json()["detail"] == detail
+    assert len(fake_adapt.calls) == 2
 
 
 def test_style_api_refuses_bad_requests_with_one_line(style_server, fake_adapt):

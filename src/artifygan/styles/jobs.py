@@ -6,6 +6,7 @@ queue on the service's own lock, which an adapt never takes).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -87,12 +88,14 @@ class StyleJobs:
         return {p.name: p for p in sorted(self.root.iterdir())
                 if p.is_dir() and not p.name.startswith(".") and (p / "config.json").is_file()}
 
-    def start(self, name: str, images: list, taken: list[str], style_loss: str = "auto") -> StyleJob:
+    def start(self, name: str, images: list, taken: list[str], style_loss: str = "auto",
+              strength: float = 1.0) -> StyleJob:
         """Save the pictures (PIL images, already decoded within the upload limits) and start adapting.
 
         ``taken``: names already in use (models the server offers); ``style_loss``: auto | gram | match (what
         carries the style: config.STYLE_LOSSES; auto chooses from the pictures, choose.py), on top of the
-        server's settings. Bad names and pictures raise :class:`StyleError`, a name in use or a second
+        server's settings; ``strength``: how far the style moves from the base (0–2, AdaptConfig.strength).
+        Bad names and pictures raise :class:`StyleError`, a name in use or a second
         concurrent job :class:`StyleConflict`, each with a message for the user. More than 10 pictures are
         refused (the CLI only warns): a server bounds what one request may make it store and learn from.
         """
@@ -107,6 +110,9 @@ class StyleJobs:
             config = with_style_loss(self.config or AdaptConfig(), style_loss)
         except ValueError:
             raise StyleError(f"style loss: {style_loss[:20]!r} is not one of {', '.join(ASKABLE)}") from None
+        if not 0 <= strength <= 2:  # NaN included
+            raise StyleError(f"strength: must be between 0 and 2, got {strength}")
+        config = dataclasses.replace(config, strength=float(strength))
         for i, im in enumerate(images):  # refused now, not minutes later when the job reads them
             if why := too_small(im):
                 raise StyleError(f"picture {i + 1}: {why}")

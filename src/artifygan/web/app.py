@@ -35,7 +35,7 @@ def style_panel(service: Service, jobs: StyleJobs, model):
     """The "new style" panel: upload 1–10 pictures, a progress bar and a preview while the job learns them."""
     import gradio as gr
 
-    def learn(files, name, look, progress=gr.Progress()):  # noqa: B008  (Gradio's progress injection)
+    def learn(files, name, look, strength, progress=gr.Progress()):  # noqa: B008  (Gradio's progress injection)
         images = []
         for i, data in enumerate(files or []):
             try:
@@ -43,7 +43,7 @@ def style_panel(service: Service, jobs: StyleJobs, model):
             except RequestError as exc:
                 raise gr.Error(f"picture {i + 1}: {exc}") from None
         try:
-            job = jobs.start(name, images, service.names, LOOKS.get(look, "auto"))
+            job = jobs.start(name, images, service.names, LOOKS.get(look, "auto"), float(strength))
         except StyleError as exc:
             raise gr.Error(str(exc)) from None
         shown = -1
@@ -68,11 +68,13 @@ def style_panel(service: Service, jobs: StyleJobs, model):
                    elem_id="style-refs")
     name = gr.Textbox(label="Style name", placeholder="e.g. sketch", max_lines=1, elem_id="style-name")
     look = gr.Radio(list(LOOKS), value=next(iter(LOOKS)), label="What makes the style", elem_id="style-look")
+    strength = gr.Slider(0, 2, value=1, step=0.1, label="Strength (1: the full style; lower: milder, more of the face)",
+                         elem_id="style-strength")
     go = gr.Button("Learn this style", elem_id="style-learn")
     status = gr.Markdown(elem_id="style-status")
     preview = gr.Image(type="pil", label="Preview: the style so far, on one of the photos it learns on",
                        elem_id="style-preview", interactive=False, format="png", height=256)
-    go.click(learn, [refs, name, look], [model, status, preview], concurrency_limit=1, concurrency_id="adapt",
+    go.click(learn, [refs, name, look, strength], [model, status, preview], concurrency_limit=1, concurrency_id="adapt",
              api_visibility="private")
 
 

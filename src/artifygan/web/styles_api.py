@@ -28,6 +28,8 @@ NAME = Form("", description="the new style's name: 1–40 letters, digits, '-' o
 STYLE_LOSS = Form("auto", description="what carries the style: auto (match for mostly flat-colour pictures, else "
                   "gram), gram (line texture and tones: ink, pencil, prints) or match (flat colour areas and "
                   "outlines: avatars, vector art)")
+STRENGTH = Form("1", description="how far the style moves from the base model: 0–2 (1: the full style, "
+                "0.5: a milder one)")
 
 
 def style_jobs(service: Service, root: str | Path | None = None, config: AdaptConfig | None = None,
@@ -64,8 +66,12 @@ def add_style_routes(app: FastAPI, service: Service, jobs: StyleJobs) -> None:
 
     @app.post("/api/styles", status_code=202)
     async def new_style(response: Response, name: str = NAME, images: list[UploadFile] | None = IMAGES,
-                        style_loss: str = STYLE_LOSS) -> dict:
+                        style_loss: str = STYLE_LOSS, strength: str = STRENGTH) -> dict:
         """Start learning a style; poll the job's URL (the Location header) until its state is done."""
+        try:
+            amount = float(strength)
+        except ValueError:
+            raise HTTPException(400, f"strength: {strength[:20]!r} is not a number between 0 and 2") from None
         files = images or []
         if not files:
             raise HTTPException(400, f"upload 1–{MAX_REFERENCES} reference pictures as 'images' fields")
@@ -80,7 +86,7 @@ def add_style_routes(app: FastAPI, service: Service, jobs: StyleJobs) -> None:
                 code = 413 if "too large" in str(exc) else 400
                 raise HTTPException(code, f"picture {i + 1} ({_label(upload.filename)}): {exc}") from None
         try:
-            job = await run_in_threadpool(jobs.start, name, pictures, service.names, style_loss)
+            job = await run_in_threadpool(jobs.start, name, pictures, service.names, style_loss, amount)
         except StyleConflict as exc:
             raise HTTPException(409, str(exc)) from None
         except StyleError as exc:
