@@ -23,8 +23,8 @@ from PIL import Image
 from .input_smoothing import check_sigmas, recorded_step
 
 # the centre's median chroma must fall here to be taken as skin (YCrCb, 0–255): Chai & Ngan's box,
-# widened; grey (Cr = Cb = 128) is outside
-SKIN_CR = (131.0, 180.0)
+# widened (red-filtered selfies reach Cr 205); grey (Cr = Cb = 128) is outside
+SKIN_CR = (131.0, 205.0)
 SKIN_CB = (70.0, 138.0)
 
 
