@@ -97,7 +97,7 @@ class AdaptConfig:
         if self.style_loss not in STYLE_LOSS_CHOICES:
             raise ValueError(f"style_loss must be one of {', '.join(STYLE_LOSS_CHOICES)}, got {self.style_loss!r}")
         if not 0 <= self.strength <= 2:
-            raise ValueError(f"strength must be in [0, 2], got {self.strength}")
+            raise ValueError(f"strength: must be between 0 and 2, got {self.strength}")
         if self.palette_size < 1:
             raise ValueError(f"palette_size must be ≥ 1, got {self.palette_size}")
 

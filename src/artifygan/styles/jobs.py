@@ -110,9 +110,10 @@ class StyleJobs:
             config = with_style_loss(self.config or AdaptConfig(), style_loss)
         except ValueError:
             raise StyleError(f"style loss: {style_loss[:20]!r} is not one of {', '.join(ASKABLE)}") from None
-        if not 0 <= strength <= 2:  # NaN included
-            raise StyleError(f"strength: must be between 0 and 2, got {strength}")
-        config = dataclasses.replace(config, strength=float(strength))
+        try:  # AdaptConfig's own bound (NaN included)
+            config = dataclasses.replace(config, strength=float(strength))
+        except ValueError as exc:
+            raise StyleError(str(exc)) from None
         for i, im in enumerate(images):  # refused now, not minutes later when the job reads them
             if why := too_small(im):
                 raise StyleError(f"picture {i + 1}: {why}")
