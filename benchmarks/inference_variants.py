@@ -86,6 +86,28 @@ def levels(lo_p: float = 1.0, hi_p: float = 99.0, max_gain: float = 2.0,
     return change
 
 
+def stroke_fill(k: int, lo: float = 8.0, hi: float = 20.0, skin: bool = True,
+                median: bool = False) -> Callable[[Image.Image, Image.Image], Image.Image]:
+    """Thin dark strokes of the output filled in: where the output is darker than its grey closing (a
+    ``k``×``k`` ellipse; black-hat ``lo``–``hi`` levels ramps the weight 0–1), the closing (or, with
+    ``median``, the k×k median) replaces it; with ``skin``, only on the photo's skin (``skin_mask``)."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+
+    def change(photo: Image.Image, out: Image.Image) -> Image.Image:
+        rgb = np.ascontiguousarray(np.asarray(out.convert("RGB")))
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        bh = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel).astype(np.float32)
+        w = np.clip((bh - lo) / (hi - lo), 0, 1)
+        if skin:
+            ph = np.asarray(photo.convert("RGB").resize(out.size, Image.BICUBIC))
+            w *= skin_mask(ph)
+        fill = cv2.medianBlur(rgb, k) if median else cv2.morphologyEx(rgb, cv2.MORPH_CLOSE, kernel)
+        w = cv2.GaussianBlur(w, (0, 0), 0.7)[..., None]
+        res = w * fill.astype(np.float32) + (1 - w) * rgb.astype(np.float32)
+        return Image.fromarray(res.round().clip(0, 255).astype(np.uint8))
+    return change
+
+
 def variants(cz: Cartoonizer) -> dict[str, Callable[[Images], Images]]:
     """name → translate function; the model's outputs are computed once per photo set and shared."""
     cache: dict[int, Images] = {}
@@ -118,7 +140,10 @@ def variants(cz: Cartoonizer) -> dict[str, Callable[[Images], Images]]:
             "skin-bil2": on_input(skin_smoothing("bil2")), "skin-bil60": on_input(skin_smoothing("bil60")),
             "skin-ms": on_input(skin_smoothing("ms")),
             "levels": on_input(levels()), "levels-g1.5": on_input(levels(0.5, 99.5, 1.5)),
-            "levels-mean0.45": on_input(levels(mean_to=0.45))}
+            "levels-mean0.45": on_input(levels(mean_to=0.45)),
+            "fill3": on_output(stroke_fill(3)), "fill5": on_output(stroke_fill(5)),
+            "fill7": on_output(stroke_fill(7)), "fill5-all": on_output(stroke_fill(5, skin=False)),
+            "fill5-median": on_output(stroke_fill(5, median=True))}
 
 
 def main() -> int:

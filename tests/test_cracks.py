@@ -4,7 +4,7 @@ import json
 
 import torch
 
-from artifygan.training.cracks import crack, flat_mask, stroke_mask
+from artifygan.training.cracks import crack, crack_seed, flat_mask, stroke_mask
 from artifygan.training.loop import train
 
 from .conftest import tiny_config
@@ -41,6 +41,14 @@ def test_crack_darkens_flat_pixels_only_and_is_reproducible():
     assert (diff[..., :28] < -20).any(dim=(1, 2, 3)).all()  # each picture has strokes ≥ 20 levels darker
     assert torch.equal(y, crack(x, torch.Generator().manual_seed(3)))
     assert not torch.equal(y, crack(x, torch.Generator().manual_seed(4)))
+
+
+def test_crack_seeds_differ_by_rank_and_keep_the_single_device_stream():
+    assert crack_seed(7, 12, 1) == 7 * 7919 + 12 * 31 + 1  # what one device always drew
+    seeds = {crack_seed(7, 12, 1, rank, 4) for rank in range(4)}
+    assert len(seeds) == 4  # each data-parallel rank its own cracks
+    assert crack_seed(7, 12, 1, 2, 4) == crack_seed(7, 12, 1, 2, 4)  # a function of the step: resumes match
+    assert crack_seed(7, 12, 1, 3, 4) != crack_seed(7, 13, 1, 3, 4)
 
 
 def test_crack_negatives_enter_the_discriminator_loss_and_resume_the_same(tiny_data, tmp_path):

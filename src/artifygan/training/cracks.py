@@ -61,6 +61,13 @@ def stroke_mask(n: int, h: int, w: int, gen: torch.Generator, device: torch.devi
     return F.conv2d(mask, kernel.view(1, 1, 3, 3), padding=1).clamp(max=1.0)
 
 
+def crack_seed(seed: int, step: int, micro: int, rank: int = 0, world: int = 1) -> int:
+    """The seed of one micro-batch's cracks: a function of the step, so a resumed run draws what the
+    uninterrupted one would, and of the rank, so data-parallel ranks crack differently (one rank: the
+    seeds single-device runs always had)."""
+    return (seed * 7919 + step * 31 + micro) * world + rank
+
+
 def crack(cartoon: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """The cartoons ([-1, 1], N×3×H×W) with thin dark strokes drawn on their flat regions only."""
     n, _, h, w = cartoon.shape
@@ -70,4 +77,4 @@ def crack(cartoon: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return (bright * (1 - depth * m) * 2 - 1).to(cartoon.dtype)
 
 
-__all__ = ["crack", "flat_mask", "stroke_mask"]
+__all__ = ["crack", "crack_seed", "flat_mask", "stroke_mask"]

@@ -34,7 +34,7 @@ from ..models.face_structure import face_features
 from . import ddp
 from .checkpoint import load_state, rng_state, save_state, set_rng_state, warm_start
 from .compile_cache import load_compile_cache, save_compile_cache
-from .cracks import crack
+from .cracks import crack, crack_seed
 from .rundir import CONFIG_FILE, STATE_FILE, StatsWriter, attach_log_file, next_run_dir, write_config
 from .setup import (
     StopOnSignal,
@@ -271,8 +271,9 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                         with torch.no_grad(), autocast():
                             fake = G_fwd(photo)
                     parts = [cartoon, fake.detach()] + ([smooth] if cfg.loss.edge_promoting else [])
-                    if cfg.loss.crack_negatives > 0:  # cracks.py: its own stream per step, so resumes match
-                        parts.append(crack(cartoon, torch.Generator().manual_seed(t_cfg.seed * 7919 + step * 31 + i)))
+                    if cfg.loss.crack_negatives > 0:  # cracks.py: its own stream per step and rank
+                        seed = crack_seed(t_cfg.seed, step, i, info.rank, info.world)
+                        parts.append(crack(cartoon, torch.Generator().manual_seed(seed)))
                     with _no_sync(D_train, i < accum - 1):
                         with autocast():
                             logits = D_fwd(torch.cat(parts)).float().chunk(len(parts))
