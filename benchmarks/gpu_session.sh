@@ -45,7 +45,7 @@
 #   PARTS="chunk" TL=7 T_TRAIN=520 NORESUME=1 BATCH=16 INIT=200 NSNAP=6 RECIPE=configs/selfie2anime_light.yaml
 #   EXTRA='data.smoothed=[] loss.surface=1.0 loss.content=2.0 loss.content_from={} loss.style=100
 #   loss.color=2.0 loss.tv=0.2 model.discriminator_args={"base_ch":16,"norm":"none","spectral_norm":true}
-#   data.photo_smoothing={"d":7,"sigma_color":25,"sigma_space":6} loss.face=0.5 train.adv_steps=8000
+#   data.photo_smoothing={"d":7,"sigma_color":25,"sigma_space":6} data.photo_skin={} loss.face=0.5 train.adv_steps=8000
 #   train.snapshot_every=500'
 # (Compile cache, 2026-11-28: that chunk brings back compile-cache.gz.part-*; put it together as
 # carry/compile-cache.bin, `cat compile-cache.gz.part-* | gunzip > carry/compile-cache.bin`, and the next

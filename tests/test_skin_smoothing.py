@@ -134,3 +134,68 @@ def test_evaluate_records_and_reports_the_skin_step(snapshot, tmp_path):
 def test_the_bundled_default_records_the_skin_step():
     cz = Cartoonizer.from_pretrained(device="cpu", backend="torch")
     assert cz.skin == recorded_skin_smoothing(cz.meta) == SkinSmoothing()
+
+
+@pytest.fixture()
+def wrinkled_data(tiny_data, tmp_path):
+    """The tiny cartoons with 4 photos of wrinkled skin (40×40)."""
+    (tmp_path / "photos").mkdir()
+    for i in range(4):
+        Image.fromarray(face(lines=60 + 10 * i, size=40)).save(tmp_path / "photos" / f"{i}.png")
+    shutil.copytree(tiny_data / "cartoons", tmp_path / "cartoons")
+    return tmp_path
+
+
+def test_training_applies_the_skin_step_to_its_crops_and_records_it(wrinkled_data, tmp_path):
+    from artifygan.data.dataset import UnpairedImages
+    from artifygan.input_smoothing import InputSmoothing
+    from artifygan.training.loop import train
+
+    from .conftest import tiny_config
+
+    bilateral, skin = InputSmoothing(5, 40.0, 3.0), SkinSmoothing(start=0.0, full=0.01)
+    folders = [str(wrinkled_data / "photos")], [str(wrinkled_data / "cartoons")]
+    plain = UnpairedImages(*folders, size=32, photo_smoothing=bilateral)
+    skinned = UnpairedImages(*folders, size=32, photo_smoothing=bilateral, photo_skin=skin)
+    raw = UnpairedImages(*folders, size=32)[(0, 1)]["photo"].permute(1, 2, 0).numpy()
+    p, s = plain[(0, 1)]["photo"].permute(1, 2, 0).numpy(), skinned[(0, 1)]["photo"].permute(1, 2, 0).numpy()
+    assert np.array_equal(s, skin.apply_array(raw, bilateral.apply_array(raw)))  # the same crop, both steps
+    assert np.abs(s.astype(int) - p.astype(int)).max() > 10  # the skin step did flatten the wrinkles
+    run = train(tiny_config(wrinkled_data, "train.init_steps=1", "train.adv_steps=1",
+                            'data.photo_smoothing={"d": 5, "sigma_color": 40, "sigma_space": 3}',
+                            'data.photo_skin={"start": 0.0, "full": 0.01}'),
+                run_root=tmp_path / "runs", progress=False)
+    meta = json.loads((run / "snapshots" / "step_0000002" / "config.json").read_text())
+    assert meta["preprocess"]["skin"] == skin.to_meta()
+    assert Cartoonizer.from_pretrained(run, device="cpu", backend="torch").skin == skin
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ('data.photo_skin={}', "needs data.photo_smoothing"),
+    ('data.photo_skin={"begin": 0.1}', "data.photo_skin: skin settings must be an object"),
+])
+def test_a_bad_training_skin_setting_fails_before_training(tiny_data, tmp_path, extra, message):
+    from artifygan.training.loop import train
+
+    from .conftest import tiny_config
+
+    smoothing = ('data.photo_smoothing={"d": 5, "sigma_color": 40, "sigma_space": 3}',) if "begin" in extra else ()
+    with pytest.raises(ValueError, match=message):
+        train(tiny_config(tiny_data, "train.init_steps=1", *smoothing, extra), run_root=tmp_path / "runs",
+              progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_student_takes_the_teachers_recorded_skin_step(tiny_data, tmp_path):
+    from artifygan.training.loop import train
+
+    from .conftest import tiny_config
+
+    torch.manual_seed(0)
+    pre = {"bilateral": {"d": 5, "sigma_color": 40, "sigma_space": 3}, "skin": SkinSmoothing(full=0.2).to_meta()}
+    teacher = save_generator(GENERATORS.build("light", {"ch": 8, "n_blocks": 1}), "light", tmp_path / "teacher",
+                             extra={"preprocess": pre})
+    run = train(tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=0", f"model.teacher={teacher}",
+                            "loss.teacher=1"), run_root=tmp_path / "a", progress=False)
+    meta = json.loads((run / "snapshots" / "step_0000001" / "config.json").read_text())
+    assert meta["preprocess"]["skin"] == pre["skin"] and meta["preprocess"]["bilateral"] == pre["bilateral"]

@@ -35,6 +35,9 @@ class DataConfig:
     # edge-preserving filter of every photo crop before the generator, e.g. {d: 7, sigma_color: 25,
     # sigma_space: 6} (input_smoothing.InputSmoothing); snapshots record it and inference applies it
     photo_smoothing: dict[str, Any] | None = None
+    # the skin step after it (skin_smoothing.SkinSmoothing fields; {} for its defaults), so a model learns on
+    # what the shipped inference gives it; needs photo_smoothing; snapshots record it as preprocess.skin
+    photo_skin: dict[str, Any] | None = None
 
 
 @dataclass
@@ -290,6 +293,15 @@ def validate_config(cfg: Config) -> None:
             InputSmoothing.from_dict(d.photo_smoothing)
         except ValueError as exc:
             raise ValueError(f"data.photo_smoothing: {exc}") from None
+    if d.photo_skin is not None:
+        from .skin_smoothing import SkinSmoothing
+
+        if d.photo_smoothing is None:
+            raise ValueError("data.photo_skin: runs after the bilateral filter, so it needs data.photo_smoothing")
+        try:
+            SkinSmoothing.from_dict(d.photo_skin)
+        except ValueError as exc:
+            raise ValueError(f"data.photo_skin: {exc}") from None
 
 
 def config_from_dict(data: dict[str, Any] | None) -> Config:

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset, Sampler
 from ..faces import FaceFraming
 from ..imageio import ImageError, list_images, load_image
 from ..input_smoothing import InputSmoothing
+from ..skin_smoothing import SkinSmoothing
 from .smoothing import edge_smooth
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,8 @@ def prepared_framing(photo_dirs: list[str]) -> FaceFraming:
 class UnpairedImages(Dataset):
     def __init__(self, photos: list[str], cartoons: list[str], smoothed: list[str] | None = None,
                  size: int = 256, hflip: bool = True, seed: int = 0,
-                 photo_smoothing: InputSmoothing | None = None, resize: int | None = None) -> None:
+                 photo_smoothing: InputSmoothing | None = None, resize: int | None = None,
+                 photo_skin: SkinSmoothing | None = None) -> None:
         self.photos = list_images(photos)
         self.cartoons = list_images(cartoons)
         if not self.photos:
@@ -69,6 +71,7 @@ class UnpairedImages(Dataset):
             raise ValueError(f"data.resize {resize} is smaller than the crop size {size}")
         self.size, self.hflip, self.seed, self.resize = size, hflip, seed, resize
         self.photo_smoothing = photo_smoothing  # applied to the crop: at the resolution the generator sees
+        self.photo_skin = photo_skin if photo_smoothing is not None else None  # after it, as inference does
         self.smooth_on_device = False
         self._bad: set[Path] = set()
 
@@ -122,8 +125,11 @@ class UnpairedImages(Dataset):
         ci, cartoon = self._load(self.cartoons, (index + epoch * 7919) % n_c, "cartoon")
         (p,) = self._crop([photo], self._rng(epoch, index, 0))
         if self.photo_smoothing is not None:
-            p = torch.from_numpy(self.photo_smoothing.apply_array(p.permute(1, 2, 0).numpy())).permute(2, 0, 1)
-            p = p.contiguous()
+            crop = p.permute(1, 2, 0).numpy()
+            smoothed = self.photo_smoothing.apply_array(crop)
+            if self.photo_skin is not None:
+                smoothed = self.photo_skin.apply_array(crop, smoothed)
+            p = torch.from_numpy(smoothed).permute(2, 0, 1).contiguous()
         if self.smoothed is None and self.smooth_on_device:
             (c,) = self._crop([cartoon], self._rng(epoch, index, 1))
             return {"photo": p, "cartoon": c}

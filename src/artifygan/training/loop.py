@@ -41,7 +41,7 @@ from .setup import (
     configure_backends,
     memory_format,
     peak_memory_gb,
-    photo_smoothing,
+    photo_steps,
     resolve_precision,
     smoothing_on_device,
 )
@@ -103,9 +103,9 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         torch.manual_seed(t_cfg.seed)
 
         # ---- data: endless (epoch, index) stream, one loader whose workers live for the whole run ----
-        smoothing = photo_smoothing(cfg.data.photo_smoothing, cfg.model.teacher)
+        smoothing, skin = photo_steps(cfg.data.photo_smoothing, cfg.data.photo_skin, cfg.model.teacher)
         dataset = UnpairedImages(cfg.data.photos, cfg.data.cartoons, cfg.data.smoothed or None,
-                                 cfg.data.size, cfg.data.hflip, t_cfg.seed, smoothing, cfg.data.resize)
+                                 cfg.data.size, cfg.data.hflip, t_cfg.seed, smoothing, cfg.data.resize, skin)
         dataset.smooth_on_device = smoothing_on_device(cfg.data.smoothing, dev)
         # what inference must reproduce: the training resolution and the face framing of the photos
         preprocess = {"train_size": cfg.data.size,
@@ -114,6 +114,8 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             preprocess["train_scale"] = cfg.data.resize  # pictures at this short side, cropped to train_size
         if smoothing is not None:
             preprocess["bilateral"] = smoothing.to_meta()
+        if skin is not None:
+            preprocess["skin"] = skin.to_meta()
         bs, accum = t_cfg.batch_size, t_cfg.grad_accum
         per_rank = -(-len(dataset) // info.world)
         steps_per_epoch = per_rank // (bs * accum)

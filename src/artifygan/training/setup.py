@@ -12,6 +12,7 @@ from torch import nn
 
 from ..input_smoothing import InputSmoothing, recorded_smoothing
 from ..models.snapshot import read_snapshot_config, resolve_snapshot
+from ..skin_smoothing import SkinSmoothing, recorded_skin_smoothing
 
 log = logging.getLogger("artifygan.train")
 
@@ -57,21 +58,30 @@ def configure_backends(cudnn_benchmark: bool, dev: torch.device) -> None:
     torch.backends.cudnn.benchmark = cudnn_benchmark
 
 
-def photo_smoothing(setting: dict[str, Any] | None, teacher: str | None) -> InputSmoothing | None:
-    """The input smoothing of the photo crops: data.photo_smoothing, else the teacher snapshot's recorded one.
-
-    A teacher must see photos as its own inference does, or it draws the texture its filter removes; the
-    student then records the same filter, so its users give it the photos it learned from.
-    """
-    own = InputSmoothing.from_dict(setting) if setting is not None else None
-    theirs = recorded_smoothing(read_snapshot_config(resolve_snapshot(teacher))) if teacher else None
+def _own_or_teachers(key: str, own: Any, theirs: Any, teacher: str | None) -> Any:
     if own is None and theirs is not None:
-        log.info("data.photo_smoothing: the teacher's recorded %s (model.teacher=%s)", theirs.to_meta(), teacher)
+        log.info("data.%s: the teacher's recorded %s (model.teacher=%s)", key, theirs.to_meta(), teacher)
         return theirs
     if own is not None and theirs is not None and own != theirs:
-        log.warning("data.photo_smoothing %s differs from the teacher's recorded %s: the teacher sees photos "
-                    "unlike those of its own inference", own.to_meta(), theirs.to_meta())
+        log.warning("data.%s %s differs from the teacher's recorded %s: the teacher sees photos unlike those "
+                    "of its own inference", key, own.to_meta(), theirs.to_meta())
     return own
+
+
+def photo_steps(bilateral: dict[str, Any] | None, skin: dict[str, Any] | None,
+                teacher: str | None) -> tuple[InputSmoothing | None, SkinSmoothing | None]:
+    """The input steps of the photo crops (data.photo_smoothing, data.photo_skin), each else the teacher
+    snapshot's recorded one.
+
+    A teacher must see photos as its own inference does, or it draws the texture its filters remove; the
+    student then records the same steps, so its users give it the photos it learned from.
+    """
+    meta = read_snapshot_config(resolve_snapshot(teacher)) if teacher else None
+    smoothing = _own_or_teachers("photo_smoothing", InputSmoothing.from_dict(bilateral) if bilateral is not None
+                                 else None, recorded_smoothing(meta), teacher)
+    skin_step = _own_or_teachers("photo_skin", SkinSmoothing.from_dict(skin) if skin is not None else None,
+                                 recorded_skin_smoothing(meta), teacher)
+    return smoothing, skin_step if smoothing is not None else None
 
 
 class StopOnSignal:
