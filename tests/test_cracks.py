@@ -45,10 +45,8 @@ def test_crack_darkens_flat_pixels_only_and_is_reproducible():
 
 def test_crack_seeds_differ_by_rank_and_keep_the_single_device_stream():
     assert crack_seed(7, 12, 1) == 7 * 7919 + 12 * 31 + 1  # what one device always drew
-    seeds = {crack_seed(7, 12, 1, rank, 4) for rank in range(4)}
-    assert len(seeds) == 4  # each data-parallel rank its own cracks
-    assert crack_seed(7, 12, 1, 2, 4) == crack_seed(7, 12, 1, 2, 4)  # a function of the step: resumes match
-    assert crack_seed(7, 12, 1, 3, 4) != crack_seed(7, 13, 1, 3, 4)
+    seeds = {crack_seed(7, step, micro, rank, 4) for step in range(50) for micro in range(4) for rank in range(4)}
+    assert len(seeds) == 50 * 4 * 4  # every step, micro-batch and data-parallel rank its own cracks
 
 
 def test_crack_negatives_enter_the_discriminator_loss_and_resume_the_same(tiny_data, tmp_path):

@@ -161,6 +161,8 @@ def test_training_applies_the_skin_step_to_its_crops_and_records_it(wrinkled_dat
     p, s = plain[(0, 1)]["photo"].permute(1, 2, 0).numpy(), skinned[(0, 1)]["photo"].permute(1, 2, 0).numpy()
     assert np.array_equal(s, skin.apply_array(raw, bilateral.apply_array(raw)))  # the same crop, both steps
     assert np.abs(s.astype(int) - p.astype(int)).max() > 10  # the skin step did flatten the wrinkles
+    with pytest.raises(ValueError, match="needs photo_smoothing"):
+        UnpairedImages(*folders, size=32, photo_skin=skin)
     run = train(tiny_config(wrinkled_data, "train.init_steps=1", "train.adv_steps=1",
                             'data.photo_smoothing={"d": 5, "sigma_color": 40, "sigma_space": 3}',
                             'data.photo_skin={"start": 0.0, "full": 0.01}'),
@@ -186,7 +188,24 @@ def test_a_bad_training_skin_setting_fails_before_training(tiny_data, tmp_path, 
     assert not (tmp_path / "runs").exists()
 
 
-def test_a_student_takes_the_teachers_recorded_skin_step(tiny_data, tmp_path):
+def test_a_student_takes_the_teachers_input_steps_as_a_pair(tiny_data, tmp_path):
+    from artifygan.training.setup import photo_steps
+
+    pre = {"bilateral": {"d": 5, "sigma_color": 40, "sigma_space": 3}, "skin": SkinSmoothing(full=0.2).to_meta()}
+    teacher = str(save_generator(GENERATORS.build("light", {"ch": 8, "n_blocks": 1}), "light", tmp_path / "t",
+                                 extra={"preprocess": pre}))
+    bilateral, skin = photo_steps(None, None, teacher)  # both of the teacher's
+    assert bilateral.to_meta() == pre["bilateral"] and skin == SkinSmoothing(full=0.2)
+    own = {"d": 7, "sigma_color": 25, "sigma_space": 6}
+    assert photo_steps(own, None, teacher)[1] is None  # a filter of the user's own: no skin step of the teacher's
+    assert photo_steps(own, {}, teacher)[1] == SkinSmoothing()
+    assert photo_steps(None, {"full": 0.5}, teacher)[1] == SkinSmoothing(full=0.5)  # after the teacher's filter
+    plain = str(save_generator(GENERATORS.build("light", {"ch": 8, "n_blocks": 1}), "light", tmp_path / "p"))
+    with pytest.raises(ValueError, match="needs data.photo_smoothing"):
+        photo_steps(None, {}, plain)
+
+
+def test_the_training_run_records_the_teachers_skin_step(tiny_data, tmp_path):
     from artifygan.training.loop import train
 
     from .conftest import tiny_config

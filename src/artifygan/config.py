@@ -36,7 +36,8 @@ class DataConfig:
     # sigma_space: 6} (input_smoothing.InputSmoothing); snapshots record it and inference applies it
     photo_smoothing: dict[str, Any] | None = None
     # the skin step after it (skin_smoothing.SkinSmoothing fields; {} for its defaults), so a model learns on
-    # what the shipped inference gives it; needs photo_smoothing; snapshots record it as preprocess.skin
+    # what the shipped inference gives it; needs photo_smoothing; snapshots record it as preprocess.skin. It
+    # finds the skin from the crop's centre: with `resize` (crops of parts of faces) it may not find it
     photo_skin: dict[str, Any] | None = None
 
 
@@ -296,7 +297,7 @@ def validate_config(cfg: Config) -> None:
     if d.photo_skin is not None:
         from .skin_smoothing import SkinSmoothing
 
-        if d.photo_smoothing is None:
+        if d.photo_smoothing is None and not cfg.model.teacher:  # a teacher may record one (training/setup.py)
             raise ValueError("data.photo_skin: runs after the bilateral filter, so it needs data.photo_smoothing")
         try:
             SkinSmoothing.from_dict(d.photo_skin)

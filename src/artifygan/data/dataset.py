@@ -71,7 +71,9 @@ class UnpairedImages(Dataset):
             raise ValueError(f"data.resize {resize} is smaller than the crop size {size}")
         self.size, self.hflip, self.seed, self.resize = size, hflip, seed, resize
         self.photo_smoothing = photo_smoothing  # applied to the crop: at the resolution the generator sees
-        self.photo_skin = photo_skin if photo_smoothing is not None else None  # after it, as inference does
+        if photo_skin is not None and photo_smoothing is None:
+            raise ValueError("photo_skin runs after the bilateral filter: it needs photo_smoothing")
+        self.photo_skin = photo_skin  # after it, as inference does
         self.smooth_on_device = False
         self._bad: set[Path] = set()
 

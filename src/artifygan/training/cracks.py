@@ -64,7 +64,8 @@ def stroke_mask(n: int, h: int, w: int, gen: torch.Generator, device: torch.devi
 def crack_seed(seed: int, step: int, micro: int, rank: int = 0, world: int = 1) -> int:
     """The seed of one micro-batch's cracks: a function of the step, so a resumed run draws what the
     uninterrupted one would, and of the rank, so data-parallel ranks crack differently (one rank: the
-    seeds single-device runs always had)."""
+    seeds single-device runs always had). Micro-batch 31 + k of a step shares micro-batch k's seed of the
+    next step (kept: changing the formula would change every single-device run's stream)."""
     return (seed * 7919 + step * 31 + micro) * world + rank
 
 

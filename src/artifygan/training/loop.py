@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from ..cartoon_losses import clean_strokes, postprocess_settings
 from ..config import Config, config_from_dict, validate_config
-from ..data.dataset import EpochStream, UnpairedImages, prepared_framing
+from ..data.dataset import EpochStream, UnpairedImages
 from ..data.smoothing import edge_smooth_batch
 from ..device import adam, to_memory_format
 from ..imageio import save_image, tensor_to_pil
@@ -42,6 +42,7 @@ from .setup import (
     memory_format,
     peak_memory_gb,
     photo_steps,
+    recorded_preprocess,
     resolve_precision,
     smoothing_on_device,
 )
@@ -107,15 +108,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         dataset = UnpairedImages(cfg.data.photos, cfg.data.cartoons, cfg.data.smoothed or None,
                                  cfg.data.size, cfg.data.hflip, t_cfg.seed, smoothing, cfg.data.resize, skin)
         dataset.smooth_on_device = smoothing_on_device(cfg.data.smoothing, dev)
-        # what inference must reproduce: the training resolution and the face framing of the photos
-        preprocess = {"train_size": cfg.data.size,
-                      "face_framing": dataclasses.asdict(prepared_framing(cfg.data.photos))}
-        if cfg.data.resize is not None:
-            preprocess["train_scale"] = cfg.data.resize  # pictures at this short side, cropped to train_size
-        if smoothing is not None:
-            preprocess["bilateral"] = smoothing.to_meta()
-        if skin is not None:
-            preprocess["skin"] = skin.to_meta()
+        preprocess = recorded_preprocess(cfg.data, smoothing, skin)
         bs, accum = t_cfg.batch_size, t_cfg.grad_accum
         per_rank = -(-len(dataset) // info.world)
         steps_per_epoch = per_rank // (bs * accum)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import threading
@@ -10,6 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..config import DataConfig
+from ..data.dataset import prepared_framing
 from ..input_smoothing import InputSmoothing, recorded_smoothing
 from ..models.snapshot import read_snapshot_config, resolve_snapshot
 from ..skin_smoothing import SkinSmoothing, recorded_skin_smoothing
@@ -70,18 +73,37 @@ def _own_or_teachers(key: str, own: Any, theirs: Any, teacher: str | None) -> An
 
 def photo_steps(bilateral: dict[str, Any] | None, skin: dict[str, Any] | None,
                 teacher: str | None) -> tuple[InputSmoothing | None, SkinSmoothing | None]:
-    """The input steps of the photo crops (data.photo_smoothing, data.photo_skin), each else the teacher
-    snapshot's recorded one.
+    """The input steps of the photo crops: data.photo_smoothing and data.photo_skin, else the teacher
+    snapshot's recorded ones.
 
     A teacher must see photos as its own inference does, or it draws the texture its filters remove; the
-    student then records the same steps, so its users give it the photos it learned from.
+    student then records the same steps, so its users give it the photos it learned from. The two go as a
+    pair: a bilateral filter of the user's own takes the skin step from the user only (none if unset).
     """
     meta = read_snapshot_config(resolve_snapshot(teacher)) if teacher else None
     smoothing = _own_or_teachers("photo_smoothing", InputSmoothing.from_dict(bilateral) if bilateral is not None
                                  else None, recorded_smoothing(meta), teacher)
-    skin_step = _own_or_teachers("photo_skin", SkinSmoothing.from_dict(skin) if skin is not None else None,
-                                 recorded_skin_smoothing(meta), teacher)
-    return smoothing, skin_step if smoothing is not None else None
+    own_skin = SkinSmoothing.from_dict(skin) if skin is not None else None
+    theirs = recorded_skin_smoothing(meta) if bilateral is None else None
+    skin_step = _own_or_teachers("photo_skin", own_skin, theirs, teacher)
+    if skin_step is not None and smoothing is None:
+        raise ValueError(f"data.photo_skin: runs after the bilateral filter, so it needs data.photo_smoothing "
+                         f"(the teacher {teacher} records none)")
+    return smoothing, skin_step
+
+
+def recorded_preprocess(data: DataConfig, smoothing: InputSmoothing | None,
+                        skin: SkinSmoothing | None) -> dict[str, Any]:
+    """What a run's snapshots record for inference to reproduce: the training resolution, the photos' face
+    framing and the input steps the photo crops went through."""
+    pre: dict[str, Any] = {"train_size": data.size, "face_framing": dataclasses.asdict(prepared_framing(data.photos))}
+    if data.resize is not None:
+        pre["train_scale"] = data.resize  # pictures at this short side, cropped to train_size
+    if smoothing is not None:
+        pre["bilateral"] = smoothing.to_meta()
+    if skin is not None:
+        pre["skin"] = skin.to_meta()
+    return pre
 
 
 class StopOnSignal:
