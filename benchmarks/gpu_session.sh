@@ -45,12 +45,15 @@
 #   PARTS="chunk" TL=7 T_TRAIN=520 NORESUME=1 BATCH=16 INIT=200 NSNAP=6 RECIPE=configs/selfie2anime_light.yaml
 #   EXTRA='data.smoothed=[] loss.surface=1.0 loss.content=2.0 loss.content_from={} loss.style=100
 #   loss.color=2.0 loss.tv=0.2 model.discriminator_args={"base_ch":16,"norm":"none","spectral_norm":true}
-#   data.photo_smoothing={"d":7,"sigma_color":25,"sigma_space":6} data.photo_skin={} loss.face=0.5 train.adv_steps=8000
+#   data.photo_smoothing={"d":7,"sigma_color":25,"sigma_space":6} data.photo_skin={} loss.crack_negatives=1.0
+#   loss.face=0.5 train.adv_steps=8000
 #   train.snapshot_every=500'
 # (Compile cache, 2026-11-28: that chunk brings back compile-cache.gz.part-*; put it together as
 # carry/compile-cache.bin, `cat compile-cache.gz.part-* | gunzip > carry/compile-cache.bin`, and the next
 # chunk of the same recipe, batch and size loads it before its first step: compare its time_s at step 20
 # in stats.jsonl with the 164 s of 2026-11-27. Only the same torch and GPU model hit it.)
+# (crack_negatives and photo_skin, 2026-11-29: the recipe without them, run on to step 6,389 on the CPU, drew
+# the default's cracks again by KID 10 (MODEL_CARD); judge the chunk's faces on Haar, as loss.face trains on YuNet.)
 # (INIT 200: the recipe's 400 steps of 8 as steps of 16; snapshot_every 500 so that the 6 snapshots back
 # span the run; the third call's chunk, of the lessons above, ran this with BATCH=64 INIT=60 adv_steps=4000)
 # (loss.face 0.5, not 1.0: on the CPU 1.0 took KID to 12.7 within 250 steps at 256² and 0.5 held it near
