@@ -47,6 +47,9 @@ def test_crack_seeds_differ_by_rank_and_keep_the_single_device_stream():
     assert crack_seed(7, 12, 1) == 7 * 7919 + 12 * 31 + 1  # what one device always drew
     seeds = {crack_seed(7, step, micro, rank, 4) for step in range(50) for micro in range(4) for rank in range(4)}
     assert len(seeds) == 50 * 4 * 4  # every step, micro-batch and data-parallel rank its own cracks
+    assert crack_seed(7, 12, 1, accum=31) == crack_seed(7, 12, 1)  # up to 31 micro-batches: the old stream
+    many = [crack_seed(7, step, micro, accum=40) for step in range(20) for micro in range(40)]
+    assert len(set(many)) == len(many)  # more micro-batches than 31: still no two alike
 
 
 def test_crack_negatives_enter_the_discriminator_loss_and_resume_the_same(tiny_data, tmp_path):

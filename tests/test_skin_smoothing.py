@@ -218,3 +218,24 @@ def test_the_training_run_records_the_teachers_skin_step(tiny_data, tmp_path):
                             "loss.teacher=1"), run_root=tmp_path / "a", progress=False)
     meta = json.loads((run / "snapshots" / "step_0000001" / "config.json").read_text())
     assert meta["preprocess"]["skin"] == pre["skin"] and meta["preprocess"]["bilateral"] == pre["bilateral"]
+
+
+def test_skin_patches_come_from_inside_the_skin_of_the_given_mask():
+    from artifygan.training.side_gans import skin_patches
+
+    a = face(blue_cols=40)  # 96²: skin on the left 56 columns, blue on the right
+    x = torch.from_numpy(a).permute(2, 0, 1).float().div(127.5).sub(1).unsqueeze(0).repeat(2, 1, 1, 1)
+    torch.manual_seed(0)
+    p = skin_patches(x, x, 16, n=20)
+    assert p.shape == (40, 3, 16, 16)
+    skin = torch.tensor(SKIN).float().div(127.5).sub(1).view(1, 3, 1, 1)
+    assert (p - skin).abs().amax() < 0.02  # every pixel of every patch is skin, none blue
+    # the output's patches follow its photo's skin: a blue output keeps the places the photo gives
+    out = torch.full_like(x, 0.5).requires_grad_(True)
+    q = skin_patches(out, x, 16, n=4)
+    q.sum().backward()
+    assert out.grad[:, :, :, -24:].abs().sum() == 0 and out.grad.abs().sum() > 0  # differentiable, skin only
+    # no skin at all (a grey picture): patches from the centre
+    grey = torch.zeros(1, 3, 64, 64)
+    grey[..., 24:40, 24:40] = 1.0
+    assert torch.equal(skin_patches(grey, grey, 16, n=3), torch.ones(3, 3, 16, 16))

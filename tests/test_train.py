@@ -51,26 +51,27 @@ def test_resume_equals_uninterrupted(tiny_data, tmp_path):
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_surface_gan_trains_its_own_discriminator_and_resumes_exactly(tiny_data, tmp_path):
-    # loss.surface: a second D on guided-filter-smoothed images; its weights and moments are in the state,
-    # so a chunked run equals a straight one, and G's logged loss has the surface term
+@pytest.mark.parametrize("side", ["surface", "skin"])
+def test_side_gans_train_their_own_discriminator_and_resume_exactly(tiny_data, tmp_path, side):
+    # loss.surface / loss.skin: a second D on one view of the images; its weights and moments are in the
+    # state, so a chunked run equals a straight one, and G's logged loss has the term
     cfg = tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=3", "train.checkpoint_every=100",
-                      "loss.surface=0.5")
+                      f"loss.{side}=0.5")
     full = train(cfg, run_root=tmp_path / "a", progress=False)
     part = train(cfg, run_root=tmp_path / "b", stop_at_step=2, progress=False)
     resumed = train(cfg, run_root=tmp_path / "b", resume=part, progress=False)
     a, b = load_state(full / "training_state.pt"), load_state(resumed / "training_state.pt")
-    assert {"D_surface", "opt_d_surface"} <= set(a)
-    for name, t in a["D_surface"].items():
-        assert torch.equal(t, b["D_surface"][name]), name
-    assert not all(torch.equal(t, a["D"][k]) for k, t in a["D_surface"].items())  # its own weights
+    assert {f"D_{side}", f"opt_d_{side}"} <= set(a)
+    for name, t in a[f"D_{side}"].items():
+        assert torch.equal(t, b[f"D_{side}"][name]), name
+    assert not all(torch.equal(t, a["D"][k]) for k, t in a[f"D_{side}"].items())  # its own weights
     rows = [json.loads(line) for line in (full / "stats.jsonl").read_text().splitlines()]
-    assert rows[-1]["loss_g_surface"] > 0
-    # a state saved without it (the term switched on mid-run) resumes with a fresh surface D
+    assert rows[-1][f"loss_g_{side}"] > 0
+    # a state saved without it (the term switched on mid-run) resumes with a fresh second D
     plain = train(tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=1"), run_root=tmp_path / "c",
                   progress=False)
-    on = tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=2", "loss.surface=0.5")
-    assert "D_surface" in load_state(train(on, run_root=tmp_path / "c", resume=plain, progress=False)
+    on = tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=2", f"loss.{side}=0.5")
+    assert f"D_{side}" in load_state(train(on, run_root=tmp_path / "c", resume=plain, progress=False)
                                      / "training_state.pt")
 
 

@@ -7,9 +7,10 @@ losses already live in losses.py and are not repeated here.
   The output is locally a linear function of the guide, q = ā·I + b̄ with a = cov(I, p) / (var(I) + ε),
   so edges of the guide (variance ≫ ε) pass through while detail with variance ≪ ε is averaged away.
   Everything is means over (2r+1)² windows, so it is differentiable and O(HW) whatever r.
-- ``surface`` (and ``losses.surface_gan_losses`` on it): White-box cartoonization (Wang & Yu, CVPR 2020), surface
-  representation: a discriminator sees guided-filter-smoothed outputs vs smoothed cartoons, so it judges
-  the flat, shaded surfaces of cartoons without texture or line detail distracting it.
+- ``surface`` (and the surface discriminator on it, ``training.side_gans``): White-box cartoonization
+  (Wang & Yu, CVPR 2020), surface representation: a discriminator sees guided-filter-smoothed outputs vs
+  smoothed cartoons, so it judges the flat, shaded surfaces of cartoons without texture or line detail
+  distracting it.
 - ``flat_skin_loss``: a non-adversarial term against the "sketch filter" look: where the photo is smooth
   (cheeks, forehead) the output should equal its own edge-preserving smoothing, i.e. carry no thin strokes
   or blotches; contours survive the guided filter, and the photo's detailed regions (eyes, mouth, hair)

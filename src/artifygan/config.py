@@ -80,8 +80,10 @@ class LossConfig:
     tv: float = 0.0  # total variation
     flat_skin: float = 0.0  # output ≈ its own guided-filter smoothing where the photo is flat (no strokes)
     strokes: float = 0.0  # thin dark strokes on flat skin (output below its closing): only those, not texture
-    # White-box surface GAN: a second discriminator on guided-filter-smoothed images (training.surface_gan)
+    # White-box surface GAN: a second discriminator on guided-filter-smoothed images (training.side_gans)
     surface: float = 0.0
+    # skin GAN: a second discriminator on small patches from inside the skin only (training.side_gans)
+    skin: float = 0.0
     # White-box structure term: the output's content features against those of its own superpixel-
     # flattened copy (artifygan.superpixels; seeds every structure_cell pixels): flat regions, kept edges
     structure: float = 0.0

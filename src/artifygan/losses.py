@@ -110,12 +110,12 @@ class GeneratorLosses:
 
 def generator_loss(cfg: LossConfig, content_net: Callable[[torch.Tensor], torch.Tensor], photo: torch.Tensor,
                    fake: torch.Tensor, d_fake: torch.Tensor | None, cartoon: torch.Tensor | None = None,
-                   teacher_out: torch.Tensor | None = None, d_surface: torch.Tensor | None = None,
+                   teacher_out: torch.Tensor | None = None, d_side: dict[str, torch.Tensor] | None = None,
                    face_net: Callable[[torch.Tensor], list[torch.Tensor]] | None = None) -> GeneratorLosses:
     """Weighted sum of the generator's terms; ``d_fake=None`` is the initialisation phase (content and
     face structure only).
 
-    ``d_surface``: the surface discriminator's logits on the output (``training.surface_gan``);
+    ``d_side``: the second discriminators' logits on the output, by their loss key (``training.side_gans``);
     ``face_net``: the face detector's features (``models.face_structure``), needed when ``cfg.face > 0``.
     """
     with torch.no_grad():
@@ -134,8 +134,8 @@ def generator_loss(cfg: LossConfig, content_net: Callable[[torch.Tensor], torch.
         terms["teacher"] = w_teacher * F.l1_loss(fake[: teacher_out.shape[0]], teacher_out.float())
     if d_fake is not None:
         terms["adv"] = cfg.adversarial * g_adv_loss(d_fake, cfg.gan)
-        if cfg.surface > 0 and d_surface is not None:
-            terms["surface"] = cfg.surface * g_adv_loss(d_surface, cfg.gan)
+        for name, logits in (d_side or {}).items():
+            terms[name] = getattr(cfg, name) * g_adv_loss(logits, cfg.gan)
         if cfg.style > 0 and cartoon is not None:
             with torch.no_grad():
                 feat_c = content_net(grayscale(cartoon))

@@ -21,6 +21,11 @@ def _cell_grid(t: torch.Tensor, cell: int, h: int, w: int) -> torch.Tensor:
     return F.interpolate(t, scale_factor=cell, mode="nearest")[..., :h, :w]
 
 
+def _grid_shape(h: int, w: int, cell: int) -> tuple[int, int]:
+    """The seed grid's rows and columns: ceil(H / cell) × ceil(W / cell), one place for both callers."""
+    return -(-h // cell), -(-w // cell)
+
+
 def slic_labels(x: torch.Tensor, cell: int = 16, compactness: float = 0.3, iters: int = 3) -> torch.Tensor:
     """Superpixel label (N, H, W) of each pixel of ``x`` (N, C, H, W; colours on a scale of about 1).
 
@@ -29,7 +34,7 @@ def slic_labels(x: torch.Tensor, cell: int = 16, compactness: float = 0.3, iters
     Labels index the seed grid (row-major, ceil(H / cell) × ceil(W / cell)); some may end up empty.
     """
     n, _, h, w = x.shape
-    kh, kw = -(-h // cell), -(-w // cell)
+    kh, kw = _grid_shape(h, w, cell)
     x = x.detach().float()
     ys = torch.arange(h, device=x.device, dtype=x.dtype).view(1, 1, h, 1).expand(n, 1, h, w)
     xs = torch.arange(w, device=x.device, dtype=x.dtype).view(1, 1, 1, w).expand(n, 1, h, w)
@@ -70,7 +75,8 @@ def flatten_superpixels(x: torch.Tensor, cell: int = 16, compactness: float = 0.
     with torch.no_grad():
         n, c, h, w = x.shape
         labels = slic_labels(x, cell, compactness, iters)
-        k = (-(-h // cell)) * (-(-w // cell))
+        kh, kw = _grid_shape(h, w, cell)
+        k = kh * kw
         means = _region_means(x.detach().float(), labels, k, torch.zeros(n, c, k, device=x.device))
         out = means.gather(2, labels.reshape(n, 1, -1).expand(n, c, -1)).view(n, c, h, w)
     channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)

@@ -61,12 +61,13 @@ def stroke_mask(n: int, h: int, w: int, gen: torch.Generator, device: torch.devi
     return F.conv2d(mask, kernel.view(1, 1, 3, 3), padding=1).clamp(max=1.0)
 
 
-def crack_seed(seed: int, step: int, micro: int, rank: int = 0, world: int = 1) -> int:
+def crack_seed(seed: int, step: int, micro: int, rank: int = 0, world: int = 1, accum: int = 1) -> int:
     """The seed of one micro-batch's cracks: a function of the step, so a resumed run draws what the
     uninterrupted one would, and of the rank, so data-parallel ranks crack differently (one rank: the
-    seeds single-device runs always had). Micro-batch 31 + k of a step shares micro-batch k's seed of the
-    next step (kept: changing the formula would change every single-device run's stream)."""
-    return (seed * 7919 + step * 31 + micro) * world + rank
+    seeds single-device runs always had). Steps are 31 seeds apart, or `accum` apart when a step has
+    more micro-batches than that, so no two micro-batches of a run share a seed and runs of up to 31
+    micro-batches keep their old streams."""
+    return (seed * 7919 + step * max(31, accum) + micro) * world + rank
 
 
 def crack(cartoon: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

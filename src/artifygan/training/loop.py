@@ -46,7 +46,7 @@ from .setup import (
     resolve_precision,
     smoothing_on_device,
 )
-from .surface_gan import SurfaceGAN
+from .side_gans import side_gans
 
 log = logging.getLogger("artifygan.train")
 
@@ -142,9 +142,9 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         G_ema = copy.deepcopy(G).eval().requires_grad_(False)
         opt_g = adam(G.parameters(), t_cfg.lr_g, t_cfg.betas, dev)
         opt_d = adam(D.parameters(), t_cfg.lr_d, t_cfg.betas, dev)
-        surf = SurfaceGAN(cfg, dev, fmt, info.distributed) if cfg.loss.surface > 0 else None
+        sides = side_gans(cfg, dev, fmt, info.distributed)
         face_fwd = face_features(cfg.loss.face, cfg.model.face_detector, dev, fmt, t_cfg.compile)
-        discriminators = (D,) if surf is None else (D, surf.D)  # frozen while G steps
+        discriminators = (D, *(s.D for s in sides))  # frozen while G steps
         amp_dtype = resolve_precision(t_cfg.precision, dev)
         scaler = torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16)
         step = 0
@@ -159,8 +159,9 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             opt_d.load_state_dict(state["opt_d"])
             scaler.load_state_dict(state["scaler"])
             set_rng_state(state["rng"])
-            if surf is not None and not surf.load_state_dict(state):
-                log.info("loss.surface: the state has no surface discriminator; it starts fresh")
+            for side in sides:
+                if not side.load_state_dict(state):
+                    log.info("loss.%s: the state has no %s discriminator; it starts fresh", side.name, side.name)
             step = int(state["step"])
             del state
         G_train = DDP(G, device_ids=[dev.index] if dev.type == "cuda" else None) if info.distributed else G
@@ -211,7 +212,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             save_state(run_dir / STATE_FILE, {
                 "step": step, "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "scaler": scaler.state_dict(),
-                "rng": rng_state(), "config": cfg.to_dict(), **(surf.state_dict() if surf else {}),
+                "rng": rng_state(), "config": cfg.to_dict(), **{k: v for s in sides for k, v in s.state_dict().items()},
             })
 
         n_samples = min(t_cfg.n_samples, len(dataset))
@@ -256,8 +257,8 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             if not init_phase:
                 # -- discriminator: real cartoons vs G(photo) and (edge-promoting) smoothed cartoons --
                 opt_d.zero_grad(set_to_none=True)
-                if surf is not None:
-                    surf.opt.zero_grad(set_to_none=True)
+                for side in sides:
+                    side.opt.zero_grad(set_to_none=True)
                 for i, (photo, cartoon, smooth) in enumerate(micro):
                     if accum == 1 and g_step:  # one G forward serves both steps: D sees it detached, G reuses it
                         with autocast():
@@ -266,8 +267,8 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                         with torch.no_grad(), autocast():
                             fake = G_fwd(photo)
                     parts = [cartoon, fake.detach()] + ([smooth] if cfg.loss.edge_promoting else [])
-                    if cfg.loss.crack_negatives > 0:  # cracks.py: its own stream per step and rank
-                        seed = crack_seed(t_cfg.seed, step, i, info.rank, info.world)
+                    seed = crack_seed(t_cfg.seed, step, i, info.rank, info.world, accum)  # own stream per step, rank
+                    if cfg.loss.crack_negatives > 0:
                         parts.append(crack(cartoon, torch.Generator().manual_seed(seed)))
                     with _no_sync(D_train, i < accum - 1):
                         with autocast():
@@ -278,13 +279,13 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                             if cfg.loss.crack_negatives > 0:
                                 loss_d = loss_d + cfg.loss.adversarial * cfg.loss.crack_negatives * d_fake_loss(
                                     logits[-1], cfg.loss.gan)
-                            if surf is not None:
-                                loss_d = loss_d + surf.d_loss(cartoon, fake)
+                            for side in sides:
+                                loss_d = loss_d + side.d_loss(cartoon, fake, photo, seed)
                         scaler.scale(loss_d / accum).backward()
                     stats["loss_d"] = stats.get("loss_d", 0) + loss_d.detach() / accum
                 scaler.step(opt_d)
-                if surf is not None:
-                    scaler.step(surf.opt)
+                for side in sides:
+                    scaler.step(side.opt)
 
             # -- generator: content (both phases) + adversarial and extras (adversarial phase) --
             if g_step:
@@ -300,7 +301,8 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                             fake = kept_fake if kept_fake is not None else G_fwd(photo)
                             kept_fake = None
                             d_fake = None if init_phase else D_plain(fake).float()  # no DDP hooks: D is frozen
-                            d_surf = None if init_phase or surf is None else surf.logits(fake)
+                            seed = crack_seed(t_cfg.seed, step, i, info.rank, info.world, accum)
+                            d_side = None if init_phase else {s.name: s.logits(fake, photo, seed) for s in sides}
                             t_out = None
                             if teacher_fwd is not None and cfg.loss.teacher_weight(adversarial=not init_phase) > 0:
                                 with torch.no_grad():  # the adversarial anchor may use part of the batch (cost)
@@ -310,7 +312,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                                     if teacher_cleanup is not None:
                                         t_out = clean_strokes(t_out.float(), photo_t.float(), teacher_cleanup)
                             g_losses = generator_loss(loss_cfg, content_fwd, photo, fake.float(), d_fake, cartoon,
-                                                      t_out, d_surf, face_fwd)
+                                                      t_out, d_side, face_fwd)
                         scaler.scale(g_losses.total / accum).backward()
                     for k, v in g_losses.parts.items():
                         stats[f"loss_g_{k}"] = stats.get(f"loss_g_{k}", 0) + v / accum

@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import signal
 import threading
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -61,7 +61,11 @@ def configure_backends(cudnn_benchmark: bool, dev: torch.device) -> None:
     torch.backends.cudnn.benchmark = cudnn_benchmark
 
 
-def _own_or_teachers(key: str, own: Any, theirs: Any, teacher: str | None) -> Any:
+_Step = TypeVar("_Step", InputSmoothing, SkinSmoothing)
+
+
+def _own_or_teachers(key: str, own: _Step | None, theirs: _Step | None, teacher: str | None) -> _Step | None:
+    """The user's own step if set (warning when it differs from the teacher's), else the teacher's."""
     if own is None and theirs is not None:
         log.info("data.%s: the teacher's recorded %s (model.teacher=%s)", key, theirs.to_meta(), teacher)
         return theirs
