@@ -2,9 +2,11 @@
 
 import json
 
+import pytest
 import torch
 
-from artifygan.training.cracks import crack, crack_seed, flat_mask, stroke_mask
+from artifygan.config import load_config, validate_config
+from artifygan.training.cracks import crack, crack_seed, flat_mask, stroke_mask, tone_border_mask
 from artifygan.training.loop import train
 
 from .conftest import tiny_config
@@ -32,15 +34,35 @@ def test_strokes_are_thin_curves_of_bounded_length():
     assert m.max() <= 1 and m.min() >= 0
 
 
-def test_crack_darkens_flat_pixels_only_and_is_reproducible():
+@pytest.mark.parametrize("shape", ["strokes", "tone"])
+def test_crack_darkens_flat_pixels_only_and_is_reproducible(shape):
     x = _half_flat()
-    y = crack(x, torch.Generator().manual_seed(3))
+    y = crack(x, torch.Generator().manual_seed(3), shape)
     diff = (y - x) * 127.5  # grey levels
     assert diff.max() <= 1e-4  # only darker
     assert diff[..., 36:].abs().max() < 1e-4  # nothing on the textured half
     assert (diff[..., :28] < -20).any(dim=(1, 2, 3)).all()  # each picture has strokes ≥ 20 levels darker
-    assert torch.equal(y, crack(x, torch.Generator().manual_seed(3)))
-    assert not torch.equal(y, crack(x, torch.Generator().manual_seed(4)))
+    assert torch.equal(y, crack(x, torch.Generator().manual_seed(3), shape))
+    assert not torch.equal(y, crack(x, torch.Generator().manual_seed(4), shape))
+
+
+def test_tone_borders_are_long_thin_curves_between_levels():
+    # a flat picture: the borders come from the random shading field alone, 2–4 levels of it
+    m = tone_border_mask(torch.zeros(4, 3, 128, 128), torch.Generator().manual_seed(0))
+    assert m.min() >= 0 and m.max() <= 1
+    drawn = (m[:, 0] > 0.5).flatten(1).sum(1)
+    assert (drawn >= 64).all() and (drawn <= 0.2 * 128 * 128).all()  # curves across the picture, not areas
+    # a brightness ramp with no random field would give straight borders: the field bends them
+    ramp = torch.linspace(-1, 1, 128).view(1, 1, 1, 128).expand(2, 3, 128, 128)
+    rows = (tone_border_mask(ramp, torch.Generator().manual_seed(1))[:, 0] > 0.5).float().argmax(-1)
+    assert rows.float().std() > 1  # the first border's column moves from row to row
+
+
+def test_crack_shape_is_checked():
+    with pytest.raises(ValueError, match="crack shape"):
+        crack(_half_flat(), torch.Generator(), "zigzag")
+    with pytest.raises(ValueError, match="loss.crack_shape"):
+        validate_config(load_config(None, ["loss.crack_shape=zigzag"]))
 
 
 def test_crack_seeds_differ_by_rank_and_keep_the_single_device_stream():

@@ -75,6 +75,7 @@ class LossConfig:
     # cartoons with thin dark strokes drawn on their flat regions as further negatives for D, at this weight
     # (training.cracks; 0 = off): D learns to refuse strokes across flat skin, not contour lines
     crack_negatives: float = 0.0
+    crack_shape: str = "strokes"  # the negatives' lines: random curves, or tone borders of their shading
     style: float = 0.0  # AnimeGAN-style grayscale Gram loss
     color: float = 0.0  # YUV colour loss against the photo
     tv: float = 0.0  # total variation
@@ -275,6 +276,8 @@ def validate_config(cfg: Config) -> None:
         (min(t.lr_g, t.lr_d, t.lr_init) > 0, "train.lr_g, lr_d and lr_init must be positive"),
         (cfg.loss.face >= 0, f"loss.face={cfg.loss.face}: must be 0 or more"),
         (cfg.loss.crack_negatives >= 0, f"loss.crack_negatives={cfg.loss.crack_negatives}: must be 0 or more"),
+        (cfg.loss.crack_shape in ("strokes", "tone"),
+         f"loss.crack_shape={cfg.loss.crack_shape!r}: must be 'strokes' or 'tone'"),
         (cfg.loss.structure_cell >= 2, f"loss.structure_cell={cfg.loss.structure_cell}: must be at least 2"),
         (0 < cfg.loss.teacher_adv_fraction <= 1, "loss.teacher_adv_fraction must be in (0, 1]"),
         (all(str(k).isdigit() for k in cfg.loss.content_from),

@@ -24,6 +24,10 @@ LENGTH = (6.0, 24.0)  # stroke length, pixels at 128² (scaled with the picture)
 BEND = 0.3  # the curve's control point, off the chord by up to this share of its length
 DEPTH = (0.15, 0.45)  # darkening of the stroke's pixels (share of their brightness), per picture
 FLAT_STD = 0.06  # a pixel is flat where its 5×5 grey neighbourhood's std is below this ([-1, 1] units)
+TONE_GRID = 6  # tone borders: the random shading field's control grid (cells of ~21 px at 128²)
+TONE_AMP = 0.2  # its amplitude, in brightness (0–1)
+TONE_LEVELS = (2, 5)  # tone levels the shading is cut into, per picture (high end exclusive)
+SHAPES = ("strokes", "tone")
 
 
 def flat_mask(x: torch.Tensor, threshold: float = FLAT_STD) -> torch.Tensor:
@@ -61,6 +65,25 @@ def stroke_mask(n: int, h: int, w: int, gen: torch.Generator, device: torch.devi
     return F.conv2d(mask, kernel.view(1, 1, 3, 3), padding=1).clamp(max=1.0)
 
 
+def tone_border_mask(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """(N, 1, H, W) soft masks (0–1) of the borders between tone levels of each picture's shading: its
+    blurred brightness plus a smooth random field, cut into 2–4 levels. A web of closed curves, like the
+    dark outlines the generator draws between shading levels (MODEL_CARD: "What the strokes are")."""
+    n, _, h, w = x.shape
+    r = max(1, round(2 * min(h, w) / 128))
+    shade = box_filter(box_filter((x.float().mean(1, keepdim=True) + 1) / 2, r), r)
+    field = torch.rand(n, 1, TONE_GRID, TONE_GRID, generator=gen) * 2 - 1
+    levels = torch.randint(TONE_LEVELS[0], TONE_LEVELS[1], (n, 1, 1, 1), generator=gen).float()
+    offset = torch.rand(n, 1, 1, 1, generator=gen)
+    field = F.interpolate(field.to(x.device), size=(h, w), mode="bicubic", align_corners=False) * TONE_AMP
+    q = torch.floor((shade + field) * levels.to(x.device) + offset.to(x.device))
+    border = torch.zeros_like(q)
+    border[..., :, 1:] += (q[..., :, 1:] != q[..., :, :-1]).float()
+    border[..., 1:, :] += (q[..., 1:, :] != q[..., :-1, :]).float()
+    kernel = torch.tensor([[0.0, 0.25, 0.0], [0.25, 1.0, 0.25], [0.0, 0.25, 0.0]], device=x.device)
+    return F.conv2d(border.clamp(max=1.0), kernel.view(1, 1, 3, 3), padding=1).clamp(max=1.0)
+
+
 def crack_seed(seed: int, step: int, micro: int, rank: int = 0, world: int = 1, accum: int = 1) -> int:
     """The seed of one micro-batch's cracks: a function of the step, so a resumed run draws what the
     uninterrupted one would, and of the rank, so data-parallel ranks crack differently (one rank: the
@@ -70,13 +93,17 @@ def crack_seed(seed: int, step: int, micro: int, rank: int = 0, world: int = 1, 
     return (seed * 7919 + step * max(31, accum) + micro) * world + rank
 
 
-def crack(cartoon: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """The cartoons ([-1, 1], N×3×H×W) with thin dark strokes drawn on their flat regions only."""
+def crack(cartoon: torch.Tensor, gen: torch.Generator, shape: str = "strokes") -> torch.Tensor:
+    """The cartoons ([-1, 1], N×3×H×W) with thin dark lines drawn on their flat regions only: random
+    curves (``strokes``) or the borders between tone levels of their shading (``tone``)."""
     n, _, h, w = cartoon.shape
-    m = stroke_mask(n, h, w, gen, cartoon.device) * flat_mask(cartoon)
+    if shape not in SHAPES:
+        raise ValueError(f"crack shape must be one of {SHAPES}, got {shape!r}")
+    lines = stroke_mask(n, h, w, gen, cartoon.device) if shape == "strokes" else tone_border_mask(cartoon, gen)
+    m = lines * flat_mask(cartoon)
     depth = (DEPTH[0] + torch.rand(n, generator=gen) * (DEPTH[1] - DEPTH[0])).to(cartoon.device).view(n, 1, 1, 1)
     bright = (cartoon.float() + 1) / 2
     return (bright * (1 - depth * m) * 2 - 1).to(cartoon.dtype)
 
 
-__all__ = ["crack", "crack_seed", "flat_mask", "stroke_mask"]
+__all__ = ["SHAPES", "crack", "crack_seed", "flat_mask", "stroke_mask", "tone_border_mask"]

@@ -269,7 +269,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                     parts = [cartoon, fake.detach()] + ([smooth] if cfg.loss.edge_promoting else [])
                     seed = crack_seed(t_cfg.seed, step, i, info.rank, info.world, accum)  # own stream per step, rank
                     if cfg.loss.crack_negatives > 0:
-                        parts.append(crack(cartoon, torch.Generator().manual_seed(seed)))
+                        parts.append(crack(cartoon, torch.Generator().manual_seed(seed), cfg.loss.crack_shape))
                     with _no_sync(D_train, i < accum - 1):
                         with autocast():
                             logits = D_fwd(torch.cat(parts)).float().chunk(len(parts))
