@@ -225,7 +225,6 @@ def test_skin_patches_come_from_inside_the_skin_of_the_given_mask():
 
     a = face(blue_cols=40)  # 96²: skin on the left 56 columns, blue on the right
     x = torch.from_numpy(a).permute(2, 0, 1).float().div(127.5).sub(1).unsqueeze(0).repeat(2, 1, 1, 1)
-    torch.manual_seed(0)
     p = skin_patches(x, x, 16, n=20)
     assert p.shape == (40, 3, 16, 16)
     skin = torch.tensor(SKIN).float().div(127.5).sub(1).view(1, 3, 1, 1)

@@ -62,6 +62,9 @@ class ModelConfig:
     face_detector: str | None = None
 
 
+CRACK_SHAPES = ("strokes", "tone")  # loss.crack_shape: the lines of the crack negatives (training.cracks)
+
+
 @dataclass
 class LossConfig:
     gan: str = "lsgan"  # bce | lsgan | hinge
@@ -276,8 +279,8 @@ def validate_config(cfg: Config) -> None:
         (min(t.lr_g, t.lr_d, t.lr_init) > 0, "train.lr_g, lr_d and lr_init must be positive"),
         (cfg.loss.face >= 0, f"loss.face={cfg.loss.face}: must be 0 or more"),
         (cfg.loss.crack_negatives >= 0, f"loss.crack_negatives={cfg.loss.crack_negatives}: must be 0 or more"),
-        (cfg.loss.crack_shape in ("strokes", "tone"),
-         f"loss.crack_shape={cfg.loss.crack_shape!r}: must be 'strokes' or 'tone'"),
+        (cfg.loss.crack_shape in CRACK_SHAPES,
+         f"loss.crack_shape={cfg.loss.crack_shape!r}: must be one of {', '.join(CRACK_SHAPES)}"),
         (cfg.loss.structure_cell >= 2, f"loss.structure_cell={cfg.loss.structure_cell}: must be at least 2"),
         (0 < cfg.loss.teacher_adv_fraction <= 1, "loss.teacher_adv_fraction must be in (0, 1]"),
         (all(str(k).isdigit() for k in cfg.loss.content_from),

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..cartoon_losses import box_filter
+from ..config import CRACK_SHAPES as SHAPES
 
 STROKES = 12  # candidate strokes per picture; those off the flat regions are masked away
 LENGTH = (6.0, 24.0)  # stroke length, pixels at 128² (scaled with the picture)
@@ -27,7 +28,6 @@ FLAT_STD = 0.06  # a pixel is flat where its 5×5 grey neighbourhood's std is be
 TONE_GRID = 6  # tone borders: the random shading field's control grid (cells of ~21 px at 128²)
 TONE_AMP = 0.2  # its amplitude, in brightness (0–1)
 TONE_LEVELS = (2, 5)  # tone levels the shading is cut into, per picture (high end exclusive)
-SHAPES = ("strokes", "tone")
 
 
 def flat_mask(x: torch.Tensor, threshold: float = FLAT_STD) -> torch.Tensor:
@@ -36,6 +36,13 @@ def flat_mask(x: torch.Tensor, threshold: float = FLAT_STD) -> torch.Tensor:
     mean = box_filter(grey, 2)  # the window's part inside the picture at the borders
     var = box_filter(grey * grey, 2) - mean * mean
     return (var.clamp_min(0).sqrt() < threshold).float()
+
+
+def _soften(lines: torch.Tensor) -> torch.Tensor:
+    """1-pixel line masks (N, 1, H, W) with soft shoulders, as a generator's strokes have (a little
+    anti-aliasing), still within 0–1."""
+    kernel = torch.tensor([[0.0, 0.25, 0.0], [0.25, 1.0, 0.25], [0.0, 0.25, 0.0]], device=lines.device)
+    return F.conv2d(lines, kernel.view(1, 1, 3, 3), padding=1).clamp(max=1.0)
 
 
 def stroke_mask(n: int, h: int, w: int, gen: torch.Generator, device: torch.device | str = "cpu",
@@ -59,10 +66,7 @@ def stroke_mask(n: int, h: int, w: int, gen: torch.Generator, device: torch.devi
     flat_index = (img * h * w + xy[..., 1].clamp(0, h - 1) * w + xy[..., 0].clamp(0, w - 1))[keep]
     mask = torch.zeros(n * h * w, device=device)  # only the indices travel to the device
     mask[flat_index.to(device)] = 1.0
-    mask = mask.view(n, 1, h, w)
-    # a little anti-aliasing: 1-pixel lines with soft shoulders, as a generator's strokes have
-    kernel = torch.tensor([[0.0, 0.25, 0.0], [0.25, 1.0, 0.25], [0.0, 0.25, 0.0]], device=mask.device)
-    return F.conv2d(mask, kernel.view(1, 1, 3, 3), padding=1).clamp(max=1.0)
+    return _soften(mask.view(n, 1, h, w))
 
 
 def tone_border_mask(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -80,8 +84,7 @@ def tone_border_mask(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     border = torch.zeros_like(q)
     border[..., :, 1:] += (q[..., :, 1:] != q[..., :, :-1]).float()
     border[..., 1:, :] += (q[..., 1:, :] != q[..., :-1, :]).float()
-    kernel = torch.tensor([[0.0, 0.25, 0.0], [0.25, 1.0, 0.25], [0.0, 0.25, 0.0]], device=x.device)
-    return F.conv2d(border.clamp(max=1.0), kernel.view(1, 1, 3, 3), padding=1).clamp(max=1.0)
+    return _soften(border.clamp(max=1.0))
 
 
 def crack_seed(seed: int, step: int, micro: int, rank: int = 0, world: int = 1, accum: int = 1) -> int:
