@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from artifygan.config import load_config, validate_config
-from artifygan.training.cracks import crack, crack_seed, flat_mask, stroke_mask, tone_border_mask
+from artifygan.training.checkpoint import microbatch_seed
+from artifygan.training.cracks import crack, flat_mask, stroke_mask, tone_border_mask
 from artifygan.training.loop import train
 
 from .conftest import tiny_config
@@ -65,12 +66,12 @@ def test_crack_shape_is_checked():
         validate_config(load_config(None, ["loss.crack_shape=zigzag"]))
 
 
-def test_crack_seeds_differ_by_rank_and_keep_the_single_device_stream():
-    assert crack_seed(7, 12, 1) == 7 * 7919 + 12 * 31 + 1  # what one device always drew
-    seeds = {crack_seed(7, step, micro, rank, 4) for step in range(50) for micro in range(4) for rank in range(4)}
+def test_microbatch_seeds_differ_by_rank_and_keep_the_single_device_stream():
+    assert microbatch_seed(7, 12, 1) == 7 * 7919 + 12 * 31 + 1  # what one device always drew
+    seeds = {microbatch_seed(7, step, micro, rank, 4) for step in range(50) for micro in range(4) for rank in range(4)}
     assert len(seeds) == 50 * 4 * 4  # every step, micro-batch and data-parallel rank its own cracks
-    assert crack_seed(7, 12, 1, accum=31) == crack_seed(7, 12, 1)  # up to 31 micro-batches: the old stream
-    many = [crack_seed(7, step, micro, accum=40) for step in range(20) for micro in range(40)]
+    assert microbatch_seed(7, 12, 1, accum=31) == microbatch_seed(7, 12, 1)  # up to 31 micro-batches: the old stream
+    many = [microbatch_seed(7, step, micro, accum=40) for step in range(20) for micro in range(40)]
     assert len(set(many)) == len(many)  # more micro-batches than 31: still no two alike
 
 

@@ -301,3 +301,23 @@ def test_face_mode_without_faces_and_no_face_skip_keeps_the_frames(snapshot, tmp
         ref = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     # the frame passes through, up to H.264's losses on pure noise
     assert np.abs(out[0].astype(int) - ref[0].astype(int)).mean() < 12
+
+
+def test_black_and_white_is_decided_once_per_clip(whole):
+    from artifygan.inference.video import FrameTranslator
+
+    rng = np.random.default_rng(3)
+    grey = np.repeat(rng.integers(0, 256, (32, 48, 1), dtype=np.uint8), 3, axis=2)
+    colour = rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)
+
+    def spread(a):
+        a = a.astype(np.int16)
+        return int((a.max(axis=2) - a.min(axis=2)).max())
+
+    bw_clip = FrameTranslator(whole)
+    outs = bw_clip([grey]) + bw_clip([colour])  # a black-and-white film stays so, whatever a frame holds
+    assert [spread(o) for o in outs] == [0, 0]
+    colour_clip = FrameTranslator(whole)
+    outs = colour_clip([colour]) + colour_clip([grey])  # a grey frame in a colour clip is not greyed alone
+    assert spread(outs[1]) > 0
+    assert whole.cz.keep_grey is True  # the caller's Cartoonizer is left as it was

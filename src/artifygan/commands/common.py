@@ -26,6 +26,7 @@ FRACTION = bounded(float, 0, 1, high_open=True)  # smoothing strengths: 0 (off) 
 
 
 ON_OFF = {"auto": None, "on": True, "off": False}
+TTA_MODES = ("off", "x2", "x4")  # inference.tta.TTA's names, here without importing torch
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -46,6 +47,13 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--smooth-input", choices=list(ON_OFF), default="auto",
                    help="bilateral-filter the photo before the model, against strokes drawn from skin texture "
                         "(auto: as the snapshot records)")
+    p.add_argument("--colour-grey-photos", action="store_true",
+                   help="give black-and-white photos the model's colours (default: their cartoons stay black and "
+                        "white)")
+    p.add_argument("--tta", choices=TTA_MODES, default="off",
+                   help="test-time ensemble: the mean of the model on the photo and on its mirror image shifted by 2 "
+                        "pixels (x2: twice the time), or on all four mirrored/shifted copies (x4); fewer stray lines "
+                        "(MODEL_CARD)")
 
 
 def add_wild_args(p: argparse.ArgumentParser) -> None:
@@ -74,7 +82,8 @@ def build_wild(args: argparse.Namespace, resize: int | None = None):
     cz = Cartoonizer.from_pretrained(args.model, device=args.device, backend=args.backend,
                                      batch_size=args.batch_size, max_side=args.max_side, resize=resize,
                                      compile=args.compile, tile=args.tile,
-                                     clean_strokes=ON_OFF[args.clean_strokes], smooth_input=ON_OFF[args.smooth_input])
+                                     clean_strokes=ON_OFF[args.clean_strokes], smooth_input=ON_OFF[args.smooth_input],
+                                     keep_grey=not args.colour_grey_photos, tta=args.tta)
     wild = WildCartoonizer(cz, options, yunet=args.yunet)
     if options.mode == "face":
         wild.require_detector("use --mode whole")

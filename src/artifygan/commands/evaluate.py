@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import ON_OFF
+from .common import ON_OFF, TTA_MODES
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +25,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--process-size", type=int, help="models translate at this size (output resized back)")
     p.add_argument("--smooth-input", choices=list(ON_OFF), default="auto",
                    help="the models' input smoothing (auto: as each snapshot records; off: the bare network)")
+    p.add_argument("--tta", nargs="+", choices=TTA_MODES, default=["off"],
+                   help="test-time ensemble(s): each model is scored once per mode given (rows NAME+MODE)")
     p.add_argument("--kid-subsets", type=int, default=100)
     p.add_argument("--no-baselines", action="store_true", help="skip the identity / untrained rows")
     p.add_argument("--inception", help="inception-2015-12-05 TorchScript (else $ARTIFYGAN_INCEPTION, wheel, URL)")
@@ -44,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
         name, sep, path = spec.partition("=")
         if not sep:
             name, path = Path(spec).name, spec
-        cands.append(snapshot_candidate(name, path, args.device, args.backend, args.process_size,
-                                        ON_OFF[args.smooth_input]))
+        for mode in dict.fromkeys(args.tta):
+            label = name if mode == "off" else f"{name}+{mode}"
+            cands.append(snapshot_candidate(label, path, args.device, args.backend, args.process_size,
+                                            ON_OFF[args.smooth_input], tta=mode))
     if not args.no_baselines:
         cands += baselines(args.device)
     if not cands:

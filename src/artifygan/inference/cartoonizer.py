@@ -2,7 +2,7 @@
 
 preprocess (any PIL mode → RGB, optional resize, the snapshot's recorded input smoothing, pad to the
 net's stride) → generator (then the snapshot's recorded tensor postprocess, e.g. stroke cleanup) →
-postprocess (crop the padding, resize back, restore alpha).
+postprocess (crop the padding, resize back, grey photos back to grey, restore alpha).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ..models import load_generator
 from ..models.snapshot import SnapshotError, resolve_snapshot, save_generator
 from ..skin_smoothing import recorded_skin_smoothing
 from .tiling import translate_tiled
+from .tta import check_tta, ensemble
 
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 T = TypeVar("T")
@@ -41,6 +42,23 @@ class Prepared:
     size: tuple[int, int]  # original (W, H)
     net_size: tuple[int, int]  # (W, H) fed to the net before padding
     alpha: Image.Image | None
+    grey: bool = False  # a black-and-white photo: the cartoon is given back in grey too
+
+
+GREY_TOLERANCE = 8  # grey levels of colour difference a black-and-white photo may carry (JPEG chroma noise)
+
+
+def is_grey(rgb: Image.Image, tolerance: int = GREY_TOLERANCE) -> bool:
+    """True for a black-and-white picture: 99% of its pixels have channels within ``tolerance`` levels.
+
+    Why: the network was trained on colour photos only and tints a grey one (the default turns it blue);
+    a black-and-white photo is better served by a black-and-white cartoon. Sepia and other toned photos
+    carry colour and stay in colour.
+    """
+    step = max(1, int(np.sqrt(rgb.size[0] * rgb.size[1] / 2**18)))  # a quarter megapixel is enough to tell
+    a = np.asarray(rgb.convert("RGB"))[::step, ::step].astype(np.int16)
+    spread = a.max(axis=2) - a.min(axis=2)
+    return float(np.quantile(spread, 0.99)) <= tolerance
 
 
 def read_input(image: ImageLike) -> tuple[Image.Image, Image.Image | None]:
@@ -85,13 +103,18 @@ class Cartoonizer:
     ``smooth_input``: bilateral-filter the photo at the net's resolution before the generator (None: as
     the snapshot's config records; True: its settings, else the defaults; False: never). A recorded
     ``preprocess.skin`` step (flatter skin on heavily textured faces) follows the filter and goes with it.
+    ``keep_grey``: a black-and-white photo gives a black-and-white cartoon (the output's luminance), where
+    the network alone would tint it; False gives the network's colours.
+    ``tta``: a test-time ensemble (``inference.tta``): off, x2 (the photo and its shifted mirror image)
+    or x4 (mirrored or not × shifted or not).
     """
 
     def __init__(self, generator: nn.Module, meta: dict[str, Any] | None = None, device: str = "auto",
                  batch_size: int | None = None, max_side: int = 1536, resize: int | None = None,
                  onnx_path: str | os.PathLike | None = None, compile: bool = False, tile: int = 1024,
                  tile_overlap: int = 64, clean_strokes: bool | None = None,
-                 smooth_input: bool | None = None) -> None:
+                 smooth_input: bool | None = None, keep_grey: bool = True,
+                 tta: str = "off") -> None:
         self.device = pick_device(device)
         self.generator = generator.to(self.device).eval()
         self.session = None
@@ -120,6 +143,8 @@ class Cartoonizer:
         self.resize = resize
         self.tile = max(tile, 8 * self.stride)
         self.tile_overlap = tile_overlap
+        self.keep_grey = keep_grey
+        self.tta = check_tta(tta)
         self._buffers: dict[tuple, torch.Tensor] = {}  # pinned host buffers (GPU only)
 
     @classmethod
@@ -180,6 +205,7 @@ class Cartoonizer:
         net = rgb
         if s != 1.0:
             net = rgb.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BICUBIC)
+        grey = self.keep_grey and is_grey(net)
         if self.smoothing is not None:
             smoothed = self.smoothing.apply(net)
             net = self.skin.apply(net, smoothed) if self.skin is not None else smoothed
@@ -189,15 +215,23 @@ class Cartoonizer:
         if ph or pw:
             mode = "reflect" if ph < nh and pw < nw else "replicate"
             t = F.pad(t[None], (0, pw, 0, ph), mode=mode)[0]
-        return Prepared(t, (w, h), (nw, nh), alpha)
+        return Prepared(t, (w, h), (nw, nh), alpha, grey)
 
     @torch.inference_mode()
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         """Network output in [-1, 1], then the snapshot's recorded postprocess (stroke cleanup), if any."""
         if self.session is not None:
-            out = torch.from_numpy(self.session.run(None, {"image": batch.float().numpy()})[0])
-            return self._cleanup(out, batch)
+            return self._cleanup(ensemble(self._run_onnx, batch, self.tta), batch)
         return self._on_device(batch).cpu()
+
+    def _run_onnx(self, batch: torch.Tensor) -> torch.Tensor:
+        assert self.session is not None
+        return torch.from_numpy(self.session.run(None, {"image": batch.float().numpy()})[0])
+
+    def _run_net(self, batch: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return self.net(batch)
 
     @torch.inference_mode()
     def forward_bytes(self, batch: torch.Tensor) -> torch.Tensor:
@@ -220,10 +254,7 @@ class Cartoonizer:
         """The torch backend's cleaned float output, left on the device; the batch is copied there once."""
         x = self._staged(batch).to(self.device, non_blocking=True)
         p = next(self.generator.parameters())
-        net_in = x.to(p.dtype)
-        if self.channels_last:
-            net_in = net_in.contiguous(memory_format=torch.channels_last)
-        return self._cleanup(self.net(net_in).float(), x)
+        return self._cleanup(ensemble(self._run_net, x.to(p.dtype), self.tta).float(), x)
 
     def _cleanup(self, out: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
         return clean_strokes(out, photo.float(), self.cleanup).clamp_(-1, 1) if self.cleanup is not None else out
@@ -250,6 +281,8 @@ class Cartoonizer:
         img = tensor_to_pil(out[:, :nh, :nw])
         if img.size != prep.size:
             img = img.resize(prep.size, Image.Resampling.BICUBIC)
+        if prep.grey:
+            img = img.convert("L").convert("RGB")
         if prep.alpha is not None:
             img.putalpha(prep.alpha)
         return img
@@ -280,4 +313,4 @@ class Cartoonizer:
         return self.translate([image])[0]
 
 
-__all__ = ["Cartoonizer", "ImageError", "Prepared"]
+__all__ = ["Cartoonizer", "ImageError", "Prepared", "is_grey"]

@@ -11,6 +11,7 @@ frames the file declared.
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import signal
@@ -29,6 +30,7 @@ from tqdm import tqdm
 
 from ..imageio import one_line, show, temp_name
 from .animated import animated_webp, pil_frames
+from .cartoonizer import is_grey
 from .temporal import Deflicker, FaceTracker
 from .wild import WildCartoonizer
 
@@ -166,6 +168,14 @@ class FrameTranslator:
     """
 
     def __init__(self, wild: WildCartoonizer, options: VideoOptions | None = None) -> None:
+        # black and white is decided once per clip, from its first frame: decided per frame, a dim or foggy
+        # colour scene would flicker between colour and grey. The frames go through a copy that never greys.
+        self.keep_grey = wild.cz.keep_grey
+        self.grey: bool | None = None
+        if self.keep_grey:
+            wild = copy.copy(wild)
+            wild.cz = copy.copy(wild.cz)
+            wild.cz.keep_grey = False
         self.wild, self.opt = wild, options or VideoOptions()
         self.tracker = FaceTracker(self.opt.smooth)
         self.deflicker = Deflicker(self.opt.deflicker)
@@ -186,6 +196,10 @@ class FrameTranslator:
                 image = self.wild(Image.fromarray(f), faces=faces).image
                 # None: no face and --no-face skip; a video keeps every frame, so the frame stays as it was
                 outs.append(np.asarray(image.convert("RGB")) if image is not None else f)
+        if self.grey is None and frames:
+            self.grey = self.keep_grey and is_grey(Image.fromarray(frames[0]))
+        if self.grey:
+            outs = [np.repeat(np.asarray(Image.fromarray(o).convert("L"))[..., None], 3, axis=2) for o in outs]
         return [self.deflicker(f, o) for f, o in zip(frames, outs, strict=True)]
 
 

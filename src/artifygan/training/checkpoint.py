@@ -64,3 +64,14 @@ def warm_start(G: nn.Module, snapshot: str | Path, generator: str, generator_arg
         raise ValueError(f"model.init={snapshot}: holds generator {meta.get('generator')!r} "
                          f"{meta.get('generator_args') or {}}, this run builds {generator!r} {generator_args}")
     G.load_state_dict(net.state_dict(), strict=True)
+
+
+def microbatch_seed(seed: int, step: int, micro: int, rank: int = 0, world: int = 1, accum: int = 1) -> int:
+    """The seed of one micro-batch's random draws (crack negatives, the side discriminators' patch places).
+
+    A function of the step, so a resumed run draws what the uninterrupted one would, and of the rank, so
+    data-parallel ranks draw differently (one rank: the seeds single-device runs always had). Steps are
+    31 seeds apart, or ``accum`` apart when a step has more micro-batches than that, so no two
+    micro-batches of a run share a seed and runs of up to 31 micro-batches keep their old streams.
+    """
+    return (seed * 7919 + step * max(31, accum) + micro) * world + rank

@@ -87,15 +87,6 @@ def tone_border_mask(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return _soften(border.clamp(max=1.0))
 
 
-def crack_seed(seed: int, step: int, micro: int, rank: int = 0, world: int = 1, accum: int = 1) -> int:
-    """The seed of one micro-batch's cracks: a function of the step, so a resumed run draws what the
-    uninterrupted one would, and of the rank, so data-parallel ranks crack differently (one rank: the
-    seeds single-device runs always had). Steps are 31 seeds apart, or `accum` apart when a step has
-    more micro-batches than that, so no two micro-batches of a run share a seed and runs of up to 31
-    micro-batches keep their old streams."""
-    return (seed * 7919 + step * max(31, accum) + micro) * world + rank
-
-
 def crack(cartoon: torch.Tensor, gen: torch.Generator, shape: str = "strokes") -> torch.Tensor:
     """The cartoons ([-1, 1], N×3×H×W) with thin dark lines drawn on their flat regions only: random
     curves (``strokes``) or the borders between tone levels of their shading (``tone``)."""
@@ -109,4 +100,4 @@ def crack(cartoon: torch.Tensor, gen: torch.Generator, shape: str = "strokes") -
     return (bright * (1 - depth * m) * 2 - 1).to(cartoon.dtype)
 
 
-__all__ = ["SHAPES", "crack", "crack_seed", "flat_mask", "stroke_mask", "tone_border_mask"]
+__all__ = ["SHAPES", "crack", "flat_mask", "stroke_mask", "tone_border_mask"]

@@ -32,9 +32,9 @@ from ..losses import d_fake_loss, discriminator_loss, generator_loss
 from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, load_generator, save_generator
 from ..models.face_structure import face_features
 from . import ddp
-from .checkpoint import load_state, rng_state, save_state, set_rng_state, warm_start
+from .checkpoint import load_state, microbatch_seed, rng_state, save_state, set_rng_state, warm_start
 from .compile_cache import load_compile_cache, save_compile_cache
-from .cracks import crack, crack_seed
+from .cracks import crack
 from .rundir import CONFIG_FILE, STATE_FILE, StatsWriter, attach_log_file, next_run_dir, write_config
 from .setup import (
     StopOnSignal,
@@ -267,7 +267,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                         with torch.no_grad(), autocast():
                             fake = G_fwd(photo)
                     parts = [cartoon, fake.detach()] + ([smooth] if cfg.loss.edge_promoting else [])
-                    seed = crack_seed(t_cfg.seed, step, i, info.rank, info.world, accum)  # own stream per step, rank
+                    seed = microbatch_seed(t_cfg.seed, step, i, info.rank, info.world, accum)  # per step, rank
                     if cfg.loss.crack_negatives > 0:
                         parts.append(crack(cartoon, torch.Generator().manual_seed(seed), cfg.loss.crack_shape))
                     with _no_sync(D_train, i < accum - 1):
@@ -301,7 +301,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                             fake = kept_fake if kept_fake is not None else G_fwd(photo)
                             kept_fake = None
                             d_fake = None if init_phase else D_plain(fake).float()  # no DDP hooks: D is frozen
-                            seed = crack_seed(t_cfg.seed, step, i, info.rank, info.world, accum)
+                            seed = microbatch_seed(t_cfg.seed, step, i, info.rank, info.world, accum)
                             d_side = None if init_phase else {s.name: s.logits(fake, photo, seed) for s in sides}
                             t_out = None
                             if teacher_fwd is not None and cfg.loss.teacher_weight(adversarial=not init_phase) > 0:

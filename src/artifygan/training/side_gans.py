@@ -86,7 +86,7 @@ class SideGAN:
 
     def d_loss(self, cartoon: torch.Tensor, fake: torch.Tensor, photo: torch.Tensor, seed: int) -> torch.Tensor:
         """Cartoons' views → real, outputs' views (detached) → fake; weighted like the G term. ``seed``:
-        of the micro-batch (``cracks.crack_seed``), for views that draw places."""
+        of the micro-batch (``checkpoint.microbatch_seed``), for views that draw places."""
         with torch.no_grad():
             real_v, fake_v = self.view(cartoon, None, seed), self.view(fake.detach(), photo, seed + 1)
         n = real_v.shape[0]
