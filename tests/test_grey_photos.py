@@ -2,20 +2,16 @@
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from artifygan import Cartoonizer
 from artifygan.cli import main
 from artifygan.inference.cartoonizer import is_grey
-from artifygan.models import GENERATORS, save_generator
 
 
 @pytest.fixture(scope="module")
-def snapshot(tmp_path_factory):
-    torch.manual_seed(0)
-    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
-    return save_generator(g, "light", tmp_path_factory.mktemp("model") / "snap")
+def snapshot(tiny_snapshot):
+    return tiny_snapshot
 
 
 def grey_photo(noise: float = 0.0, seed: int = 0) -> Image.Image:

@@ -10,14 +10,11 @@ from artifygan.cli import main
 from artifygan.commands.common import TTA_MODES
 from artifygan.imageio import pil_to_tensor, tensor_to_pil
 from artifygan.inference.tta import PASSES, TTA, ensemble
-from artifygan.models import GENERATORS, save_generator
 
 
 @pytest.fixture(scope="module")
-def snapshot(tmp_path_factory):
-    torch.manual_seed(0)
-    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
-    return save_generator(g, "light", tmp_path_factory.mktemp("model") / "snap")
+def snapshot(tiny_snapshot):
+    return tiny_snapshot
 
 
 def photo(seed: int = 0) -> Image.Image:
