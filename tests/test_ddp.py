@@ -18,7 +18,8 @@ def test_torchrun_two_processes_gloo(tiny_data, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "artifygan", "train", f"data.photos={tiny_data / 'photos'}",
            f"data.cartoons={tiny_data / 'cartoons'}", *TINY_OVERRIDES, "train.init_steps=1",
-           "train.adv_steps=2", "--run-root", str(tmp_path / "runs"), "--no-progress"]
+           "train.adv_steps=2", "loss.equivariance=1.0",  # two G forwards before one backward under DDP
+           "--run-root", str(tmp_path / "runs"), "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -27,6 +28,7 @@ def test_torchrun_two_processes_gloo(tiny_data, tmp_path):
     run = runs[0]
     rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3], "one stats row per step, written once (rank 0)"
+    assert all(r["loss_g_equivariance"] > 0 for r in rows)
     state = load_state(run / "training_state.pt")
     assert state["step"] == 3
     # 8 images / (2 ranks × batch 2) = 2 steps per epoch: step 3 is in the second epoch

@@ -84,3 +84,18 @@ def test_teacher_term_uses_its_phase_weight_and_the_images_the_teacher_saw(conte
     assert adv.parts["teacher"].item() == pytest.approx(2 * 0.5)
     assert teacher_images(8, LossConfig(teacher_adv_fraction=0.25)) == 2
     assert teacher_images(3, LossConfig(teacher_adv_fraction=0.1)) == 1
+
+
+def test_equivariance_is_zero_for_a_mirror_equivariant_map_and_trains_both_copies(content_net):
+    from artifygan.inference.tta import shifted_mirror
+
+    photo = torch.rand(2, 3, 32, 32) * 2 - 1
+    cfg = LossConfig(equivariance=2.0)
+    same = losses.generator_loss(cfg, content_net, photo, photo.clone(), None, twin=shifted_mirror(lambda z: z, photo))
+    assert same.parts["equivariance"].item() == pytest.approx(0.0, abs=1e-6)  # both phases: present in init too
+    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
+    fake, twin = g(photo), shifted_mirror(g, photo)
+    out = losses.generator_loss(cfg, content_net, photo, fake, None, twin=twin)
+    assert out.parts["equivariance"].item() == pytest.approx(2.0 * (fake - twin).abs().mean().item(), rel=1e-5)
+    with pytest.raises(ValueError, match="twin"):
+        losses.generator_loss(cfg, content_net, photo, fake, None)

@@ -125,6 +125,7 @@ def test_device_smoothing_runs_in_the_loop(tiny_data, tmp_path):
     ("data.size=50", "multiple of the generator's stride"),
     ("data.resize=16", "data.resize=16: must be at least data.size"),
     ("loss.structure_cell=1", "loss.structure_cell=1: must be at least 2"),
+    ("loss.equivariance=-1", "loss.equivariance=-1.0: must be 0 or more"),
 ])
 def test_bad_values_fail_before_any_run_folder(tiny_data, tmp_path, override, message):
     with pytest.raises(ValueError, match=message):

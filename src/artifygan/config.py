@@ -84,6 +84,9 @@ class LossConfig:
     tv: float = 0.0  # total variation
     flat_skin: float = 0.0  # output ≈ its own guided-filter smoothing where the photo is flat (no strokes)
     strokes: float = 0.0  # thin dark strokes on flat skin (output below its closing): only those, not texture
+    # L1 between the output and the output of the photo's mirror image shifted by 2 px, mapped back: what
+    # the x2 test-time ensemble (inference.tta) averages away, taught to the single pass instead
+    equivariance: float = 0.0
     # White-box surface GAN: a second discriminator on guided-filter-smoothed images (training.side_gans)
     surface: float = 0.0
     # skin GAN: a second discriminator on small patches from inside the skin only (training.side_gans)
@@ -279,6 +282,7 @@ def validate_config(cfg: Config) -> None:
         (min(t.lr_g, t.lr_d, t.lr_init) > 0, "train.lr_g, lr_d and lr_init must be positive"),
         (cfg.loss.face >= 0, f"loss.face={cfg.loss.face}: must be 0 or more"),
         (cfg.loss.crack_negatives >= 0, f"loss.crack_negatives={cfg.loss.crack_negatives}: must be 0 or more"),
+        (cfg.loss.equivariance >= 0, f"loss.equivariance={cfg.loss.equivariance}: must be 0 or more"),
         (cfg.loss.crack_shape in CRACK_SHAPES,
          f"loss.crack_shape={cfg.loss.crack_shape!r}: must be one of {', '.join(CRACK_SHAPES)}"),
         (cfg.loss.structure_cell >= 2, f"loss.structure_cell={cfg.loss.structure_cell}: must be at least 2"),

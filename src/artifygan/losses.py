@@ -111,12 +111,15 @@ class GeneratorLosses:
 def generator_loss(cfg: LossConfig, content_net: Callable[[torch.Tensor], torch.Tensor], photo: torch.Tensor,
                    fake: torch.Tensor, d_fake: torch.Tensor | None, cartoon: torch.Tensor | None = None,
                    teacher_out: torch.Tensor | None = None, d_side: dict[str, torch.Tensor] | None = None,
-                   face_net: Callable[[torch.Tensor], list[torch.Tensor]] | None = None) -> GeneratorLosses:
+                   face_net: Callable[[torch.Tensor], list[torch.Tensor]] | None = None,
+                   twin: torch.Tensor | None = None) -> GeneratorLosses:
     """Weighted sum of the generator's terms; ``d_fake=None`` is the initialisation phase (content and
     face structure only).
 
     ``d_side``: the second discriminators' logits on the output, by their loss key (``training.side_gans``);
-    ``face_net``: the face detector's features (``models.face_structure``), needed when ``cfg.face > 0``.
+    ``face_net``: the face detector's features (``models.face_structure``), needed when ``cfg.face > 0``;
+    ``twin``: the output of the photo's shifted mirror image, mapped back (``inference.tta.shifted_mirror``),
+    needed when ``cfg.equivariance > 0``: both sides are trained towards each other.
     """
     with torch.no_grad():
         feat_photo = content_net(photo)
@@ -128,6 +131,10 @@ def generator_loss(cfg: LossConfig, content_net: Callable[[torch.Tensor], torch.
         with torch.no_grad():
             face_photo = face_net(photo)
         terms["face"] = cfg.face * face_structure_loss(face_net(fake), [f.detach() for f in face_photo])
+    if cfg.equivariance > 0:
+        if twin is None:
+            raise ValueError("loss.equivariance > 0 needs the output of the photo's shifted mirror image (twin)")
+        terms["equivariance"] = cfg.equivariance * F.l1_loss(fake, twin.float())
     w_teacher = cfg.teacher_weight(adversarial=d_fake is not None)
     if w_teacher > 0 and teacher_out is not None:
         # the teacher may have seen only the first images of the batch (loss.teacher_adv_fraction)

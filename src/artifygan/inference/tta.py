@@ -31,18 +31,24 @@ def _shifted(run: Run, x: torch.Tensor, by: int = 2) -> torch.Tensor:
     return y[..., by:by + h, by:by + w]
 
 
+def shifted_mirror(run: Run, x: torch.Tensor) -> torch.Tensor:
+    """``run``'s output on the photo's mirror image shifted by 2 pixels, mapped back onto the photo: the
+    second copy of ``x2``, and the twin of ``loss.equivariance`` in training."""
+    return _shifted(lambda z: _mirrored(run, z), x)
+
+
 def _off(run: Run, x: torch.Tensor) -> torch.Tensor:
     return run(x)
 
 
 def _x2(run: Run, x: torch.Tensor) -> torch.Tensor:
     """The photo, and its mirror image shifted by 2 pixels: the second copy differs in both ways."""
-    return (run(x) + _shifted(lambda z: _mirrored(run, z), x)) / 2
+    return (run(x) + shifted_mirror(run, x)) / 2
 
 
 def _x4(run: Run, x: torch.Tensor) -> torch.Tensor:
     """Every combination of mirrored or not, shifted or not."""
-    total = run(x) + _mirrored(run, x) + _shifted(run, x) + _shifted(lambda z: _mirrored(run, z), x)
+    total = run(x) + _mirrored(run, x) + _shifted(run, x) + shifted_mirror(run, x)
     return total / 4
 
 
@@ -61,4 +67,4 @@ def ensemble(run: Run, x: torch.Tensor, mode: str = "off") -> torch.Tensor:
     return TTA[check_tta(mode)](run, x)
 
 
-__all__ = ["PASSES", "TTA", "check_tta", "ensemble"]
+__all__ = ["PASSES", "TTA", "check_tta", "ensemble", "shifted_mirror"]

@@ -28,6 +28,7 @@ from ..data.dataset import EpochStream, UnpairedImages
 from ..data.smoothing import edge_smooth_batch
 from ..device import adam, to_memory_format
 from ..imageio import save_image, tensor_to_pil
+from ..inference.tta import shifted_mirror
 from ..losses import d_fake_loss, discriminator_loss, generator_loss
 from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, load_generator, save_generator
 from ..models.face_structure import face_features
@@ -311,8 +312,9 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                                     t_out = teacher_fwd(photo_t)
                                     if teacher_cleanup is not None:
                                         t_out = clean_strokes(t_out.float(), photo_t.float(), teacher_cleanup)
+                            twin = shifted_mirror(G_fwd, photo) if cfg.loss.equivariance > 0 else None
                             g_losses = generator_loss(loss_cfg, content_fwd, photo, fake.float(), d_fake, cartoon,
-                                                      t_out, d_side, face_fwd)
+                                                      t_out, d_side, face_fwd, twin)
                         scaler.scale(g_losses.total / accum).backward()
                     for k, v in g_losses.parts.items():
                         stats[f"loss_g_{k}"] = stats.get(f"loss_g_{k}", 0) + v / accum
