@@ -34,12 +34,14 @@ def test_export_parity_dynamic_shapes(tmp_path):
     assert dims[0] == "batch" and dims[2] == "height" and dims[3] == "width"
 
 
-def test_cli_export_then_translate_uses_onnx(snapshot, capsys):
+def test_cli_export_then_translate_uses_onnx(snapshot, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("ARTIFYGAN_CACHE", str(tmp_path / "cache"))
     assert main(["export", "-m", str(snapshot)]) == 0
     assert "max |torch - onnxruntime|" in capsys.readouterr().out
     assert (snapshot / "model.onnx").is_file()
-    onnx_cz = Cartoonizer.from_pretrained(snapshot, device="cpu")  # auto → onnx when present
-    torch_cz = Cartoonizer.from_pretrained(snapshot, device="cpu", backend="torch")
+    onnx_cz = Cartoonizer.from_pretrained(snapshot, device="cpu", backend="onnx")  # the model.onnx just written
+    assert not (tmp_path / "cache").exists()  # nothing exported again: the snapshot's file was used
+    torch_cz = Cartoonizer.from_pretrained(snapshot, device="cpu")  # auto → torch, the faster here
     assert onnx_cz.backend == "onnx" and torch_cz.backend == "torch"
     img = random_rgb(50, 30)
     a, b = np.asarray(onnx_cz(img), np.int16), np.asarray(torch_cz(img), np.int16)

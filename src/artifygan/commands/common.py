@@ -33,7 +33,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-m", "--model", help="snapshot folder, or a run folder (newest snapshot); default: bundled")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
-                   help="onnx = onnxruntime on CPU (auto: when the snapshot has model.onnx)")
+                   help="onnx = onnxruntime on CPU, with the snapshot's model.onnx or one exported on demand (auto: "
+                        "torch, the faster of the two through this path)")
     p.add_argument("--batch-size", type=POSITIVE,
                    help="images (video: frames) per forward pass (default: 1 on the CPU, where it is fastest; "
                         "4 on a GPU)")
