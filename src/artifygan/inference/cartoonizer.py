@@ -147,8 +147,9 @@ class Cartoonizer:
         """Load a snapshot folder (config.json + model.safetensors) or a run folder's newest snapshot.
 
         ``backend``: torch | onnx (onnxruntime, CPU; the snapshot's model.onnx, else exported on demand into
-        the cache) | auto (torch: through this path it was the faster of the two on the 2-core CPU in every
-        interleaved measurement, 12–17% on 2026-11-29; onnx stays for deployment without this package).
+        the cache) | auto (torch: through this path, at the CPU's batch 1, it was the faster of the two on
+        the 2-core CPU in every interleaved measurement, 12–17% on 2026-11-29; onnx stays for deployment
+        without this package).
         """
         from ..export import ONNX_NAME, cached_onnx_path, export_onnx
 
