@@ -62,6 +62,20 @@ def test_api_translates_and_reports(client):
     assert client.get("/api/health").json()["ok"]
 
 
+def test_api_ensemble_is_per_request(client, service):
+    img = random_rgb(64, 48, seed=5)
+
+    def post(query):
+        r = client.post(f"/api/cartoonize?mode=whole{query}", files={"image": ("a.png", png_bytes(img))})
+        assert r.status_code == 200
+        return np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"), np.int16)
+
+    plain, x2, again = post(""), post("&tta=x2"), post("")
+    assert np.abs(plain - x2).max() > 0 and np.array_equal(plain, again)  # x2 does not stick to the model
+    r = client.post("/api/cartoonize?mode=whole&tta=x3", files={"image": ("a.png", png_bytes(img))})
+    assert r.status_code == 400 and "test-time ensemble" in r.json()["detail"]
+
+
 def test_api_limits_and_bad_requests(client):
     big = png_bytes(Image.new("RGB", (1000, 600)))  # 0.6 MP > the 0.5 MP limit, but a small upload
     r = client.post("/api/cartoonize?mode=whole", files={"image": ("big.png", big)})
@@ -95,7 +109,7 @@ def test_gradio_api_refuses_server_paths(client, service):
     served = service.served
     r = client.post("/gradio_api/call/cartoonize",
                     json={"data": [{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}, "tiny", "whole",
-                                   "keep"]})
+                                   "keep", "off"]})
     if r.status_code == 200:  # queued: the result stream must be an error, never a translation
         event = r.json()["event_id"]
         text = client.get(f"/gradio_api/call/cartoonize/{event}").text

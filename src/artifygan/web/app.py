@@ -2,7 +2,7 @@
 
 The page: upload or webcam, model picker, face/whole mode, background, a before/after slider and a
 download. The API, for scripts: ``POST /api/cartoonize`` (multipart ``image``; query ``model``, ``mode``,
-``background``, ``side_by_side``) answers PNG bytes with the face boxes in the ``X-Artifygan-Faces``
+``background``, ``side_by_side``, ``tta``) answers PNG bytes with the face boxes in the ``X-Artifygan-Faces``
 header; ``GET /api/models``, ``GET /api/health``; new styles: ``POST /api/styles`` and
 ``GET /api/styles/{id}`` (see :mod:`.styles_api`). Both go through :class:`Service` (limits, queue).
 """
@@ -81,11 +81,11 @@ def style_panel(service: Service, jobs: StyleJobs, model):
 def build_page(service: Service, styles: StyleJobs | None = None):
     import gradio as gr
 
-    def run(image, model, mode, background):
+    def run(image, model, mode, background, tta="off"):
         if image is None:
             raise gr.Error("upload a photo first (or take one with the webcam)")
         try:
-            result = service.translate(image, model, mode, background)
+            result = service.translate(image, model, mode, background, tta)
         except RequestError as exc:
             raise gr.Error(str(exc)) from None
         faces = sum(f.translated for f in result.faces)
@@ -106,6 +106,8 @@ def build_page(service: Service, styles: StyleJobs | None = None):
                 mode = gr.Radio(["face", "whole"], value="face", label="Mode", elem_id="mode")
                 background = gr.Radio(["cartoon", "keep", "blur"], value="cartoon",
                                       label="Background (face mode)", elem_id="background")
+                tta = gr.Radio([("off", "off"), ("x2: fewer stray lines, twice the time", "x2")], value="off",
+                               label="Ensemble", elem_id="tta")
                 go = gr.Button("Cartoonize", variant="primary", elem_id="run")
             with gr.Column():
                 out = gr.Image(type="pil", label="Cartoon", elem_id="result", buttons=["download"], format="png",
@@ -114,7 +116,7 @@ def build_page(service: Service, styles: StyleJobs | None = None):
                 status = gr.Markdown(elem_id="status")
         with gr.Column(variant="panel"):
             style_panel(service, styles or style_jobs(service), model)
-        go.click(run, [inp, model, mode, background], [out, slider, status], api_name="cartoonize",
+        go.click(run, [inp, model, mode, background, tta], [out, slider, status], api_name="cartoonize",
                  concurrency_limit=1)
         # styles learned since the page was served by another visitor: offered on (re)load
         page.load(lambda: gr.Dropdown(choices=service.names), None, model, api_visibility="private")
@@ -141,11 +143,11 @@ def build_app(service: Service, styles: StyleJobs | None = None):
 
     @app.post("/api/cartoonize")
     async def cartoonize(image: UploadFile = UPLOAD, model: str | None = None, mode: str = "face",
-                         background: str = "cartoon", side_by_side: bool = False) -> Response:
+                         background: str = "cartoon", side_by_side: bool = False, tta: str = "off") -> Response:
         data = await image.read(limit + 1)  # never more than the limit (+1 to notice) in memory
         try:
             picture = decode_upload(data, service.limits)
-            result = await run_in_threadpool(service.translate, picture, model, mode, background)
+            result = await run_in_threadpool(service.translate, picture, model, mode, background, tta)
         except RequestError as exc:
             code = 413 if "too large" in str(exc) else 400
             raise HTTPException(code, str(exc)) from None
