@@ -126,6 +126,8 @@ def test_device_smoothing_runs_in_the_loop(tiny_data, tmp_path):
     ("data.resize=16", "data.resize=16: must be at least data.size"),
     ("loss.structure_cell=1", "loss.structure_cell=1: must be at least 2"),
     ("loss.equivariance=-1", "loss.equivariance=-1.0: must be 0 or more"),
+    ("model.teacher_tta=x3", "model.teacher_tta='x3': must be one of off, x2, x4"),
+    ("model.teacher_tta=x2", "model.teacher_tta: needs model.teacher"),
 ])
 def test_bad_values_fail_before_any_run_folder(tiny_data, tmp_path, override, message):
     with pytest.raises(ValueError, match=message):
@@ -312,3 +314,20 @@ def test_resize_crops_part_of_the_picture_at_the_scale_of_use(tiny_data, tmp_pat
     run = train(cfg, run_root=tmp_path / "runs", progress=False)
     meta = json.loads((run / "snapshots" / "step_0000002" / "config.json").read_text())
     assert meta["preprocess"]["train_size"] == 32 and meta["preprocess"]["train_scale"] == 48
+
+
+def test_a_student_of_the_teachers_ensemble_learns_the_ensembles_output(tiny_data, tiny_snapshot, tmp_path):
+    """model.teacher_tta: the teacher's output is its test-time ensemble. A student that starts as the
+    teacher owes nothing to the plain teacher at step 0, and owes the ensemble's difference to x2 and x4."""
+    args = ("train.init_steps=1", "train.adv_steps=0", "loss.content=0", "loss.teacher=1",
+            "model.generator_args={\"ch\": 8, \"n_blocks\": 1}", f"model.init={tiny_snapshot}",
+            f"model.teacher={tiny_snapshot}")
+    owed = {}
+    for mode in ("off", "x2", "x4"):
+        run = train(tiny_config(tiny_data, *args, f"model.teacher_tta={mode}"), run_root=tmp_path / mode,
+                    progress=False)
+        row = json.loads((run / "stats.jsonl").read_text().splitlines()[0])
+        assert row["loss_g_content"] == 0.0  # weight 0: the content network is not run
+        owed[mode] = row["loss_g_teacher"]
+    assert owed["off"] == pytest.approx(0.0, abs=1e-7)
+    assert owed["x2"] > 1e-4 and owed["x4"] > 1e-4

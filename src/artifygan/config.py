@@ -55,6 +55,9 @@ class ModelConfig:
     teacher: str | None = None
     # replaces the teacher snapshot's own postprocess, e.g. {clean_strokes: {k: 5, smooth_r: 0}}; {} = none
     teacher_postprocess: dict[str, Any] | None = None
+    # the teacher run as a test-time ensemble (inference.tta: off | x2 | x4): a single-pass student of the
+    # ensemble, whose gains then cost no inference time
+    teacher_tta: str = "off"
     # a snapshot whose generator weights a new run starts from (fine-tuning, e.g. the bundled default
     # with a new loss); its generator and generator_args must be this run's. D starts fresh.
     init: str | None = None
@@ -63,6 +66,7 @@ class ModelConfig:
 
 
 CRACK_SHAPES = ("strokes", "tone")  # loss.crack_shape: the lines of the crack negatives (training.cracks)
+TEACHER_TTA = ("off", "x2", "x4")  # model.teacher_tta: inference.tta.TTA's names, here without torch
 
 
 @dataclass
@@ -205,6 +209,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 return False
             raise ValueError(f"{key}: expected a boolean, got {value!r}")
         return bool(value)
+    if tp is str and isinstance(value, bool):  # YAML 1.1 reads off/on as booleans; a word field wants the word
+        return "on" if value else "off"
     if tp in (int, float, str):
         try:
             if tp is int and isinstance(value, float) and not value.is_integer():
@@ -285,6 +291,10 @@ def validate_config(cfg: Config) -> None:
         (cfg.loss.equivariance >= 0, f"loss.equivariance={cfg.loss.equivariance}: must be 0 or more"),
         (cfg.loss.crack_shape in CRACK_SHAPES,
          f"loss.crack_shape={cfg.loss.crack_shape!r}: must be one of {', '.join(CRACK_SHAPES)}"),
+        (cfg.model.teacher_tta in TEACHER_TTA,
+         f"model.teacher_tta={cfg.model.teacher_tta!r}: must be one of {', '.join(TEACHER_TTA)}"),
+        (cfg.model.teacher_tta == "off" or bool(cfg.model.teacher),
+         "model.teacher_tta: needs model.teacher"),
         (cfg.loss.structure_cell >= 2, f"loss.structure_cell={cfg.loss.structure_cell}: must be at least 2"),
         (0 < cfg.loss.teacher_adv_fraction <= 1, "loss.teacher_adv_fraction must be in (0, 1]"),
         (all(str(k).isdigit() for k in cfg.loss.content_from),

@@ -121,10 +121,12 @@ def generator_loss(cfg: LossConfig, content_net: Callable[[torch.Tensor], torch.
     ``twin``: the output of the photo's shifted mirror image, mapped back (``inference.tta.shifted_mirror``),
     needed when ``cfg.equivariance > 0``: both sides are trained towards each other.
     """
-    with torch.no_grad():
-        feat_photo = content_net(photo)
-    feat_fake = content_net(fake)
-    terms: dict[str, torch.Tensor] = {"content": cfg.content * content_loss(feat_fake, feat_photo.detach())}
+    terms: dict[str, torch.Tensor] = {"content": fake.float().mean() * 0.0}  # logged even at weight 0
+    feat_fake = content_net(fake) if cfg.content > 0 or (cfg.structure > 0 and d_fake is not None) else None
+    if cfg.content > 0 and feat_fake is not None:  # 0: a pure distillation skips the content network
+        with torch.no_grad():
+            feat_photo = content_net(photo)
+        terms["content"] = cfg.content * content_loss(feat_fake, feat_photo.detach())
     if cfg.face > 0:
         if face_net is None:
             raise ValueError("loss.face > 0 needs the face detector's features (face_net)")
@@ -155,7 +157,7 @@ def generator_loss(cfg: LossConfig, content_net: Callable[[torch.Tensor], torch.
             terms["flat_skin"] = cfg.flat_skin * flat_skin_loss(fake, photo)
         if cfg.strokes > 0:
             terms["strokes"] = cfg.strokes * stroke_loss(fake, photo)
-        if cfg.structure > 0:
+        if cfg.structure > 0 and feat_fake is not None:
             with torch.no_grad():
                 feat_flat = content_net(flatten_superpixels(fake, cfg.structure_cell))
             terms["structure"] = cfg.structure * content_loss(feat_fake, feat_flat)

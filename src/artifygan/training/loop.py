@@ -28,7 +28,7 @@ from ..data.dataset import EpochStream, UnpairedImages
 from ..data.smoothing import edge_smooth_batch
 from ..device import adam, to_memory_format
 from ..imageio import save_image, tensor_to_pil
-from ..inference.tta import shifted_mirror
+from ..inference.tta import ensemble, shifted_mirror
 from ..losses import d_fake_loss, discriminator_loss, generator_loss
 from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, load_generator, save_generator
 from ..models.face_structure import face_features
@@ -309,7 +309,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                                 with torch.no_grad():  # the adversarial anchor may use part of the batch (cost)
                                     n_t = teacher_images(photo.shape[0], cfg.loss, init_phase)
                                     photo_t = photo[:n_t]
-                                    t_out = teacher_fwd(photo_t)
+                                    t_out = ensemble(teacher_fwd, photo_t, cfg.model.teacher_tta)
                                     if teacher_cleanup is not None:
                                         t_out = clean_strokes(t_out.float(), photo_t.float(), teacher_cleanup)
                             twin = shifted_mirror(G_fwd, photo) if cfg.loss.equivariance > 0 else None
