@@ -71,6 +71,27 @@ def test_the_cartoonizer_averages_the_network_on_the_photo_and_its_shifted_mirro
         Cartoonizer.from_pretrained(snapshot, device="cpu", tta="both")
 
 
+def test_one_shared_cartoonizer_serves_each_call_its_own_ensemble(snapshot):
+    """``tta=`` per call (translate, __call__, WildOptions): the same picture as a Cartoonizer built with
+    that ensemble, and the shared model's own setting is never changed (the web service shares one)."""
+    from artifygan.inference.wild import WildCartoonizer, WildOptions
+
+    shared = Cartoonizer.from_pretrained(snapshot, device="cpu", backend="torch", smooth_input=False)
+    x2 = Cartoonizer.from_pretrained(snapshot, device="cpu", backend="torch", smooth_input=False, tta="x2")
+    im = photo(2)
+    assert np.array_equal(np.asarray(shared(im, "x2")), np.asarray(x2(im)))
+    assert np.array_equal(np.asarray(shared.translate([im], tta="x2")[0]), np.asarray(x2(im)))
+    assert np.array_equal(np.asarray(x2(im, "off")), np.asarray(shared(im)))
+    wild = WildCartoonizer(shared)
+    whole = wild(im, options=WildOptions(mode="whole", tta="x2")).image
+    assert whole is not None and np.array_equal(np.asarray(whole), np.asarray(x2(im)))
+    assert shared.tta == "off" and x2.tta == "x2"
+    with pytest.raises(ValueError, match="test-time ensemble"):
+        WildOptions(tta="x3")
+    with pytest.raises(ValueError, match="test-time ensemble"):
+        shared(im, "both")
+
+
 def test_onnx_and_torch_agree_under_the_ensemble(snapshot):
     pytest.importorskip("onnxruntime")
     im = photo(1)

@@ -61,6 +61,12 @@ def is_grey(rgb: Image.Image, tolerance: int = GREY_TOLERANCE) -> bool:
     return float(np.quantile(spread, 0.99)) <= tolerance
 
 
+def as_grey(img: Image.Image) -> Image.Image:
+    """The cartoon of a black-and-white photo: the output's luminance (PIL's "L"), as RGB again, so that
+    every surface (stills, video frames) greys it the same way."""
+    return img.convert("L").convert("RGB")
+
+
 def read_input(image: ImageLike) -> tuple[Image.Image, Image.Image | None]:
     """(RGB picture, alpha or None) of any accepted input: path (EXIF-rotated), PIL image or numpy array."""
     if isinstance(image, str | os.PathLike):
@@ -213,11 +219,15 @@ class Cartoonizer:
         return Prepared(t, (w, h), (nw, nh), alpha, grey)
 
     @torch.inference_mode()
-    def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        """Network output in [-1, 1], then the snapshot's recorded postprocess (stroke cleanup), if any."""
+    def forward(self, batch: torch.Tensor, tta: str | None = None) -> torch.Tensor:
+        """Network output in [-1, 1], then the snapshot's recorded postprocess (stroke cleanup), if any.
+        ``tta``: this call's test-time ensemble (None: the Cartoonizer's own)."""
         if self.session is not None:
-            return self._cleanup(ensemble(self._run_onnx, batch, self.tta), batch)
-        return self._on_device(batch).cpu()
+            return self._cleanup(ensemble(self._run_onnx, batch, self._tta(tta)), batch)
+        return self._on_device(batch, tta).cpu()
+
+    def _tta(self, tta: str | None) -> str:
+        return self.tta if tta is None else check_tta(tta)
 
     def _run_onnx(self, batch: torch.Tensor) -> torch.Tensor:
         assert self.session is not None
@@ -229,7 +239,7 @@ class Cartoonizer:
         return self.net(batch)
 
     @torch.inference_mode()
-    def forward_bytes(self, batch: torch.Tensor) -> torch.Tensor:
+    def forward_bytes(self, batch: torch.Tensor, tta: str | None = None) -> torch.Tensor:
         """``forward`` as uint8 (N, 3, H, W), quantised where the network ran.
 
         Why: on a GPU the host copies, not the network, bounded throughput (an H200 ran the bare fast
@@ -237,19 +247,19 @@ class Cartoonizer:
         Here the copy back is a quarter of the bytes, and both copies go through reused pinned buffers.
         """
         if self.session is not None:
-            return to_bytes(self.forward(batch))
-        q = to_bytes(self._on_device(batch))
+            return to_bytes(self.forward(batch, tta))
+        q = to_bytes(self._on_device(batch, tta))
         if self.device.type != "cuda":
             return q
         host = self._host_buffer(tuple(q.shape), q.dtype)
         host.copy_(q)  # synchronous: the buffer is whole when this returns
         return host.clone()
 
-    def _on_device(self, batch: torch.Tensor) -> torch.Tensor:
+    def _on_device(self, batch: torch.Tensor, tta: str | None = None) -> torch.Tensor:
         """The torch backend's cleaned float output, left on the device; the batch is copied there once."""
         x = self._staged(batch).to(self.device, non_blocking=True)
         p = next(self.generator.parameters())
-        return self._cleanup(ensemble(self._run_net, x.to(p.dtype), self.tta).float(), x)
+        return self._cleanup(ensemble(self._run_net, x.to(p.dtype), self._tta(tta)).float(), x)
 
     def _cleanup(self, out: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
         return clean_strokes(out, photo.float(), self.cleanup).clamp_(-1, 1) if self.cleanup is not None else out
@@ -277,14 +287,16 @@ class Cartoonizer:
         if img.size != prep.size:
             img = img.resize(prep.size, Image.Resampling.BICUBIC)
         if prep.grey:
-            img = img.convert("L").convert("RGB")
+            img = as_grey(img)
         if prep.alpha is not None:
             img.putalpha(prep.alpha)
         return img
 
     # ---- public calls ----
-    def translate(self, images: Sequence[ImageLike]) -> list[Image.Image]:
-        """Batched: images of equal prepared size share a forward pass."""
+    def translate(self, images: Sequence[ImageLike], tta: str | None = None) -> list[Image.Image]:
+        """Batched: images of equal prepared size share a forward pass. ``tta``: this call's test-time
+        ensemble (None: the Cartoonizer's own), so a shared model serves requests that differ."""
+        mode = self._tta(tta)
         preps = [self.preprocess(im) for im in images]
         outs: list[Image.Image | None] = [None] * len(preps)
         groups: dict[tuple[int, ...], list[int]] = {}
@@ -292,20 +304,21 @@ class Cartoonizer:
             h, w = p.tensor.shape[-2:]
             if h * w > self.tile * self.tile:  # by area: a 1280×720 frame runs whole, 12 MP photos tile
                 # one tile per forward pass: a tile already fills the cores, and memory stays one tile's
-                out = translate_tiled(p.tensor, self.forward, self.tile, self.tile_overlap, self.stride, 1)
+                out = translate_tiled(p.tensor, lambda b: self.forward(b, mode), self.tile, self.tile_overlap,
+                                      self.stride, 1)
                 outs[i] = self.postprocess(out, p)
                 continue
             groups.setdefault(tuple(p.tensor.shape), []).append(i)
         for idx in groups.values():
             for k in range(0, len(idx), self.batch_size):
                 chunk = idx[k:k + self.batch_size]
-                res = self.forward_bytes(torch.stack([preps[i].tensor for i in chunk]))
+                res = self.forward_bytes(torch.stack([preps[i].tensor for i in chunk]), mode)
                 for i, o in zip(chunk, res, strict=True):
                     outs[i] = self.postprocess(o, preps[i])
         return outs  # type: ignore[return-value]
 
-    def __call__(self, image: ImageLike) -> Image.Image:
-        return self.translate([image])[0]
+    def __call__(self, image: ImageLike, tta: str | None = None) -> Image.Image:
+        return self.translate([image], tta)[0]
 
 
-__all__ = ["Cartoonizer", "ImageError", "Prepared", "is_grey"]
+__all__ = ["Cartoonizer", "ImageError", "Prepared", "as_grey", "is_grey"]

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from ..imageio import one_line, show, temp_name
 from .animated import animated_webp, pil_frames
-from .cartoonizer import is_grey
+from .cartoonizer import as_grey, is_grey
 from .temporal import Deflicker, FaceTracker
 from .wild import WildCartoonizer
 
@@ -199,7 +199,7 @@ class FrameTranslator:
         if self.grey is None and frames:
             self.grey = self.keep_grey and is_grey(Image.fromarray(frames[0]))
         if self.grey:
-            outs = [np.repeat(np.asarray(Image.fromarray(o).convert("L"))[..., None], 3, axis=2) for o in outs]
+            outs = [np.asarray(as_grey(Image.fromarray(o))) for o in outs]
         return [self.deflicker(f, o) for f, o in zip(frames, outs, strict=True)]
 
 

@@ -18,6 +18,7 @@ from PIL import Image
 
 from ..faces import Face, FaceFraming, PhotoFaceDetector, align_by_eyes, valid_face
 from .cartoonizer import Cartoonizer, ImageLike, read_input
+from .tta import check_tta
 
 MODES = ("face", "whole")
 BACKGROUNDS = ("cartoon", "keep", "blur")
@@ -38,8 +39,11 @@ class WildOptions:
     feather: float = 0.035  # mask softness (Gaussian sigma), fraction of the face crop
     color_match: bool = True  # shift the face's colours towards the background's at the seam
     blur_sigma: float = 12.0
+    tta: str | None = None  # test-time ensemble of this call (inference.tta); None: the Cartoonizer's own
 
     def __post_init__(self) -> None:
+        if self.tta is not None:
+            check_tta(self.tta)
         for name, value, allowed in (("mode", self.mode, MODES), ("background", self.background, BACKGROUNDS),
                                      ("no_face", self.no_face, NO_FACE)):
             if value not in allowed:
@@ -149,7 +153,7 @@ class WildCartoonizer:
         rgb_img, alpha = read_input(image)
         timings: dict[str, float] = {}
         if opt.mode == "whole":
-            out = self.cz(rgb_img)
+            out = self.cz(rgb_img, opt.tta)
             timings["translate"] = ms(t0)
             return WildResult(restore_alpha(out, alpha), rgb_img.size, "whole", timings_ms=timings)
 
@@ -178,7 +182,7 @@ class WildCartoonizer:
             note = "no face found" if not faces else "no face large enough"
             if opt.no_face == "skip":
                 return WildResult(None, rgb_img.size, "skipped", records, timings, f"{note}: skipped")
-            out = self.cz(rgb_img)
+            out = self.cz(rgb_img, opt.tta)
             timings["translate"] = ms(t0)
             return WildResult(restore_alpha(out, alpha), rgb_img.size, "whole", records, timings,
                               f"{note}: translated the whole image")
@@ -186,7 +190,7 @@ class WildCartoonizer:
         t1 = time.perf_counter()
         base: np.ndarray
         if opt.background == "cartoon":
-            base = np.asarray(self.cz(rgb_img), np.float32)
+            base = np.asarray(self.cz(rgb_img, opt.tta), np.float32)
         elif opt.background == "blur":
             base = cv2.GaussianBlur(rgb.astype(np.float32), (0, 0), opt.blur_sigma)
         else:
@@ -203,7 +207,7 @@ class WildCartoonizer:
                                     face_width=f.width)
             crops.append(Image.fromarray(crop))
             mats.append(m)
-        translated = self.cz.translate(crops)
+        translated = self.cz.translate(crops, opt.tta)
         timings["faces"] = ms(t2)
         mask = face_mask(size, opt.feather)
         for crop, m in reversed(list(zip(translated, mats, strict=True))):  # largest pasted last, on top

@@ -19,7 +19,6 @@ from PIL import Image
 
 from ..imageio import ImageError, ImageTooLarge, decode_image
 from ..inference.cartoonizer import Cartoonizer
-from ..inference.tta import check_tta
 from ..inference.wild import WildCartoonizer, WildOptions, WildResult
 
 
@@ -120,14 +119,12 @@ class Service:
         ``tta``: the test-time ensemble (``inference.tta``; x2 takes twice the time)."""
         self.limits.check_size(*image.size)
         try:
-            options = WildOptions(mode=mode, background=background)
-            check_tta(tta)
+            options = WildOptions(mode=mode, background=background, tta=tta)
         except ValueError as exc:
             raise RequestError(str(exc)) from None
         with self._lock:
             t0 = time.perf_counter()
             wild = self.model(model)
-            wild.cz.tta = tta  # per request: every translation runs under this lock, so none sees another's
             if mode == "face":
                 try:
                     wild.require_detector("use mode=whole")
