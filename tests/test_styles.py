@@ -213,7 +213,9 @@ def test_cli_exit_codes(tmp_path, style_data, tiny_snapshot, monkeypatch, capsys
             "--base", str(tiny_snapshot), "--steps", "2", "--device", "cpu", "-q"]
     assert main([*argv, "--strength", "0.5"]) == 0
     assert "2 steps" in capsys.readouterr().out and (out / "model.safetensors").is_file()
-    assert json.loads((out / "config.json").read_text())["style"]["config"]["strength"] == 0.5
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["style"]["config"]["strength"] == 0.5
+    assert meta["postprocess"] == {"photo_colour": {"gain": 1.25, "skin": True}}  # the default: recorded
     assert main(argv) == 2  # second time: the folder exists
     assert "not empty" in capsys.readouterr().err
 
@@ -224,6 +226,14 @@ def test_cli_exit_codes(tmp_path, style_data, tiny_snapshot, monkeypatch, capsys
     assert main([*argv[:3], str(tmp_path / "cli-style-3"), *argv[4:], "--preview", str(shot)]) == 2
     assert "preview.png: already exists" in capsys.readouterr().err
     assert not (tmp_path / "cli-style-3").exists()
+
+    # --photo-colour 0: the style's own colours, no postprocess recorded; out of range: a usage error
+    plain = tmp_path / "cli-style-4"
+    assert main([*argv[:3], str(plain), *argv[4:], "--photo-colour", "0"]) == 0
+    assert "postprocess" not in json.loads((plain / "config.json").read_text())
+    with pytest.raises(SystemExit) as exc:
+        main([*argv[:3], str(tmp_path / "cli-style-5"), *argv[4:], "--photo-colour", "4"])
+    assert exc.value.code == 2 and "between 0 (off) and 3" in capsys.readouterr().err
 
 
 def test_colour_start_folds_exactly_into_the_output_conv(tiny_snapshot):

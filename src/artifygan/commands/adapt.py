@@ -28,6 +28,13 @@ def _strength(v: str) -> float:
     return x
 
 
+def _photo_colour(v: str) -> float:
+    x = float(v)
+    if not 0 <= x <= 3:
+        raise argparse.ArgumentTypeError(f"must be between 0 (off) and 3, got {v}")
+    return x
+
+
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("adapt", help="learn a new style from 1–10 reference pictures (few-shot)",
                        description="Fine-tune a trained model towards the style of 1–10 reference pictures "
@@ -51,6 +58,10 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strength", type=_strength, default=1.0,
                    help="how far the style moves from the base model (default 1; 0.5: halfway, a milder style "
                         "that keeps more of the face; up to 2)")
+    p.add_argument("--photo-colour", type=_photo_colour, default=1.25, metavar="GAIN",
+                   help="the style's outputs keep the photo's colours outside the skin, saturation × GAIN "
+                        "(default 1.25; 0: the style's own colours, which collapse onto the references' main "
+                        "tones)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     p.add_argument("--anime-cascade", help="anime face cascade .xml (default: $ARTIFYGAN_ANIME_CASCADE, cache)")
     p.add_argument("--preview", type=Path, metavar="FILE",
@@ -77,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = with_style_loss(AdaptConfig(preview_every_s=15.0 if args.preview is not None else 0.0), args.style_loss)
     if args.steps is not None:
         cfg = dataclasses.replace(cfg, steps=args.steps)
-    cfg = dataclasses.replace(cfg, strength=args.strength)
+    cfg = dataclasses.replace(cfg, strength=args.strength, photo_colour=args.photo_colour)
     bar = tqdm(total=1000, disable=args.quiet, dynamic_ncols=True, bar_format="{l_bar}{bar}| {elapsed} {postfix}")
 
     def progress(p) -> None:

@@ -26,6 +26,7 @@ from ..imageio import ImageError, load_image, pil_to_tensor, tensor_to_pil, to_b
 from ..input_smoothing import InputSmoothing, recorded_smoothing
 from ..models import load_generator
 from ..models.snapshot import SnapshotError, resolve_snapshot, save_generator
+from ..photo_colour import apply_photo_colour, recorded_photo_colour
 from ..skin_smoothing import recorded_skin_smoothing
 from .tiling import translate_tiled
 from .tta import check_tta, ensemble
@@ -135,6 +136,7 @@ class Cartoonizer:
         self.net = torch.compile(self.generator, dynamic=False) if compile else self.generator
         self.meta = meta or {}
         self.cleanup = _choose(postprocess_settings(self.meta), clean_strokes, StrokeCleanup)
+        self.photo_colour = recorded_photo_colour(self.meta)  # few-shot styles: the photo's colours
         self.smoothing = _choose(recorded_smoothing(self.meta), smooth_input, InputSmoothing)
         self.skin = recorded_skin_smoothing(self.meta) if self.smoothing is not None else None
         self.stride = int(getattr(generator, "stride", 4))
@@ -166,6 +168,7 @@ class Cartoonizer:
         meta = {**meta, "path": str(snap)}
         try:
             postprocess_settings(meta)
+            recorded_photo_colour(meta)
             recorded_smoothing(meta)
             recorded_skin_smoothing(meta)
         except ValueError as exc:
@@ -262,7 +265,12 @@ class Cartoonizer:
         return self._cleanup(ensemble(self._run_net, x.to(p.dtype), self._tta(tta)).float(), x)
 
     def _cleanup(self, out: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
-        return clean_strokes(out, photo.float(), self.cleanup).clamp_(-1, 1) if self.cleanup is not None else out
+        """The recorded tensor postprocess: stroke cleanup, then the photo's colours (styles), if any."""
+        if self.cleanup is not None:
+            out = clean_strokes(out, photo.float(), self.cleanup).clamp_(-1, 1)
+        if self.photo_colour is not None:
+            out = apply_photo_colour(out, photo, self.photo_colour)
+        return out
 
     def _staged(self, batch: torch.Tensor) -> torch.Tensor:
         """On a GPU, the batch copied into a pinned buffer (an asynchronous, faster copy to the device)."""

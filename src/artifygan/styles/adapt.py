@@ -40,6 +40,7 @@ from ..imageio import centre_square, tensor_to_pil
 from ..losses import discriminator_loss, g_adv_loss, gram, grayscale
 from ..models import load_generator, save_generator
 from ..models.registry import CONTENT_NETWORKS, DISCRIMINATORS
+from ..photo_colour import PhotoColour
 from .augment import diff_augment, photo_jitter, random_crops
 from .choose import StyleChoice, choose_style_loss
 from .colour import fold_colour_transfer
@@ -159,6 +160,13 @@ def blend_weights(model: nn.Module, base_state: dict[str, torch.Tensor], strengt
     return model
 
 
+
+def style_postprocess(cfg: AdaptConfig) -> dict[str, Any]:
+    """The ``postprocess`` entry a style records: the photo's colours outside the skin, unless turned off."""
+    if cfg.photo_colour <= 0:
+        return {}
+    return {"postprocess": {"photo_colour": PhotoColour(gain=cfg.photo_colour).to_meta()}}
+
 def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathLike] | None = None,
           minutes: float | None = None, base: PathLike | None = None, out: PathLike | None = None,
           progress: ProgressFn | None = None, config: AdaptConfig | None = None, device: str = "auto",
@@ -195,6 +203,7 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
         # does its preview (the base's bilateral filter is not the style's)
         keys = ("generator", "generator_args", "size")
         shown: dict[str, Any] = {k: base_meta[k] for k in keys if k in base_meta}
+        shown.update(style_postprocess(cfg))  # the preview shows the colours the saved style will give
         previewer = Previewer(shown, centre_square(tensor_to_pil(photo_list[0])), cfg.preview_every_s, dev)
     # `minutes` bounds the whole call: training gets what reading and loading left, less a few seconds to save
     budget = 60.0 * cfg.minutes - (time.perf_counter() - t_begin) - SAVE_RESERVE_S
@@ -212,6 +221,7 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
         "photos": describe_photos(photos),
         "n_photos": len(photo_list), **info, "config": dataclasses.asdict(cfg),
     }
+    meta.update(style_postprocess(cfg))  # every surface that loads the style applies it (Cartoonizer._cleanup)
     if choice is not None:
         meta["style"]["style_loss_choice"] = {"asked": "auto", **dataclasses.asdict(choice)}
     if out_path is None:

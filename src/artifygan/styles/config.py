@@ -74,6 +74,10 @@ class AdaptConfig:
     # how far the saved style moves from the base model, in weight space: base + strength × (adapted − base);
     # below 1 a milder style (more of the base's look and structure), above 1 a stronger one
     strength: float = 1.0
+    # the saved style's outputs keep the photo's colours outside the skin, chroma × this gain (0 = off):
+    # adapting collapses colour onto the references' main tones (artifygan.photo_colour; measured in
+    # docs/fewshot-experiments.md, "The photo's colours")
+    photo_colour: float = 1.25
     seed: int = 0
     detect_faces: bool = True
     # with a progress callback: a zero-shot preview before the first step, then one every this many
@@ -98,6 +102,8 @@ class AdaptConfig:
             raise ValueError(f"style_loss must be one of {', '.join(STYLE_LOSS_CHOICES)}, got {self.style_loss!r}")
         if not 0 <= self.strength <= 2:
             raise ValueError(f"strength: must be between 0 and 2, got {self.strength}")
+        if not 0 <= self.photo_colour <= 3:
+            raise ValueError(f"photo_colour: must be between 0 (off) and 3, got {self.photo_colour}")
         if self.palette_size < 1:
             raise ValueError(f"palette_size must be ≥ 1, got {self.palette_size}")
 

@@ -1,0 +1,97 @@
+"""The photo's own colours outside the skin: a recorded postprocess of few-shot styles (issue 14).
+
+Why: adapting to a handful of references collapses colour. The style losses pull every pixel towards
+the references' dominant tones, so a bitmoji style turns hair, clothes and background peach and an
+ukiyo-e style turns them sepia, while the references themselves are colourful (black and brown hair, blue
+and red clothes, white backgrounds). This step keeps the output's luminance (the style's lines and
+shading), takes the colour (YCbCr chroma) from the photo, scaled by ``gain``, and keeps the output's own
+colour on the skin (the style's skin tone), found as the input skin step finds it
+(``skin_smoothing.skin_mask``). Measured on the few-shot benchmark (docs/fewshot-experiments.md), it
+lowers KID against the styles' held-out pictures for both styles. A snapshot records it as
+``postprocess.photo_colour``; ``artifygan adapt`` writes it (``--photo-colour``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .skin_smoothing import skin_mask
+
+# ITU-R BT.601 luma and the chroma scales of YCbCr (the same as PIL's), on zero-centred values
+_LUMA = (0.299, 0.587, 0.114)
+_CB, _CR = 0.564, 0.713
+
+
+@dataclass(frozen=True)
+class PhotoColour:
+    """``gain``: the photo's chroma scaled around grey (1 = as in the photo; references brighter than
+    photos want more); ``skin``: the skin keeps the output's colour (False: the photo's colour everywhere)."""
+
+    gain: float = 1.25
+    skin: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 < self.gain <= 3:
+            raise ValueError(f"photo_colour gain must be in (0, 3], got {self.gain}")
+
+    def to_meta(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PhotoColour:
+        unknown = set(d) - {"gain", "skin"}
+        if unknown:
+            raise ValueError(f"unknown photo_colour setting(s) {sorted(unknown)}")
+        return cls(gain=float(d.get("gain", cls.gain)), skin=bool(d.get("skin", cls.skin)))
+
+
+def recorded_photo_colour(meta: dict[str, Any]) -> PhotoColour | None:
+    """The snapshot's ``postprocess.photo_colour``, or None (every snapshot before it: unchanged)."""
+    step = (meta.get("postprocess") or {}).get("photo_colour")
+    if step is None:
+        return None
+    if not isinstance(step, dict):
+        raise ValueError(f"postprocess.photo_colour must be a mapping, got {step!r}")
+    try:
+        return PhotoColour.from_dict(step)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"postprocess.photo_colour: {exc}") from None
+
+
+def _split(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(luma (N, 1, H, W), chroma Cb/Cr (N, 2, H, W)) of a [-1, 1] batch; linear, so no offsets needed."""
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    y = _LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b
+    return y, torch.cat([_CB * (b - y), _CR * (r - y)], 1)
+
+
+def _join(y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    cb, cr = c[:, 0:1] / _CB, c[:, 1:2] / _CR  # b - y, r - y
+    g = y - (_LUMA[0] * cr + _LUMA[2] * cb) / _LUMA[1]
+    return torch.cat([y + cr, g, y + cb], 1)
+
+
+def skin_masks(photo: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) skin mask in 0–1 of each photo of a [-1, 1] batch, on the batch's device."""
+    rgb = ((photo.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    arrays = rgb.permute(0, 2, 3, 1).cpu().numpy()
+    masks = np.stack([skin_mask(np.ascontiguousarray(a)) for a in arrays])
+    return torch.from_numpy(masks).unsqueeze(1).to(photo.device)
+
+
+def apply_photo_colour(out: torch.Tensor, photo: torch.Tensor, settings: PhotoColour) -> torch.Tensor:
+    """``out`` (the network's [-1, 1] batch) with the photo's chroma outside the skin, clamped to [-1, 1]."""
+    y_out, c_out = _split(out.float())
+    _, c_photo = _split(photo.float())
+    chroma = settings.gain * c_photo
+    if settings.skin:
+        m = skin_masks(photo).to(chroma.dtype)
+        chroma = m * c_out + (1 - m) * chroma
+    return _join(y_out, chroma).clamp_(-1, 1)
+
+
+__all__ = ["PhotoColour", "apply_photo_colour", "recorded_photo_colour", "skin_masks"]
