@@ -160,12 +160,12 @@ def blend_weights(model: nn.Module, base_state: dict[str, torch.Tensor], strengt
     return model
 
 
-
 def style_postprocess(cfg: AdaptConfig) -> dict[str, Any]:
     """The ``postprocess`` entry a style records: the photo's colours outside the skin, unless turned off."""
     if cfg.photo_colour <= 0:
         return {}
     return {"postprocess": {"photo_colour": PhotoColour(gain=cfg.photo_colour).to_meta()}}
+
 
 def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathLike] | None = None,
           minutes: float | None = None, base: PathLike | None = None, out: PathLike | None = None,
