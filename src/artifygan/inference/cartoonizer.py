@@ -2,7 +2,7 @@
 
 preprocess (any PIL mode → RGB, optional resize, the snapshot's recorded input smoothing, pad to the
 net's stride) → generator (then the snapshot's recorded tensor postprocess, e.g. stroke cleanup) →
-postprocess (crop the padding, resize back, grey photos back to grey, restore alpha).
+postprocess (crop the padding, a style's photo colours, resize back, grey photos back to grey, restore alpha).
 """
 
 from __future__ import annotations
@@ -265,12 +265,7 @@ class Cartoonizer:
         return self._cleanup(ensemble(self._run_net, x.to(p.dtype), self._tta(tta)).float(), x)
 
     def _cleanup(self, out: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
-        """The recorded tensor postprocess: stroke cleanup, then the photo's colours (styles), if any."""
-        if self.cleanup is not None:
-            out = clean_strokes(out, photo.float(), self.cleanup).clamp_(-1, 1)
-        if self.photo_colour is not None:
-            out = apply_photo_colour(out, photo, self.photo_colour)
-        return out
+        return clean_strokes(out, photo.float(), self.cleanup).clamp_(-1, 1) if self.cleanup is not None else out
 
     def _staged(self, batch: torch.Tensor) -> torch.Tensor:
         """On a GPU, the batch copied into a pinned buffer (an asynchronous, faster copy to the device)."""
@@ -291,7 +286,11 @@ class Cartoonizer:
     def postprocess(self, out: torch.Tensor, prep: Prepared) -> Image.Image:
         """``out``: one image of ``forward`` (float) or ``forward_bytes`` (uint8)."""
         nw, nh = prep.net_size
-        img = tensor_to_pil(out[:, :nh, :nw])
+        out = out[:, :nh, :nw]
+        if self.photo_colour is not None:  # on the whole picture, so tiles and batches share one skin mask
+            x = out.float() / 127.5 - 1 if out.dtype == torch.uint8 else out.float()
+            out = apply_photo_colour(x[None], prep.tensor[None, :, :nh, :nw], self.photo_colour)[0]
+        img = tensor_to_pil(out)
         if img.size != prep.size:
             img = img.resize(prep.size, Image.Resampling.BICUBIC)
         if prep.grey:
