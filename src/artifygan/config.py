@@ -66,7 +66,6 @@ class ModelConfig:
 
 
 CRACK_SHAPES = ("strokes", "tone")  # loss.crack_shape: the lines of the crack negatives (training.cracks)
-TEACHER_TTA = ("off", "x2", "x4")  # model.teacher_tta: inference.tta.TTA's names, here without torch
 
 
 @dataclass
@@ -277,6 +276,8 @@ def apply_overrides(cfg: _Settings, overrides: list[str]) -> _Settings:
 
 def validate_config(cfg: Config) -> None:
     """Reject values that would crash deep inside training (ZeroDivisionError, empty runs) with a clear line."""
+    from .inference.tta import TTA  # the ensembles model.teacher_tta may name
+
     t, d = cfg.train, cfg.data
     checks = [
         (t.batch_size >= 1, f"train.batch_size={t.batch_size}: must be at least 1"),
@@ -291,8 +292,8 @@ def validate_config(cfg: Config) -> None:
         (cfg.loss.equivariance >= 0, f"loss.equivariance={cfg.loss.equivariance}: must be 0 or more"),
         (cfg.loss.crack_shape in CRACK_SHAPES,
          f"loss.crack_shape={cfg.loss.crack_shape!r}: must be one of {', '.join(CRACK_SHAPES)}"),
-        (cfg.model.teacher_tta in TEACHER_TTA,
-         f"model.teacher_tta={cfg.model.teacher_tta!r}: must be one of {', '.join(TEACHER_TTA)}"),
+        (cfg.model.teacher_tta in TTA,
+         f"model.teacher_tta={cfg.model.teacher_tta!r}: must be one of {', '.join(TTA)}"),
         (cfg.model.teacher_tta == "off" or bool(cfg.model.teacher),
          "model.teacher_tta: needs model.teacher"),
         (cfg.loss.structure_cell >= 2, f"loss.structure_cell={cfg.loss.structure_cell}: must be at least 2"),

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from .cartoon_losses import LUMA as _LUMA
 from .skin_smoothing import skin_mask
 
-# ITU-R BT.601 luma and the chroma scales of YCbCr (the same as PIL's), on zero-centred values
-_LUMA = (0.299, 0.587, 0.114)
+# the chroma scales of YCbCr with BT.601 luma (the same as PIL's), on zero-centred values
 _CB, _CR = 0.564, 0.713
 
 
@@ -76,7 +76,8 @@ def _join(y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
 
 
 def skin_masks(photo: torch.Tensor) -> torch.Tensor:
-    """(N, 1, H, W) skin mask in 0–1 of each photo of a [-1, 1] batch, on the batch's device."""
+    """(N, 1, H, W) skin mask in 0–1 of each photo of a [-1, 1] batch, on the batch's device (also the skin
+    discriminator's patch places, ``training.side_gans``)."""
     rgb = ((photo.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     arrays = rgb.permute(0, 2, 3, 1).cpu().numpy()
     masks = np.stack([skin_mask(np.ascontiguousarray(a)) for a in arrays])

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -31,7 +30,7 @@ from ..config import Config
 from ..device import adam, to_memory_format
 from ..losses import d_fake_loss, d_real_loss
 from ..models import DISCRIMINATORS
-from ..skin_smoothing import skin_mask
+from ..photo_colour import skin_masks
 
 R, EPS = 5, 2e-1  # White-box's surface filter (radius 5, ε 0.2)
 SCALE = 2  # the surface is judged at 1/SCALE resolution
@@ -43,12 +42,6 @@ View = Callable[[torch.Tensor, torch.Tensor | None, int], torch.Tensor]  # (imag
 def surface_view(x: torch.Tensor, _photo: torch.Tensor | None = None, _seed: int = 0) -> torch.Tensor:
     """What the surface discriminator sees: the self-guided filter at full size, then 2× average-pooled."""
     return F.avg_pool2d(surface(x.float(), R, EPS), SCALE)
-
-
-def skin_masks(x: torch.Tensor) -> torch.Tensor:
-    """The skin mask (N, 1, H, W) of each image of a [-1, 1] batch (``skin_smoothing.skin_mask``)."""
-    rgb = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-    return torch.from_numpy(np.stack([skin_mask(a) for a in rgb])).unsqueeze(1).to(x.device)
 
 
 def skin_patches(x: torch.Tensor, mask_of: torch.Tensor, size: int, n: int = SKIN_PATCHES,
