@@ -16,14 +16,15 @@ from artifygan.photo_colour import PhotoColour, _join, _split, apply_photo_colou
 
 
 def test_luma_and_chroma_split_and_join_exactly_as_pils_ycbcr():
-    x = torch.rand(2, 3, 8, 8) * 2 - 1
+    x = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1  # not the global RNG
     y, c = _split(x)
     assert torch.allclose(_join(y, c), x, atol=1e-5)
     rgb = ((x[0] + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
     pil = np.asarray(Image.fromarray(rgb).convert("YCbCr"), np.float32)
     y8, c8 = _split(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1)
-    assert np.abs((y8[0, 0].numpy() + 1) * 127.5 - pil[..., 0]).max() <= 1.0
-    assert np.abs(c8[0].permute(1, 2, 0).numpy() * 127.5 + 128 - pil[..., 1:]).max() <= 1.0
+    # within PIL's rounding: one level, plus float32 error (it depended on the draw before it was seeded)
+    assert np.abs((y8[0, 0].numpy() + 1) * 127.5 - pil[..., 0]).max() <= 1.001
+    assert np.abs(c8[0].permute(1, 2, 0).numpy() * 127.5 + 128 - pil[..., 1:]).max() <= 1.001
 
 
 def test_the_output_keeps_its_luma_and_takes_the_photos_colour_scaled_by_the_gain():

@@ -215,7 +215,8 @@ def test_cli_exit_codes(tmp_path, style_data, tiny_snapshot, monkeypatch, capsys
     assert "2 steps" in capsys.readouterr().out and (out / "model.safetensors").is_file()
     meta = json.loads((out / "config.json").read_text())
     assert meta["style"]["config"]["strength"] == 0.5
-    assert meta["postprocess"] == {"photo_colour": {"gain": 1.25, "skin": True}}  # the default: recorded
+    assert meta["postprocess"]["photo_colour"] == {"gain": 1.25, "skin": True}  # the default: recorded
+    assert meta["postprocess"]["background"]["colour"] == "#c6e4c4"  # the synthetic cartoons' flat backdrop
     assert main(argv) == 2  # second time: the folder exists
     assert "not empty" in capsys.readouterr().err
 
@@ -230,10 +231,21 @@ def test_cli_exit_codes(tmp_path, style_data, tiny_snapshot, monkeypatch, capsys
     # --photo-colour 0: the style's own colours, no postprocess recorded; out of range: a usage error
     plain = tmp_path / "cli-style-4"
     assert main([*argv[:3], str(plain), *argv[4:], "--photo-colour", "0"]) == 0
-    assert "postprocess" not in json.loads((plain / "config.json").read_text())
+    assert "photo_colour" not in json.loads((plain / "config.json").read_text())["postprocess"]
     with pytest.raises(SystemExit) as exc:
         main([*argv[:3], str(tmp_path / "cli-style-5"), *argv[4:], "--photo-colour", "4"])
     assert exc.value.code == 2 and "between 0 (off) and 3" in capsys.readouterr().err
+
+    # --background keep: nothing recorded; --background COLOUR: that colour instead of the references' own
+    kept, painted = tmp_path / "cli-style-6", tmp_path / "cli-style-8"
+    assert main([*argv[:3], str(kept), *argv[4:], "--photo-colour", "0", "--background", "keep"]) == 0
+    assert "postprocess" not in json.loads((kept / "config.json").read_text())
+    assert main([*argv[:3], str(painted), *argv[4:], "--photo-colour", "0", "--background", "#ffffff"]) == 0
+    assert json.loads((painted / "config.json").read_text())["postprocess"] == {
+        "background": {"colour": "#ffffff", "feather": 1.5}}
+    with pytest.raises(SystemExit) as exc:
+        main([*argv[:3], str(tmp_path / "cli-style-7"), *argv[4:], "--background", "white"])
+    assert exc.value.code == 2 and "#rrggbb" in capsys.readouterr().err
 
 
 def test_colour_start_folds_exactly_into_the_output_conv(tiny_snapshot):

@@ -35,6 +35,18 @@ def _photo_colour(v: str) -> float:
     return x
 
 
+def _background(v: str) -> str:
+    if v in ("auto", "keep"):
+        return v
+    from ..background import parse_colour
+
+    try:
+        parse_colour(v)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"auto, keep or a colour; {exc}") from None
+    return v
+
+
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("adapt", help="learn a new style from 1–10 reference pictures (few-shot)",
                        description="Fine-tune a trained model towards the style of 1–10 reference pictures "
@@ -62,6 +74,10 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="the style's outputs keep the photo's colours outside the skin, saturation × GAIN "
                         "(default 1.25; 0: the style's own colours, which collapse onto the references' main "
                         "tones)")
+    p.add_argument("--background", type=_background, default="auto", metavar="auto|keep|#RRGGBB",
+                   help="the style's backdrop: auto (default) paints the photo's background in the references' "
+                        "plain backdrop when most of them have one (avatar looks), else keeps it; keep: always "
+                        "the photo's; or a colour such as #ffffff (needs the face detector to find the person)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     p.add_argument("--anime-cascade", help="anime face cascade .xml (default: $ARTIFYGAN_ANIME_CASCADE, cache)")
     p.add_argument("--preview", type=Path, metavar="FILE",
@@ -88,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = with_style_loss(AdaptConfig(preview_every_s=15.0 if args.preview is not None else 0.0), args.style_loss)
     if args.steps is not None:
         cfg = dataclasses.replace(cfg, steps=args.steps)
-    cfg = dataclasses.replace(cfg, strength=args.strength, photo_colour=args.photo_colour)
+    cfg = dataclasses.replace(cfg, strength=args.strength, photo_colour=args.photo_colour,
+                              background=args.background)
     bar = tqdm(total=1000, disable=args.quiet, dynamic_ncols=True, bar_format="{l_bar}{bar}| {elapsed} {postfix}")
 
     def progress(p) -> None:

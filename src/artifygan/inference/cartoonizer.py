@@ -2,7 +2,8 @@
 
 preprocess (any PIL mode → RGB, optional resize, the snapshot's recorded input smoothing, pad to the
 net's stride) → generator (then the snapshot's recorded tensor postprocess, e.g. stroke cleanup) →
-postprocess (crop the padding, a style's photo colours, resize back, grey photos back to grey, restore alpha).
+postprocess (crop the padding, a style's photo colours and plain background, resize back, grey photos back to
+grey, restore alpha).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from ..background import BackgroundStep, recorded_background
 from ..cartoon_losses import StrokeCleanup, clean_strokes, postprocess_settings
 from ..device import pick_device, to_memory_format
 from ..imageio import ImageError, load_image, pil_to_tensor, tensor_to_pil, to_bytes, to_rgb
@@ -108,6 +110,7 @@ class Cartoonizer:
     the network alone would tint it; False gives the network's colours.
     ``tta``: a test-time ensemble (``inference.tta``): off, x2 (the photo and its shifted mirror image)
     or x4 (mirrored or not × shifted or not).
+    ``background``: a style's recorded plain background (``artifygan.background``); False keeps the photo's.
     """
 
     def __init__(self, generator: nn.Module, meta: dict[str, Any] | None = None, device: str = "auto",
@@ -115,7 +118,7 @@ class Cartoonizer:
                  onnx_path: str | os.PathLike | None = None, compile: bool = False, tile: int = 1024,
                  tile_overlap: int = 64, clean_strokes: bool | None = None,
                  smooth_input: bool | None = None, keep_grey: bool = True,
-                 tta: str = "off") -> None:
+                 tta: str = "off", background: bool = True) -> None:
         self.device = pick_device(device)
         self.generator = generator.to(self.device).eval()
         self.session = None
@@ -137,6 +140,8 @@ class Cartoonizer:
         self.meta = meta or {}
         self.cleanup = _choose(postprocess_settings(self.meta), clean_strokes, StrokeCleanup)
         self.photo_colour = recorded_photo_colour(self.meta)  # few-shot styles: the photo's colours
+        plain = recorded_background(self.meta) if background else None
+        self.background = BackgroundStep(plain) if plain is not None else None
         self.smoothing = _choose(recorded_smoothing(self.meta), smooth_input, InputSmoothing)
         self.skin = recorded_skin_smoothing(self.meta) if self.smoothing is not None else None
         self.stride = int(getattr(generator, "stride", 4))
@@ -169,6 +174,7 @@ class Cartoonizer:
         try:
             postprocess_settings(meta)
             recorded_photo_colour(meta)
+            recorded_background(meta)
             recorded_smoothing(meta)
             recorded_skin_smoothing(meta)
         except ValueError as exc:
@@ -283,14 +289,17 @@ class Cartoonizer:
             buf = self._buffers[(shape, dtype)] = torch.empty(shape, dtype=dtype, pin_memory=True)
         return buf
 
-    def postprocess(self, out: torch.Tensor, prep: Prepared) -> Image.Image:
-        """``out``: one image of ``forward`` (float) or ``forward_bytes`` (uint8)."""
+    def postprocess(self, out: torch.Tensor, prep: Prepared, paint_background: bool = True) -> Image.Image:
+        """``out``: one image of ``forward`` (float) or ``forward_bytes`` (uint8). ``paint_background``: False
+        leaves a style's plain background to the caller (face mode paints the whole picture once)."""
         nw, nh = prep.net_size
         out = out[:, :nh, :nw]
         if self.photo_colour is not None:  # on the whole picture, so tiles and batches share one skin mask
             x = out.float() / 127.5 - 1 if out.dtype == torch.uint8 else out.float()
             out = apply_photo_colour(x[None], prep.tensor[None, :, :nh, :nw], self.photo_colour)[0]
         img = tensor_to_pil(out)
+        if self.background is not None and paint_background:  # cut on the photo at the net's resolution
+            img = self.background.apply(img, tensor_to_pil(prep.tensor[:, :nh, :nw]))
         if img.size != prep.size:
             img = img.resize(prep.size, Image.Resampling.BICUBIC)
         if prep.grey:
@@ -300,9 +309,11 @@ class Cartoonizer:
         return img
 
     # ---- public calls ----
-    def translate(self, images: Sequence[ImageLike], tta: str | None = None) -> list[Image.Image]:
+    def translate(self, images: Sequence[ImageLike], tta: str | None = None,
+                  paint_background: bool = True) -> list[Image.Image]:
         """Batched: images of equal prepared size share a forward pass. ``tta``: this call's test-time
-        ensemble (None: the Cartoonizer's own), so a shared model serves requests that differ."""
+        ensemble (None: the Cartoonizer's own), so a shared model serves requests that differ;
+        ``paint_background``: see ``postprocess``."""
         mode = self._tta(tta)
         preps = [self.preprocess(im) for im in images]
         outs: list[Image.Image | None] = [None] * len(preps)
@@ -313,7 +324,7 @@ class Cartoonizer:
                 # one tile per forward pass: a tile already fills the cores, and memory stays one tile's
                 out = translate_tiled(p.tensor, lambda b: self.forward(b, mode), self.tile, self.tile_overlap,
                                       self.stride, 1)
-                outs[i] = self.postprocess(out, p)
+                outs[i] = self.postprocess(out, p, paint_background)
                 continue
             groups.setdefault(tuple(p.tensor.shape), []).append(i)
         for idx in groups.values():
@@ -321,11 +332,11 @@ class Cartoonizer:
                 chunk = idx[k:k + self.batch_size]
                 res = self.forward_bytes(torch.stack([preps[i].tensor for i in chunk]), mode)
                 for i, o in zip(chunk, res, strict=True):
-                    outs[i] = self.postprocess(o, preps[i])
+                    outs[i] = self.postprocess(o, preps[i], paint_background)
         return outs  # type: ignore[return-value]
 
-    def __call__(self, image: ImageLike, tta: str | None = None) -> Image.Image:
-        return self.translate([image], tta)[0]
+    def __call__(self, image: ImageLike, tta: str | None = None, paint_background: bool = True) -> Image.Image:
+        return self.translate([image], tta, paint_background)[0]
 
 
 __all__ = ["Cartoonizer", "ImageError", "Prepared", "as_grey", "is_grey"]

@@ -189,8 +189,10 @@ class WildCartoonizer:
 
         t1 = time.perf_counter()
         base: np.ndarray
+        # a style's plain background (artifygan.background) is painted once, on the finished picture, so
+        # faces and the rest share one cut; around a photo or blurred background it is not painted at all
         if opt.background == "cartoon":
-            base = np.asarray(self.cz(rgb_img, opt.tta), np.float32)
+            base = np.asarray(self.cz(rgb_img, opt.tta, paint_background=False), np.float32)
         elif opt.background == "blur":
             base = cv2.GaussianBlur(rgb.astype(np.float32), (0, 0), opt.blur_sigma)
         else:
@@ -207,12 +209,14 @@ class WildCartoonizer:
                                     face_width=f.width)
             crops.append(Image.fromarray(crop))
             mats.append(m)
-        translated = self.cz.translate(crops, opt.tta)
+        translated = self.cz.translate(crops, opt.tta, paint_background=False)
         timings["faces"] = ms(t2)
         mask = face_mask(size, opt.feather)
         for crop, m in reversed(list(zip(translated, mats, strict=True))):  # largest pasted last, on top
             paste_face(base, np.asarray(crop, np.float32), mask, m, opt.color_match)
         out = Image.fromarray(np.clip(base + 0.5, 0, 255).astype(np.uint8))
+        if self.cz.background is not None and opt.background == "cartoon":
+            out = self.cz.background.apply(out, rgb_img, faces)
         timings["total"] = ms(t0)
         return WildResult(restore_alpha(out, alpha), rgb_img.size, "face", records, timings)
 

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from ..background import PlainBackground, parse_colour, references_background
 from ..cartoon_losses import flat_skin_loss, stroke_loss
 from ..data.smoothing import edge_smooth
 from ..device import adam, pick_device, to_memory_format
@@ -160,11 +161,25 @@ def blend_weights(model: nn.Module, base_state: dict[str, torch.Tensor], strengt
     return model
 
 
-def style_postprocess(cfg: AdaptConfig) -> dict[str, Any]:
-    """The ``postprocess`` entry a style records: the photo's colours outside the skin, unless turned off."""
-    if cfg.photo_colour <= 0:
-        return {}
-    return {"postprocess": {"photo_colour": PhotoColour(gain=cfg.photo_colour).to_meta()}}
+def style_background(cfg: AdaptConfig, references: Sequence[Image.Image]) -> PlainBackground | None:
+    """The plain background a style records: ``auto``, the references' backdrop when most have one
+    (``background.references_background``); ``keep``: none; else the colour asked for."""
+    if cfg.background == "keep":
+        return None
+    colour = references_background(references) if cfg.background == "auto" else parse_colour(cfg.background)
+    return PlainBackground(colour) if colour is not None else None
+
+
+def style_postprocess(cfg: AdaptConfig, references: Sequence[Image.Image]) -> dict[str, Any]:
+    """The ``postprocess`` entry a style records: the photo's colours outside the skin, unless turned off,
+    and a plain background where the references have one."""
+    steps: dict[str, Any] = {}
+    if cfg.photo_colour > 0:
+        steps["photo_colour"] = PhotoColour(gain=cfg.photo_colour).to_meta()
+    background = style_background(cfg, references)
+    if background is not None:
+        steps["background"] = background.to_meta()
+    return {"postprocess": steps} if steps else {}
 
 
 def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathLike] | None = None,
@@ -190,6 +205,7 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     out_path = check_output(out) if out is not None else None
     references = read_references([refs] if isinstance(refs, str | os.PathLike) else refs, cascade,
                                  detect=cfg.detect_faces)
+    pictures = [r.image for r in references]
     cfg, choice = _resolve_style_loss(cfg, references)
     photo_list, strong = read_photos(photos, cfg.side, cfg.max_photos, cfg.seed)
     snap = resolve_snapshot(base)
@@ -203,7 +219,7 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
         # does its preview (the base's bilateral filter is not the style's)
         keys = ("generator", "generator_args", "size")
         shown: dict[str, Any] = {k: base_meta[k] for k in keys if k in base_meta}
-        shown.update(style_postprocess(cfg))  # the preview shows the colours the saved style will give
+        shown.update(style_postprocess(cfg, pictures))  # the preview shows what the saved style will give
         previewer = Previewer(shown, centre_square(tensor_to_pil(photo_list[0])), cfg.preview_every_s, dev)
     # `minutes` bounds the whole call: training gets what reading and loading left, less a few seconds to save
     budget = 60.0 * cfg.minutes - (time.perf_counter() - t_begin) - SAVE_RESERVE_S
@@ -221,7 +237,7 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
         "photos": describe_photos(photos),
         "n_photos": len(photo_list), **info, "config": dataclasses.asdict(cfg),
     }
-    meta.update(style_postprocess(cfg))  # every surface that loads the style applies it (Cartoonizer._cleanup)
+    meta.update(style_postprocess(cfg, pictures))  # every surface that loads the style applies it (Cartoonizer)
     if choice is not None:
         meta["style"]["style_loss_choice"] = {"asked": "auto", **dataclasses.asdict(choice)}
     if out_path is None:

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..background import parse_colour
 from .augment import CropRange, DiffAugmentConfig
 
 
@@ -78,6 +79,9 @@ class AdaptConfig:
     # adapting collapses colour onto the references' main tones (artifygan.photo_colour; measured in
     # docs/fewshot-experiments.md, "The photo's colours")
     photo_colour: float = 1.25
+    # the saved style's backdrop (artifygan.background): auto = the references' plain backdrop when most of
+    # them have one (avatar looks), else the photo's; keep = always the photo's; or a colour "#rrggbb"
+    background: str = "auto"
     seed: int = 0
     detect_faces: bool = True
     # with a progress callback: a zero-shot preview before the first step, then one every this many
@@ -104,6 +108,11 @@ class AdaptConfig:
             raise ValueError(f"strength: must be between 0 and 2, got {self.strength}")
         if not 0 <= self.photo_colour <= 3:
             raise ValueError(f"photo_colour: must be between 0 (off) and 3, got {self.photo_colour}")
+        if self.background not in ("auto", "keep"):
+            try:
+                parse_colour(self.background)
+            except ValueError as exc:
+                raise ValueError(f"background: auto, keep or a colour; {exc}") from None
         if self.palette_size < 1:
             raise ValueError(f"palette_size must be ≥ 1, got {self.palette_size}")
 

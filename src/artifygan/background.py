@@ -1,0 +1,206 @@
+"""A plain background for few-shot styles whose references have one: a recorded postprocess (issue 14).
+
+Why: avatar styles (bitmoji-like) draw a person on a flat backdrop, and a style learnt from a few such
+pictures still draws the photo's room behind the person. When most references have plain top corners,
+``artifygan adapt`` records their colour as ``postprocess.background``, and every surface that loads the
+style paints the photo's background in it. The person is cut out with GrabCut (Rother et al., 2004; OpenCV's
+``cv2.grabCut``) seeded from the photo's detected faces: the inner face is surely person, a head-and-shoulders
+region around each face probably person, the rest probably background. Where no face is found the picture
+is left as it is (a landscape has no person to cut out), as it is when the face detector cannot be loaded
+(a warning says so). Measured on the few-shot benchmark in docs/fewshot-experiments.md.
+"""
+
+from __future__ import annotations
+
+import string
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import cv2
+import numpy as np
+from PIL import Image
+
+if TYPE_CHECKING:  # the detector (and torch, through the file finder) loads only when a style needs it
+    from .faces import Face
+
+PLAIN_STD = 6.0  # grey levels: a corner at most this uneven is a plain backdrop (bitmoji: 0; ukiyo-e: 10–85)
+CORNER = 0.1  # the corner patches' side, as a share of the picture's shorter side
+WORK_SIDE = 320  # GrabCut runs with the longer side at most this (about 50 ms on a 2-core CPU)
+ITERATIONS = 4
+
+
+class FaceFinder(Protocol):
+    def detect(self, rgb: np.ndarray) -> list[Face]: ...
+
+
+def parse_colour(text: str) -> tuple[int, int, int]:
+    """``#rrggbb`` (or ``rrggbb``) as an (r, g, b) triple; a clear ValueError otherwise."""
+    s = text.strip().removeprefix("#")
+    if len(s) != 6 or any(ch not in string.hexdigits for ch in s):
+        raise ValueError(f"a colour is written #rrggbb, got {text!r}")
+    return int(s[0:2], 16), int(s[2:4], 16), int(s[4:6], 16)
+
+
+def colour_hex(colour: Sequence[int]) -> str:
+    return "#" + "".join(f"{int(v):02x}" for v in colour)
+
+
+@dataclass(frozen=True)
+class PlainBackground:
+    """``colour``: the backdrop (r, g, b); ``feather``: the blur (pixels, at the net's resolution) of the
+    person's outline, so the cut does not show stair steps."""
+
+    colour: tuple[int, int, int]
+    feather: float = 1.5
+
+    def __post_init__(self) -> None:
+        if len(self.colour) != 3 or not all(isinstance(v, int) and 0 <= v <= 255 for v in self.colour):
+            raise ValueError(f"background colour must be three integers 0–255, got {self.colour!r}")
+        if not 0 <= self.feather <= 8:
+            raise ValueError(f"background feather must be in [0, 8] pixels, got {self.feather}")
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"colour": colour_hex(self.colour), "feather": self.feather}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PlainBackground:
+        unknown = set(d) - {"colour", "feather"}
+        if unknown:
+            raise ValueError(f"unknown background setting(s) {sorted(unknown)}")
+        if not isinstance(d.get("colour"), str):
+            raise ValueError(f"background colour must be a #rrggbb string, got {d.get('colour')!r}")
+        return cls(colour=parse_colour(d["colour"]), feather=float(d.get("feather", cls.feather)))
+
+
+def recorded_background(meta: dict[str, Any]) -> PlainBackground | None:
+    """The snapshot's ``postprocess.background``, or None (the photo's own background)."""
+    step = (meta.get("postprocess") or {}).get("background")
+    if step is None:
+        return None
+    if not isinstance(step, dict):
+        raise ValueError(f"postprocess.background must be a mapping, got {step!r}")
+    try:
+        return PlainBackground.from_dict(step)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"postprocess.background: {exc}") from None
+
+
+def plain_corner_colour(img: Image.Image) -> tuple[int, int, int] | None:
+    """The colour of a picture's backdrop when both top corners are plain and alike, else None.
+    (The bottom corners are often clothes.)"""
+    a = np.asarray(img.convert("RGB"), np.float32)
+    k = max(2, round(CORNER * min(a.shape[:2])))
+    corners = [a[:k, :k].reshape(-1, 3), a[:k, -k:].reshape(-1, 3)]
+    if any(float(c.std(0).mean()) > PLAIN_STD for c in corners):
+        return None
+    left, right = (np.median(c, 0) for c in corners)
+    if float(np.abs(left - right).max()) > 2 * PLAIN_STD:
+        return None
+    r, g, b = ((left + right) / 2).round().astype(int).tolist()
+    return r, g, b
+
+
+def references_background(images: Sequence[Image.Image]) -> tuple[int, int, int] | None:
+    """The references' common backdrop: when more than half have plain corners, the median of their
+    colours; else None (their backgrounds are part of the style, as in prints and paintings)."""
+    found = [c for c in map(plain_corner_colour, images) if c is not None]
+    if not images or 2 * len(found) <= len(images):
+        return None
+    r, g, b = np.median(np.array(found, np.float64), 0).round().astype(int).tolist()
+    return r, g, b
+
+
+def _mark(seeds: np.ndarray, x0: float, y0: float, x1: float, y1: float, value: int) -> None:
+    """Set a box of ``seeds`` (clipped to it, at least one pixel) to a GrabCut label."""
+    h, w = seeds.shape
+    c0, r0 = min(w - 1, max(0, int(x0))), min(h - 1, max(0, int(y0)))
+    c1, r1 = max(c0 + 1, min(w, int(np.ceil(x1)))), max(r0 + 1, min(h, int(np.ceil(y1))))
+    seeds[r0:r1, c0:c1] = value
+
+
+def _fill_holes(person: np.ndarray) -> np.ndarray:
+    """Background pixels enclosed by the person (a shirt the colour of the wall) become person."""
+    _, labels = cv2.connectedComponents((person == 0).astype(np.uint8))
+    outside = set(np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))) - {0}
+    holes = (person == 0) & ~np.isin(labels, list(outside))
+    return (person.astype(bool) | holes).astype(np.uint8)
+
+
+def person_mask(rgb: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
+    """(H, W) float32: 1 on the people around ``faces`` (boxes in ``rgb``'s pixels), 0 on the background;
+    all ones when the cut fails (the picture is then kept as it is)."""
+    h, w = rgb.shape[:2]
+    s = min(1.0, WORK_SIDE / max(h, w))
+    small = rgb
+    if s < 1:
+        small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape[:2]
+    seeds = np.full((sh, sw), cv2.GC_PR_BGD, np.uint8)
+    boxes = [[v * s for v in f.box] for f in faces]
+    for x0, y0, x1, y1 in boxes:  # probably person: the head with its hair, down to the bottom; the shoulders
+        fw, fh = x1 - x0, y1 - y0
+        _mark(seeds, x0 - 0.45 * fw, y0 - 0.5 * fh, x1 + 0.45 * fw, sh, cv2.GC_PR_FGD)
+        _mark(seeds, x0 - fw, y1 + 0.3 * fh, x1 + fw, sh, cv2.GC_PR_FGD)
+    for x0, y0, x1, y1 in boxes:  # surely person: the inner face, and the neck under the chin (a dark collar
+        fw, fh = x1 - x0, y1 - y0  # is otherwise taken for a dark background)
+        _mark(seeds, x0 + 0.2 * fw, y0 + 0.15 * fh, x1 - 0.2 * fw, y1 - 0.05 * fh, cv2.GC_FGD)
+        _mark(seeds, x0 + 0.3 * fw, y1 - 0.05 * fh, x1 - 0.3 * fw, y1 + 0.4 * fh, cv2.GC_FGD)
+    if not (seeds == cv2.GC_PR_BGD).any():
+        return np.ones((h, w), np.float32)
+    try:
+        cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), seeds, (0, 0, sw, sh),  # rect: unused
+                    np.zeros((1, 65)), np.zeros((1, 65)), ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:  # too few pixels of one kind to model
+        return np.ones((h, w), np.float32)
+    person = ((seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)).astype(np.uint8)
+    _, labels = cv2.connectedComponents(person)
+    keep = set(labels[seeds == cv2.GC_FGD].tolist()) - {0}  # only the parts joined to a face
+    person = _fill_holes(np.isin(labels, list(keep)).astype(np.uint8))
+    if s < 1:
+        return cv2.resize(person.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    return person.astype(np.float32)
+
+
+class BackgroundStep:
+    """Paints the background of a cartoon in a recorded colour. The face detector (YuNet, ``faces``) is
+    loaded on first use; ``detector`` injects another (tests). Safe to share between threads."""
+
+    def __init__(self, settings: PlainBackground, detector: FaceFinder | None = None) -> None:
+        self.settings = settings
+        self._detector = detector
+        self._unavailable = False
+        self._lock = threading.Lock()
+
+    def faces(self, rgb: np.ndarray) -> list[Face]:
+        with self._lock:  # one detector, reconfigured per picture size: one picture at a time
+            if self._detector is None and not self._unavailable:
+                from .faces import PhotoFaceDetector
+
+                try:
+                    self._detector = PhotoFaceDetector()
+                except (FileNotFoundError, ValueError) as exc:
+                    self._unavailable = True
+                    warnings.warn(f"the style's plain background is off: no face detector ({exc})", stacklevel=2)
+            return self._detector.detect(rgb) if self._detector is not None else []
+
+    def apply(self, out: Image.Image, photo: Image.Image, faces: Sequence[Face] | None = None) -> Image.Image:
+        """``out`` (the cartoon of ``photo``, the same size) with everything but the people in the colour.
+        ``faces``: the photo's faces when the caller has them (face mode), else found here."""
+        rgb = np.asarray(photo.convert("RGB"))
+        if faces is None:
+            faces = self.faces(rgb)
+        if not faces:
+            return out
+        m = person_mask(rgb, faces)
+        if self.settings.feather > 0:
+            m = cv2.GaussianBlur(m, (0, 0), self.settings.feather)
+        a = np.asarray(out.convert("RGB"), np.float32)
+        painted = a * m[..., None] + np.array(self.settings.colour, np.float32) * (1 - m[..., None])
+        return Image.fromarray(painted.round().clip(0, 255).astype(np.uint8))
+
+
+__all__ = ["BackgroundStep", "PlainBackground", "parse_colour", "person_mask", "plain_corner_colour",
+           "recorded_background", "references_background"]
