@@ -89,12 +89,14 @@ class StyleJobs:
                 if p.is_dir() and not p.name.startswith(".") and (p / "config.json").is_file()}
 
     def start(self, name: str, images: list, taken: list[str], style_loss: str = "auto",
-              strength: float = 1.0) -> StyleJob:
+              strength: float = 1.0, photo_colour: float | None = None, background: str | None = None) -> StyleJob:
         """Save the pictures (PIL images, already decoded within the upload limits) and start adapting.
 
         ``taken``: names already in use (models the server offers); ``style_loss``: auto | gram | match (what
         carries the style: config.STYLE_LOSSES; auto chooses from the pictures, choose.py), on top of the
-        server's settings; ``strength``: how far the style moves from the base (0–2, AdaptConfig.strength).
+        server's settings; ``strength``: how far the style moves from the base (0–2, AdaptConfig.strength);
+        ``photo_colour`` (0–3, 0 = the style's own colours) and ``background`` (auto | keep | #rrggbb): the
+        recorded postprocess (AdaptConfig's fields of those names; None: the server's settings).
         Bad names and pictures raise :class:`StyleError`, a name in use or a second
         concurrent job :class:`StyleConflict`, each with a message for the user. More than 10 pictures are
         refused (the CLI only warns): a server bounds what one request may make it store and learn from.
@@ -110,8 +112,13 @@ class StyleJobs:
             config = with_style_loss(self.config or AdaptConfig(), style_loss)
         except ValueError:
             raise StyleError(f"style loss: {style_loss[:20]!r} is not one of {', '.join(ASKABLE)}") from None
-        try:  # AdaptConfig's own bound (NaN included)
-            config = dataclasses.replace(config, strength=float(strength))
+        asked: dict[str, object] = {"strength": float(strength)}
+        if photo_colour is not None:
+            asked["photo_colour"] = float(photo_colour)
+        if background is not None:
+            asked["background"] = background.strip()
+        try:  # AdaptConfig's own bounds (NaN included)
+            config = dataclasses.replace(config, **asked)  # type: ignore[arg-type]
         except ValueError as exc:
             raise StyleError(str(exc)) from None
         for i, im in enumerate(images):  # refused now, not minutes later when the job reads them

@@ -29,13 +29,16 @@ UPLOAD = File(..., description="the photo (PNG, JPEG, WebP, …) as multipart fo
 # the new-style panel's choice → the style loss (styles.config.STYLE_LOSSES)
 LOOKS = {"decide from the pictures": "auto", "lines and texture (ink, pencil, prints)": "gram",
          "flat colours and outlines (avatars, vector art)": "match"}
+# the panel's backdrop choice → AdaptConfig.background (artifygan.background)
+BACKDROPS = {"as in the pictures (plain if most have a plain one)": "auto", "the photo's": "keep", "white": "#ffffff"}
 
 
 def style_panel(service: Service, jobs: StyleJobs, model):
     """The "new style" panel: upload 1–10 pictures, a progress bar and a preview while the job learns them."""
     import gradio as gr
 
-    def learn(files, name, look, strength, progress=gr.Progress()):  # noqa: B008  (Gradio's progress injection)
+    def learn(files, name, look, strength, colours, backdrop,
+              progress=gr.Progress()):  # noqa: B008  (Gradio's progress injection)
         images = []
         for i, data in enumerate(files or []):
             try:
@@ -43,7 +46,8 @@ def style_panel(service: Service, jobs: StyleJobs, model):
             except RequestError as exc:
                 raise gr.Error(f"picture {i + 1}: {exc}") from None
         try:
-            job = jobs.start(name, images, service.names, LOOKS.get(look, "auto"), float(strength))
+            job = jobs.start(name, images, service.names, LOOKS.get(look, "auto"), float(strength),
+                             None if colours else 0.0, BACKDROPS.get(backdrop, "auto"))
         except StyleError as exc:
             raise gr.Error(str(exc)) from None
         shown = -1
@@ -70,12 +74,15 @@ def style_panel(service: Service, jobs: StyleJobs, model):
     look = gr.Radio(list(LOOKS), value=next(iter(LOOKS)), label="What makes the style", elem_id="style-look")
     strength = gr.Slider(0, 2, value=1, step=0.1, label="Strength (1: the full style; lower: milder, more of the face)",
                          elem_id="style-strength")
+    colours = gr.Checkbox(value=True, label="Keep the photo's colours outside the skin (off: the style's own "
+                          "colours everywhere)", elem_id="style-colours")
+    backdrop = gr.Radio(list(BACKDROPS), value=next(iter(BACKDROPS)), label="Background", elem_id="style-backdrop")
     go = gr.Button("Learn this style", elem_id="style-learn")
     status = gr.Markdown(elem_id="style-status")
     preview = gr.Image(type="pil", label="Preview: the style so far, on one of the photos it learns on",
                        elem_id="style-preview", interactive=False, format="png", height=256)
-    go.click(learn, [refs, name, look, strength], [model, status, preview], concurrency_limit=1, concurrency_id="adapt",
-             api_visibility="private")
+    go.click(learn, [refs, name, look, strength, colours, backdrop], [model, status, preview], concurrency_limit=1,
+             concurrency_id="adapt", api_visibility="private")
 
 
 def build_page(service: Service, styles: StyleJobs | None = None):

@@ -30,6 +30,10 @@ STYLE_LOSS = Form("auto", description="what carries the style: auto (match for m
                   "outlines: avatars, vector art)")
 STRENGTH = Form("1", description="how far the style moves from the base model: 0–2 (1: the full style, "
                 "0.5: a milder one)")
+PHOTO_COLOUR = Form("", description="the photo's colours outside the skin, saturation × this gain: 0–3 (0: the "
+                    "style's own colours; empty: the server's setting, 1.25 unless changed)")
+BACKGROUND = Form("", description="the style's backdrop: auto (the pictures' plain backdrop when most have one), "
+                  "keep (the photo's) or a colour #rrggbb; empty: the server's setting (auto unless changed)")
 
 
 def style_jobs(service: Service, root: str | Path | None = None, config: AdaptConfig | None = None,
@@ -66,12 +70,17 @@ def add_style_routes(app: FastAPI, service: Service, jobs: StyleJobs) -> None:
 
     @app.post("/api/styles", status_code=202)
     async def new_style(response: Response, name: str = NAME, images: list[UploadFile] | None = IMAGES,
-                        style_loss: str = STYLE_LOSS, strength: str = STRENGTH) -> dict:
+                        style_loss: str = STYLE_LOSS, strength: str = STRENGTH, photo_colour: str = PHOTO_COLOUR,
+                        background: str = BACKGROUND) -> dict:
         """Start learning a style; poll the job's URL (the Location header) until its state is done."""
         try:
             amount = float(strength)
         except ValueError:
             raise HTTPException(400, f"strength: {strength[:20]!r} is not a number between 0 and 2") from None
+        try:
+            gain = float(photo_colour) if photo_colour.strip() else None
+        except ValueError:
+            raise HTTPException(400, f"photo_colour: {photo_colour[:20]!r} is not a number between 0 and 3") from None
         files = images or []
         if not files:
             raise HTTPException(400, f"upload 1–{MAX_REFERENCES} reference pictures as 'images' fields")
@@ -86,7 +95,8 @@ def add_style_routes(app: FastAPI, service: Service, jobs: StyleJobs) -> None:
                 code = 413 if "too large" in str(exc) else 400
                 raise HTTPException(code, f"picture {i + 1} ({_label(upload.filename)}): {exc}") from None
         try:
-            job = await run_in_threadpool(jobs.start, name, pictures, service.names, style_loss, amount)
+            job = await run_in_threadpool(jobs.start, name, pictures, service.names, style_loss, amount, gain,
+                                          background.strip() or None)
         except StyleConflict as exc:
             raise HTTPException(409, str(exc)) from None
         except StyleError as exc:
