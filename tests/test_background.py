@@ -24,6 +24,8 @@ from artifygan.models.snapshot import SnapshotError
 from artifygan.styles import AdaptConfig
 from artifygan.styles.adapt import style_postprocess
 
+from .conftest import DATA, YUNET, need_shared
+
 BLUE = (40, 90, 200)
 
 
@@ -196,3 +198,34 @@ def test_face_mode_paints_the_finished_picture_once_and_not_around_a_kept_photo(
     assert step_detector.calls == 0  # the faces face mode found, not a second detection
     kept = np.asarray(wild(photo, options=WildOptions(background="keep")).image)
     assert np.array_equal(kept[:30, :30], rgb[:30, :30])  # around a kept photo nothing is painted
+
+
+SELFIE = DATA / "selfie2anime" / "trainA"
+
+
+@need_shared(YUNET, SELFIE)
+def test_translate_paints_a_real_photos_background_with_the_detector_it_was_given(tiny_snapshot, tmp_path,
+                                                                                  monkeypatch):
+    """A real selfie on a wide textured wall, whole mode, the detector given only as --yunet: the wall takes
+    the style's colour, the face does not; --background keep keeps the wall."""
+    from artifygan.cli import main
+
+    monkeypatch.delenv("ARTIFYGAN_YUNET", raising=False)
+    snap = tmp_path / "avatar"
+    shutil.copytree(tiny_snapshot, snap)
+    meta = json.loads((snap / "config.json").read_text())
+    meta["postprocess"] = {"background": {"colour": "#2850c8", "feather": 0}}
+    (snap / "config.json").write_text(json.dumps(meta))
+    wall = np.random.default_rng(0).integers(60, 200, (320, 480, 3), dtype=np.uint8)
+    photo = Image.fromarray(wall)
+    photo.paste(Image.open(sorted(SELFIE.glob("*.jpg"))[0]).convert("RGB").resize((200, 200)), (140, 120))
+    photo.save(tmp_path / "me.png")
+    common = ["-m", str(snap), "--mode", "whole", "--yunet", str(YUNET), "--device", "cpu", "-q"]
+    assert main(["translate", str(tmp_path / "me.png"), "-o", str(tmp_path / "out"), *common]) == 0
+    out = np.asarray(Image.open(tmp_path / "out" / "me.png").convert("RGB"))
+    assert (out[:40, :40] == (40, 80, 200)).all() and (out[:40, -40:] == (40, 80, 200)).all()
+    assert not (out[190:260, 200:280] == (40, 80, 200)).all(axis=-1).any()  # the face
+    assert main(["translate", str(tmp_path / "me.png"), "-o", str(tmp_path / "kept"), *common,
+                 "--background", "keep"]) == 0
+    kept = np.asarray(Image.open(tmp_path / "kept" / "me.png").convert("RGB"))
+    assert not (kept[:40, :40] == (40, 80, 200)).all(axis=-1).any()

@@ -63,7 +63,8 @@ def add_wild_args(p: argparse.ArgumentParser) -> None:
                    help="face: detect, align, translate and paste back every face (default); whole: the "
                         "whole image, tiled when large")
     g.add_argument("--background", choices=["cartoon", "keep", "blur"], default="cartoon",
-                   help="face mode: what surrounds the faces (default: cartoon, the same model on the photo)")
+                   help="face mode: what surrounds the faces (default: cartoon, the same model on the photo); "
+                        "keep also keeps the photo's background where a style records a plain one (any mode)")
     g.add_argument("--no-face", choices=["whole", "skip"], default="whole",
                    help="face mode, no face found: translate the whole image (default) or skip it")
     g.add_argument("--max-faces", type=POSITIVE, default=16, help="translate at most this many faces, largest first")
@@ -84,8 +85,13 @@ def build_wild(args: argparse.Namespace, resize: int | None = None):
                                      batch_size=args.batch_size, max_side=args.max_side, resize=resize,
                                      compile=args.compile, tile=args.tile,
                                      clean_strokes=ON_OFF[args.clean_strokes], smooth_input=ON_OFF[args.smooth_input],
-                                     keep_grey=not args.colour_grey_photos, tta=args.tta)
+                                     keep_grey=not args.colour_grey_photos, tta=args.tta,
+                                     background=args.background != "keep")
     wild = WildCartoonizer(cz, options, yunet=args.yunet)
     if options.mode == "face":
         wild.require_detector("use --mode whole")
+    if cz.background is not None and args.yunet:  # a style's plain backdrop finds people with the same file
+        from ..background import BackgroundStep
+
+        cz.background = BackgroundStep(cz.background.settings, wild.detector)
     return wild
