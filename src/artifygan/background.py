@@ -12,6 +12,7 @@ is left as it is (a landscape has no person to cut out), as it is when the face 
 
 from __future__ import annotations
 
+import os
 import string
 import threading
 import warnings
@@ -28,7 +29,7 @@ if TYPE_CHECKING:  # the detector (and torch, through the file finder) loads onl
 
 PLAIN_STD = 6.0  # grey levels: a corner at most this uneven is a plain backdrop (bitmoji: 0; ukiyo-e: 10–85)
 CORNER = 0.1  # the corner patches' side, as a share of the picture's shorter side
-WORK_SIDE = 320  # GrabCut runs with the longer side at most this (about 50 ms on a 2-core CPU)
+WORK_SIDE = 320  # GrabCut runs with the longer side at most this (0.06–0.3 s a picture on a 2-core CPU)
 ITERATIONS = 4
 
 
@@ -166,10 +167,13 @@ def person_mask(rgb: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
 
 class BackgroundStep:
     """Paints the background of a cartoon in a recorded colour. The face detector (YuNet, ``faces``) is
-    loaded on first use; ``detector`` injects another (tests). Safe to share between threads."""
+    loaded on first use, from ``model`` (a file; None: $ARTIFYGAN_YUNET, the cache, the download);
+    ``detector`` injects another (tests). Safe to share between threads."""
 
-    def __init__(self, settings: PlainBackground, detector: FaceFinder | None = None) -> None:
+    def __init__(self, settings: PlainBackground, detector: FaceFinder | None = None,
+                 model: str | os.PathLike | None = None) -> None:
         self.settings = settings
+        self.model = model
         self._detector = detector
         self._unavailable = False
         self._lock = threading.Lock()
@@ -180,7 +184,7 @@ class BackgroundStep:
                 from .faces import PhotoFaceDetector
 
                 try:
-                    self._detector = PhotoFaceDetector()
+                    self._detector = PhotoFaceDetector(self.model)
                 except (FileNotFoundError, ValueError) as exc:
                     self._unavailable = True
                     warnings.warn(f"the style's plain background is off: no face detector ({exc})", stacklevel=2)

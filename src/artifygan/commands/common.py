@@ -85,13 +85,8 @@ def build_wild(args: argparse.Namespace, resize: int | None = None):
                                      batch_size=args.batch_size, max_side=args.max_side, resize=resize,
                                      compile=args.compile, tile=args.tile,
                                      clean_strokes=ON_OFF[args.clean_strokes], smooth_input=ON_OFF[args.smooth_input],
-                                     keep_grey=not args.colour_grey_photos, tta=args.tta,
-                                     background=args.background != "keep")
+                                     keep_grey=not args.colour_grey_photos, tta=args.tta)
     wild = WildCartoonizer(cz, options, yunet=args.yunet)
     if options.mode == "face":
         wild.require_detector("use --mode whole")
-    if cz.background is not None and args.yunet:  # a style's plain backdrop finds people with the same file
-        from ..background import BackgroundStep
-
-        cz.background = BackgroundStep(cz.background.settings, wild.detector)
     return wild

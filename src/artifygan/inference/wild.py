@@ -126,6 +126,8 @@ class WildCartoonizer:
         self.options = options or WildOptions()
         self._detector = detector
         self._yunet = yunet
+        if cartoonizer.background is not None and yunet is not None:  # a style's backdrop: the same file
+            cartoonizer.background.model = yunet
 
     @property
     def detector(self) -> PhotoFaceDetector:
@@ -152,8 +154,9 @@ class WildCartoonizer:
         t0 = time.perf_counter()
         rgb_img, alpha = read_input(image)
         timings: dict[str, float] = {}
+        paint = opt.background != "keep"  # keep: the photo's background, also under a style's plain backdrop
         if opt.mode == "whole":
-            out = self.cz(rgb_img, opt.tta)
+            out = self.cz(rgb_img, opt.tta, paint_background=paint)
             timings["translate"] = ms(t0)
             return WildResult(restore_alpha(out, alpha), rgb_img.size, "whole", timings_ms=timings)
 
@@ -182,7 +185,7 @@ class WildCartoonizer:
             note = "no face found" if not faces else "no face large enough"
             if opt.no_face == "skip":
                 return WildResult(None, rgb_img.size, "skipped", records, timings, f"{note}: skipped")
-            out = self.cz(rgb_img, opt.tta)
+            out = self.cz(rgb_img, opt.tta, paint_background=paint)
             timings["translate"] = ms(t0)
             return WildResult(restore_alpha(out, alpha), rgb_img.size, "whole", records, timings,
                               f"{note}: translated the whole image")
