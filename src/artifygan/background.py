@@ -24,6 +24,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from .input_smoothing import recorded_step
+
 if TYPE_CHECKING:  # the detector (and torch, through the file finder) loads only when a style needs it
     from .faces import Face
 
@@ -67,26 +69,35 @@ class PlainBackground:
         return {"colour": colour_hex(self.colour), "feather": self.feather}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> PlainBackground:
-        unknown = set(d) - {"colour", "feather"}
+    def from_dict(cls, raw: Any) -> PlainBackground:
+        """From a snapshot entry; ValueError, starting with the entry's name, on anything else."""
+        if not isinstance(raw, dict):
+            raise ValueError(f"background must be a mapping, got {raw!r}")
+        unknown = set(raw) - {"colour", "feather"}
         if unknown:
-            raise ValueError(f"unknown background setting(s) {sorted(unknown)}")
-        if not isinstance(d.get("colour"), str):
-            raise ValueError(f"background colour must be a #rrggbb string, got {d.get('colour')!r}")
-        return cls(colour=parse_colour(d["colour"]), feather=float(d.get("feather", cls.feather)))
+            raise ValueError(f"background: unknown background setting(s) {sorted(unknown)}")
+        if not isinstance(raw.get("colour"), str):
+            raise ValueError(f"background: background colour must be a #rrggbb string, got {raw.get('colour')!r}")
+        try:
+            return cls(colour=parse_colour(raw["colour"]), feather=float(raw.get("feather", cls.feather)))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"background: {exc}") from None
 
 
 def recorded_background(meta: dict[str, Any]) -> PlainBackground | None:
     """The snapshot's ``postprocess.background``, or None (the photo's own background)."""
-    step = (meta.get("postprocess") or {}).get("background")
-    if step is None:
-        return None
-    if not isinstance(step, dict):
-        raise ValueError(f"postprocess.background must be a mapping, got {step!r}")
-    try:
-        return PlainBackground.from_dict(step)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"postprocess.background: {exc}") from None
+    return recorded_step(meta, "background", PlainBackground.from_dict, section="postprocess")
+
+
+def check_background_choice(value: str) -> str:
+    """What adapt may be asked for: auto, keep or a colour #rrggbb; a ValueError naming them otherwise
+    (the CLI's argument check and AdaptConfig's)."""
+    if value not in ("auto", "keep"):
+        try:
+            parse_colour(value)
+        except ValueError as exc:
+            raise ValueError(f"auto, keep or a colour; {exc}") from None
+    return value
 
 
 def plain_corner_colour(img: Image.Image) -> tuple[int, int, int] | None:
@@ -206,5 +217,5 @@ class BackgroundStep:
         return Image.fromarray(painted.round().clip(0, 255).astype(np.uint8))
 
 
-__all__ = ["BackgroundStep", "PlainBackground", "parse_colour", "person_mask", "plain_corner_colour",
-           "recorded_background", "references_background"]
+__all__ = ["BackgroundStep", "PlainBackground", "check_background_choice", "parse_colour", "person_mask",
+           "plain_corner_colour", "recorded_background", "references_background"]

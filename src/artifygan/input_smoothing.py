@@ -33,18 +33,20 @@ def check_sigmas(settings: Any, label: str) -> None:
             raise ValueError(f"{label} {name} must be a number in (0, 1000], got {v!r}")
 
 
-def recorded_step(meta: dict[str, Any] | None, key: str, parse: Callable[[Any], T]) -> T | None:
-    """The ``preprocess.<key>`` entry of a snapshot's config parsed by ``parse``, or None when absent.
+def recorded_step(meta: dict[str, Any] | None, key: str, parse: Callable[[Any], T],
+                  section: str = "preprocess") -> T | None:
+    """The ``<section>.<key>`` entry of a snapshot's config (``preprocess`` before the network,
+    ``postprocess`` after it) parsed by ``parse``, or None when absent.
 
     Raises ValueError on a malformed entry, so a bad config.json fails when the snapshot is loaded.
     """
-    pre = (meta or {}).get("preprocess") or {}
-    if not isinstance(pre, dict) or key not in pre:
+    steps = (meta or {}).get(section) or {}
+    if not isinstance(steps, dict) or key not in steps:
         return None
     try:
-        return parse(pre[key])
+        return parse(steps[key])
     except ValueError as exc:
-        raise ValueError(f"preprocess.{exc}") from None
+        raise ValueError(f"{section}.{exc}") from None
 
 
 @dataclass(frozen=True)

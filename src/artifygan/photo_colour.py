@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .cartoon_losses import LUMA as _LUMA
+from .input_smoothing import recorded_step
 from .skin_smoothing import skin_mask
 
 # the chroma scales of YCbCr with BT.601 luma (the same as PIL's), on zero-centred values
@@ -42,24 +43,22 @@ class PhotoColour:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> PhotoColour:
-        unknown = set(d) - {"gain", "skin"}
+    def from_dict(cls, raw: Any) -> PhotoColour:
+        """From a snapshot entry; ValueError, starting with the entry's name, on anything else."""
+        if not isinstance(raw, dict):
+            raise ValueError(f"photo_colour must be a mapping, got {raw!r}")
+        unknown = set(raw) - {"gain", "skin"}
         if unknown:
-            raise ValueError(f"unknown photo_colour setting(s) {sorted(unknown)}")
-        return cls(gain=float(d.get("gain", cls.gain)), skin=bool(d.get("skin", cls.skin)))
+            raise ValueError(f"photo_colour: unknown photo_colour setting(s) {sorted(unknown)}")
+        try:
+            return cls(gain=float(raw.get("gain", cls.gain)), skin=bool(raw.get("skin", cls.skin)))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"photo_colour: {exc}") from None
 
 
 def recorded_photo_colour(meta: dict[str, Any]) -> PhotoColour | None:
     """The snapshot's ``postprocess.photo_colour``, or None (every snapshot before it: unchanged)."""
-    step = (meta.get("postprocess") or {}).get("photo_colour")
-    if step is None:
-        return None
-    if not isinstance(step, dict):
-        raise ValueError(f"postprocess.photo_colour must be a mapping, got {step!r}")
-    try:
-        return PhotoColour.from_dict(step)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"postprocess.photo_colour: {exc}") from None
+    return recorded_step(meta, "photo_colour", PhotoColour.from_dict, section="postprocess")
 
 
 def _split(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

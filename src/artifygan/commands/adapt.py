@@ -36,15 +36,12 @@ def _photo_colour(v: str) -> float:
 
 
 def _background(v: str) -> str:
-    if v in ("auto", "keep"):
-        return v
-    from ..background import parse_colour
+    from ..background import check_background_choice
 
     try:
-        parse_colour(v)
+        return check_background_choice(v)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"auto, keep or a colour; {exc}") from None
-    return v
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add(sub: argparse._SubParsersAction) -> None:

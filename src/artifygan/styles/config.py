@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..background import parse_colour
+from ..background import check_background_choice
 from .augment import CropRange, DiffAugmentConfig
 
 
@@ -108,11 +108,10 @@ class AdaptConfig:
             raise ValueError(f"strength: must be between 0 and 2, got {self.strength}")
         if not 0 <= self.photo_colour <= 3:
             raise ValueError(f"photo_colour: must be between 0 (off) and 3, got {self.photo_colour}")
-        if self.background not in ("auto", "keep"):
-            try:
-                parse_colour(self.background)
-            except ValueError as exc:
-                raise ValueError(f"background: auto, keep or a colour; {exc}") from None
+        try:
+            check_background_choice(self.background)
+        except ValueError as exc:
+            raise ValueError(f"background: {exc}") from None
         if self.palette_size < 1:
             raise ValueError(f"palette_size must be ≥ 1, got {self.palette_size}")
 
