@@ -198,6 +198,10 @@ def test_face_mode_paints_the_finished_picture_once_and_not_around_a_kept_photo(
     assert step_detector.calls == 0  # the faces face mode found, not a second detection
     kept = np.asarray(wild(photo, options=WildOptions(background="keep")).image)
     assert np.array_equal(kept[:30, :30], rgb[:30, :30])  # around a kept photo nothing is painted
+    grey_photo = photo.convert("L").convert("RGB")  # black and white: the backdrop is greyed with the rest
+    grey = np.asarray(wild(grey_photo).image).astype(int)
+    assert np.abs(grey[..., 0] - grey[..., 2]).max() <= 1
+    assert abs(grey[:30, :30].mean() - np.dot((40, 80, 200), (0.299, 0.587, 0.114))) < 2
 
 
 SELFIE = DATA / "selfie2anime" / "trainA"

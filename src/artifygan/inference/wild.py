@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ..faces import Face, FaceFraming, PhotoFaceDetector, align_by_eyes, valid_face
-from .cartoonizer import Cartoonizer, ImageLike, read_input
+from .cartoonizer import Cartoonizer, ImageLike, as_grey, is_grey, read_input
 from .tta import check_tta
 
 MODES = ("face", "whole")
@@ -220,6 +220,8 @@ class WildCartoonizer:
         out = Image.fromarray(np.clip(base + 0.5, 0, 255).astype(np.uint8))
         if self.cz.background is not None and opt.background == "cartoon":
             out = self.cz.background.apply(out, rgb_img, faces)
+            if self.cz.keep_grey and is_grey(rgb_img):  # the faces and base were greyed; so is the backdrop
+                out = as_grey(out)
         timings["total"] = ms(t0)
         return WildResult(restore_alpha(out, alpha), rgb_img.size, "face", records, timings)
 
