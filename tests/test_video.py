@@ -321,3 +321,43 @@ def test_black_and_white_is_decided_once_per_clip(whole):
     outs = colour_clip([colour]) + colour_clip([grey])  # a grey frame in a colour clip is not greyed alone
     assert spread(outs[1]) > 0
     assert whole.cz.keep_grey is True  # the caller's Cartoonizer is left as it was
+
+
+def test_whole_mode_video_keeps_a_styles_backdrop_through_a_missed_face(snapshot, tmp_path):
+    """A face the detector misses in one frame keeps its cut (tracked); background keep paints nothing."""
+    import json
+    import shutil
+
+    from artifygan.background import BackgroundStep
+
+    from .test_background import portrait
+
+    rgb, face = portrait(128)
+    lms = np.array([[0.42, 0.42], [0.58, 0.42], [0.5, 0.5], [0.44, 0.6], [0.56, 0.6]], np.float32) * 128
+    face = Face(face.box, lms, 0.99)
+
+    class Blinking:  # finds the face in every frame but the third
+        calls = 0
+
+        def detect(self, rgb):
+            self.calls += 1
+            return [] if self.calls == 3 else [face]
+
+    snap = tmp_path / "avatar"
+    shutil.copytree(snapshot, snap)
+    meta = json.loads((snap / "config.json").read_text())
+    meta["postprocess"] = {"background": {"colour": "#2850c8", "feather": 0}}
+    (snap / "config.json").write_text(json.dumps(meta))
+    from artifygan.inference.video import FrameTranslator
+
+    def clip(background):
+        cz = Cartoonizer.from_pretrained(snap, device="cpu")
+        assert cz.background is not None
+        cz.background = BackgroundStep(cz.background.settings, Blinking())
+        wild = WildCartoonizer(cz, WildOptions(mode="whole", background=background))
+        return FrameTranslator(wild, VideoOptions(deflicker=0.0))([rgb] * 4)
+
+    painted = clip("cartoon")
+    assert all((o[:15, :15] == (40, 80, 200)).all() for o in painted)  # frame 3 too
+    kept = clip("keep")
+    assert not any((o[:15, :15] == (40, 80, 200)).all(axis=-1).any() for o in kept)

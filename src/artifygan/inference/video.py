@@ -164,7 +164,8 @@ class FrameTranslator:
     """The per-frame core of video translation: upright RGB frames in order → translated frames.
 
     Face mode detects every ``detect_every`` frames and feeds a :class:`FaceTracker`; whole mode batches
-    frames through the Cartoonizer. Both end in the :class:`Deflicker` filter. (Benchmarks use it directly.)
+    frames through the Cartoonizer (a style's backdrop is cut around tracked faces). Both end in the
+    :class:`Deflicker` filter. (Benchmarks use it directly.)
     """
 
     def __init__(self, wild: WildCartoonizer, options: VideoOptions | None = None) -> None:
@@ -184,7 +185,13 @@ class FrameTranslator:
 
     def __call__(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         if self.whole:
-            outs = [np.asarray(o.convert("RGB")) for o in self.wild.cz.translate([Image.fromarray(f) for f in frames])]
+            pics = [Image.fromarray(f) for f in frames]
+            step = self.wild.cz.background if self.wild.options.background != "keep" else None
+            translated = self.wild.cz.translate(pics, paint_background=False)
+            if step is not None:  # a style's backdrop, cut around tracked faces: a face missed in one frame
+                translated = [step.apply(o, p, self.tracker.update(step.faces(f)))  # keeps its cut
+                              for o, p, f in zip(translated, pics, frames, strict=True)]
+            outs = [np.asarray(o.convert("RGB")) for o in translated]
         else:
             outs = []
             for f in frames:
