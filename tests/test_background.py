@@ -111,23 +111,23 @@ def test_the_step_paints_only_the_background_and_leaves_faceless_pictures_alone(
     rgb, face = portrait()
     photo = Image.fromarray(rgb)
     cartoon = Image.fromarray(np.full((128, 128, 3), 100, np.uint8))
-    step = BackgroundStep(PlainBackground(BLUE, feather=0), FakeDetector([face]))
-    out = np.asarray(step.apply(cartoon, photo))
+    step = BackgroundStep(PlainBackground(BLUE, feather=0))
+    out = np.asarray(step.apply(cartoon, photo, [face]))
     assert (out[:15, :15] == BLUE).all() and (out[40:90, 50:78] == 100).all()
-    none = BackgroundStep(PlainBackground(BLUE), FakeDetector([]))
-    assert none.apply(cartoon, photo) is cartoon  # no face: nothing to cut out
+    assert step.apply(cartoon, photo, []) is cartoon  # no face: nothing to cut out
 
     import artifygan.faces
+    from artifygan.face_finder import LazyFaces
     from artifygan.hub import WeightsNotFoundError
 
     def missing(*a, **k):
         raise WeightsNotFoundError("YuNet face detector: not found (offline)")
 
     monkeypatch.setattr(artifygan.faces, "PhotoFaceDetector", missing)
-    lazy = BackgroundStep(PlainBackground(BLUE))
-    with pytest.warns(UserWarning, match="plain background is off: no face detector"):
-        assert lazy.apply(cartoon, photo) is cartoon
-    assert lazy.apply(cartoon, photo) is cartoon  # warned once, still safe
+    lazy = LazyFaces()
+    with pytest.warns(UserWarning, match="plain background and eyes are off: no face detector"):
+        assert lazy.detect(rgb) == []
+    assert lazy.detect(rgb) == []  # warned once, still safe
 
 
 def test_a_snapshot_that_records_it_paints_the_background_on_every_surface(tiny_snapshot, tmp_path, monkeypatch):
@@ -135,7 +135,7 @@ def test_a_snapshot_that_records_it_paints_the_background_on_every_surface(tiny_
 
     rgb, face = portrait()
     fake = FakeDetector([face])
-    monkeypatch.setattr(artifygan.faces, "PhotoFaceDetector", lambda *a, **k: fake)
+    monkeypatch.setattr(artifygan.faces, "PhotoFaceDetector", lambda *a, **k: fake)  # loaded by LazyFaces
     snap = tmp_path / "avatar"
     shutil.copytree(tiny_snapshot, snap)
     meta = json.loads((snap / "config.json").read_text())
@@ -162,11 +162,12 @@ def test_adapt_records_the_references_backdrop_unless_told_otherwise():
     avatar[20:, 16:48] = (200, 150, 120)
     refs = [Image.fromarray(avatar)] * 3
     busy = [Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))]
-    auto = style_postprocess(AdaptConfig(), refs)["postprocess"]
+    faceless = FakeDetector([])  # (the eyes step, artifygan.eyes, finds no face in these)
+    auto = style_postprocess(AdaptConfig(), refs, faceless)["postprocess"]
     assert auto == {"photo_colour": {"gain": 1.25, "skin": True}, "background": {"colour": "#ffffff", "feather": 1.5}}
-    assert "background" not in style_postprocess(AdaptConfig(), busy)["postprocess"]
-    assert style_postprocess(AdaptConfig(background="keep", photo_colour=0), refs) == {}
-    chosen = style_postprocess(AdaptConfig(background="#000000", photo_colour=0), busy)
+    assert "background" not in style_postprocess(AdaptConfig(), busy, faceless)["postprocess"]
+    assert style_postprocess(AdaptConfig(background="keep", photo_colour=0), refs, faceless) == {}
+    chosen = style_postprocess(AdaptConfig(background="#000000", photo_colour=0), busy, faceless)
     assert chosen == {"postprocess": {"background": {"colour": "#000000", "feather": 1.5}}}
     with pytest.raises(ValueError, match="background: auto, keep or a colour"):
         AdaptConfig(background="white")
@@ -186,8 +187,7 @@ def test_face_mode_paints_the_finished_picture_once_and_not_around_a_kept_photo(
     (snap / "config.json").write_text(json.dumps(meta))
     cz = Cartoonizer.from_pretrained(snap, device="cpu", backend="torch")
     assert cz.background is not None
-    cz.background = BackgroundStep(cz.background.settings, FakeDetector([face]))
-    step_detector = cz.background._detector
+    step_detector = cz.face_finder.detector = FakeDetector([face])
     wild = WildCartoonizer(cz, detector=FakeDetector([face]))
     photo = Image.fromarray(rgb)
     r = wild(photo)

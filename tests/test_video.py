@@ -328,8 +328,6 @@ def test_whole_mode_video_keeps_a_styles_backdrop_through_a_missed_face(snapshot
     import json
     import shutil
 
-    from artifygan.background import BackgroundStep
-
     from .test_background import portrait
 
     rgb, face = portrait(128)
@@ -353,7 +351,7 @@ def test_whole_mode_video_keeps_a_styles_backdrop_through_a_missed_face(snapshot
     def clip(background):
         cz = Cartoonizer.from_pretrained(snap, device="cpu")
         assert cz.background is not None
-        cz.background = BackgroundStep(cz.background.settings, Blinking())
+        cz.face_finder.detector = Blinking()
         wild = WildCartoonizer(cz, WildOptions(mode="whole", background=background))
         return FrameTranslator(wild, VideoOptions(deflicker=0.0))([rgb] * 4)
 

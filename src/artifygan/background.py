@@ -7,18 +7,15 @@ style paints the photo's background in it. The person is cut out with GrabCut (R
 ``cv2.grabCut``) seeded from the photo's detected faces: the inner face is surely person, a head-and-shoulders
 region around each face probably person, the rest probably background. Where no face is found the picture
 is left as it is (a landscape has no person to cut out), as it is when the face detector cannot be loaded
-(a warning says so). Measured on the few-shot benchmark in docs/fewshot-experiments.md.
+(a warning says so: ``face_finder``). Measured on the few-shot benchmark in docs/fewshot-experiments.md.
 """
 
 from __future__ import annotations
 
-import os
 import string
-import threading
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -26,17 +23,13 @@ from PIL import Image
 
 from .input_smoothing import recorded_step
 
-if TYPE_CHECKING:  # the detector (and torch, through the file finder) loads only when a style needs it
+if TYPE_CHECKING:  # the detector (and torch) load only when a style needs them (face_finder)
     from .faces import Face
 
 PLAIN_STD = 6.0  # grey levels: a corner at most this uneven is a plain backdrop (bitmoji: 0; ukiyo-e: 10–85)
 CORNER = 0.1  # the corner patches' side, as a share of the picture's shorter side
 WORK_SIDE = 320  # GrabCut runs with the longer side at most this (0.06–0.3 s a picture on a 2-core CPU)
 ITERATIONS = 4
-
-
-class FaceFinder(Protocol):
-    def detect(self, rgb: np.ndarray) -> list[Face]: ...
 
 
 def parse_colour(text: str) -> tuple[int, int, int]:
@@ -177,39 +170,18 @@ def person_mask(rgb: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
 
 
 class BackgroundStep:
-    """Paints the background of a cartoon in a recorded colour. The face detector (YuNet, ``faces``) is
-    loaded on first use, from ``model`` (a file; None: $ARTIFYGAN_YUNET, the cache, the download);
-    ``detector`` injects another (tests). Safe to share between threads."""
+    """Paints the background of a cartoon in a recorded colour, around the photo's faces (found by the
+    caller: ``Cartoonizer.finish``, face mode, video tracks)."""
 
-    def __init__(self, settings: PlainBackground, detector: FaceFinder | None = None,
-                 model: str | os.PathLike | None = None) -> None:
+    def __init__(self, settings: PlainBackground) -> None:
         self.settings = settings
-        self.model = model
-        self._detector = detector
-        self._unavailable = False
-        self._lock = threading.Lock()
 
-    def faces(self, rgb: np.ndarray) -> list[Face]:
-        with self._lock:  # one detector, reconfigured per picture size: one picture at a time
-            if self._detector is None and not self._unavailable:
-                from .faces import PhotoFaceDetector
-
-                try:
-                    self._detector = PhotoFaceDetector(self.model)
-                except (FileNotFoundError, ValueError) as exc:
-                    self._unavailable = True
-                    warnings.warn(f"the style's plain background is off: no face detector ({exc})", stacklevel=2)
-            return self._detector.detect(rgb) if self._detector is not None else []
-
-    def apply(self, out: Image.Image, photo: Image.Image, faces: Sequence[Face] | None = None) -> Image.Image:
-        """``out`` (the cartoon of ``photo``, the same size) with everything but the people in the colour.
-        ``faces``: the photo's faces when the caller has them (face mode), else found here."""
-        rgb = np.asarray(photo.convert("RGB"))
-        if faces is None:
-            faces = self.faces(rgb)
+    def apply(self, out: Image.Image, photo: Image.Image, faces: Sequence[Face]) -> Image.Image:
+        """``out`` (the cartoon of ``photo``, the same size) with everything but the people in the colour;
+        unchanged without faces (a landscape has no person to cut out)."""
         if not faces:
             return out
-        m = person_mask(rgb, faces)
+        m = person_mask(np.asarray(photo.convert("RGB")), faces)
         if self.settings.feather > 0:
             m = cv2.GaussianBlur(m, (0, 0), self.settings.feather)
         a = np.asarray(out.convert("RGB"), np.float32)

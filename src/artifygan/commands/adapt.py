@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -35,13 +37,16 @@ def _photo_colour(v: str) -> float:
     return x
 
 
-def _background(v: str) -> str:
-    from ..background import check_background_choice
+def _checked(module: str, check: str) -> Callable[[str], str]:
+    """An argparse type from a check of ``artifygan.<module>`` that raises ValueError (imported on use)."""
 
-    try:
-        return check_background_choice(v)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    def parse(v: str) -> str:
+        try:
+            return getattr(importlib.import_module(f"..{module}", __package__), check)(v)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -71,10 +76,15 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="the style's outputs keep the photo's colours outside the skin, saturation × GAIN "
                         "(default 1.25; 0: the style's own colours, which collapse onto the references' main "
                         "tones)")
-    p.add_argument("--background", type=_background, default="auto", metavar="auto|keep|#RRGGBB",
+    p.add_argument("--background", type=_checked("background", "check_background_choice"), default="auto",
+                   metavar="auto|keep|#RRGGBB",
                    help="the style's backdrop: auto (default) paints the photo's background in the references' "
                         "plain backdrop when most of them have one (avatar looks), else keeps it; keep: always "
                         "the photo's; or a colour such as #ffffff (needs the face detector to find the person)")
+    p.add_argument("--eyes", type=_checked("eyes", "check_eyes_choice"), default="auto", metavar="auto|off|SCALE",
+                   help="the style's eyes: auto (default) magnifies the photo's eyes when most references draw big "
+                        "eye whites (avatar and cartoon looks), else keeps them; off: never; or a scale in (1, 2] "
+                        "such as 1.4 (needs the face detector)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     p.add_argument("--anime-cascade", help="anime face cascade .xml (default: $ARTIFYGAN_ANIME_CASCADE, cache)")
     p.add_argument("--preview", type=Path, metavar="FILE",
@@ -102,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is not None:
         cfg = dataclasses.replace(cfg, steps=args.steps)
     cfg = dataclasses.replace(cfg, strength=args.strength, photo_colour=args.photo_colour,
-                              background=args.background)
+                              background=args.background, eyes=args.eyes)
     bar = tqdm(total=1000, disable=args.quiet, dynamic_ncols=True, bar_format="{l_bar}{bar}| {elapsed} {postfix}")
 
     def progress(p) -> None:

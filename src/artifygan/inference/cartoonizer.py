@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
@@ -24,6 +24,8 @@ from torch import nn
 from ..background import BackgroundStep, recorded_background
 from ..cartoon_losses import StrokeCleanup, clean_strokes, postprocess_settings
 from ..device import pick_device, to_memory_format
+from ..eyes import EyeStep, recorded_eyes
+from ..face_finder import LazyFaces
 from ..imageio import ImageError, load_image, pil_to_tensor, tensor_to_pil, to_bytes, to_rgb
 from ..input_smoothing import InputSmoothing, recorded_smoothing
 from ..models import load_generator
@@ -32,6 +34,9 @@ from ..photo_colour import apply_photo_colour, recorded_photo_colour
 from ..skin_smoothing import recorded_skin_smoothing
 from .tiling import translate_tiled
 from .tta import check_tta, ensemble
+
+if TYPE_CHECKING:
+    from ..faces import Face
 
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 T = TypeVar("T")
@@ -110,7 +115,9 @@ class Cartoonizer:
     the network alone would tint it; False gives the network's colours.
     ``tta``: a test-time ensemble (``inference.tta``): off, x2 (the photo and its shifted mirror image)
     or x4 (mirrored or not × shifted or not).
-    ``background``: a style's recorded plain background (``artifygan.background``); False keeps the photo's.
+    ``background``: a style's recorded plain background (``artifygan.background``) and bigger eyes
+    (``artifygan.eyes``); False keeps the photo's background and eyes. Both find the photo's faces with
+    ``face_finder`` (YuNet, loaded on first use; set its ``model`` to a file to choose it).
     """
 
     def __init__(self, generator: nn.Module, meta: dict[str, Any] | None = None, device: str = "auto",
@@ -142,6 +149,9 @@ class Cartoonizer:
         self.photo_colour = recorded_photo_colour(self.meta)  # few-shot styles: the photo's colours
         plain = recorded_background(self.meta) if background else None
         self.background = BackgroundStep(plain) if plain is not None else None
+        eyes = recorded_eyes(self.meta) if background else None
+        self.eyes = EyeStep(eyes) if eyes is not None else None
+        self.face_finder = LazyFaces()
         self.smoothing = _choose(recorded_smoothing(self.meta), smooth_input, InputSmoothing)
         self.skin = recorded_skin_smoothing(self.meta) if self.smoothing is not None else None
         self.stride = int(getattr(generator, "stride", 4))
@@ -175,6 +185,7 @@ class Cartoonizer:
             postprocess_settings(meta)
             recorded_photo_colour(meta)
             recorded_background(meta)
+            recorded_eyes(meta)
             recorded_smoothing(meta)
             recorded_skin_smoothing(meta)
         except ValueError as exc:
@@ -289,17 +300,19 @@ class Cartoonizer:
             buf = self._buffers[(shape, dtype)] = torch.empty(shape, dtype=dtype, pin_memory=True)
         return buf
 
-    def postprocess(self, out: torch.Tensor, prep: Prepared, paint_background: bool = True) -> Image.Image:
-        """``out``: one image of ``forward`` (float) or ``forward_bytes`` (uint8). ``paint_background``: False
-        leaves a style's plain background to the caller (face mode paints the whole picture once)."""
+    def postprocess(self, out: torch.Tensor, prep: Prepared, face_steps: bool = True,
+                    paint_background: bool = True) -> Image.Image:
+        """``out``: one image of ``forward`` (float) or ``forward_bytes`` (uint8). ``face_steps``: False
+        leaves a style's steps placed by faces (``finish``) to the caller (face mode does them once, on the
+        whole picture); ``paint_background``: False keeps the photo's background (the eyes still change)."""
         nw, nh = prep.net_size
         out = out[:, :nh, :nw]
         if self.photo_colour is not None:  # on the whole picture, so tiles and batches share one skin mask
             x = out.float() / 127.5 - 1 if out.dtype == torch.uint8 else out.float()
             out = apply_photo_colour(x[None], prep.tensor[None, :, :nh, :nw], self.photo_colour)[0]
         img = tensor_to_pil(out)
-        if self.background is not None and paint_background:  # cut on the photo at the net's resolution
-            img = self.background.apply(img, tensor_to_pil(prep.tensor[:, :nh, :nw]))
+        if face_steps:  # on the photo at the net's resolution
+            img = self.finish(img, tensor_to_pil(prep.tensor[:, :nh, :nw]), None, paint_background)
         if img.size != prep.size:
             img = img.resize(prep.size, Image.Resampling.BICUBIC)
         if prep.grey:
@@ -308,12 +321,28 @@ class Cartoonizer:
             img.putalpha(prep.alpha)
         return img
 
+    def finish(self, img: Image.Image, photo: Image.Image, faces: Sequence[Face] | None = None,
+               paint_background: bool = True) -> Image.Image:
+        """A style's steps placed by the photo's faces, on ``img`` (the cartoon of ``photo``, the same size):
+        the plain background, then bigger eyes. ``faces``: the photo's, when the caller has them (face
+        mode, video tracks), else found here (once, only when a step needs them)."""
+        background = self.background if paint_background else None
+        if background is None and self.eyes is None:
+            return img
+        if faces is None:
+            faces = self.face_finder.detect(np.asarray(photo.convert("RGB")))
+        if background is not None:
+            img = background.apply(img, photo, faces)
+        if self.eyes is not None:
+            img = self.eyes.apply(img, faces)
+        return img
+
     # ---- public calls ----
-    def translate(self, images: Sequence[ImageLike], tta: str | None = None,
+    def translate(self, images: Sequence[ImageLike], tta: str | None = None, face_steps: bool = True,
                   paint_background: bool = True) -> list[Image.Image]:
         """Batched: images of equal prepared size share a forward pass. ``tta``: this call's test-time
         ensemble (None: the Cartoonizer's own), so a shared model serves requests that differ;
-        ``paint_background``: see ``postprocess``."""
+        ``face_steps``, ``paint_background``: see ``postprocess``."""
         mode = self._tta(tta)
         preps = [self.preprocess(im) for im in images]
         outs: list[Image.Image | None] = [None] * len(preps)
@@ -324,7 +353,7 @@ class Cartoonizer:
                 # one tile per forward pass: a tile already fills the cores, and memory stays one tile's
                 out = translate_tiled(p.tensor, lambda b: self.forward(b, mode), self.tile, self.tile_overlap,
                                       self.stride, 1)
-                outs[i] = self.postprocess(out, p, paint_background)
+                outs[i] = self.postprocess(out, p, face_steps, paint_background)
                 continue
             groups.setdefault(tuple(p.tensor.shape), []).append(i)
         for idx in groups.values():
@@ -332,11 +361,12 @@ class Cartoonizer:
                 chunk = idx[k:k + self.batch_size]
                 res = self.forward_bytes(torch.stack([preps[i].tensor for i in chunk]), mode)
                 for i, o in zip(chunk, res, strict=True):
-                    outs[i] = self.postprocess(o, preps[i], paint_background)
+                    outs[i] = self.postprocess(o, preps[i], face_steps, paint_background)
         return outs  # type: ignore[return-value]
 
-    def __call__(self, image: ImageLike, tta: str | None = None, paint_background: bool = True) -> Image.Image:
-        return self.translate([image], tta, paint_background)[0]
+    def __call__(self, image: ImageLike, tta: str | None = None, face_steps: bool = True,
+                 paint_background: bool = True) -> Image.Image:
+        return self.translate([image], tta, face_steps, paint_background)[0]
 
 
 __all__ = ["Cartoonizer", "ImageError", "Prepared", "as_grey", "is_grey"]

@@ -164,7 +164,7 @@ class FrameTranslator:
     """The per-frame core of video translation: upright RGB frames in order → translated frames.
 
     Face mode detects every ``detect_every`` frames and feeds a :class:`FaceTracker`; whole mode batches
-    frames through the Cartoonizer (a style's backdrop is cut around tracked faces). Both end in the
+    frames through the Cartoonizer (a style's backdrop and eyes follow tracked faces). Both end in the
     :class:`Deflicker` filter. (Benchmarks use it directly.)
     """
 
@@ -185,11 +185,13 @@ class FrameTranslator:
 
     def __call__(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         if self.whole:
-            pics = [Image.fromarray(f) for f in frames]
-            step = self.wild.cz.background if self.wild.options.background != "keep" else None
-            translated = self.wild.cz.translate(pics, paint_background=False)
-            if step is not None:  # a style's backdrop, cut around tracked faces: a face missed in one frame
-                translated = [step.apply(o, p, self.tracker.update(step.faces(f)))  # keeps its cut
+            cz, pics = self.wild.cz, [Image.fromarray(f) for f in frames]
+            if cz.background is None and cz.eyes is None:
+                translated = cz.translate(pics)
+            else:  # a style's steps placed by faces, around tracked ones: a face missed in one frame keeps
+                translated = cz.translate(pics, face_steps=False)  # its cut and its eyes
+                paint = self.wild.options.background != "keep"
+                translated = [cz.finish(o, p, self.tracker.update(cz.face_finder.detect(f)), paint)
                               for o, p, f in zip(translated, pics, frames, strict=True)]
             outs = [np.asarray(o.convert("RGB")) for o in translated]
         else:

@@ -126,8 +126,8 @@ class WildCartoonizer:
         self.options = options or WildOptions()
         self._detector = detector
         self._yunet = yunet
-        if cartoonizer.background is not None and yunet is not None:  # a style's backdrop: the same file
-            cartoonizer.background.model = yunet
+        if yunet is not None:  # a style's backdrop and eyes: the same file
+            cartoonizer.face_finder.model = yunet
 
     @property
     def detector(self) -> PhotoFaceDetector:
@@ -192,10 +192,10 @@ class WildCartoonizer:
 
         t1 = time.perf_counter()
         base: np.ndarray
-        # a style's plain background (artifygan.background) is painted once, on the finished picture, so
-        # faces and the rest share one cut; around a photo or blurred background it is not painted at all
+        # a style's plain background and eyes (Cartoonizer.finish) are done once, on the finished picture, so
+        # faces and the rest share one cut; around a photo or blurred background no backdrop is painted
         if opt.background == "cartoon":
-            base = np.asarray(self.cz(rgb_img, opt.tta, paint_background=False), np.float32)
+            base = np.asarray(self.cz(rgb_img, opt.tta, face_steps=False), np.float32)
         elif opt.background == "blur":
             base = cv2.GaussianBlur(rgb.astype(np.float32), (0, 0), opt.blur_sigma)
         else:
@@ -212,16 +212,15 @@ class WildCartoonizer:
                                     face_width=f.width)
             crops.append(Image.fromarray(crop))
             mats.append(m)
-        translated = self.cz.translate(crops, opt.tta, paint_background=False)
+        translated = self.cz.translate(crops, opt.tta, face_steps=False)
         timings["faces"] = ms(t2)
         mask = face_mask(size, opt.feather)
         for crop, m in reversed(list(zip(translated, mats, strict=True))):  # largest pasted last, on top
             paste_face(base, np.asarray(crop, np.float32), mask, m, opt.color_match)
         out = Image.fromarray(np.clip(base + 0.5, 0, 255).astype(np.uint8))
-        if self.cz.background is not None and opt.background == "cartoon":
-            out = self.cz.background.apply(out, rgb_img, faces)
-            if self.cz.keep_grey and is_grey(rgb_img):  # the faces and base were greyed; so is the backdrop
-                out = as_grey(out)
+        out = self.cz.finish(out, rgb_img, faces, paint_background=opt.background == "cartoon")
+        if self.cz.background is not None and self.cz.keep_grey and is_grey(rgb_img):  # the faces and base
+            out = as_grey(out)  # were greyed; so is the backdrop
         timings["total"] = ms(t0)
         return WildResult(restore_alpha(out, alpha), rgb_img.size, "face", records, timings)
 

@@ -37,6 +37,8 @@ from ..background import PlainBackground, parse_colour, references_background
 from ..cartoon_losses import flat_skin_loss, stroke_loss
 from ..data.smoothing import edge_smooth
 from ..device import adam, pick_device, to_memory_format
+from ..eyes import EYE_WHITE, BigEyes, references_eye_white
+from ..face_finder import FaceFinder, LazyFaces
 from ..imageio import centre_square, tensor_to_pil
 from ..losses import discriminator_loss, g_adv_loss, gram, grayscale
 from ..models import load_generator, save_generator
@@ -170,15 +172,34 @@ def style_background(cfg: AdaptConfig, references: Sequence[Image.Image]) -> Pla
     return PlainBackground(colour) if colour is not None else None
 
 
-def style_postprocess(cfg: AdaptConfig, references: Sequence[Image.Image]) -> dict[str, Any]:
+def style_eyes(cfg: AdaptConfig, references: Sequence[Image.Image], finder: FaceFinder | None = None
+               ) -> BigEyes | None:
+    """The eyes a style records: ``auto``, magnified when the references' median eye-white share (over those
+    where YuNet finds a face, ``finder``; None: loaded on first use) reaches ``eyes.EYE_WHITE``; ``off``:
+    none; else the scale asked for."""
+    if cfg.eyes == "off":
+        return None
+    if cfg.eyes != "auto":
+        return BigEyes(scale=float(cfg.eyes))
+    share = references_eye_white(references, finder or LazyFaces())
+    log.info("references' eye-white share: %s (bigger eyes from %.2f)",
+             "no face found" if share is None else f"{share:.3f}", EYE_WHITE)
+    return BigEyes() if share is not None and share >= EYE_WHITE else None
+
+
+def style_postprocess(cfg: AdaptConfig, references: Sequence[Image.Image],
+                      finder: FaceFinder | None = None) -> dict[str, Any]:
     """The ``postprocess`` entry a style records: the photo's colours outside the skin, unless turned off,
-    and a plain background where the references have one."""
+    a plain background where the references have one, and bigger eyes where they draw them."""
     steps: dict[str, Any] = {}
     if cfg.photo_colour > 0:
         steps["photo_colour"] = PhotoColour(gain=cfg.photo_colour).to_meta()
     background = style_background(cfg, references)
     if background is not None:
         steps["background"] = background.to_meta()
+    eyes = style_eyes(cfg, references, finder)
+    if eyes is not None:
+        steps["eyes"] = eyes.to_meta()
     return {"postprocess": steps} if steps else {}
 
 
@@ -206,6 +227,7 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     references = read_references([refs] if isinstance(refs, str | os.PathLike) else refs, cascade,
                                  detect=cfg.detect_faces)
     pictures = [r.image for r in references]
+    post = style_postprocess(cfg, pictures)
     cfg, choice = _resolve_style_loss(cfg, references)
     photo_list, strong = read_photos(photos, cfg.side, cfg.max_photos, cfg.seed)
     snap = resolve_snapshot(base)
@@ -219,7 +241,7 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
         # does its preview (the base's bilateral filter is not the style's)
         keys = ("generator", "generator_args", "size")
         shown: dict[str, Any] = {k: base_meta[k] for k in keys if k in base_meta}
-        shown.update(style_postprocess(cfg, pictures))  # the preview shows what the saved style will give
+        shown.update(post)  # the preview shows what the saved style will give
         previewer = Previewer(shown, centre_square(tensor_to_pil(photo_list[0])), cfg.preview_every_s, dev)
     # `minutes` bounds the whole call: training gets what reading and loading left, less a few seconds to save
     budget = 60.0 * cfg.minutes - (time.perf_counter() - t_begin) - SAVE_RESERVE_S
@@ -237,7 +259,7 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
         "photos": describe_photos(photos),
         "n_photos": len(photo_list), **info, "config": dataclasses.asdict(cfg),
     }
-    meta.update(style_postprocess(cfg, pictures))  # every surface that loads the style applies it (Cartoonizer)
+    meta.update(post)  # every surface that loads the style applies it (Cartoonizer)
     if choice is not None:
         meta["style"]["style_loss_choice"] = {"asked": "auto", **dataclasses.asdict(choice)}
     if out_path is None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..background import check_background_choice
+from ..eyes import check_eyes_choice
 from .augment import CropRange, DiffAugmentConfig
 
 
@@ -82,6 +83,9 @@ class AdaptConfig:
     # the saved style's backdrop (artifygan.background): auto = the references' plain backdrop when most of
     # them have one (avatar looks), else the photo's; keep = always the photo's; or a colour "#rrggbb"
     background: str = "auto"
+    # the saved style's eyes (artifygan.eyes): auto = magnified when most references draw big eye whites
+    # (avatar and cartoon looks), else the photo's; off = always the photo's; or a scale in (1, 2], e.g. "1.4"
+    eyes: str = "auto"
     seed: int = 0
     detect_faces: bool = True
     # with a progress callback: a zero-shot preview before the first step, then one every this many
@@ -112,6 +116,10 @@ class AdaptConfig:
             check_background_choice(self.background)
         except ValueError as exc:
             raise ValueError(f"background: {exc}") from None
+        try:
+            check_eyes_choice(self.eyes)
+        except ValueError as exc:
+            raise ValueError(f"eyes: {exc}") from None
         if self.palette_size < 1:
             raise ValueError(f"palette_size must be ≥ 1, got {self.palette_size}")
 

@@ -31,13 +31,15 @@ LOOKS = {"decide from the pictures": "auto", "lines and texture (ink, pencil, pr
          "flat colours and outlines (avatars, vector art)": "match"}
 # the panel's backdrop choice → AdaptConfig.background (artifygan.background)
 BACKDROPS = {"as in the pictures (plain if most have a plain one)": "auto", "the photo's": "keep", "white": "#ffffff"}
+# the panel's eyes choice → AdaptConfig.eyes (artifygan.eyes)
+EYES = {"as in the pictures (bigger if they draw big eye whites)": "auto", "the photo's": "off", "bigger": "1.5"}
 
 
 def style_panel(service: Service, jobs: StyleJobs, model):
     """The "new style" panel: upload 1–10 pictures, a progress bar and a preview while the job learns them."""
     import gradio as gr
 
-    def learn(files, name, look, strength, colours, backdrop,
+    def learn(files, name, look, strength, colours, backdrop, eyes,
               progress=gr.Progress()):  # noqa: B008  (Gradio's progress injection)
         images = []
         for i, data in enumerate(files or []):
@@ -47,7 +49,7 @@ def style_panel(service: Service, jobs: StyleJobs, model):
                 raise gr.Error(f"picture {i + 1}: {exc}") from None
         try:
             job = jobs.start(name, images, service.names, LOOKS.get(look, "auto"), float(strength),
-                             None if colours else 0.0, BACKDROPS.get(backdrop, "auto"))
+                             None if colours else 0.0, BACKDROPS.get(backdrop, "auto"), EYES.get(eyes, "auto"))
         except StyleError as exc:
             raise gr.Error(str(exc)) from None
         shown = -1
@@ -77,11 +79,13 @@ def style_panel(service: Service, jobs: StyleJobs, model):
     colours = gr.Checkbox(value=True, label="Keep the photo's colours outside the skin (off: the style's own "
                           "colours everywhere)", elem_id="style-colours")
     backdrop = gr.Radio(list(BACKDROPS), value=next(iter(BACKDROPS)), label="Background", elem_id="style-backdrop")
+    eyes = gr.Radio(list(EYES), value=next(iter(EYES)), label="Eyes", elem_id="style-eyes")
     go = gr.Button("Learn this style", elem_id="style-learn")
     status = gr.Markdown(elem_id="style-status")
     preview = gr.Image(type="pil", label="Preview: the style so far, on one of the photos it learns on",
                        elem_id="style-preview", interactive=False, format="png", height=256)
-    go.click(learn, [refs, name, look, strength, colours, backdrop], [model, status, preview], concurrency_limit=1,
+    go.click(learn, [refs, name, look, strength, colours, backdrop, eyes], [model, status, preview],
+             concurrency_limit=1,
              concurrency_id="adapt", api_visibility="private")
 
 

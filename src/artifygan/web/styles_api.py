@@ -34,6 +34,8 @@ PHOTO_COLOUR = Form("", description="the photo's colours outside the skin, satur
                     "style's own colours; empty: the server's setting, 1.25 unless changed)")
 BACKGROUND = Form("", description="the style's backdrop: auto (the pictures' plain backdrop when most have one), "
                   "keep (the photo's) or a colour #rrggbb; empty: the server's setting (auto unless changed)")
+EYES = Form("", description="the style's eyes: auto (bigger when the pictures draw big eye whites), off (the "
+            "photo's) or a scale in (1, 2]; empty: the server's setting (auto unless changed)")
 
 
 def style_jobs(service: Service, root: str | Path | None = None, config: AdaptConfig | None = None,
@@ -71,7 +73,7 @@ def add_style_routes(app: FastAPI, service: Service, jobs: StyleJobs) -> None:
     @app.post("/api/styles", status_code=202)
     async def new_style(response: Response, name: str = NAME, images: list[UploadFile] | None = IMAGES,
                         style_loss: str = STYLE_LOSS, strength: str = STRENGTH, photo_colour: str = PHOTO_COLOUR,
-                        background: str = BACKGROUND) -> dict:
+                        background: str = BACKGROUND, eyes: str = EYES) -> dict:
         """Start learning a style; poll the job's URL (the Location header) until its state is done."""
         try:
             amount = float(strength)
@@ -96,7 +98,7 @@ def add_style_routes(app: FastAPI, service: Service, jobs: StyleJobs) -> None:
                 raise HTTPException(code, f"picture {i + 1} ({_label(upload.filename)}): {exc}") from None
         try:
             job = await run_in_threadpool(jobs.start, name, pictures, service.names, style_loss, amount, gain,
-                                          background.strip() or None)
+                                          background.strip() or None, eyes.strip() or None)
         except StyleConflict as exc:
             raise HTTPException(409, str(exc)) from None
         except StyleError as exc:
