@@ -150,7 +150,8 @@ def test_a_snapshot_that_records_it_paints_the_background_on_every_surface(tiny_
         assert (out[:15, :15] == (40, 80, 200)).all()  # the wall: the recorded colour
         assert np.abs(out[40:90, 50:78].astype(int) - plain[40:90, 50:78]).max() <= 2  # the face: the model's
     kept = Cartoonizer.from_pretrained(snap, device="cpu", backend="torch", background=False)
-    assert kept.background is None and np.array_equal(np.asarray(kept(photo)), plain)
+    assert kept.background is None  # the model's own output, up to float noise between runs (oneDNN)
+    assert np.abs(np.asarray(kept(photo)).astype(int) - plain).max() <= 2
     meta["postprocess"] = {"background": {"colour": "blue"}}
     (snap / "config.json").write_text(json.dumps(meta))
     with pytest.raises(SnapshotError, match=r"config.json: postprocess.background: .*#rrggbb"):

@@ -96,16 +96,16 @@ def test_a_style_that_records_them_changes_only_the_eyes_on_every_surface(tiny_s
     assert np.abs(out - plain)[~near].max() <= 2  # nothing else did
     assert finder.calls == 1
     off = Cartoonizer.from_pretrained(snap, device="cpu", backend="torch", background=False)
-    assert off.eyes is None and np.array_equal(np.asarray(off(photo)), plain)
+    assert off.eyes is None and np.abs(np.asarray(off(photo)).astype(int) - plain).max() <= 2
     kept = np.asarray(cz(photo, paint_background=False)).astype(int)  # keeping the backdrop keeps the eyes step
-    assert np.array_equal(kept, out)
+    assert np.abs(kept - out).max() <= 2
     face_mode = WildCartoonizer(cz, WildOptions(background="keep"), detector=FakeDetector([face_at()]))
     before = finder.calls
     r = face_mode(photo)
     assert r.mode == "face" and finder.calls == before  # the faces face mode found, not a second detection
     same_without = WildCartoonizer(off, WildOptions(background="keep"), detector=FakeDetector([face_at()]))
     diff = np.abs(np.asarray(r.image).astype(int) - np.asarray(same_without(photo).image))
-    assert diff[near].max() > 10 and diff[~near].max() == 0
+    assert diff[near].max() > 10 and diff[~near].max() <= 2
     meta["postprocess"] = {"eyes": {"scale": 4}}
     (snap / "config.json").write_text(json.dumps(meta))
     with pytest.raises(SnapshotError, match=r"config.json: postprocess.eyes: .*\(1, 2\]"):
