@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .input_smoothing import recorded_step
+from .input_smoothing import entry_settings, recorded_step
 
 if TYPE_CHECKING:  # the detector (and torch) load only when a style needs them (face_finder)
     from .faces import Face
@@ -64,17 +64,12 @@ class PlainBackground:
     @classmethod
     def from_dict(cls, raw: Any) -> PlainBackground:
         """From a snapshot entry; ValueError, starting with the entry's name, on anything else."""
-        if not isinstance(raw, dict):
-            raise ValueError(f"background must be a mapping, got {raw!r}")
-        unknown = set(raw) - {"colour", "feather"}
-        if unknown:
-            raise ValueError(f"background: unknown background setting(s) {sorted(unknown)}")
-        if not isinstance(raw.get("colour"), str):
-            raise ValueError(f"background: background colour must be a #rrggbb string, got {raw.get('colour')!r}")
-        try:
-            return cls(colour=parse_colour(raw["colour"]), feather=float(raw.get("feather", cls.feather)))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"background: {exc}") from None
+        def build(r: dict[str, Any]) -> PlainBackground:
+            if not isinstance(r.get("colour"), str):
+                raise ValueError(f"background colour must be a #rrggbb string, got {r.get('colour')!r}")
+            return cls(colour=parse_colour(r["colour"]), feather=float(r.get("feather", cls.feather)))
+
+        return entry_settings(raw, "background", {"colour", "feather"}, build)
 
 
 def recorded_background(meta: dict[str, Any]) -> PlainBackground | None:

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .input_smoothing import recorded_step
+from .input_smoothing import entry_settings, recorded_step
 
 if TYPE_CHECKING:
     from .face_finder import FaceFinder
@@ -50,14 +50,8 @@ class BigEyes:
     @classmethod
     def from_dict(cls, raw: Any) -> BigEyes:
         """From a snapshot entry; ValueError, starting with the entry's name, on anything else."""
-        if not isinstance(raw, dict):
-            raise ValueError(f"eyes must be a mapping, got {raw!r}")
-        if unknown := set(raw) - {"scale", "radius"}:
-            raise ValueError(f"eyes: unknown eyes setting(s) {sorted(unknown)}")
-        try:
-            return cls(scale=float(raw.get("scale", cls.scale)), radius=float(raw.get("radius", cls.radius)))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"eyes: {exc}") from None
+        return entry_settings(raw, "eyes", {"scale", "radius"}, lambda r: cls(
+            scale=float(r.get("scale", cls.scale)), radius=float(r.get("radius", cls.radius))))
 
 
 def recorded_eyes(meta: dict[str, Any]) -> BigEyes | None:

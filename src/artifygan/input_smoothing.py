@@ -49,6 +49,19 @@ def recorded_step(meta: dict[str, Any] | None, key: str, parse: Callable[[Any], 
         raise ValueError(f"{section}.{exc}") from None
 
 
+def entry_settings(raw: Any, name: str, keys: set[str], build: Callable[[dict[str, Any]], T]) -> T:
+    """A recorded step's settings from its snapshot entry: a mapping with keys among ``keys``, made by
+    ``build``; a ValueError starting with ``name`` otherwise (``recorded_step`` prefixes the section)."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{name} must be a mapping, got {raw!r}")
+    if unknown := set(raw) - keys:
+        raise ValueError(f"{name}: unknown {name} setting(s) {sorted(unknown)}")
+    try:
+        return build(raw)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
 @dataclass(frozen=True)
 class InputSmoothing:
     """OpenCV bilateral filter settings: ``d`` neighbourhood diameter (pixels), ``sigma_color`` in grey

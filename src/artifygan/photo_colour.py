@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .cartoon_losses import LUMA as _LUMA
-from .input_smoothing import recorded_step
+from .input_smoothing import entry_settings, recorded_step
 from .skin_smoothing import skin_mask
 
 # the chroma scales of YCbCr with BT.601 luma (the same as PIL's), on zero-centred values
@@ -45,15 +45,8 @@ class PhotoColour:
     @classmethod
     def from_dict(cls, raw: Any) -> PhotoColour:
         """From a snapshot entry; ValueError, starting with the entry's name, on anything else."""
-        if not isinstance(raw, dict):
-            raise ValueError(f"photo_colour must be a mapping, got {raw!r}")
-        unknown = set(raw) - {"gain", "skin"}
-        if unknown:
-            raise ValueError(f"photo_colour: unknown photo_colour setting(s) {sorted(unknown)}")
-        try:
-            return cls(gain=float(raw.get("gain", cls.gain)), skin=bool(raw.get("skin", cls.skin)))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"photo_colour: {exc}") from None
+        return entry_settings(raw, "photo_colour", {"gain", "skin"}, lambda r: cls(
+            gain=float(r.get("gain", cls.gain)), skin=bool(r.get("skin", cls.skin))))
 
 
 def recorded_photo_colour(meta: dict[str, Any]) -> PhotoColour | None:
