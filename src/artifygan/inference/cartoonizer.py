@@ -311,8 +311,9 @@ class Cartoonizer:
             x = out.float() / 127.5 - 1 if out.dtype == torch.uint8 else out.float()
             out = apply_photo_colour(x[None], prep.tensor[None, :, :nh, :nw], self.photo_colour)[0]
         img = tensor_to_pil(out)
-        if face_steps:  # on the photo at the net's resolution
-            img = self.finish(img, tensor_to_pil(prep.tensor[:, :nh, :nw]), None, paint_background)
+        if face_steps and (self.background is not None or self.eyes is not None):
+            photo = tensor_to_pil(prep.tensor[:, :nh, :nw])  # the photo at the net's resolution
+            img = self.finish(img, photo, None, paint_background)
         if img.size != prep.size:
             img = img.resize(prep.size, Image.Resampling.BICUBIC)
         if prep.grey:
