@@ -57,6 +57,19 @@ def need_shared(*paths: Path):
     return pytest.mark.skipif(bool(missing), reason=f"shared data not available: {', '.join(missing)}")
 
 
+def with_meta(src: Path, dst: Path, **entries) -> Path:
+    """A copy of snapshot ``src`` at ``dst`` whose config.json has these top-level entries set (e.g. a
+    recorded ``preprocess`` or ``postprocess``)."""
+    import json
+    import shutil
+
+    shutil.copytree(src, dst)
+    meta = json.loads((dst / "config.json").read_text())
+    meta.update(entries)
+    (dst / "config.json").write_text(json.dumps(meta))
+    return dst
+
+
 @pytest.fixture(scope="session")
 def tiny_snapshot(tmp_path_factory) -> Path:
     """A tiny untrained light generator saved as a snapshot (fast, deterministic)."""

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -24,9 +21,10 @@ from artifygan.models.snapshot import SnapshotError
 from artifygan.styles import AdaptConfig
 from artifygan.styles.adapt import style_postprocess
 
-from .conftest import DATA, YUNET, need_shared
+from .conftest import DATA, YUNET, need_shared, with_meta
 
 BLUE = (40, 90, 200)
+AVATAR = {"background": {"colour": "#2850c8", "feather": 0}}  # a style's recorded backdrop
 
 
 def portrait(size: int = 128, seed: int = 0) -> tuple[np.ndarray, Face]:
@@ -136,11 +134,7 @@ def test_a_snapshot_that_records_it_paints_the_background_on_every_surface(tiny_
     rgb, face = portrait()
     fake = FakeDetector([face])
     monkeypatch.setattr(artifygan.faces, "PhotoFaceDetector", lambda *a, **k: fake)  # loaded by LazyFaces
-    snap = tmp_path / "avatar"
-    shutil.copytree(tiny_snapshot, snap)
-    meta = json.loads((snap / "config.json").read_text())
-    meta["postprocess"] = {"background": {"colour": "#2850c8", "feather": 0}}
-    (snap / "config.json").write_text(json.dumps(meta))
+    snap = with_meta(tiny_snapshot, tmp_path / "avatar", postprocess=AVATAR)
     photo = Image.fromarray(rgb)
     plain = np.asarray(Cartoonizer.from_pretrained(tiny_snapshot, device="cpu", backend="torch")(photo))
     for backend in ("torch", "onnx"):
@@ -152,10 +146,9 @@ def test_a_snapshot_that_records_it_paints_the_background_on_every_surface(tiny_
     kept = Cartoonizer.from_pretrained(snap, device="cpu", backend="torch", background=False)
     assert kept.background is None  # the model's own output, up to float noise between runs (oneDNN)
     assert np.abs(np.asarray(kept(photo)).astype(int) - plain).max() <= 2
-    meta["postprocess"] = {"background": {"colour": "blue"}}
-    (snap / "config.json").write_text(json.dumps(meta))
+    bad = with_meta(tiny_snapshot, tmp_path / "bad", postprocess={"background": {"colour": "blue"}})
     with pytest.raises(SnapshotError, match=r"config.json: postprocess.background: .*#rrggbb"):
-        Cartoonizer.from_pretrained(snap, device="cpu")
+        Cartoonizer.from_pretrained(bad, device="cpu")
 
 
 def test_adapt_records_the_references_backdrop_unless_told_otherwise():
@@ -181,11 +174,7 @@ def test_face_mode_paints_the_finished_picture_once_and_not_around_a_kept_photo(
     s = 256
     lms = np.array([[0.42, 0.42], [0.58, 0.42], [0.5, 0.5], [0.44, 0.6], [0.56, 0.6]], np.float32) * s
     face = Face(face.box, lms, 0.99)
-    snap = tmp_path / "avatar"
-    shutil.copytree(tiny_snapshot, snap)
-    meta = json.loads((snap / "config.json").read_text())
-    meta["postprocess"] = {"background": {"colour": "#2850c8", "feather": 0}}
-    (snap / "config.json").write_text(json.dumps(meta))
+    snap = with_meta(tiny_snapshot, tmp_path / "avatar", postprocess=AVATAR)
     cz = Cartoonizer.from_pretrained(snap, device="cpu", backend="torch")
     assert cz.background is not None
     step_detector = cz.face_finder.detector = FakeDetector([face])
@@ -216,11 +205,7 @@ def test_translate_paints_a_real_photos_background_with_the_detector_it_was_give
     from artifygan.cli import main
 
     monkeypatch.delenv("ARTIFYGAN_YUNET", raising=False)
-    snap = tmp_path / "avatar"
-    shutil.copytree(tiny_snapshot, snap)
-    meta = json.loads((snap / "config.json").read_text())
-    meta["postprocess"] = {"background": {"colour": "#2850c8", "feather": 0}}
-    (snap / "config.json").write_text(json.dumps(meta))
+    snap = with_meta(tiny_snapshot, tmp_path / "avatar", postprocess=AVATAR)
     wall = np.random.default_rng(0).integers(60, 200, (320, 480, 3), dtype=np.uint8)
     photo = Image.fromarray(wall)
     photo.paste(Image.open(sorted(SELFIE.glob("*.jpg"))[0]).convert("RGB").resize((200, 200)), (140, 120))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -16,6 +13,7 @@ from artifygan.models.snapshot import SnapshotError
 from artifygan.styles import AdaptConfig
 from artifygan.styles.adapt import style_eyes, style_postprocess
 
+from .conftest import with_meta
 from .test_background import FakeDetector
 
 EYES = np.array([[40.0, 50.0], [88.0, 50.0]])  # eye distance 48: warp radius 0.45 × 48 = 21.6 px
@@ -80,11 +78,7 @@ def test_drawn_eye_whites_turn_it_on_and_photo_eyes_do_not():
 def test_a_style_that_records_them_changes_only_the_eyes_on_every_surface(tiny_snapshot, tmp_path):
     from artifygan.inference.wild import WildCartoonizer, WildOptions
 
-    snap = tmp_path / "big-eyes"
-    shutil.copytree(tiny_snapshot, snap)
-    meta = json.loads((snap / "config.json").read_text())
-    meta["postprocess"] = {"eyes": {"scale": 1.6}}
-    (snap / "config.json").write_text(json.dumps(meta))
+    snap = with_meta(tiny_snapshot, tmp_path / "big-eyes", postprocess={"eyes": {"scale": 1.6}})
     photo = Image.fromarray(drawn_face(False))
     plain = np.asarray(Cartoonizer.from_pretrained(tiny_snapshot, device="cpu", backend="torch")(photo)).astype(int)
     cz = Cartoonizer.from_pretrained(snap, device="cpu", backend="torch")
@@ -106,7 +100,6 @@ def test_a_style_that_records_them_changes_only_the_eyes_on_every_surface(tiny_s
     same_without = WildCartoonizer(off, WildOptions(background="keep"), detector=FakeDetector([face_at()]))
     diff = np.abs(np.asarray(r.image).astype(int) - np.asarray(same_without(photo).image))
     assert diff[near].max() > 10 and diff[~near].max() <= 2
-    meta["postprocess"] = {"eyes": {"scale": 4}}
-    (snap / "config.json").write_text(json.dumps(meta))
+    bad = with_meta(tiny_snapshot, tmp_path / "bad", postprocess={"eyes": {"scale": 4}})
     with pytest.raises(SnapshotError, match=r"config.json: postprocess.eyes: .*\(1, 2\]"):
-        Cartoonizer.from_pretrained(snap, device="cpu")
+        Cartoonizer.from_pretrained(bad, device="cpu")

@@ -1,7 +1,6 @@
 """Input smoothing (issue 13): a snapshot-recorded bilateral filter of the photo before the generator."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -13,6 +12,8 @@ from artifygan.cli import main
 from artifygan.input_smoothing import InputSmoothing, recorded_smoothing
 from artifygan.models import GENERATORS, save_generator
 from artifygan.models.snapshot import SnapshotError
+
+from .conftest import with_meta
 
 
 @pytest.fixture(scope="module")
@@ -28,14 +29,6 @@ def textured_edge(seed: int = 0) -> Image.Image:
     a[:, 32:] = 180.0
     a += np.random.default_rng(seed).normal(0, 8, a.shape)
     return Image.fromarray(a.clip(0, 255).astype(np.uint8))
-
-
-def with_meta(src, dst, **entries):
-    shutil.copytree(src, dst)
-    meta = json.loads((dst / "config.json").read_text())
-    meta.update(entries)
-    (dst / "config.json").write_text(json.dumps(meta))
-    return dst
 
 
 def test_the_filter_removes_texture_and_keeps_edges():

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import numpy as np
 import pytest
 import torch
@@ -13,6 +10,8 @@ from PIL import Image
 from artifygan.inference.cartoonizer import Cartoonizer
 from artifygan.models.snapshot import SnapshotError
 from artifygan.photo_colour import PhotoColour, _join, _split, apply_photo_colour, recorded_photo_colour
+
+from .conftest import with_meta
 
 
 def test_luma_and_chroma_split_and_join_exactly_as_pils_ycbcr():
@@ -56,11 +55,7 @@ def test_skin_keeps_the_outputs_own_colour():
 
 def test_a_snapshot_that_records_it_applies_it_on_every_backend_and_bad_settings_name_the_file(tiny_snapshot,
                                                                                                  tmp_path):
-    snap = tmp_path / "styled"
-    shutil.copytree(tiny_snapshot, snap)
-    meta = json.loads((snap / "config.json").read_text())
-    meta["postprocess"] = {"photo_colour": {"gain": 1.0, "skin": False}}
-    (snap / "config.json").write_text(json.dumps(meta))
+    snap = with_meta(tiny_snapshot, tmp_path / "styled", postprocess={"photo_colour": {"gain": 1.0, "skin": False}})
     photo = Image.fromarray(np.random.default_rng(3).integers(90, 166, (40, 40, 3), dtype=np.uint8))  # no clipping
     plain = np.asarray(Cartoonizer.from_pretrained(tiny_snapshot, device="cpu", backend="torch")(photo), np.float32)
     outs = {}
@@ -77,10 +72,9 @@ def test_a_snapshot_that_records_it_applies_it_on_every_backend_and_bad_settings
     assert np.corrcoef(cb(styled).ravel(), cb(np.asarray(photo, np.float32)).ravel())[0, 1] > 0.9  # photo's colour
     if "onnx" in outs:
         assert np.abs(outs["onnx"] - styled).max() <= 2
-    meta["postprocess"] = {"photo_colour": {"gain": -1}}
-    (snap / "config.json").write_text(json.dumps(meta))
+    bad = with_meta(tiny_snapshot, tmp_path / "bad", postprocess={"photo_colour": {"gain": -1}})
     with pytest.raises(SnapshotError, match=r"config.json: postprocess.photo_colour: .*gain"):
-        Cartoonizer.from_pretrained(snap, device="cpu")
+        Cartoonizer.from_pretrained(bad, device="cpu")
     assert recorded_photo_colour({}) is None and recorded_photo_colour({"postprocess": {}}) is None
     with pytest.raises(ValueError, match="unknown photo_colour setting"):
         recorded_photo_colour({"postprocess": {"photo_colour": {"hue": 1}}})

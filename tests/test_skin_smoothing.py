@@ -13,6 +13,8 @@ from artifygan.models import GENERATORS, save_generator
 from artifygan.models.snapshot import SnapshotError
 from artifygan.skin_smoothing import SkinSmoothing, recorded_skin_smoothing, skin_mask, texture_share
 
+from .conftest import with_meta
+
 SKIN = (220, 170, 140)  # YCrCb chroma ~ (155, 105): inside the skin box
 BLUE = (40, 90, 200)
 
@@ -85,19 +87,11 @@ def snapshot(tmp_path_factory):
     return save_generator(g, "light", tmp_path_factory.mktemp("model") / "snap")
 
 
-def with_preprocess(src, dst, preprocess):
-    shutil.copytree(src, dst)
-    meta = json.loads((dst / "config.json").read_text())
-    meta["preprocess"] = preprocess
-    (dst / "config.json").write_text(json.dumps(meta))
-    return dst
-
-
 def test_the_inference_path_applies_the_recorded_step(snapshot, tmp_path):
     bil = {"d": 5, "sigma_color": 20, "sigma_space": 3}
-    plain = Cartoonizer.from_pretrained(with_preprocess(snapshot, tmp_path / "b", {"bilateral": bil}),
+    plain = Cartoonizer.from_pretrained(with_meta(snapshot, tmp_path / "b", preprocess={"bilateral": bil}),
                                         device="cpu", backend="torch")
-    skin_path = with_preprocess(snapshot, tmp_path / "s", {"bilateral": bil, "skin": SkinSmoothing().to_meta()})
+    skin_path = with_meta(snapshot, tmp_path / "s", preprocess={"bilateral": bil, "skin": SkinSmoothing().to_meta()})
     skin = Cartoonizer.from_pretrained(skin_path, device="cpu", backend="torch")
     assert plain.skin is None and skin.skin == SkinSmoothing()
     wrinkled, smooth = Image.fromarray(face(lines=70)), Image.fromarray(face(lines=0))
@@ -110,7 +104,7 @@ def test_the_inference_path_applies_the_recorded_step(snapshot, tmp_path):
 
 
 def test_a_malformed_entry_fails_at_load_naming_the_file(snapshot, tmp_path):
-    bad = with_preprocess(snapshot, tmp_path / "bad", {"skin": {"start": 2}})
+    bad = with_meta(snapshot, tmp_path / "bad", preprocess={"skin": {"start": 2}})
     with pytest.raises(SnapshotError, match="config.json.*preprocess.skin"):
         Cartoonizer.from_pretrained(bad, device="cpu", backend="torch")
 
@@ -119,7 +113,7 @@ def test_evaluate_records_and_reports_the_skin_step(snapshot, tmp_path):
     from artifygan.metrics.evaluate import snapshot_candidate
     from artifygan.metrics.report import markdown_table
 
-    snap = with_preprocess(snapshot, tmp_path / "e", {"bilateral": {"d": 5, "sigma_color": 20, "sigma_space": 3},
+    snap = with_meta(snapshot, tmp_path / "e", preprocess={"bilateral": {"d": 5, "sigma_color": 20, "sigma_space": 3},
                                                       "skin": {"start": 0.05, "full": 0.2}})
     info = snapshot_candidate("s", str(snap), "cpu", "torch").info["input_smoothing"]
     assert info["skin"] == SkinSmoothing(start=0.05, full=0.2).to_meta()

@@ -14,7 +14,7 @@ from artifygan.inference.cartoonizer import default_batch_size
 from artifygan.models import GENERATORS, save_generator
 from artifygan.models.snapshot import SnapshotError
 
-from .conftest import random_rgb
+from .conftest import random_rgb, with_meta
 
 
 @pytest.fixture(scope="module")
@@ -140,17 +140,10 @@ def test_missing_face_detector_is_one_clear_error(snapshot, tmp_path, capsys):
 
 
 def test_a_recorded_postprocess_runs_on_every_output_and_a_bad_one_names_the_file(snapshot, tmp_path):
-    import json
-    import shutil
-
     from artifygan.cartoon_losses import StrokeCleanup, clean_strokes
     from artifygan.imageio import pil_to_tensor
 
-    snap = tmp_path / "clean"
-    shutil.copytree(snapshot, snap)
-    meta = json.loads((snap / "config.json").read_text())
-    meta["postprocess"] = {"clean_strokes": {"k": 3}}
-    (snap / "config.json").write_text(json.dumps(meta))
+    snap = with_meta(snapshot, tmp_path / "clean", postprocess={"clean_strokes": {"k": 3}})
     photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8))
     raw = Cartoonizer.from_pretrained(snapshot, device="cpu", backend="torch")
     clean = Cartoonizer.from_pretrained(snap, device="cpu", backend="torch")
@@ -169,10 +162,9 @@ def test_a_recorded_postprocess_runs_on_every_output_and_a_bad_one_names_the_fil
                      "--backend", "torch", "--clean-strokes", flag]) == 0
         outs[flag] = np.asarray(Image.open(next((tmp_path / flag).iterdir())), dtype=np.int16)
     assert np.abs(outs["on"] - outs["off"]).max() > 0  # the flag reaches the inference path
-    meta["postprocess"] = {"clean_strokes": {"size": 3}}
-    (snap / "config.json").write_text(json.dumps(meta))
+    bad = with_meta(snapshot, tmp_path / "bad", postprocess={"clean_strokes": {"size": 3}})
     with pytest.raises(SnapshotError, match="config.json: postprocess.clean_strokes"):
-        Cartoonizer.from_pretrained(snap, device="cpu", backend="torch")
+        Cartoonizer.from_pretrained(bad, device="cpu", backend="torch")
 
 
 def test_forward_bytes_is_forward_quantised_and_translate_uses_it(snapshot):

@@ -15,7 +15,7 @@ from artifygan.inference.temporal import Deflicker, FaceTracker, flicker
 from artifygan.inference.video import VideoError, VideoOptions, translate_video
 from artifygan.inference.wild import WildCartoonizer, WildOptions
 
-from .conftest import DATA, YUNET, need_shared, random_rgb
+from .conftest import DATA, YUNET, need_shared, random_rgb, with_meta
 
 SELFIES = DATA / "selfie2anime" / "trainA"
 
@@ -325,10 +325,7 @@ def test_black_and_white_is_decided_once_per_clip(whole):
 
 def test_whole_mode_video_keeps_a_styles_backdrop_through_a_missed_face(snapshot, tmp_path):
     """A face the detector misses in one frame keeps its cut (tracked); background keep paints nothing."""
-    import json
-    import shutil
-
-    from .test_background import portrait
+    from .test_background import AVATAR, portrait
 
     rgb, face = portrait(128)
     lms = np.array([[0.42, 0.42], [0.58, 0.42], [0.5, 0.5], [0.44, 0.6], [0.56, 0.6]], np.float32) * 128
@@ -341,11 +338,7 @@ def test_whole_mode_video_keeps_a_styles_backdrop_through_a_missed_face(snapshot
             self.calls += 1
             return [] if self.calls == 3 else [face]
 
-    snap = tmp_path / "avatar"
-    shutil.copytree(snapshot, snap)
-    meta = json.loads((snap / "config.json").read_text())
-    meta["postprocess"] = {"background": {"colour": "#2850c8", "feather": 0}}
-    (snap / "config.json").write_text(json.dumps(meta))
+    snap = with_meta(snapshot, tmp_path / "avatar", postprocess=AVATAR)
     from artifygan.inference.video import FrameTranslator
 
     def clip(background):

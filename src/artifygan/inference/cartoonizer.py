@@ -311,7 +311,7 @@ class Cartoonizer:
             x = out.float() / 127.5 - 1 if out.dtype == torch.uint8 else out.float()
             out = apply_photo_colour(x[None], prep.tensor[None, :, :nh, :nw], self.photo_colour)[0]
         img = tensor_to_pil(out)
-        if face_steps and (self.background is not None or self.eyes is not None):
+        if face_steps and self.has_face_steps:
             photo = tensor_to_pil(prep.tensor[:, :nh, :nw])  # the photo at the net's resolution
             img = self.finish(img, photo, None, paint_background)
         if img.size != prep.size:
@@ -321,6 +321,11 @@ class Cartoonizer:
         if prep.alpha is not None:
             img.putalpha(prep.alpha)
         return img
+
+    @property
+    def has_face_steps(self) -> bool:
+        """Whether a style's steps placed by faces (plain background, bigger eyes: ``finish``) are on."""
+        return self.background is not None or self.eyes is not None
 
     def finish(self, img: Image.Image, photo: Image.Image, faces: Sequence[Face] | None = None,
                paint_background: bool = True) -> Image.Image:

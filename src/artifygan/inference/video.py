@@ -186,7 +186,7 @@ class FrameTranslator:
     def __call__(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         if self.whole:
             cz, pics = self.wild.cz, [Image.fromarray(f) for f in frames]
-            if cz.background is None and cz.eyes is None:
+            if not cz.has_face_steps:
                 translated = cz.translate(pics)
             else:  # a style's steps placed by faces, around tracked ones: a face missed in one frame keeps
                 translated = cz.translate(pics, face_steps=False)  # its cut and its eyes

@@ -112,14 +112,11 @@ class AdaptConfig:
             raise ValueError(f"strength: must be between 0 and 2, got {self.strength}")
         if not 0 <= self.photo_colour <= 3:
             raise ValueError(f"photo_colour: must be between 0 (off) and 3, got {self.photo_colour}")
-        try:
-            check_background_choice(self.background)
-        except ValueError as exc:
-            raise ValueError(f"background: {exc}") from None
-        try:
-            check_eyes_choice(self.eyes)
-        except ValueError as exc:
-            raise ValueError(f"eyes: {exc}") from None
+        for name, check in (("background", check_background_choice), ("eyes", check_eyes_choice)):
+            try:
+                check(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
         if self.palette_size < 1:
             raise ValueError(f"palette_size must be ≥ 1, got {self.palette_size}")
 
