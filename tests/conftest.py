@@ -51,6 +51,30 @@ YUNET = MODELS / "face_detection_yunet_2026may.onnx"
 ANIME = MODELS / "lbpcascade_animeface.xml"
 
 
+@pytest.fixture(autouse=True)
+def _grabcut_backdrops(monkeypatch):
+    """Styles' backdrops are cut with GrabCut in tests unless a test asks for the segmenter: the suite must
+    not depend on (or try to download) MediaPipe's file. ``SEGMENTER_FILE`` is that file when it is here."""
+    monkeypatch.setenv("ARTIFYGAN_SEGMENTER", "off")
+
+
+def _segmenter_file() -> Path:
+    from artifygan.segmenter import installed_mediapipe_file
+
+    given = os.environ.get("ARTIFYGAN_TEST_SEGMENTER")
+    if given:
+        return Path(given)
+    installed = installed_mediapipe_file()  # .ci/run installs mediapipe 0.10 without its dependencies
+    if installed is not None and installed.is_file():
+        return installed
+    cache = os.environ.get("ARTIFYGAN_CACHE")
+    root = Path(cache) if cache else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "artifygan"
+    return root / "weights" / "selfie_segmentation.tflite"
+
+
+SEGMENTER_FILE = _segmenter_file()
+
+
 def need_shared(*paths: Path):
     """Skip (with the reason) when ../shared data or models are not on this machine."""
     missing = [str(p) for p in paths if not p.exists()]

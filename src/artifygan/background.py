@@ -3,11 +3,13 @@
 Why: avatar styles (bitmoji-like) draw a person on a flat backdrop, and a style learnt from a few such
 pictures still draws the photo's room behind the person. When most references have plain top corners,
 ``artifygan adapt`` records their colour as ``postprocess.background``, and every surface that loads the
-style paints the photo's background in it. The person is cut out with GrabCut (Rother et al., 2004; OpenCV's
-``cv2.grabCut``) seeded from the photo's detected faces: the inner face is surely person, a head-and-shoulders
-region around each face probably person, the rest probably background. Where no face is found the picture
-is left as it is (a landscape has no person to cut out), as it is when the face detector cannot be loaded
-(a warning says so: ``face_finder``). Measured on the few-shot benchmark in docs/fewshot-experiments.md.
+style paints the photo's background in it. The people are cut out by a person segmenter
+(``artifygan.segmenter``, MediaPipe's) when one can be loaded, else with GrabCut (Rother et al., 2004;
+OpenCV's ``cv2.grabCut``) seeded from the photo's detected faces: the inner face is surely person, a
+head-and-shoulders region around each face probably person, the rest probably background. Where no face is
+found the picture is left as it is (a landscape has no person to cut out), as it is when the face detector
+cannot be loaded (a warning says so: ``face_finder``). Measured on the few-shot benchmark in
+docs/fewshot-experiments.md.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import cv2
 import numpy as np
@@ -164,19 +166,38 @@ def person_mask(rgb: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
     return person.astype(np.float32)
 
 
+class PersonFinder(Protocol):
+    def mask(self, rgb: np.ndarray) -> np.ndarray | None: ...
+
+
+def keep_faces(mask: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
+    """``mask`` with every inner face set to person: whatever a segmenter says, a found face is never painted."""
+    out = mask.copy()
+    for x0, y0, x1, y1 in (f.box for f in faces):
+        fw, fh = x1 - x0, y1 - y0
+        r0, r1 = max(0, int(y0 + 0.15 * fh)), max(0, int(np.ceil(y1 - 0.05 * fh)))
+        c0, c1 = max(0, int(x0 + 0.2 * fw)), max(0, int(np.ceil(x1 - 0.2 * fw)))
+        out[r0:r1, c0:c1] = 1.0
+    return out
+
+
 class BackgroundStep:
     """Paints the background of a cartoon in a recorded colour, around the photo's faces (found by the
-    caller: ``Cartoonizer.finish``, face mode, video tracks)."""
+    caller: ``Cartoonizer.finish``, face mode, video tracks). The people are cut out by ``segmenter``
+    (``artifygan.segmenter``) when it has one, else by GrabCut seeded from the faces."""
 
-    def __init__(self, settings: PlainBackground) -> None:
+    def __init__(self, settings: PlainBackground, segmenter: PersonFinder | None = None) -> None:
         self.settings = settings
+        self.segmenter = segmenter
 
     def apply(self, out: Image.Image, photo: Image.Image, faces: Sequence[Face]) -> Image.Image:
         """``out`` (the cartoon of ``photo``, the same size) with everything but the people in the colour;
         unchanged without faces (a landscape has no person to cut out)."""
         if not faces:
             return out
-        m = person_mask(np.asarray(photo.convert("RGB")), faces)
+        rgb = np.asarray(photo.convert("RGB"))
+        m = self.segmenter.mask(rgb) if self.segmenter is not None else None
+        m = person_mask(rgb, faces) if m is None else keep_faces(m, faces)
         if self.settings.feather > 0:
             m = cv2.GaussianBlur(m, (0, 0), self.settings.feather)
         a = np.asarray(out.convert("RGB"), np.float32)
@@ -184,5 +205,5 @@ class BackgroundStep:
         return Image.fromarray(painted.round().clip(0, 255).astype(np.uint8))
 
 
-__all__ = ["BackgroundStep", "PlainBackground", "check_background_choice", "parse_colour", "person_mask",
-           "plain_corner_colour", "recorded_background", "references_background"]
+__all__ = ["BackgroundStep", "PersonFinder", "PlainBackground", "check_background_choice", "keep_faces",
+           "parse_colour", "person_mask", "plain_corner_colour", "recorded_background", "references_background"]

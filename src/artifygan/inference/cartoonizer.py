@@ -31,6 +31,7 @@ from ..input_smoothing import InputSmoothing, recorded_smoothing
 from ..models import load_generator
 from ..models.snapshot import SnapshotError, resolve_snapshot, save_generator
 from ..photo_colour import apply_photo_colour, recorded_photo_colour
+from ..segmenter import LazySegmenter
 from ..skin_smoothing import recorded_skin_smoothing
 from .tiling import translate_tiled
 from .tta import check_tta, ensemble
@@ -117,7 +118,8 @@ class Cartoonizer:
     or x4 (mirrored or not × shifted or not).
     ``background``: a style's recorded plain background (``artifygan.background``) and bigger eyes
     (``artifygan.eyes``); False keeps the photo's background and eyes. Both find the photo's faces with
-    ``face_finder`` (YuNet, loaded on first use; set its ``model`` to a file to choose it).
+    ``face_finder`` (YuNet, loaded on first use; set its ``model`` to a file to choose it); the backdrop
+    cuts the people out with ``person_finder`` (MediaPipe's selfie segmenter, ``artifygan.segmenter``).
     """
 
     def __init__(self, generator: nn.Module, meta: dict[str, Any] | None = None, device: str = "auto",
@@ -148,7 +150,8 @@ class Cartoonizer:
         self.cleanup = _choose(postprocess_settings(self.meta), clean_strokes, StrokeCleanup)
         self.photo_colour = recorded_photo_colour(self.meta)  # few-shot styles: the photo's colours
         plain = recorded_background(self.meta) if background else None
-        self.background = BackgroundStep(plain) if plain is not None else None
+        self.person_finder = LazySegmenter()
+        self.background = BackgroundStep(plain, self.person_finder) if plain is not None else None
         eyes = recorded_eyes(self.meta) if background else None
         self.eyes = EyeStep(eyes) if eyes is not None else None
         self.face_finder = LazyFaces()
