@@ -71,8 +71,12 @@ def test_drawn_eye_whites_turn_it_on_and_photo_eyes_do_not():
     assert style_eyes(AdaptConfig(), cartoon_refs, FakeDetector([])) is None  # no face: no evidence
     assert style_eyes(AdaptConfig(eyes="off"), cartoon_refs, finder) is None
     assert style_eyes(AdaptConfig(eyes="1.3"), [], FakeDetector([])) == BigEyes(1.3)
-    post = style_postprocess(AdaptConfig(photo_colour=0, background="keep"), cartoon_refs, finder)
+    measured: dict = {}
+    post = style_postprocess(AdaptConfig(photo_colour=0, background="keep"), cartoon_refs, finder, measured)
     assert post == {"postprocess": {"eyes": {"scale": 1.5, "radius": 0.45}}}
+    assert measured["eye_white_share"] == round(eye_white_share(drawn, face_at()), 4)  # why: kept in the config
+    style_eyes(AdaptConfig(), cartoon_refs, FakeDetector([]), measured)
+    assert measured == {"eye_white_share": None}  # no face found
 
 
 def test_a_style_that_records_them_changes_only_the_eyes_on_every_surface(tiny_snapshot, tmp_path):

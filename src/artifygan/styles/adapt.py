@@ -172,32 +172,36 @@ def style_background(cfg: AdaptConfig, references: Sequence[Image.Image]) -> Pla
     return PlainBackground(colour) if colour is not None else None
 
 
-def style_eyes(cfg: AdaptConfig, references: Sequence[Image.Image], finder: FaceFinder | None = None
-               ) -> BigEyes | None:
+def style_eyes(cfg: AdaptConfig, references: Sequence[Image.Image], finder: FaceFinder | None = None,
+               measured: dict[str, Any] | None = None) -> BigEyes | None:
     """The eyes a style records: ``auto``, magnified when the references' median eye-white share (over those
     where YuNet finds a face, ``finder``; None: loaded on first use) reaches ``eyes.EYE_WHITE``; ``off``:
-    none; else the scale asked for."""
+    none; else the scale asked for. ``measured`` receives the share (``eye_white_share``; None: no face),
+    so the style's config says why its eyes are on or off."""
     if cfg.eyes == "off":
         return None
     if cfg.eyes != "auto":
         return BigEyes(scale=float(cfg.eyes))
     share = references_eye_white(references, finder or LazyFaces())
+    if measured is not None:
+        measured["eye_white_share"] = None if share is None else round(float(share), 4)
     log.info("references' eye-white share: %s (bigger eyes from %.2f)",
              "no face found" if share is None else f"{share:.3f}", EYE_WHITE)
     return BigEyes() if share is not None and share >= EYE_WHITE else None
 
 
 def style_postprocess(cfg: AdaptConfig, references: Sequence[Image.Image],
-                      finder: FaceFinder | None = None) -> dict[str, Any]:
+                      finder: FaceFinder | None = None, measured: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ``postprocess`` entry a style records: the photo's colours outside the skin, unless turned off,
-    a plain background where the references have one, and bigger eyes where they draw them."""
+    a plain background where the references have one, and bigger eyes where they draw them (``measured``:
+    see ``style_eyes``)."""
     steps: dict[str, Any] = {}
     if cfg.photo_colour > 0:
         steps["photo_colour"] = PhotoColour(gain=cfg.photo_colour).to_meta()
     background = style_background(cfg, references)
     if background is not None:
         steps["background"] = background.to_meta()
-    eyes = style_eyes(cfg, references, finder)
+    eyes = style_eyes(cfg, references, finder, measured)
     if eyes is not None:
         steps["eyes"] = eyes.to_meta()
     return {"postprocess": steps} if steps else {}
@@ -227,7 +231,8 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     references = read_references([refs] if isinstance(refs, str | os.PathLike) else refs, cascade,
                                  detect=cfg.detect_faces)
     pictures = [r.image for r in references]
-    post = style_postprocess(cfg, pictures)
+    measured: dict[str, Any] = {}  # what the references measured for the recorded steps
+    post = style_postprocess(cfg, pictures, measured=measured)
     cfg, choice = _resolve_style_loss(cfg, references)
     photo_list, strong = read_photos(photos, cfg.side, cfg.max_photos, cfg.seed)
     snap = resolve_snapshot(base)
@@ -259,6 +264,8 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
         "photos": describe_photos(photos),
         "n_photos": len(photo_list), **info, "config": dataclasses.asdict(cfg),
     }
+    if measured:
+        meta["style"]["references_measured"] = measured
     meta.update(post)  # every surface that loads the style applies it (Cartoonizer)
     if choice is not None:
         meta["style"]["style_loss_choice"] = {"asked": "auto", **dataclasses.asdict(choice)}
