@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,7 +73,7 @@ def read_tflite(path: str | os.PathLike) -> Graph:
     """The first subgraph of a ``.tflite`` file; ValueError naming the file when it is not one."""
     import tflite
 
-    buf = open(path, "rb").read()
+    buf = Path(path).read_bytes()
     try:
         model = tflite.Model.GetRootAsModel(buf, 0)
         g = model.Subgraphs(0)
@@ -132,13 +133,9 @@ class TFLiteGraph(nn.Module):
     def __init__(self, graph: Graph) -> None:
         super().__init__()
         self.graph = graph
-        self.values: dict[int, torch.Tensor] = {}
-        for op in graph.ops:
-            for i in op.inputs:
-                if i in graph.constants and i not in self.values:
-                    self.values[i] = torch.from_numpy(graph.constants[i].astype(np.float32))
-        for i, v in self.values.items():
-            self.register_buffer(f"t{i}", v)
+        used = {i for op in graph.ops for i in op.inputs if i in graph.constants}
+        for i in sorted(used):
+            self.register_buffer(f"t{i}", torch.from_numpy(graph.constants[i].astype(np.float32)))
 
     def _const(self, i: int) -> torch.Tensor:
         return getattr(self, f"t{i}")
