@@ -59,6 +59,7 @@ def _grabcut_backdrops(monkeypatch):
 
 
 def _segmenter_file() -> Path:
+    from artifygan.hub import cache_dir
     from artifygan.segmenter import installed_mediapipe_file
 
     given = os.environ.get("ARTIFYGAN_TEST_SEGMENTER")
@@ -67,9 +68,7 @@ def _segmenter_file() -> Path:
     installed = installed_mediapipe_file()  # .ci/run installs mediapipe 0.10 without its dependencies
     if installed is not None and installed.is_file():
         return installed
-    cache = os.environ.get("ARTIFYGAN_CACHE")
-    root = Path(cache) if cache else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "artifygan"
-    return root / "weights" / "selfie_segmentation.tflite"
+    return cache_dir() / "selfie_segmentation.tflite"
 
 
 SEGMENTER_FILE = _segmenter_file()
