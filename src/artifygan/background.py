@@ -115,8 +115,14 @@ def references_background(images: Sequence[Image.Image]) -> tuple[int, int, int]
     return r, g, b
 
 
-def _mark(seeds: np.ndarray, x0: float, y0: float, x1: float, y1: float, value: int) -> None:
-    """Set a box of ``seeds`` (clipped to it, at least one pixel) to a GrabCut label."""
+def _inner_face(x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float]:
+    """The part of a face box that is surely the person's face: no hair, no background beside the cheeks."""
+    fw, fh = x1 - x0, y1 - y0
+    return x0 + 0.2 * fw, y0 + 0.15 * fh, x1 - 0.2 * fw, y1 - 0.05 * fh
+
+
+def _mark(seeds: np.ndarray, x0: float, y0: float, x1: float, y1: float, value: float) -> None:
+    """Set a box of ``seeds`` (clipped to it, at least one pixel) to a value: a GrabCut label, or 1 in a mask."""
     h, w = seeds.shape
     c0, r0 = min(w - 1, max(0, int(x0))), min(h - 1, max(0, int(y0)))
     c1, r1 = max(c0 + 1, min(w, int(np.ceil(x1)))), max(r0 + 1, min(h, int(np.ceil(y1))))
@@ -148,7 +154,7 @@ def person_mask(rgb: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
         _mark(seeds, x0 - fw, y1 + 0.3 * fh, x1 + fw, sh, cv2.GC_PR_FGD)
     for x0, y0, x1, y1 in boxes:  # surely person: the inner face, and the neck under the chin (a dark collar
         fw, fh = x1 - x0, y1 - y0  # is otherwise taken for a dark background)
-        _mark(seeds, x0 + 0.2 * fw, y0 + 0.15 * fh, x1 - 0.2 * fw, y1 - 0.05 * fh, cv2.GC_FGD)
+        _mark(seeds, *_inner_face(x0, y0, x1, y1), cv2.GC_FGD)
         _mark(seeds, x0 + 0.3 * fw, y1 - 0.05 * fh, x1 - 0.3 * fw, y1 + 0.4 * fh, cv2.GC_FGD)
     if not (seeds == cv2.GC_PR_BGD).any():
         return np.ones((h, w), np.float32)
@@ -173,11 +179,8 @@ class PersonFinder(Protocol):
 def keep_faces(mask: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
     """``mask`` with every inner face set to person: whatever a segmenter says, a found face is never painted."""
     out = mask.copy()
-    for x0, y0, x1, y1 in (f.box for f in faces):
-        fw, fh = x1 - x0, y1 - y0
-        r0, r1 = max(0, int(y0 + 0.15 * fh)), max(0, int(np.ceil(y1 - 0.05 * fh)))
-        c0, c1 = max(0, int(x0 + 0.2 * fw)), max(0, int(np.ceil(x1 - 0.2 * fw)))
-        out[r0:r1, c0:c1] = 1.0
+    for f in faces:
+        _mark(out, *_inner_face(*f.box), 1.0)  # the box GrabCut's cut is seeded with as surely person
     return out
 
 

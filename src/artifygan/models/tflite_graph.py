@@ -114,10 +114,10 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tupl
 
 
 def _pad_same(x: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int],
-              dilation: tuple[int, int] = (1, 1), value: float = 0.0) -> torch.Tensor:
+              dilation: tuple[int, int] = (1, 1)) -> torch.Tensor:
     top, bottom = same_padding(x.shape[2], kernel[0], stride[0], dilation[0])
     left, right = same_padding(x.shape[3], kernel[1], stride[1], dilation[1])
-    return F.pad(x, (left, right, top, bottom), value=value)
+    return F.pad(x, (left, right, top, bottom))
 
 
 def _activate(x: torch.Tensor, code: int) -> torch.Tensor:
