@@ -8,11 +8,11 @@ detector turns the steps off with one warning instead of failing a translation.
 from __future__ import annotations
 
 import os
-import threading
-import warnings
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+from .lazy_model import LazyModel
 
 if TYPE_CHECKING:
     from .faces import Face
@@ -28,23 +28,18 @@ class LazyFaces:
     Safe to share between threads (one detector, reconfigured per picture size: one picture at a time)."""
 
     def __init__(self, model: str | os.PathLike | None = None, detector: FaceFinder | None = None) -> None:
-        self.model = model
-        self.detector = detector
-        self._unavailable = False
-        self._lock = threading.Lock()
+        self.model = model  # may be set until the first detection (WildCartoonizer's --yunet)
+
+        def load() -> FaceFinder:
+            from .faces import PhotoFaceDetector
+
+            return PhotoFaceDetector(self.model)
+
+        self._faces = LazyModel(load, "the style's plain background and eyes are off: no face detector",
+                                loaded=detector)
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        with self._lock:
-            if self.detector is None and not self._unavailable:
-                from .faces import PhotoFaceDetector
-
-                try:
-                    self.detector = PhotoFaceDetector(self.model)
-                except (FileNotFoundError, ValueError) as exc:
-                    self._unavailable = True
-                    warnings.warn(f"the style's plain background and eyes are off: no face detector ({exc})",
-                                  stacklevel=2)
-            return self.detector.detect(rgb) if self.detector is not None else []
+        return self._faces.use(lambda d: d.detect(rgb), [])
 
 
 __all__ = ["FaceFinder", "LazyFaces"]

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import threading
-import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+
+from .lazy_model import LazyModel
 
 SEGMENTER_URL = "https://storage.googleapis.com/mediapipe-assets/selfie_segmentation.tflite"
 SEGMENTER_ENV = "ARTIFYGAN_SEGMENTER"
@@ -71,27 +71,22 @@ class PersonSegmenter:
 class LazySegmenter:
     """A ``PersonSegmenter`` loaded on first use (``model``: a file; None: as ``PersonSegmenter`` finds one);
     ``segmenter`` injects one (tests). When none can be loaded: one warning, then ``mask`` returns None and
-    the caller cuts with GrabCut. Safe to share between threads."""
+    the caller cuts with GrabCut; ``$ARTIFYGAN_SEGMENTER=off`` does the same silently. Safe to share between
+    threads."""
 
     def __init__(self, model: str | os.PathLike | None = None, segmenter: PersonSegmenter | None = None) -> None:
         self.model = model
-        self.segmenter = segmenter
-        self._unavailable = False
-        self._lock = threading.Lock()
+
+        def load() -> PersonSegmenter | None:
+            if self.model is None and os.environ.get(SEGMENTER_ENV, "").lower() == "off":
+                return None
+            return PersonSegmenter(self.model)
+
+        self._segmenter = LazyModel(load, "the style's backdrop is cut with GrabCut: no person segmenter",
+                                    (FileNotFoundError, ValueError, ImportError), loaded=segmenter)
 
     def mask(self, rgb: np.ndarray) -> np.ndarray | None:
-        with self._lock:
-            if self.segmenter is None and not self._unavailable:
-                if self.model is None and os.environ.get(SEGMENTER_ENV, "").lower() == "off":
-                    self._unavailable = True
-                    return None
-                try:
-                    self.segmenter = PersonSegmenter(self.model)
-                except (FileNotFoundError, ValueError, ImportError) as exc:
-                    self._unavailable = True
-                    warnings.warn(f"the style's backdrop is cut with GrabCut: no person segmenter ({exc})",
-                                  stacklevel=2)
-            return self.segmenter.mask(rgb) if self.segmenter is not None else None
+        return self._segmenter.use(lambda s: s.mask(rgb), None)
 
 
 __all__ = ["SEGMENTER_ENV", "SEGMENTER_URL", "LazySegmenter", "PersonSegmenter", "installed_mediapipe_file"]
