@@ -15,11 +15,12 @@ from artifygan.background import (
     recorded_background,
     references_background,
 )
+from artifygan.face_finder import LazyFaces
 from artifygan.faces import Face
 from artifygan.inference.cartoonizer import Cartoonizer
 from artifygan.models.snapshot import SnapshotError
 from artifygan.styles import AdaptConfig
-from artifygan.styles.adapt import style_postprocess
+from artifygan.styles.postprocess import style_postprocess
 
 from .conftest import DATA, YUNET, need_shared, with_meta
 
@@ -177,7 +178,8 @@ def test_face_mode_paints_the_finished_picture_once_and_not_around_a_kept_photo(
     snap = with_meta(tiny_snapshot, tmp_path / "avatar", postprocess=AVATAR)
     cz = Cartoonizer.from_pretrained(snap, device="cpu", backend="torch")
     assert cz.background is not None
-    step_detector = cz.face_finder.detector = FakeDetector([face])
+    step_detector = FakeDetector([face])
+    cz.face_finder = LazyFaces(detector=step_detector)
     wild = WildCartoonizer(cz, detector=FakeDetector([face]))
     photo = Image.fromarray(rgb)
     r = wild(photo)

@@ -7,11 +7,12 @@ import pytest
 from PIL import Image
 
 from artifygan.eyes import BigEyes, enlarge_eyes, eye_white_share, recorded_eyes
+from artifygan.face_finder import LazyFaces
 from artifygan.faces import Face
 from artifygan.inference.cartoonizer import Cartoonizer
 from artifygan.models.snapshot import SnapshotError
 from artifygan.styles import AdaptConfig
-from artifygan.styles.adapt import style_eyes, style_postprocess
+from artifygan.styles.postprocess import style_eyes, style_postprocess
 
 from .conftest import with_meta
 from .test_background import FakeDetector
@@ -86,7 +87,8 @@ def test_a_style_that_records_them_changes_only_the_eyes_on_every_surface(tiny_s
     photo = Image.fromarray(drawn_face(False))
     plain = np.asarray(Cartoonizer.from_pretrained(tiny_snapshot, device="cpu", backend="torch")(photo)).astype(int)
     cz = Cartoonizer.from_pretrained(snap, device="cpu", backend="torch")
-    finder = cz.face_finder.detector = FakeDetector([face_at()])
+    finder = FakeDetector([face_at()])
+    cz.face_finder = LazyFaces(detector=finder)
     out = np.asarray(cz(photo)).astype(int)
     yy, xx = np.mgrid[:128, :128]
     near = np.min([np.hypot(xx - cx, yy - cy) for cx, cy in EYES], axis=0) < 0.45 * 48

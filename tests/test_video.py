@@ -10,6 +10,7 @@ from PIL import Image
 
 from artifygan import Cartoonizer
 from artifygan.cli import main
+from artifygan.face_finder import LazyFaces
 from artifygan.faces import Face
 from artifygan.inference.temporal import Deflicker, FaceTracker, flicker
 from artifygan.inference.video import VideoError, VideoOptions, translate_video
@@ -344,7 +345,7 @@ def test_whole_mode_video_keeps_a_styles_backdrop_through_a_missed_face(snapshot
     def clip(background):
         cz = Cartoonizer.from_pretrained(snap, device="cpu")
         assert cz.background is not None
-        cz.face_finder.detector = Blinking()
+        cz.face_finder = LazyFaces(detector=Blinking())
         wild = WildCartoonizer(cz, WildOptions(mode="whole", background=background))
         return FrameTranslator(wild, VideoOptions(deflicker=0.0))([rgb] * 4)
 
