@@ -56,6 +56,8 @@ class PersonSegmenter:
     def probabilities(self, rgb: np.ndarray) -> np.ndarray:
         """The model's own output at the picture's size: the probability of a person, per pixel."""
         h, w = rgb.shape[:2]
+        # squashed to 256², whatever the aspect, as MediaPipe's own graph feeds it: on wide COCO pictures this
+        # cut people better than letterboxing or the landscape model (docs/fewshot-experiments.md)
         small = cv2.resize(np.ascontiguousarray(rgb[..., :3]), (SIDE, SIDE), interpolation=cv2.INTER_AREA)
         x = torch.from_numpy(small).permute(2, 0, 1)[None].float() / 255
         p = self.net(x)[0, 0].clamp(0, 1).numpy().astype(np.float32)
