@@ -94,9 +94,10 @@ def speed_table(model: str | None, n: int, batch: int | None = None, modes: tupl
                 cz = Cartoonizer.from_pretrained(model, device="cpu", batch_size=batch)  # None: the CLI's
                 wild = WildCartoonizer(cz, WildOptions(mode=mode, background=bg if bg != "–" else "cartoon"),
                                        yunet=str(YUNET))
-                translate_video(wild, src, Path(tmp) / "warm.mp4", VideoOptions(max_frames=2), progress=False)
+                translate_video(wild, src, Path(tmp) / "warm.mp4", VideoOptions(max_frames=2), progress=False,
+                                overwrite=True)  # the benchmark's own scratch files, rewritten per row
                 t0 = time.perf_counter()
-                r = translate_video(wild, src, Path(tmp) / "out.mp4", progress=False)
+                r = translate_video(wild, src, Path(tmp) / "out.mp4", progress=False, overwrite=True)
                 fps = r.frames / (time.perf_counter() - t0)
                 print(f"| {name} ({w}×{h}) | {mode} | {bg} | {cz.backend} | {fps:.2f} |")
 

@@ -22,3 +22,20 @@ def test_examples_demo(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "examples" / "astronaut.png").is_file()
     assert "astronaut.jpg ->" in capsys.readouterr().out
+    assert main(["demo", "--out", str(tmp_path)]) == 0  # again: its own folder is refilled
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["examples"]
+
+
+def test_the_demo_never_empties_a_users_folder(tmp_path):
+    from artifygan.demo import MARKER, own_folder
+
+    mine = tmp_path / "data"
+    (mine / "selfie").mkdir(parents=True)
+    (mine / "selfie" / "p1.jpg").write_bytes(b"a user's photo")
+    got = own_folder(mine)  # a user's data/: a new sibling, theirs untouched
+    assert got != mine and got.parent == tmp_path and got.name.startswith("data-")
+    assert (mine / "selfie" / "p1.jpg").read_bytes() == b"a user's photo"
+    fresh = own_folder(tmp_path / "new")  # new: made, marked as the demo's
+    (fresh / "old-output.png").write_bytes(b"x")
+    again = own_folder(fresh)  # the demo's own from an earlier run: emptied and reused
+    assert again == fresh and sorted(p.name for p in again.iterdir()) == [MARKER]

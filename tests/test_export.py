@@ -101,3 +101,20 @@ def test_fast_generator_exports_with_parity(tmp_path):
             p.data.fill_(0.5)
     path = export_onnx(g, tmp_path / "g.onnx", example_size=64)
     assert parity(g, path, shapes=((1, 64, 64), (2, 48, 80))) < 1e-4
+
+
+def test_cli_export_never_replaces_a_file_unasked_nor_the_models_own(snapshot, capsys, tmp_path):
+    mine = tmp_path / "precious.png"
+    mine.write_bytes(b"the user's own picture")
+    assert main(["export", "-m", str(snapshot), "-o", str(mine)]) == 2
+    assert "precious.png: already exists; --overwrite replaces it" in capsys.readouterr().err
+    assert mine.read_bytes() == b"the user's own picture"
+    weights = (snapshot / "model.safetensors").read_bytes()
+    for own in ("model.safetensors", "config.json"):
+        assert main(["export", "-m", str(snapshot), "-o", str(snapshot / own), "--overwrite"]) == 2
+        assert f"is the model's own {own}" in capsys.readouterr().err
+    assert (snapshot / "model.safetensors").read_bytes() == weights
+    assert main(["export", "-m", str(snapshot), "-o", str(tmp_path)]) == 2  # a folder: one line, no work
+    assert "is a folder" in capsys.readouterr().err
+    assert main(["export", "-m", str(snapshot), "-o", str(mine), "--overwrite"]) == 0
+    assert mine.read_bytes() != b"the user's own picture"  # replaced, as asked

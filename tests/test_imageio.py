@@ -143,3 +143,11 @@ def test_centre_square_crops_the_middle_and_resizes_only_when_asked():
     assert square.size == (20, 20) and np.asarray(square).min() == 255
     assert centre_square(img, 20).tobytes() == square.tobytes()  # already that size: no resampling
     assert centre_square(img, 8).size == (8, 8)
+
+
+def test_a_failed_write_names_the_file_asked_for_and_leaves_no_temporary(tmp_path):
+    (tmp_path / "a.json").mkdir()  # a folder where the file should go: the rename fails
+    with pytest.raises(OSError) as exc:
+        atomic_write_bytes(tmp_path / "a.json", b"{}")
+    assert str(tmp_path / "a.json") in str(exc.value) and ".tmp" not in str(exc.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]

@@ -69,10 +69,13 @@ def test_snapshot_round_trip(tmp_path):
     x = torch.rand(1, 3, 32, 32)
     g.eval()
     assert torch.equal(g(x), g2(x))
-    # overwrite in place is atomic: the folder is replaced whole
+    # overwrite in place is atomic: the folder is replaced whole; a user's folder named like the old copy stays
+    (tmp_path / ".snap.old").mkdir()
+    (tmp_path / ".snap.old" / "mine.txt").write_text("keep me")
     save_generator(g, "light", tmp_path / "snap")
     assert sorted(p.name for p in (tmp_path / "snap").iterdir()) == ["config.json", "model.safetensors"]
-    assert [p.name for p in tmp_path.iterdir()] == ["snap"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".snap.old", "snap"]
+    assert (tmp_path / ".snap.old" / "mine.txt").read_text() == "keep me"
 
 
 def test_broken_snapshots_name_the_file(tmp_path):

@@ -59,11 +59,29 @@ def test_output_inside_an_input_folder_is_never_read_back(tiny_snapshot, tmp_pat
         random_rgb(24, 20, seed=i).save(nest / f"{i}.png")
     assert run(tiny_snapshot, str(nest), "-o", str(nest / "cartoons")) == 0
     assert "wrote 2 image(s)" in capsys.readouterr().out
-    assert run(tiny_snapshot, str(nest), "-o", str(nest / "cartoons")) == 0
+    assert run(tiny_snapshot, str(nest), "-o", str(nest / "cartoons"), "--overwrite") == 0
     cap = capsys.readouterr()
     assert "wrote 2 image(s)" in cap.out and "cartoons: the output folder, inside the input folder" in cap.err
     assert sorted(p.relative_to(nest).as_posix() for p in nest.rglob("*")) == [
         "0.png", "1.png", "cartoons", "cartoons/0.png", "cartoons/1.png"]
+
+
+def test_a_file_already_at_an_outputs_name_is_kept_unless_overwrite(tiny_snapshot, tmp_path, capsys):
+    random_rgb(24, 20, seed=0).save(tmp_path / "a.jpg")
+    random_rgb(24, 20, seed=1).save(tmp_path / "b.jpg")
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = b"the user's own picture"
+    (out / "a.png").write_bytes(mine)  # a.jpg's output under --ext png
+    (out / "b.png.json").write_bytes(mine)  # b.jpg's sidecar under --json
+    assert run(tiny_snapshot, str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg"), "-o", str(out), "--ext", "png",
+               "--json") == 1
+    cap = capsys.readouterr()
+    assert "a.png already exists; --overwrite replaces it" in cap.err and "b.png.json already exists" in cap.err
+    assert (out / "a.png").read_bytes() == mine and (out / "b.png.json").read_bytes() == mine
+    assert not (out / "b.png").exists() and "wrote 0 image(s)" in cap.out
+    assert run(tiny_snapshot, str(tmp_path / "a.jpg"), "-o", str(out), "--ext", "png", "--overwrite") == 0
+    assert Image.open(out / "a.png").size == (24, 20)  # replaced, as asked
 
 
 def test_existing_file_as_output_is_refused_before_any_work(tmp_path, capsys):

@@ -205,6 +205,12 @@ def test_cli_exit_codes(tmp_path, style_data, tiny_snapshot, monkeypatch, capsys
     bad.write_bytes(b"nope")
     assert main(["adapt", str(bad), "-o", str(out), "-q"]) == 2
     assert "bad.png" in capsys.readouterr().err and not out.exists()
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    assert main(["adapt", str(style_data / "refs"), "-o", str(dangling), "-q"]) == 2
+    assert "dangling: is a broken symbolic link" in capsys.readouterr().err
+    assert main(["adapt", str(style_data / "refs"), "-o", str(bad), "-q"]) == 2
+    assert "bad.png: is an existing file" in capsys.readouterr().err and bad.read_bytes() == b"nope"
 
     import artifygan.styles
 
@@ -226,6 +232,10 @@ def test_cli_exit_codes(tmp_path, style_data, tiny_snapshot, monkeypatch, capsys
     assert Image.open(shot).size == (48, 48)
     assert main([*argv[:3], str(tmp_path / "cli-style-3"), *argv[4:], "--preview", str(shot)]) == 2
     assert "preview.png: already exists" in capsys.readouterr().err
+    assert not (tmp_path / "cli-style-3").exists()
+    inside = tmp_path / "cli-style-3" / "p.png"  # it would fill the style's folder, then the style is refused
+    assert main([*argv[:3], str(tmp_path / "cli-style-3"), *argv[4:], "--preview", str(inside)]) == 2
+    assert "may not be inside the style's folder" in capsys.readouterr().err
     assert not (tmp_path / "cli-style-3").exists()
 
     # --photo-colour 0: the style's own colours, no postprocess recorded; out of range: a usage error

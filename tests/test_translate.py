@@ -91,10 +91,10 @@ def test_translate_folder_with_bad_and_awkward_files(snapshot, tmp_path, capsys)
     (src / "readme.txt").write_text("ignored: not an image, no image suffix")
     out = tmp_path / "out"
     out.mkdir()
-    (out / "ok.jpg").write_bytes(b"old")  # overwritten atomically, never half-written
+    (out / "ok.jpg").write_bytes(b"old")  # replaced as asked (--overwrite), atomically, never half-written
 
     rc = main(["translate", str(src), "-o", str(out), "-m", str(snapshot), "-q", "--device", "cpu",
-               "--mode", "whole"])
+               "--mode", "whole", "--overwrite"])
     captured = capsys.readouterr()
     assert rc == 1
     errors = [line for line in captured.err.splitlines() if line.startswith("error:")]

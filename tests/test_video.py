@@ -107,9 +107,24 @@ def test_interrupt_leaves_no_broken_file(whole, tmp_path, monkeypatch):
 
     monkeypatch.setattr(whole.cz, "translate", boom)
     with pytest.raises(KeyboardInterrupt):
-        translate_video(whole, src, dst, VideoOptions(batch_size=3), progress=False)
+        translate_video(whole, src, dst, VideoOptions(batch_size=3), progress=False, overwrite=True)
     assert dst.read_bytes() == b"an earlier result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]  # no temp file left
+
+
+def test_an_existing_output_is_kept_unless_overwrite(snapshot, tmp_path, capsys):
+    src = tmp_path / "in.mp4"
+    write_video(src, moving_frames(4))
+    dst = tmp_path / "keep.mp4"
+    dst.write_bytes(b"the user's own video")
+    common = ["-m", str(snapshot), "--mode", "whole", "-q", "--device", "cpu"]
+    assert main(["video", str(src), "-o", str(dst), *common]) == 2
+    assert "keep.mp4: already exists; --overwrite replaces it" in capsys.readouterr().err
+    assert dst.read_bytes() == b"the user's own video"
+    assert main(["video", str(src), "-o", str(dst), "--overwrite", *common]) == 0
+    assert dst.read_bytes()[4:8] == b"ftyp"  # an MP4 now, as asked
+    assert main(["video", str(src), "-o", str(src), "--overwrite", *common]) == 2  # the input: never
+    assert "the output is the input video" in capsys.readouterr().err
 
 
 def test_bad_inputs_are_one_line_errors(snapshot, tmp_path, capsys):

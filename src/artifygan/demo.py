@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,21 @@ from PIL import Image, ImageDraw
 from .imageio import list_images, save_image
 
 SHARED_CANDIDATES = ("../shared/data/selfie2anime", "shared/data/selfie2anime")
+MARKER = ".artifygan-demo"  # in a folder the demo made: a later demo may empty it; no other folder is touched
+
+
+def own_folder(path: Path) -> Path:
+    """An empty folder the demo may fill: ``path`` when it is new or an earlier demo's (it holds ``MARKER``),
+    else a new sibling ``path.name-XXXX``: a user's folder of that name (their data, even the data the demo
+    reads) is never emptied or written into."""
+    if path.exists() and not (path / MARKER).is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix=f"{path.name}-", dir=path.parent))
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+    (path / MARKER).write_text("made by `artifygan demo`; a later demo empties and refills this folder\n")
+    return path
 
 
 def find_data(data: Path | None) -> Path | None:
@@ -72,11 +88,10 @@ def run_demo(data: Path | None, out: Path, steps: int = 30, n_train: int = 64) -
     src = find_data(data)
     if src is None:
         print("no selfie2anime data found: making a tiny synthetic set")
-        src = make_synthetic(out / "synthetic")
+        src = make_synthetic(own_folder(out / "synthetic"))
     photos, cartoons = list_images([src / "trainA"], False), list_images([src / "trainB"], False)
     # A small subset keeps the demo to about a minute on 2 CPU cores; the last photo is held out.
-    subset = out / "data"
-    shutil.rmtree(subset, ignore_errors=True)
+    subset = own_folder(out / "data")
     for name, files in (("photos", photos[: min(n_train, len(photos) - 1)]), ("cartoons", cartoons[:n_train])):
         (subset / name).mkdir(parents=True)
         for f in files:
@@ -91,7 +106,7 @@ def run_demo(data: Path | None, out: Path, steps: int = 30, n_train: int = 64) -
     ])
     run = train(cfg, run_root=out / "runs", name="demo")
     cz = Cartoonizer.from_pretrained(run)
-    report = translate_paths(cz, [held_out], out / "translated", ext=".png", progress=False)
+    report = translate_paths(cz, [held_out], own_folder(out / "translated"), ext=".png", progress=False)
     if report.failed:
         raise RuntimeError(report.failed[0][1])
     result = report.written[0]
@@ -110,7 +125,8 @@ def cartoonize_examples(out: Path) -> list[Path]:
 
     model = default_model()
     cz = Cartoonizer.from_pretrained(model, resize=256)  # the model was trained on faces at 128–256 px
-    report = translate_paths(cz, example_photos(), Path(out) / "examples", ext=".png", progress=False)
+    # a folder of the demo's own (an earlier demo's is refilled; a user's "examples" is never written into)
+    report = translate_paths(cz, example_photos(), own_folder(Path(out) / "examples"), ext=".png", progress=False)
     if report.failed:
         raise RuntimeError(report.failed[0][1])
     print(f"model:       {model} ({cz.meta.get('generator')}, backend {cz.backend})")

@@ -193,10 +193,15 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             break
         except FileExistsError:  # another writer drew the same name: draw again
             continue
+        except OSError as exc:  # e.g. a read-only disk: the error names the file asked for, not the temporary one
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -106,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
     if args.preview is not None:
         if args.preview.exists():
             raise StyleError(f"{args.preview}: already exists; the preview never overwrites a file, choose a new name")
+        if args.preview.resolve().is_relative_to(args.out.resolve()):  # it would fill the style's folder
+            raise StyleError(f"{args.preview}: the preview may not be inside the style's folder {args.out}; "
+                             "choose a name outside it")
         if args.preview.suffix.lower() not in WRITE_FORMATS:
             raise StyleError(f"{args.preview}: unsupported preview format {args.preview.suffix!r} (use .png or .jpg)")
     cfg = with_style_loss(AdaptConfig(preview_every_s=15.0 if args.preview is not None else 0.0), args.style_loss)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -13,17 +14,26 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", type=Path, help="output file (default: model.onnx inside the snapshot, "
                                                   "where the Cartoonizer picks it up)")
     p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..export import ONNX_NAME, export_onnx, parity
     from ..models import load_generator
-    from ..models.snapshot import resolve_snapshot
+    from ..models.snapshot import CONFIG_NAME, WEIGHTS_NAME, resolve_snapshot
 
     snap = resolve_snapshot(args.model)
+    target = Path(args.out or snap / ONNX_NAME)
+    if target.is_dir():
+        raise ValueError(f"{target}: is a folder; give the output file's name, e.g. {target / ONNX_NAME}")
+    own = [snap / CONFIG_NAME, snap / WEIGHTS_NAME]
+    if target.exists() and any(p.exists() and target.samefile(p) for p in own):
+        raise ValueError(f"{target}: is the model's own {target.name}; choose another -o")
+    if os.path.lexists(target) and not args.overwrite:  # before any work
+        raise ValueError(f"{target}: already exists; --overwrite replaces it, or choose another -o")
     generator, _ = load_generator(snap)
-    out = export_onnx(generator, args.out or snap / ONNX_NAME, opset=args.opset)
+    out = export_onnx(generator, target, opset=args.opset)
     diff = parity(generator, out)
     print(f"wrote {out} (opset {args.opset}, dynamic batch/height/width); max |torch - onnxruntime| = {diff:.2e}")
     if diff > 1e-3:

@@ -21,6 +21,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ext", help="output format by suffix (png, jpg, webp); default: the input's")
     p.add_argument("--side-by-side", action="store_true", help="write input and output next to each other")
     p.add_argument("--json", action="store_true", help="write NAME.EXT.json beside each output: boxes, timings")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace files already at the outputs' names (default: leave them and report the input)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_wild_args(p)
     p.set_defaults(func=run)
@@ -32,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.inputs, args.out)  # before the model loads: a bad -o costs no work
     wild = build_wild(args, resize=args.resize)
     report = translate_paths(wild, args.inputs, args.out, ext=args.ext, progress=not args.quiet,
-                             side_by_side=args.side_by_side, sidecar=args.json)
+                             side_by_side=args.side_by_side, sidecar=args.json, overwrite=args.overwrite)
     for _, msg in report.notes:
         print(f"note: {msg}", file=sys.stderr)
     for _, msg in report.failed:

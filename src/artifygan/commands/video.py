@@ -23,6 +23,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crf", type=bounded(int, 0, 51), default=18, help="x264 quality: lower is better and bigger")
     p.add_argument("--no-audio", action="store_true", help="drop the sound track")
     p.add_argument("--max-frames", type=POSITIVE, help="stop after this many frames (preview)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file (never the input)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_wild_args(p)
     p.set_defaults(func=run)
@@ -31,12 +32,12 @@ def add(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..inference.video import VideoOptions, check_video_output, translate_video
 
-    check_video_output(args.input, args.out)  # before the model loads: a bad -o costs no work
+    check_video_output(args.input, args.out, args.overwrite)  # before the model loads: a bad -o costs no work
     wild = build_wild(args)
     options = VideoOptions(smooth=args.smooth, detect_every=args.detect_every, deflicker=args.deflicker,
                            batch_size=args.batch_size, crf=args.crf, audio=not args.no_audio,
                            max_frames=args.max_frames)
-    r = translate_video(wild, args.input, args.out, options, progress=not args.quiet)
+    r = translate_video(wild, args.input, args.out, options, progress=not args.quiet, overwrite=args.overwrite)
     for msg in r.warnings:
         print(f"warning: {msg}", file=sys.stderr)
     print(f"wrote {r.output.resolve()}: {r.frames} frames, {r.size[0]}×{r.size[1]} at {r.fps:.3g} fps, "

@@ -145,8 +145,11 @@ def sidecar_path(dst: Path) -> Path:
 
 def translate_paths(cartoonizer: Cartoonizer | WildCartoonizer, inputs: Sequence[str | os.PathLike],
                     out_dir: str | os.PathLike, ext: str | None = None, progress: bool = True,
-                    side_by_side: bool = False, sidecar: bool = False) -> BatchReport:
+                    side_by_side: bool = False, sidecar: bool = False, overwrite: bool = False) -> BatchReport:
     """Translate every image under ``inputs`` into ``out_dir``; never stops at a bad file.
+
+    A file already at an output's name (an earlier run's, or the user's own) is left as it is and the input
+    reported, unless ``overwrite``; an input is never written over, even then.
 
     A plain :class:`Cartoonizer` translates whole images; a :class:`WildCartoonizer` also finds, aligns
     and pastes back faces. Per-file notes (e.g. "no face found") land in ``report.notes``;
@@ -180,6 +183,11 @@ def translate_paths(cartoonizer: Cartoonizer | WildCartoonizer, inputs: Sequence
                 what = "the input itself" if victim == src else f"the input {show(victim)}"
                 report.failed.append((src, f"{show(src)}: not translated: its output {show(dst)} would replace "
                                            f"{what}; choose another -o folder"))
+                continue
+            taken = [p for p in (dst, sidecar_path(dst) if sidecar else None) if p is not None and os.path.lexists(p)]
+            if taken and not overwrite:
+                report.failed.append((src, f"{show(src)}: not translated: {show(taken[0])} already exists; "
+                                           "--overwrite replaces it, or choose another -o folder"))
                 continue
             try:
                 decoded = decode_image(src)

@@ -227,8 +227,9 @@ def _open_input(src: Path):
     return inp
 
 
-def check_video_output(src: str | os.PathLike, dst: str | os.PathLike) -> None:
-    """Refuse, before any work, an output that is the input, a folder, or under a file or unwritable."""
+def check_video_output(src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False) -> None:
+    """Refuse, before any work, an output that is the input, a folder, under a file or unwritable, or an
+    existing file unless ``overwrite`` (the input never, even then)."""
     src, dst = Path(src), Path(dst)
     if dst.suffix.lower() not in OUT_SUFFIXES:
         raise VideoError(f"{show(dst)}: output must be .mp4 or .gif")
@@ -236,6 +237,8 @@ def check_video_output(src: str | os.PathLike, dst: str | os.PathLike) -> None:
         raise VideoError(f"{show(dst)}: the output is the input video; choose another output name")
     if dst.is_dir():
         raise VideoError(f"{show(dst)}: is a folder; give the output file's name, e.g. {show(dst / 'out.mp4')}")
+    if os.path.lexists(dst) and not overwrite:
+        raise VideoError(f"{show(dst)}: already exists; --overwrite replaces it, or choose another output name")
     probe = dst.parent
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
@@ -285,14 +288,16 @@ def _packets(inp, streams: list, damage: list[str]) -> Iterator[tuple[Any, Any]]
 
 
 def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os.PathLike,
-                    options: VideoOptions | None = None, progress: bool = True) -> VideoReport:
-    """Translate ``src`` (mp4/mov/webm/mkv/gif…) into ``dst`` (.mp4 or .gif) frame by frame."""
+                    options: VideoOptions | None = None, progress: bool = True,
+                    overwrite: bool = False) -> VideoReport:
+    """Translate ``src`` (mp4/mov/webm/mkv/gif…) into ``dst`` (.mp4 or .gif) frame by frame; an existing
+    ``dst`` is refused unless ``overwrite``."""
     import av
 
     opt = options or VideoOptions()
     src, dst = Path(src), Path(dst)
     suffix = dst.suffix.lower()
-    check_video_output(src, dst)
+    check_video_output(src, dst, overwrite)
     webp = animated_webp(src)
     declared: int | None
     if webp is not None:  # FFmpeg cannot decode animated WebP: Pillow reads it

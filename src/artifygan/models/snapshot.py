@@ -51,9 +51,8 @@ def save_generator(model: nn.Module, name: str, out_dir: str | os.PathLike,
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_NAME))
         (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2))
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
+        if out_dir.exists():  # the old folder aside under a fresh name (a sibling of the user's is never touched)
+            old = out_dir.with_name(f".{out_dir.name}.old.{secrets.token_hex(4)}")
             out_dir.rename(old)
             tmp.rename(out_dir)
             shutil.rmtree(old, ignore_errors=True)

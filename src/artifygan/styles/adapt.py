@@ -78,7 +78,11 @@ ProgressFn = Callable[[AdaptProgress], None]
 def check_output(out: PathLike) -> Path:
     """Refuse an existing non-empty output: a style folder is never overwritten."""
     p = Path(out)
-    if p.exists() and (not p.is_dir() or any(p.iterdir())):
+    if p.is_symlink() and not p.exists():
+        raise StyleError(f"{p}: is a broken symbolic link; choose a new folder")
+    if p.exists() and not p.is_dir():
+        raise StyleError(f"{p}: is an existing file; adapt writes a folder and never overwrites, choose a new name")
+    if p.exists() and any(p.iterdir()):
         raise StyleError(f"{p}: already exists and is not empty; adapt never overwrites, choose a new folder")
     return p
 
