@@ -32,20 +32,29 @@ def test_a_cache_round_trips_and_a_bad_one_only_warns(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="artifygan"):
         assert load_compile_cache(junk) == 0
     assert "junk.bin: not loaded" in caplog.text
+    with caplog.at_level(logging.WARNING, logger="artifygan"):
+        assert save_compile_cache(junk, replace=False) == 0  # what a run does after that failed load
+    assert junk.read_bytes() == b"not a cache" and "junk.bin: not written" in caplog.text
 
 
 def test_train_loads_the_cache_before_its_steps_and_rewrites_it_at_the_end(tiny_data, tmp_path, monkeypatch):
     calls: list[tuple[str, str]] = []
     monkeypatch.setattr(torch, "compile", lambda m, **kw: m)  # the wiring, not Inductor (minutes on a CPU)
     monkeypatch.setattr(loop_mod, "load_compile_cache", lambda p: calls.append(("load", str(p))) or 0)
-    monkeypatch.setattr(loop_mod, "save_compile_cache", lambda p: calls.append(("save", str(p))) or 1)
+    monkeypatch.setattr(loop_mod, "save_compile_cache",
+                        lambda p, replace=True: calls.append(("save" if replace else "keep", str(p))) or 1)
     cache = tmp_path / "cc.bin"
     run_root = tmp_path / "runs"
     data = [f"data.photos={tiny_data / 'photos'}", f"data.cartoons={tiny_data / 'cartoons'}"]
     rc = main(["train", *data, *TINY_OVERRIDES, "train.compile=true", "train.init_steps=1",
                "train.adv_steps=1", "--run-root", str(run_root), "--compile-cache", str(cache), "--no-progress"])
     assert rc == 0
-    assert calls == [("load", str(cache)), ("save", str(cache))]
+    assert calls == [("load", str(cache)), ("save", str(cache))]  # none there yet: written
+    calls.clear()
+    cache.write_bytes(b"the user's own file")  # there, and not loaded as a cache (load gives 0): kept
+    assert main(["train", *data, *TINY_OVERRIDES, "train.compile=true", "train.init_steps=1", "train.adv_steps=1",
+                 "--run-root", str(run_root), "--compile-cache", str(cache), "--no-progress"]) == 0
+    assert calls == [("load", str(cache)), ("keep", str(cache))]
 
 
 def test_the_cache_is_ignored_with_a_warning_when_nothing_compiles(tiny_data, tmp_path, caplog):

@@ -234,6 +234,14 @@ def test_evaluate_cli_runs_baselines_and_inception_on_the_given_device(tmp_path,
     assert seen == ["cpu:0"] and FakeFeatures.devices == ["cpu:0"]
     assert "warning: n = 8 is too small" in capsys.readouterr().err
     assert _no_constants((tmp_path / "rep" / "report.json").read_text())["protocol"]["device"] == "cpu:0"
+    args = ["evaluate", "--photos", str(photos), "--reference", str(refs), "-n", "8", "--size", "64",
+            "--kid-subsets", "3", "--device", "cpu", "-q", "--no-baselines", "-m", "x=nowhere"]
+    before = (tmp_path / "rep" / "report.json").read_bytes()  # again into -o: refused before any work
+    assert main([*args, "-o", str(tmp_path / "rep")]) == 2
+    assert "report.json: already exists; --overwrite replaces the report" in capsys.readouterr().err
+    assert (tmp_path / "rep" / "report.json").read_bytes() == before
+    assert main([*args, "-o", str(photos / "rep")]) == 2  # in the photos' folder: the grid would join them
+    assert "inside the input folder" in capsys.readouterr().err and not (photos / "rep").exists()
 
 
 def test_a_second_detector_checks_faces_independently_of_yunet():

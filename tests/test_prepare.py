@@ -157,3 +157,40 @@ def test_unknown_source_layout_is_explained(tmp_path, capsys):
     (tmp_path / "plain").mkdir()
     assert main(["prepare", str(tmp_path / "plain"), "-o", str(tmp_path / "o")]) == 2
     assert "photos:" in capsys.readouterr().err
+
+
+def _pictures(folder, names=("0.png", "1.png")):
+    folder.mkdir(parents=True)
+    for i, name in enumerate(names):
+        random_rgb(40, 40, seed=i).save(folder / name)
+    return folder
+
+
+def test_prepare_never_writes_over_what_it_did_not_make(tmp_path, capsys):
+    src = _pictures(tmp_path / "in")
+    common = ["--photo-faces", "none", "--size", "32", "--workers", "1", "-q"]
+    user = tmp_path / "userds"  # a user's folder of that name: refused before any work, untouched
+    (user / "train" / "photos").mkdir(parents=True)
+    (user / "train" / "photos" / "in_0.jpg").write_bytes(b"mine")
+    assert main(["prepare", f"photos:{src}", "-o", str(user), *common]) == 2
+    assert "is not a prepared dataset" in capsys.readouterr().err
+    assert (user / "train" / "photos" / "in_0.jpg").read_bytes() == b"mine"
+
+    foreign = tmp_path / "ud"  # a manifest.jsonl prepare did not write: named, left as it is
+    foreign.mkdir()
+    (foreign / "manifest.jsonl").write_text('my own log line\n{"a": 1}\n')
+    assert main(["prepare", f"photos:{src}", "-o", str(foreign), *common]) == 2
+    assert "manifest.jsonl: line 1 is not a row prepare wrote" in capsys.readouterr().err
+    assert (foreign / "manifest.jsonl").read_text() == 'my own log line\n{"a": 1}\n'
+
+    out = tmp_path / "prep"  # new: written; again: resumed (a prepared dataset is prepare's own)
+    assert main(["prepare", f"photos:{src}", "-o", str(out), *common]) == 0
+    assert main(["prepare", f"photos:{src}", "-o", str(out), *common]) == 0
+    assert len(_rows(out / "manifest.jsonl")) == 2
+    inner = _pictures(out / "extra", ("2.png",))  # an input inside the output: refused
+    assert main(["prepare", f"photos:{inner}", "-o", str(out), *common]) == 2
+    assert "an input inside the output folder" in capsys.readouterr().err
+
+    a, b = _pictures(tmp_path / "c1" / "x", ("a_b.png",)), _pictures(tmp_path / "c2" / "x_a", ("b.png",))
+    assert main(["prepare", f"photos:{a}", f"photos:{b}", "-o", str(tmp_path / "coll"), *common]) == 2
+    assert "the same output name 'x_a_b.jpg'" in capsys.readouterr().err  # one would have replaced the other

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -34,13 +35,31 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto",
                    help="runs the models, the baselines and Inception (auto: CUDA, then MPS, then CPU)")
     p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier report in -o")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=run)
+
+
+REPORT_FILES = ("report.json", "report.md", "grid.png")
+
+
+def check_report_output(out: Path, inputs: list[Path], overwrite: bool) -> None:
+    """Refuse, before any work: a file as -o, an -o inside an input folder (the grid would join the photos),
+    or report files already there unless ``overwrite``."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: the report goes in a folder, and this is an existing file; choose another -o")
+    for src in inputs:
+        if out.resolve().is_relative_to(src.resolve()):
+            raise ValueError(f"{out}: inside the input folder {src}; choose another -o")
+    taken = [out / f for f in REPORT_FILES if os.path.lexists(out / f)]
+    if taken and not overwrite:
+        raise ValueError(f"{taken[0]}: already exists; --overwrite replaces the report, or choose another -o")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..metrics.evaluate import baselines, evaluate, markdown_table, snapshot_candidate
 
+    check_report_output(args.out, [args.photos, args.reference], args.overwrite)
     cands = []
     for spec in args.model:
         name, sep, path = spec.partition("=")

@@ -164,18 +164,41 @@ def assign_split(item: SourceItem, digest: str, val_fraction: float) -> str:
     return "val" if int(digest[:8], 16) / 0xFFFFFFFF < val_fraction else "train"
 
 
+def check_prepare_output(out: Path, sources: list[Path]) -> None:
+    """Refuse, before any work, an output that is a file, a non-empty folder that is not a prepared dataset
+    (no ``manifest.jsonl``: a user's folder, whose files would be written over), or holds an input."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: the output must be a folder, and this is an existing file; choose another -o")
+    if out.is_dir() and not (out / "manifest.jsonl").is_file() and any(out.iterdir()):
+        raise ValueError(f"{out}: exists, is not empty and is not a prepared dataset (no manifest.jsonl): prepare "
+                         "never writes over a folder it did not make; choose a new -o")
+    root = out.resolve()
+    for src in sources:
+        if src.resolve().is_relative_to(root):
+            raise ValueError(f"{src}: an input inside the output folder {out}; choose another -o")
+
+
 def _read_jsonl(path: Path) -> list[dict]:
-    """Rows of a log; a line cut by an interruption is dropped (that item is redone) and the file is
-    rewritten clean, so the next append starts on a fresh line."""
+    """Rows of a log; a line cut by an interruption (the last) is dropped (that item is redone) and the file
+    is rewritten clean, so the next append starts on a fresh line. Any other line that is not a row of this
+    log means the file is not prepare's: a clear error, and the file is left as it is."""
     if not path.is_file():
         return []
     text = path.read_text()
     rows, bad = [], False
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
+            row = None
+        if isinstance(row, dict) and "key" in row:
+            rows.append(row)
+        elif i == len(lines) - 1 and not text.endswith("\n"):
             bad = True
+        else:
+            raise ValueError(f"{path}: line {i + 1} is not a row prepare wrote; not a prepared dataset's log "
+                             "(left as it is): choose a new -o")
     if bad or (text and not text.endswith("\n")):
         atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode())
     return rows
@@ -191,16 +214,18 @@ def prepare(read: ReadResult, out: str | Path, opts: PrepareOptions | None = Non
     """Process every item the readers produced into ``out``; returns the summary (also written)."""
     opts = opts or PrepareOptions()
     out = Path(out)
+    check_prepare_output(out, [it.path for it in read.items])
     out.mkdir(parents=True, exist_ok=True)
     manifest, dropped_log = out / "manifest.jsonl", out / "dropped.jsonl"
     kept_rows, dropped_rows = _read_jsonl(manifest), _read_jsonl(dropped_log)
     done = {r["key"] for r in kept_rows if (out / r["file"]).is_file()} | {r["key"] for r in dropped_rows}
     hashes = {r["hash"]: r["key"] for r in kept_rows}
     todo = [it for it in read.items if it.key not in done]
-    keys = Counter(it.key for it in read.items)
+    keys = Counter(it.key.replace("/", "_") for it in read.items)  # as the file names are made (handle)
     if any(n > 1 for n in keys.values()):
         dup = next(k for k, n in keys.items() if n > 1)
-        raise ValueError(f"two sources give the same item key {dup!r}: give each source a distinct folder")
+        raise ValueError(f"two sources give the same output name {dup + '.jpg'!r}: give each source a distinct "
+                         "folder")
     need_photo = opts.photo_faces == "detect" and any(it.role == "photo" and it.dataset != "coco" for it in todo)
     need_anime = any(it.role == "cartoon" and cartoon_mode(it, opts) == "detect" for it in todo)
     init_args = (opts, need_photo, need_anime)

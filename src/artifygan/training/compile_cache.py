@@ -41,10 +41,16 @@ def load_compile_cache(path: str | Path) -> int:
     return n
 
 
-def save_compile_cache(path: str | Path) -> int:
+def save_compile_cache(path: str | Path, replace: bool = True) -> int:
     """Write every compile artifact of this process (those loaded and hit included) to ``path`` under
-    a temporary name, then rename; returns the bytes written (0: nothing compiled or not writable)."""
+    a temporary name, then rename; returns the bytes written (0: nothing compiled or not writable).
+    ``replace`` False: an existing file is kept (one this torch could not read as a cache may be the
+    user's own file, not a stale cache)."""
     path = Path(path)
+    if not replace and path.exists():
+        log.warning("compile cache %s: not written (the file was there and is not a cache this torch reads; "
+                    "delete it or give another --compile-cache)", path)
+        return 0
     saved = torch.compiler.save_cache_artifacts()
     if saved is None or not saved[0]:
         return 0

@@ -194,8 +194,9 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             if resume is not None:
                 log.info("resumed %s at step %d", run_dir, step)
         # after the log file is attached (so the run's log.txt records it), before the first compiled call
+        cache_replaceable = True  # a file at --compile-cache that is not a readable cache is never written over
         if compile_cache is not None and t_cfg.compile:
-            load_compile_cache(compile_cache)
+            cache_replaceable = load_compile_cache(compile_cache) > 0 or not Path(compile_cache).exists()
         elif compile_cache is not None:
             log.warning("compile cache %s ignored: train.compile is off", compile_cache)
 
@@ -368,7 +369,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         if info.is_main:
             log.info("stopped at step %d of %d; run folder %s", step, total_steps, run_dir)
             if t_cfg.compile and compile_cache is not None:
-                save_compile_cache(compile_cache)
+                save_compile_cache(compile_cache, replace=cache_replaceable)
         if info.distributed:
             torch.distributed.barrier()
     return run_dir
