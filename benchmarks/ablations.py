@@ -110,7 +110,8 @@ def main() -> int:
             train(args.root, name, args.steps, args.init_steps, args.size, tuple(args.set))
     models = [f"{n}={s}" for n in args.only if (s := snapshot(args.root, n, args.steps))]
     cmd = [sys.executable, "-m", "artifygan", "evaluate", "--photos", str(args.photos), "--reference",
-           str(args.reference), "-o", str(args.out), "--process-size", str(args.process_size), "-q"]
+           str(args.reference), "-o", str(args.out), "--process-size", str(args.process_size), "-q",
+           "--overwrite"]  # the script's own report folder: --eval-only rescoring replaces its last report
     for m in models:
         cmd += ["-m", m]
     if args.yunet:
