@@ -39,3 +39,9 @@ def test_the_demo_never_empties_a_users_folder(tmp_path):
     (fresh / "old-output.png").write_bytes(b"x")
     again = own_folder(fresh)  # the demo's own from an earlier run: emptied and reused
     assert again == fresh and sorted(p.name for p in again.iterdir()) == [MARKER]
+
+
+def test_demo_steps_must_be_positive(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--train", "--steps", "0"])
+    assert exc.value.code == 2 and "--steps" in capsys.readouterr().err

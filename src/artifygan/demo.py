@@ -9,8 +9,8 @@ few steps and cartoonizes one held-out photo with the result.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +27,14 @@ def own_folder(path: Path) -> Path:
     else a new sibling ``path.name-XXXX``: a user's folder of that name (their data, even the data the demo
     reads) is never emptied or written into."""
     if path.exists() and not (path / MARKER).is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix=f"{path.name}-", dir=path.parent))
+        while True:  # a plain mkdir honours the umask (mkdtemp would make it 0700)
+            sibling = path.with_name(f"{path.name}-{secrets.token_hex(3)}")
+            try:
+                sibling.mkdir()
+                break
+            except FileExistsError:
+                continue
+        path = sibling
     else:
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .common import POSITIVE
+
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the README's main job: cartoonize the bundled example photo(s) "
@@ -12,7 +14,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, help="folder with trainA/ (photos) and trainB/ (cartoons); "
                                              "default $ARTIFYGAN_DATA, ../shared/data/selfie2anime, or synthetic")
     p.add_argument("--out", type=Path, default=Path("out/demo"))
-    p.add_argument("--steps", type=int, default=30, help="training steps of the --train demo")
+    p.add_argument("--steps", type=POSITIVE, default=30, help="training steps of the --train demo")
     p.add_argument("--train", action="store_true",
                    help="run the short training demo instead of cartoonizing the bundled examples")
     p.set_defaults(func=run)
