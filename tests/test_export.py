@@ -1,5 +1,7 @@
 """ONNX export parity, the onnxruntime backend of the Cartoonizer, and `artifygan bench`."""
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -118,3 +120,15 @@ def test_cli_export_never_replaces_a_file_unasked_nor_the_models_own(snapshot, c
     assert "is a folder" in capsys.readouterr().err
     assert main(["export", "-m", str(snapshot), "-o", str(mine), "--overwrite"]) == 0
     assert mine.read_bytes() != b"the user's own picture"  # replaced, as asked
+    assert "note:" not in capsys.readouterr().out  # this snapshot records no steps around the network
+
+
+def test_cli_export_says_which_recorded_steps_the_graph_leaves_out(tmp_path, capsys):
+    from artifygan.pretrained import default_model
+
+    snap = tmp_path / "default"
+    shutil.copytree(default_model(), snap)
+    (snap / "model.onnx").unlink(missing_ok=True)
+    assert main(["export", "-m", str(snap)]) == 0
+    out = capsys.readouterr().out
+    assert "the ONNX graph is the network only" in out and "preprocess.bilateral" in out and "preprocess.skin" in out

@@ -32,10 +32,14 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{target}: is the model's own {target.name}; choose another -o")
     if os.path.lexists(target) and not args.overwrite:  # before any work
         raise ValueError(f"{target}: already exists; --overwrite replaces it, or choose another -o")
-    generator, _ = load_generator(snap)
+    generator, meta = load_generator(snap)
     out = export_onnx(generator, target, opset=args.opset)
     diff = parity(generator, out)
     print(f"wrote {out} (opset {args.opset}, dynamic batch/height/width); max |torch - onnxruntime| = {diff:.2e}")
+    steps = [f"{section}.{name}" for section in ("preprocess", "postprocess") for name in meta.get(section) or {}]
+    if steps:  # the graph is the network alone: a user of the .onnx file alone must apply them too
+        print(f"note: the ONNX graph is the network only; this model also records {', '.join(steps)} in "
+              f"{snap / 'config.json'}, which artifygan applies around it (Cartoonizer, backend onnx)")
     if diff > 1e-3:
         print(f"error: parity check failed ({diff:.2e} > 1e-3)")
         return 1
