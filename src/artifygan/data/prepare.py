@@ -185,7 +185,8 @@ def _read_jsonl(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     text = path.read_text()
-    rows, bad = [], False
+    rows: list[dict] = []
+    cut = bool(text) and not text.endswith("\n")  # the last line was being written when the run stopped
     lines = text.splitlines()
     for i, line in enumerate(lines):
         try:
@@ -194,12 +195,10 @@ def _read_jsonl(path: Path) -> list[dict]:
             row = None
         if isinstance(row, dict) and "key" in row:
             rows.append(row)
-        elif i == len(lines) - 1 and not text.endswith("\n"):
-            bad = True
-        else:
+        elif not (cut and i == len(lines) - 1):
             raise ValueError(f"{path}: line {i + 1} is not a row prepare wrote; not a prepared dataset's log "
                              "(left as it is): choose a new -o")
-    if bad or (text and not text.endswith("\n")):
+    if cut:  # rewritten clean (an unfinished last row dropped), so the next append starts on a fresh line
         atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode())
     return rows
 
