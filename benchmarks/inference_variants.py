@@ -163,7 +163,8 @@ def main() -> int:
     table = variants(cz)
     names = ["model", *[n for n in table if n != "model" and (not a.only or n in a.only)]]
     cands = [Candidate(n, table[n], {"variant": n}) for n in names]
-    evaluate(cands, a.photos, a.reference, a.out, n=a.n, yunet=a.yunet, progress=False, device="cpu")
+    evaluate(cands, a.photos, a.reference, a.out, n=a.n, yunet=a.yunet, progress=False, device="cpu",
+             overwrite=True)  # its own report folder, rewritten each run
     print((a.out / "report.md").read_text())
     return 0
 

@@ -204,6 +204,24 @@ def test_report_json_is_strict_json_when_every_face_is_lost(tmp_path, fake_nets)
     assert Image.open(tmp_path / "rep" / "grid.png").size[0] == 128 * 8  # 6 first + worst by 2 figures
 
 
+def test_evaluate_library_keeps_an_earlier_report_unless_overwrite(tmp_path, fake_nets):
+    ev = fake_nets
+    photos, refs = _set(tmp_path / "p", 8, "photo"), _set(tmp_path / "r", 8, "cartoon", 1)
+    ident = [ev.Candidate("identity", lambda ims: ims, {"params": 0})]
+    (tmp_path / "rep").mkdir()
+    (tmp_path / "rep" / "report.md").write_text("my notes")
+    calls = []
+    slow = [ev.Candidate("slow", lambda ims: calls.append(1) or ims, {"params": 0})]
+    with pytest.raises(ValueError, match=r"report\.md: already exists; --overwrite"):
+        ev.evaluate(slow, photos, refs, tmp_path / "rep", n=8, size=64, kid_subsets=3, progress=False)
+    assert calls == [] and FakeFeatures.devices == []  # refused before any model or network ran
+    assert (tmp_path / "rep" / "report.md").read_text() == "my notes"
+    with pytest.raises(ValueError, match="inside the input folder"):
+        ev.evaluate(ident, photos, refs, photos / "rep", n=8, size=64, kid_subsets=3, progress=False, overwrite=True)
+    ev.evaluate(ident, photos, refs, tmp_path / "rep", n=8, size=64, kid_subsets=3, progress=False, overwrite=True)
+    assert "identity" in (tmp_path / "rep" / "report.md").read_text()
+
+
 def test_evaluate_warns_when_n_is_small_or_photos_look_like_references(tmp_path, fake_nets):
     ev = fake_nets
     photos, refs = _set(tmp_path / "p", 8, "photo"), _set(tmp_path / "r", 8, "cartoon", 1)

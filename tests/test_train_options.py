@@ -144,6 +144,21 @@ def test_cuda_on_a_cpu_build_is_one_clear_line(tiny_data, tmp_path, capsys):
     assert not list(tmp_path.glob("0*"))
 
 
+@pytest.mark.parametrize("opts, said", [
+    (["--name", "../x"], "--name '../x': a run folder's name, without /"),
+    (["--run-root", "{file}"], "cannot hold run folders: {file} is a file"),
+    (["--run-root", "{file}/sub"], "cannot hold run folders: {file} is a file"),
+])
+def test_bad_run_name_or_root_is_one_line_before_any_data_loads(tmp_path, capsys, opts, said):
+    file = tmp_path / "notes.txt"
+    file.write_text("mine")
+    opts = [o.format(file=file) for o in opts]
+    rc = main(["train", "--run-root", str(tmp_path / "runs"), *opts, "data.photos=/no/such/photos"])
+    err = capsys.readouterr().err
+    assert rc == 2 and said.format(file=file) in err and "/no/such/photos" not in err  # the data was never read
+    assert file.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
 def test_malformed_yaml_names_the_file_and_line(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("data:\n  photos: [a, b\n  size: 3\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -40,26 +39,10 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-REPORT_FILES = ("report.json", "report.md", "grid.png")
-
-
-def check_report_output(out: Path, inputs: list[Path], overwrite: bool) -> None:
-    """Refuse, before any work: a file as -o, an -o inside an input folder (the grid would join the photos),
-    or report files already there unless ``overwrite``."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out}: the report goes in a folder, and this is an existing file; choose another -o")
-    for src in inputs:
-        if out.resolve().is_relative_to(src.resolve()):
-            raise ValueError(f"{out}: inside the input folder {src}; choose another -o")
-    taken = [out / f for f in REPORT_FILES if os.path.lexists(out / f)]
-    if taken and not overwrite:
-        raise ValueError(f"{taken[0]}: already exists; --overwrite replaces the report, or choose another -o")
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..metrics.evaluate import baselines, evaluate, markdown_table, snapshot_candidate
+    from ..metrics.evaluate import baselines, check_report_output, evaluate, markdown_table, snapshot_candidate
 
-    check_report_output(args.out, [args.photos, args.reference], args.overwrite)
+    check_report_output(args.out, [args.photos, args.reference], args.overwrite)  # before any model loads
     cands = []
     for spec in args.model:
         name, sep, path = spec.partition("=")
@@ -75,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("nothing to evaluate: give --model and/or drop --no-baselines")
     report = evaluate(cands, args.photos, args.reference, args.out, n=args.n, size=args.size, resize=args.resize,
                       inception=args.inception, yunet=args.yunet, kid_subsets=args.kid_subsets,
-                      progress=not args.quiet, device=args.device)
+                      progress=not args.quiet, device=args.device, overwrite=args.overwrite)
     print(markdown_table(report))
     for w in report["warnings"]:
         print(f"warning: {w}", file=sys.stderr)

@@ -28,6 +28,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..config import load_config
     from ..training.loop import load_run_config, train
+    from ..training.rundir import check_run_target
 
     if args.resume is not None:
         if args.config is not None:
@@ -35,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_run_config(args.resume, args.overrides)
     else:
         cfg = load_config(args.config, args.overrides)
+        # before any data or model loads (the library's next_run_dir checks again, after setup)
+        check_run_target(args.run_root, args.name or f"{cfg.model.generator}-{cfg.data.size}")
     run = train(cfg, run_root=args.run_root, resume=args.resume, name=args.name,
                 stop_at_step=args.stop_at_step,
                 time_limit_s=args.time_limit * 60 if args.time_limit is not None else None,

@@ -12,6 +12,7 @@ mislead (too few images, photos that look like the references).
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,12 +86,31 @@ def _face_status(nme: float | None) -> str:
     return "none" if nme is None else ("lost" if math.isinf(nme) else "kept")
 
 
+REPORT_FILES = ("report.json", "report.md", "grid.png")
+
+
+def check_report_output(out: str | Path, inputs: list[str | Path], overwrite: bool = False) -> None:
+    """Refuse, before any work: a file as the report folder, one inside an input folder (the grid would join
+    the photos), or report files already there unless ``overwrite``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: the report goes in a folder, and this is an existing file; choose another -o")
+    for src in inputs:
+        if out.resolve().is_relative_to(Path(src).resolve()):
+            raise ValueError(f"{out}: inside the input folder {src}; choose another -o")
+    taken = [out / f for f in REPORT_FILES if os.path.lexists(out / f)]
+    if taken and not overwrite:
+        raise ValueError(f"{taken[0]}: already exists; --overwrite replaces the report, or choose another -o")
+
+
 def evaluate(candidates: list[Candidate], photos_dir: str | Path, reference_dir: str | Path, out_dir: str | Path,
              n: int = 100, size: int = 256, resize: str = "pil_bicubic", inception: str | None = None,
              yunet: str | None = None, kid_subsets: int = 100, progress: bool = True,
-             device: str = "auto") -> dict[str, Any]:
-    """Score each candidate; writes report.json (strict JSON: null for lost/undefined), report.md, grid.png."""
+             device: str = "auto", overwrite: bool = False) -> dict[str, Any]:
+    """Score each candidate; writes report.json (strict JSON: null for lost/undefined), report.md, grid.png.
+    An earlier report in ``out_dir`` is kept (ValueError) unless ``overwrite``: checked before any work."""
     out_dir = Path(out_dir)
+    check_report_output(out_dir, [photos_dir, reference_dir], overwrite)
     photo_paths, photos = load_set(photos_dir, n, size)
     _, refs = load_set(reference_dir, n, size)
     feats = InceptionFeatures(inception, device=pick_device(device), resize=resize)

@@ -15,8 +15,22 @@ CONFIG_FILE = "config.yaml"
 STATE_FILE = "training_state.pt"
 
 
+def check_run_target(root: str | Path, name: str) -> None:
+    """Refuse, before any data loads, a run name that is a path (it would leave the run root, or need folders
+    that do not exist) and a run root under a file: one clear line instead of an errno after setup."""
+    if not name or any(c in name for c in ("/", "\\", "\0")):
+        raise ValueError(f"--name {name!r}: a run folder's name, without / or \\ (e.g. my-run); "
+                         "--run-root says where it goes")
+    probe = Path(root)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(f"{root}: cannot hold run folders: {probe} is a file, not a folder; choose another --run-root")
+
+
 def next_run_dir(root: str | Path, name: str) -> Path:
     """runs/00003-name: one more than the highest existing number, never reusing a folder."""
+    check_run_target(root, name)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     nums = [int(m.group(1)) for p in root.iterdir() if (m := re.match(r"^(\d{5})-", p.name))]
