@@ -14,10 +14,10 @@
 #   RECIPE (the training chunk's config) EXTRA (more dotted overrides for it, space-separated, none with a
 #   space inside). For issue 13 the 2026-11-26
 #   CPU runs suggest RECIPE=configs/selfie2anime_light.yaml (the default's recipe, a norm after every conv:
-#   the norm-free fast generator drifted into blotches once its photo anchors were dropped; MODEL_CARD) with
+#   the norm-free fast generator drifted into blotches once its photo anchors were dropped; docs/default-model-experiments.md) with
 #   EXTRA='data.smoothed=[]' (edge smoothing on the fly: the prepared smoothed/ folder is not carried),
 #   plus loss.surface=1.0 for the surface discriminator from the first adversarial step (fine-tunes of the
-#   default against fresh discriminators failed four ways: MODEL_CARD). CPU dry run of exactly that
+#   default against fresh discriminators failed four ways: docs/default-model-experiments.md). CPU dry run of exactly that
 #   (2026-11-26, SIZE=64 INIT=5 COMPILE=false): train, resume and the split state (26 MB, 2 parts) all work.
 #   RESUME: a carried run folder holding just config.yaml + training_state.pt, continued here at SIZE with
 #   the carried data instead of a run from scratch, e.g. the 128² CPU run of the default's recipe with the
@@ -38,7 +38,7 @@
 # Lessons of the third 2026-11-27 H100 call (that chunk at batch 64, 7 minutes): 164 s to step 20 and 44 s
 # at the phase switch even with the YuNet fix, then 4.6 steps/s; its step 979 was a toned photo (KID 21.5),
 # where the same recipe on the CPU at batch 8 was at step 1,000 too: the recipe learns per step, not per
-# image (MODEL_CARD), so the next chunk runs batch 16 for ~4x the steps (step rate at 16 unmeasured).
+# image (docs/default-model-experiments.md), so the next chunk runs batch 16 for ~4x the steps (step rate at 16 unmeasured).
 # PARTS picks what runs (default: all of inference train heuristic profile adapt chunk). The inference,
 # train-step and adapt figures are measured (README "Performance"), so the next lent GPU (15 minutes) is
 # one chunk call (carry=[".device", "carry"], timeout_s=590; carry/ holds the YuNet ONNX for loss.face):
@@ -53,25 +53,25 @@
 # chunk of the same recipe, batch and size loads it before its first step: compare its time_s at step 20
 # in stats.jsonl with the 164 s of 2026-11-27. Only the same torch and GPU model hit it.)
 # (crack_negatives and photo_skin, 2026-11-29: the recipe without them, run on to step 6,389 on the CPU, drew
-# the default's cracks again by KID 10 (MODEL_CARD); judge the chunk's faces on Haar, as loss.face trains on YuNet.)
+# the default's cracks again by KID 10 (docs/default-model-experiments.md); judge the chunk's faces on Haar, as loss.face trains on YuNet.)
 # (INIT 200: the recipe's 400 steps of 8 as steps of 16; snapshot_every 500 so that the 6 snapshots back
 # span the run; the third call's chunk, of the lessons above, ran this with BATCH=64 INIT=60 adv_steps=4000)
 # (loss.face 0.5, not 1.0: on the CPU 1.0 took KID to 12.7 within 250 steps at 256² and 0.5 held it near
-# 7.5 at 128², while 256² alone won Haar faces back (75% to 84-90%); MODEL_CARD "A face-structure loss")
+# 7.5 at 128², while 256² alone won Haar faces back (75% to 84-90%); docs/default-model-experiments.md "A face-structure loss")
 # (adv_steps: the recipe's 20 epochs are 3,200 steps of 16 here, which 7 minutes may pass; NORESUME: the
 # resume of a GPU chunk was checked on 2026-11-26/27 and costs a minute of compiling)
-# (content held at 2.0 with the AnimeGAN extras: the CPU branches of 2026-11-27 in MODEL_CARD; dropping
+# (content held at 2.0 with the AnimeGAN extras: the CPU branches of 2026-11-27 in docs/default-model-experiments.md; dropping
 # content to 1.0 at the switch lost faces, 84% to 55%; the bilateral filter of the photos is the shipped
-# default's input smoothing, which lowered KID in training too: MODEL_CARD): a chunk of the issue-13 run that comes back
+# default's input smoothing, which lowered KID in training too: docs/default-model-experiments.md): a chunk of the issue-13 run that comes back
 # resumable, with its last 6 snapshots to evaluate on the CPU.
 # Why those numbers: the recipe counts steps at batch 8; at batch 64 a step is 8 images of it, so its
 # 400 initialisation steps become ~60 (the default's whole budget, 44,000 images at 128², is ~700 steps
 # of 64 here). The 16-channel D without a norm: the layer-normed one's compiled bench did not finish in
 # 80 s on the H100, and at equal budget the 16-channel D cost nothing measurable (MODEL_CARD); on the CPU
 # (2026-11-27, 128², batch 8) this recipe ran 2.6x faster than with the layer-normed D and was ahead at
-# equal steps (step 2000: KID 16.0 against 18.9; MODEL_CARD).
+# equal steps (step 2000: KID 16.0 against 18.9; docs/default-model-experiments.md).
 # EXTRA is split on spaces: JSON-style values, no spaces inside.
-# The face-structure loss (2026-11-27 CPU runs, MODEL_CARD "A face-structure loss"): add loss.face=1.0 (and
+# The face-structure loss (2026-11-27 CPU runs, docs/default-model-experiments.md "A face-structure loss"): add loss.face=1.0 (and
 # perhaps loss.content=1.0) to EXTRA after `cp ../shared/models/face_detection_yunet_2026may.onnx carry/`;
 # judge that run on evaluate's Haar column, since it trains on YuNet's own features.
 set -x

@@ -1,4 +1,4 @@
-"""Changes to a model's inference, no training: the table of MODEL_CARD's "Inference-time changes".
+"""Changes to a model's inference, no training: the table "Inference-time changes" of docs/default-model-experiments.md.
 
 Each variant wraps the snapshot's own translation (the shared inference path, with the input smoothing
 the snapshot records) with one change to its output, or to the photo before it, and every row is scored

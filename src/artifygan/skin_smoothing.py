@@ -3,10 +3,10 @@
 Why: the recorded bilateral filter (``input_smoothing``) removes pores and sensor noise but keeps deep
 wrinkles, which are edges to it; the generator draws them as a web of dark cracks, worst on older faces
 (Grace Hopper in the model card). Smoothing every face's skin harder costs KID on the young, smooth
-selfies it was scored on (MODEL_CARD "Inference-time changes": +1.1 to +1.9), so this step first measures
-how much fine dark texture is left on the skin (the share of skin pixels at least ``threshold`` grey
-levels darker than their 9×9 median) and flattens the skin only in proportion to it: nothing below
-``start``, fully from ``full``. Skin is found without a detector: a face crop's centre square is mostly
+selfies it was scored on (docs/default-model-experiments.md "Inference-time changes": +1.1 to +1.9), so
+this step first measures how much fine dark texture is left on the skin (the share of skin pixels at least
+``threshold`` grey levels darker than their 9×9 median) and flattens the skin only in proportion to it:
+nothing below ``start``, fully from ``full``. Skin is found without a detector: a face crop's centre square is mostly
 cheeks and nose, so pixels whose YCrCb chroma is near its median count, when that median is a skin chroma
 at all (a grey or strongly tinted centre gets no skin step). A snapshot records it as ``preprocess.skin``.
 """

@@ -3,10 +3,10 @@
 Why: part of what the generator draws across skin is not tied to the face but to where the pixels fall
 (its strided convolutions see a mirrored or a 2-pixel-shifted photo differently). Contours, eyes and
 mouth are drawn alike in every copy and survive the mean; lines only one copy draws are halved. On the
-default model (MODEL_CARD, "Test-time ensembles") the mean of the photo and its shifted mirror image
-(``x2``) was a little better on every figure of the selfie2anime hold-out and on all but one Haar face of
-the CelebA one, for twice the compute; all four combinations (``x4``) a little more, for four times. By
-eye the pictures are nearly the same, and speed is a promise of this project: opt-in.
+default model (docs/default-model-experiments.md, "Test-time ensembles") the mean of the photo and its
+shifted mirror image (``x2``) was a little better on every figure of the selfie2anime hold-out and on all
+but one Haar face of the CelebA one, for twice the compute; all four combinations (``x4``) a little more,
+for four times. By eye the pictures are nearly the same, and speed is a promise of this project: opt-in.
 """
 
 from __future__ import annotations

@@ -72,7 +72,8 @@ def stroke_mask(n: int, h: int, w: int, gen: torch.Generator, device: torch.devi
 def tone_border_mask(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """(N, 1, H, W) soft masks (0–1) of the borders between tone levels of each picture's shading: its
     blurred brightness plus a smooth random field, cut into 2–4 levels. A web of closed curves, like the
-    dark outlines the generator draws between shading levels (MODEL_CARD: "What the strokes are")."""
+    dark outlines the generator draws between shading levels (docs/default-model-experiments.md: "What the
+    strokes are")."""
     n, _, h, w = x.shape
     r = max(1, round(2 * min(h, w) / 128))
     shade = box_filter(box_filter((x.float().mean(1, keepdim=True) + 1) / 2, r), r)
