@@ -39,6 +39,19 @@ def test_the_demo_never_empties_a_users_folder(tmp_path):
     (fresh / "old-output.png").write_bytes(b"x")
     again = own_folder(fresh)  # the demo's own from an earlier run: emptied and reused
     assert again == fresh and sorted(p.name for p in again.iterdir()) == [MARKER]
+    (got / "old-output.png").write_bytes(b"x")
+    assert own_folder(mine) == got  # a second run beside the user's data/ refills the same sibling
+    assert sorted(p.name for p in got.iterdir()) == [MARKER]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["data", got.name, "new"])
+    users = tmp_path / "data-abcdef"  # the sibling pattern, but the user's (no marker): never taken
+    users.mkdir()
+    (users / "keep.txt").write_text("mine")
+    (got / MARKER).unlink()
+    third = own_folder(mine)
+    assert third not in (mine, got, users) and (users / "keep.txt").read_text() == "mine"
+    link = tmp_path / "linked"  # a link to the demo's own folder is not the demo's: left alone
+    link.symlink_to(fresh)
+    assert own_folder(link) != link and link.is_symlink() and (fresh / MARKER).is_file()
 
 
 def test_demo_steps_must_be_positive(capsys):

@@ -8,6 +8,7 @@ few steps and cartoonizes one held-out photo with the result.
 
 from __future__ import annotations
 
+import glob
 import os
 import secrets
 import shutil
@@ -24,20 +25,24 @@ MARKER = ".artifygan-demo"  # in a folder the demo made: a later demo may empty 
 
 def own_folder(path: Path) -> Path:
     """An empty folder the demo may fill: ``path`` when it is new or an earlier demo's (it holds ``MARKER``),
-    else a new sibling ``path.name-XXXX``: a user's folder of that name (their data, even the data the demo
-    reads) is never emptied or written into."""
-    if path.exists() and not (path / MARKER).is_file():
-        while True:  # a plain mkdir honours the umask (mkdtemp would make it 0700)
-            sibling = path.with_name(f"{path.name}-{secrets.token_hex(3)}")
-            try:
-                sibling.mkdir()
-                break
-            except FileExistsError:
-                continue
-        path = sibling
-    else:
-        shutil.rmtree(path, ignore_errors=True)
-        path.mkdir(parents=True)
+    else an earlier demo's sibling ``path.name-XXXXXX``, else a new one: a user's folder of that name (their
+    data, even the data the demo reads) is never emptied or written into."""
+    if path.is_symlink() or (path.exists() and not (path / MARKER).is_file()):
+        earlier = sorted(p for p in path.parent.glob(f"{glob.escape(path.name)}-" + "[0-9a-f]" * 6)
+                         if p.is_dir() and not p.is_symlink() and (p / MARKER).is_file())
+        if earlier:  # an earlier demo's sibling: refilled, so runs do not pile up new folders
+            path = earlier[0]
+        else:
+            while True:  # a plain mkdir honours the umask (mkdtemp would make it 0700)
+                sibling = path.with_name(f"{path.name}-{secrets.token_hex(3)}")
+                try:
+                    sibling.mkdir()
+                    break
+                except FileExistsError:
+                    continue
+            path = sibling
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
     (path / MARKER).write_text("made by `artifygan demo`; a later demo empties and refills this folder\n")
     return path
 
