@@ -6,7 +6,7 @@ import torch
 
 from artifygan.cli import main
 from artifygan.training import loop as loop_mod
-from artifygan.training.compile_cache import load_compile_cache, save_compile_cache
+from artifygan.training.compile_cache import MAGIC, load_compile_cache, may_replace_cache, save_compile_cache
 
 from .conftest import TINY_OVERRIDES, tiny_config
 
@@ -35,6 +35,26 @@ def test_a_cache_round_trips_and_a_bad_one_only_warns(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="artifygan"):
         assert save_compile_cache(junk, replace=False) == 0  # what a run does after that failed load
     assert junk.read_bytes() == b"not a cache" and "junk.bin: not written" in caplog.text
+    assert not may_replace_cache(junk) and may_replace_cache(tmp_path / "absent.bin")
+
+
+def test_a_stale_cache_of_ours_is_replaced_and_a_users_file_never(tmp_path, caplog):
+    f = torch.compile(lambda x: x.cos() * 3)
+    f(torch.randn(4))
+    path = tmp_path / "cc.bin"
+    save_compile_cache(path)
+    raw = path.read_bytes()
+    assert raw.startswith(MAGIC + torch.__version__.encode() + b"\n") and may_replace_cache(path)
+    stale = tmp_path / "stale.bin"  # the same file as another torch wrote it
+    stale.write_bytes(MAGIC + b"1.0.0\n" + raw.split(b"\n", 2)[2])
+    with caplog.at_level(logging.WARNING, logger="artifygan"):
+        assert load_compile_cache(stale) == 0
+    assert "written by torch 1.0.0" in caplog.text and may_replace_cache(stale)
+    assert save_compile_cache(stale, replace=may_replace_cache(stale)) > 0  # what train does: replaced
+    assert stale.read_bytes().startswith(MAGIC + torch.__version__.encode())
+    mine = tmp_path / "notes.txt"
+    mine.write_bytes(b"artifygan compile cache? no: my notes")
+    assert not may_replace_cache(mine) and not may_replace_cache(tmp_path)  # a file of the user's, a folder
 
 
 def test_train_loads_the_cache_before_its_steps_and_rewrites_it_at_the_end(tiny_data, tmp_path, monkeypatch):

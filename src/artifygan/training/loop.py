@@ -34,7 +34,7 @@ from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, load_generato
 from ..models.face_structure import face_features
 from . import ddp
 from .checkpoint import load_state, microbatch_seed, rng_state, save_state, set_rng_state, warm_start
-from .compile_cache import load_compile_cache, save_compile_cache
+from .compile_cache import load_compile_cache, may_replace_cache, save_compile_cache
 from .cracks import crack
 from .rundir import CONFIG_FILE, STATE_FILE, StatsWriter, attach_log_file, next_run_dir, write_config
 from .setup import (
@@ -196,7 +196,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         # after the log file is attached (so the run's log.txt records it), before the first compiled call
         cache_replaceable = True  # a file at --compile-cache that is not a readable cache is never written over
         if compile_cache is not None and t_cfg.compile:
-            cache_replaceable = load_compile_cache(compile_cache) > 0 or not Path(compile_cache).exists()
+            cache_replaceable = load_compile_cache(compile_cache) > 0 or may_replace_cache(compile_cache)
         elif compile_cache is not None:
             log.warning("compile cache %s ignored: train.compile is off", compile_cache)
 
