@@ -52,6 +52,16 @@ def test_an_input_listed_twice_through_two_names_is_not_overwritten(tiny_snapsho
     assert (tmp_path / "in" / "sub" / "a.png").is_file()  # the rest still finishes
 
 
+def test_one_file_given_twice_is_translated_once_without_an_error(tiny_snapshot, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    random_rgb(24, 20).save("a.png")
+    assert run(tiny_snapshot, "a.png", "./a.png", str(tmp_path / "a.png"), "-o", "out") == 0
+    cap = capsys.readouterr()
+    assert "wrote 1 image(s)" in cap.out and "failed" not in cap.out and "error" not in cap.err
+    assert cap.err.count("a.png: given more than once; translated once") == 2
+    assert os.listdir(tmp_path / "out") == ["a.png"]
+
+
 def test_output_inside_an_input_folder_is_never_read_back(tiny_snapshot, tmp_path, capsys):
     nest = tmp_path / "nest"
     nest.mkdir()

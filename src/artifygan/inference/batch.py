@@ -173,6 +173,9 @@ def translate_paths(cartoonizer: Cartoonizer | WildCartoonizer, inputs: Sequence
         for src, rel in jobs:
             bar.update(1)
             dst = output_path(rel, out_dir, ext)
+            if dst in claimed and _same(src, claimed[dst]):  # one file given twice (a.jpg ./a.jpg): once
+                report.notes.append((src, f"{show(src)}: given more than once; translated once"))
+                continue
             if dst in claimed:
                 report.failed.append((src, f"{show(src)}: its output {show(dst)} is already {show(claimed[dst])}'s; "
                                            "translate it separately or rename it"))
