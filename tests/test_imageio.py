@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -151,3 +153,22 @@ def test_a_failed_write_names_the_file_asked_for_and_leaves_no_temporary(tmp_pat
         atomic_write_bytes(tmp_path / "a.json", b"{}")
     assert str(tmp_path / "a.json") in str(exc.value) and ".tmp" not in str(exc.value)
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_numpy_pictures_of_common_layouts_are_read_and_the_rest_named():
+    from artifygan.imageio import ImageError, array_to_image, read_input
+
+    grey = np.full((6, 8), 0.5, np.float32)
+    assert np.asarray(array_to_image(grey)).tolist() == [[128] * 8] * 6  # float in [0, 1] → ×255
+    assert array_to_image(np.full((6, 8, 3), 65535, np.uint16)).getpixel((0, 0)) == (255, 255, 255)
+    assert array_to_image(np.zeros((6, 8, 1), np.uint8)).mode == "L"
+    assert array_to_image(np.ones((6, 8), bool)).getpixel((0, 0)) == 255
+    assert read_input(np.zeros((6, 8, 4), np.uint8))[1] is not None  # alpha kept
+    for bad, said in [(np.zeros(10), "got shape (10,)"), (np.zeros((0, 0, 3), np.uint8), "got shape (0, 0, 3)"),
+                      (np.zeros((3, 8, 8), np.float32), "channels first? use arr.transpose(1, 2, 0)"),
+                      (np.full((4, 4, 3), 2.0), "must lie in [0, 1], got 2 to 2"),
+                      (np.full((4, 4), np.nan), "NaN or infinite"), (np.zeros((4, 4), np.int64), "pixels of int64")]:
+        with pytest.raises(ImageError, match=re.escape(said)):
+            read_input(bad)
+    with pytest.raises(ImageError, match=re.escape("the image is empty (0×10 pixels)")):
+        read_input(Image.new("RGB", (0, 10)))

@@ -137,9 +137,16 @@ def test_snapshot_folder_respects_the_umask(tmp_path):
 def test_snapshot_asking_for_a_huge_generator_is_refused_before_allocating(tmp_path):
     g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
     snap = save_generator(g, "light", tmp_path / "snap")
-    (snap / "config.json").write_text(json.dumps({"generator": "light", "generator_args": {"ch": 1000000}}))
+    (snap / "config.json").write_text(json.dumps({"generator": "light", "generator_args": {"ch": 3000}}))
     with pytest.raises(SnapshotError, match=r"config.json: .*parameters \(limit"):
         load_generator(snap)
+    for k, v in (("ch", 1000000), ("n_blocks", 100000000)):  # n_blocks 1e8 filled 20 GB building on "meta"
+        (snap / "config.json").write_text(json.dumps({"generator": "light", "generator_args": {k: v}}))
+        with pytest.raises(SnapshotError, match=rf"generator_args.{k} = {v}: above 4096"):
+            load_generator(snap)
+    (snap / "config.json").write_text(json.dumps({"generator": "light", "generator_args": {"ch": 16, "n_blocks": 1}}))
+    with pytest.raises(SnapshotError, match=r"mismatched weights \(Error\(s\) in loading state_dict .* size mismatch"):
+        load_generator(snap)  # the weights are of ch 8: the message names a key, not only the class
 
 
 def test_save_pretrained_round_trip_and_never_overwrites(tmp_path):
@@ -155,6 +162,39 @@ def test_save_pretrained_round_trip_and_never_overwrites(tmp_path):
     assert torch.equal(cz.forward(x), again.forward(x))
     with pytest.raises(FileExistsError, match="not empty"):
         cz.save_pretrained(tmp_path / "b")
+    assert cz.save_pretrained(tmp_path / "b", overwrite=True) == out  # a snapshot folder: replaced
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("precious")
+    with pytest.raises(FileExistsError, match=r"holds files that are not a snapshot's \(thesis.txt\)"):
+        cz.save_pretrained(mine, overwrite=True)  # it renamed the folder aside and deleted thesis.txt
+    assert sorted(p.name for p in mine.iterdir()) == ["thesis.txt"] and not list(tmp_path.glob(".mine*"))
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="notes.txt: is a file, not a snapshot folder"):
+        cz.save_pretrained(tmp_path / "notes.txt", overwrite=True)
+    with pytest.raises(NotADirectoryError, match="notes.txt is a file, not a folder"):
+        cz.save_pretrained(tmp_path / "notes.txt" / "x")
+    (tmp_path / "link").symlink_to(out)
+    with pytest.raises(FileExistsError, match="link: is a link"):
+        cz.save_pretrained(tmp_path / "link", overwrite=True)
+    assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "link").is_symlink()
+
+
+def test_snapshot_files_follow_the_umask_and_home_is_expanded(tmp_path, monkeypatch):
+    import os
+
+    from artifygan.models.snapshot import resolve_snapshot
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    old = os.umask(0o022)
+    try:
+        snap = save_generator(GENERATORS.build("light", {"ch": 8, "n_blocks": 1}), "light", "~/s")
+    finally:
+        os.umask(old)
+    assert snap == tmp_path / "s" and not (tmp_path / "~").exists()
+    assert {p.name: p.stat().st_mode & 0o777 for p in snap.iterdir()} == {"config.json": 0o644,
+                                                                         "model.safetensors": 0o644}
+    assert resolve_snapshot("~/s") == snap
 
 
 def test_one_cache_folder_for_weights_and_onnx(tmp_path, monkeypatch):

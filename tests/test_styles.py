@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -188,6 +189,20 @@ def test_adapt_refuses_to_overwrite(tmp_path, style_data, tiny_snapshot):
         adapt([style_data / "refs"], photos=style_data / "photos", base=tiny_snapshot, out=out,
               config=tiny_config())
     assert (out / "notes.txt").read_text() == "keep me" and len(list(out.iterdir())) == 1
+
+
+@pytest.mark.parametrize("kwargs, said", [
+    ({"minutes": float("nan")}, "minutes must be a positive number, got nan"),  # ran without a time limit
+    ({"minutes": "0.1"}, "minutes must be a positive number, got '0.1'"),
+    ({"photos": []}, "photos: an empty list"),
+    ({"photos": "/no/such/photos"}, "/no/such/photos: no such photo file or folder"),
+])
+def test_adapt_refuses_bad_arguments_in_one_line(style_data, tiny_snapshot, kwargs, said):
+    args = {"photos": style_data / "photos", "base": tiny_snapshot, "config": tiny_config(), **kwargs}
+    with pytest.raises(StyleError, match=re.escape(said)):
+        adapt(style_data / "refs", **args)
+    with pytest.raises(ValueError, match="steps must be ≥ 1, got 0"):
+        tiny_config(steps=0)
 
 
 def test_cli_exit_codes(tmp_path, style_data, tiny_snapshot, monkeypatch, capsys):

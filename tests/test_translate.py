@@ -169,7 +169,7 @@ def test_a_recorded_postprocess_runs_on_every_output_and_a_bad_one_names_the_fil
 
 def test_forward_bytes_is_forward_quantised_and_translate_uses_it(snapshot):
     """The uint8 path (what a GPU copies back) must give the same pixels as the float path."""
-    from artifygan.imageio import pil_to_tensor, tensor_to_pil, to_bytes
+    from artifygan.imageio import pil_to_tensor, to_bytes
 
     for backend in ("torch", "onnx"):
         for clean in (False, True):
@@ -179,5 +179,47 @@ def test_forward_bytes_is_forward_quantised_and_translate_uses_it(snapshot):
             assert q.dtype == torch.uint8 and q.shape == x.shape
             assert torch.equal(q, to_bytes(cz.forward(x)))
     photo = random_rgb(40, 32, seed=5)  # a multiple of the stride, above the minimum side: no resize
-    via_float = tensor_to_pil(cz.forward(pil_to_tensor(photo)[None])[0])
+    prep = cz.preprocess(photo)
+    via_float = cz.postprocess(cz.forward(prep.tensor[None])[0], prep)
     assert np.array_equal(np.asarray(cz(photo)), np.asarray(via_float))
+
+
+def test_border_rows_below_the_picture_are_mirrored_in_and_cropped_off(snapshot):
+    """The default drew a bright line along its bottom edge: the net sees mirrored rows below, cut after."""
+    import torch.nn.functional as F
+
+    from artifygan.imageio import pil_to_tensor, tensor_to_pil
+
+    photo = random_rgb(40, 32, seed=5)  # 40 × 32: a multiple of the stride, no resize
+    cz = Cartoonizer.from_pretrained(snapshot, device="cpu", smooth_input=False)
+    assert cz.border == 16 and Cartoonizer.from_pretrained(snapshot, device="cpu", border=5).border == 8
+    prep = cz.preprocess(photo)
+    assert tuple(prep.tensor.shape) == (3, 32 + 16, 40) and prep.net_size == (40, 32)
+    x = pil_to_tensor(photo)
+    assert torch.equal(prep.tensor, F.pad(x[None], (0, 0, 0, 16), mode="reflect")[0])
+    out = cz(photo)
+    assert out.size == (40, 32)
+    expected = tensor_to_pil(cz.forward(prep.tensor[None])[0][:, :32, :40])
+    assert np.array_equal(np.asarray(out), np.asarray(expected))
+    off = Cartoonizer.from_pretrained(snapshot, device="cpu", smooth_input=False, border=0)
+    assert tuple(off.preprocess(photo).tensor.shape) == (3, 32, 40)
+    assert not np.array_equal(np.asarray(off(photo)), np.asarray(out))  # the net saw a different picture
+
+
+def test_a_thin_strip_is_padded_not_enlarged_past_max_side(snapshot):
+    """A 6000×1 PNG of 103 bytes was enlarged to 32 px tall: 6 MP, 97 s of CPU, per web request."""
+    cz = Cartoonizer.from_pretrained(snapshot, device="cpu", smooth_input=False)
+    for size in [(6000, 1), (1, 500), (3000, 2)]:
+        im = random_rgb(*size)
+        t = cz.preprocess(im).tensor
+        assert max(t.shape[-2:]) <= cz.max_side + cz.border and min(t.shape[-2:]) >= 32
+        assert cz(im).size == size
+    assert tuple(cz.preprocess(random_rgb(20, 30)).tensor.shape) == (3, 48 + 16, 32)  # small: still enlarged
+    with pytest.raises(TypeError, match=r"translate takes a list of images; for one image, call the Cartoonizer"):
+        cz.translate("photo.jpg")
+
+
+@pytest.mark.parametrize("kw", [{"max_side": -1}, {"resize": -5}, {"tile_overlap": -1}, {"border": -2}])
+def test_out_of_range_cartoonizer_options_are_refused(snapshot, kw):
+    with pytest.raises(ValueError, match=rf"{next(iter(kw))}: out of range \("):
+        Cartoonizer.from_pretrained(snapshot, device="cpu", **kw)

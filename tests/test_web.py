@@ -89,6 +89,31 @@ def test_api_limits_and_bad_requests(client):
     assert r.status_code == 400 and "unknown model" in r.json()["detail"]
     r = client.post("/api/cartoonize?mode=sideways", files={"image": ("a.png", png_bytes(random_rgb(8, 8)))})
     assert r.status_code == 400
+    r = client.post("/api/cartoonize?mode=whole")  # no image field: one line, 400 (was FastAPI's 422)
+    assert r.status_code == 400 and r.json() == {"detail": "image: Field required"}
+    r = client.post("/api/cartoonize?side_by_side=maybe", files={"image": ("a.png", png_bytes(random_rgb(8, 8)))})
+    assert r.status_code == 400 and r.json()["detail"].startswith("side_by_side: ")
+    thin = client.post("/api/cartoonize?mode=whole", files={"image": ("t.png", png_bytes(Image.new("RGB", (6000, 1))))})
+    assert thin.status_code == 200 and Image.open(io.BytesIO(thin.content)).size == (6000, 1)  # padded, not 6 MP
+
+
+def test_a_style_that_breaks_after_it_was_offered_is_a_clear_400(tmp_path):
+    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
+    good = save_generator(g, "light", tmp_path / "good")
+    broken = save_generator(g, "light", tmp_path / "broken")
+    (broken / "model.safetensors").write_bytes(b"not weights")
+    styles = tmp_path / "styles"  # a styles folder with one broken style: not offered at all
+    save_generator(g, "light", styles / "bad")
+    (styles / "bad" / "model.safetensors").write_bytes(b"")
+    svc = Service({"good": good, "broken": broken}, device="cpu")
+    from artifygan.web.styles_api import style_jobs
+
+    with TestClient(build_app(svc, style_jobs(svc, styles))) as c:
+        assert c.get("/api/models").json()["models"] == ["good", "broken"]
+        r = c.post("/api/cartoonize?mode=whole&model=broken", files={"image": ("a.png", png_bytes(random_rgb(40, 40)))})
+        said = "model 'broken' cannot be loaded on this server; choose another"
+        assert r.status_code == 400 and r.json()["detail"] == said
+        assert str(tmp_path) not in r.text
 
 
 def test_concurrent_requests_are_queued_not_dropped(client, service):

@@ -4,10 +4,17 @@
 detection, alignment and paste-back for photos in the wild); ``artifygan`` the CLI.
 """
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:  # typed names for a user's type checker; at run time they load on first use (below)
+    from .inference.cartoonizer import Cartoonizer
+    from .inference.wild import WildCartoonizer, WildOptions
+    from .styles import adapt
 
-def __getattr__(name: str):
+
+def __getattr__(name: str) -> Any:
     # Lazy so `import artifygan` (and the CLI's --help) does not pay for importing torch.
     if name == "Cartoonizer":
         from .inference.cartoonizer import Cartoonizer

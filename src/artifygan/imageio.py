@@ -136,6 +136,47 @@ def load_image(path: str | os.PathLike, with_alpha: bool = False):
     return (d.rgb, d.alpha) if with_alpha else d.rgb
 
 
+ImageLike = Image.Image | np.ndarray | str | os.PathLike
+
+
+def array_to_image(arr: np.ndarray) -> Image.Image:
+    """A numpy picture as PIL: H×W or H×W×{1,3,4}, uint8, uint16 (÷257), bool, or float in [0, 1]. Anything
+    else is one clear line: Pillow's own errors ("Cannot handle this data type: (1, 1, 3), <f4") name neither
+    the shape nor the fix."""
+    a = np.asarray(arr)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)) or a.size == 0:
+        hint = "; channels first? use arr.transpose(1, 2, 0)" if a.ndim == 3 and a.shape[0] in (1, 3, 4) else ""
+        raise ImageError(f"numpy array: expected a picture of H×W or H×W×1, 3 or 4 values, got shape {a.shape}{hint}")
+    if a.dtype == bool:
+        a = a.astype(np.uint8) * 255
+    elif a.dtype == np.uint16:
+        a = np.rint(a / 257.0).astype(np.uint8)
+    elif np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise ImageError("numpy array: the float pixels include NaN or infinite values")
+        if a.min() < 0 or a.max() > 1:
+            raise ImageError(f"numpy array: float pixels must lie in [0, 1], got {a.min():.3g} to {a.max():.3g}")
+        a = np.rint(a * 255.0).astype(np.uint8)
+    elif a.dtype != np.uint8:
+        raise ImageError(f"numpy array: pixels of {a.dtype} are not read; give uint8, uint16, bool or float in [0, 1]")
+    return Image.fromarray(np.ascontiguousarray(a))
+
+
+def read_input(image: ImageLike) -> tuple[Image.Image, Image.Image | None]:
+    """(RGB picture, alpha or None) of any accepted input: path (EXIF-rotated), PIL image or numpy array."""
+    if isinstance(image, str | os.PathLike):
+        return load_image(image, with_alpha=True)
+    if isinstance(image, np.ndarray):
+        return to_rgb(array_to_image(image))
+    if isinstance(image, Image.Image):
+        if 0 in image.size:
+            raise ImageError(f"the image is empty ({image.width}×{image.height} pixels)")
+        return to_rgb(image)
+    raise TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
+
+
 def one_line(exc: BaseException) -> str:
     """An exception's message on one line (library messages sometimes span several)."""
     return " ".join(str(exc).split()) or type(exc).__name__

@@ -79,7 +79,7 @@ def snapshot_candidate(name: str, path: str, device: str = "auto", backend: str 
     return Candidate(name, cz.translate, {"path": cz.meta.get("path"), "params": _params(cz),
                                           "backend": cz.backend, "generator": cz.meta.get("generator"),
                                           "process_size": process_size, "input_smoothing": smoothing,
-                                          "tta": tta, "keep_grey": cz.keep_grey})
+                                          "tta": tta, "keep_grey": cz.keep_grey, "border": cz.border})
 
 
 def _face_status(nme: float | None) -> str:

@@ -24,16 +24,41 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT_VERSION = 1
 MAX_PARAMS = 200_000_000  # far above any generator here; a config asking for more is corrupt or hostile
+MAX_ARG = 4096  # any size argument (channels, blocks): checked before the build, which loops over blocks
 
 
 class SnapshotError(ValueError):
     """A snapshot folder is missing, incomplete or corrupt; the message names the file."""
 
 
+SNAPSHOT_FILES = frozenset({CONFIG_NAME, WEIGHTS_NAME, "model.onnx"})
+
+
+def check_snapshot_target(out_dir: Path) -> None:
+    """Refuse a snapshot target that is a file or link, lies under a file, or is a folder holding anything
+    but a snapshot's own files (config, weights, an exported ONNX graph)."""
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise FileExistsError(f"{out_dir}: is a {'link' if out_dir.is_symlink() else 'file'}, not a snapshot "
+                              "folder; choose a new folder")
+    probe = out_dir.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise NotADirectoryError(f"{out_dir}: cannot write: {probe} is a file, not a folder")
+    if out_dir.is_dir():
+        foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in SNAPSHOT_FILES or not p.is_file())
+        if foreign:
+            raise FileExistsError(f"{out_dir}: holds files that are not a snapshot's ({', '.join(foreign[:3])}"
+                                  f"{', …' if len(foreign) > 3 else ''}); it is never replaced, choose a new folder")
+
+
 def save_generator(model: nn.Module, name: str, out_dir: str | os.PathLike,
                    extra: dict[str, Any] | None = None) -> Path:
-    """Write a snapshot folder atomically (build in a temp folder, then rename over the target)."""
-    out_dir = Path(out_dir)
+    """Write a snapshot folder atomically (build in a temp folder, then rename over the target). An existing
+    target is replaced only when it holds nothing but a snapshot's own files: a user's files are never
+    deleted with it."""
+    out_dir = Path(out_dir).expanduser()
+    check_snapshot_target(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     config = getattr(model, "config", None)
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
@@ -50,7 +75,8 @@ def save_generator(model: nn.Module, name: str, out_dir: str | os.PathLike,
     try:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_NAME))
-        (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2))
+        (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2))  # honours the umask; safetensors wrote 0600
+        os.chmod(tmp / WEIGHTS_NAME, (tmp / CONFIG_NAME).stat().st_mode & 0o777)
         if out_dir.exists():  # the old folder aside under a fresh name (a sibling of the user's is never touched)
             old = out_dir.with_name(f".{out_dir.name}.old.{secrets.token_hex(4)}")
             out_dir.rename(old)
@@ -82,6 +108,10 @@ def load_generator(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Mod
     path = Path(path)
     meta = read_snapshot_config(path)
     try:
+        args = meta.get("generator_args", {})
+        for k, v in (args.items() if isinstance(args, dict) else ()):
+            if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_ARG:
+                raise ValueError(f"generator_args.{k} = {v}: above {MAX_ARG}, the limit of any size argument")
         with torch.device("meta"):  # sizes first, without allocating: "ch": 1000000 must not exhaust memory
             shapes = GENERATORS.build(meta["generator"], meta.get("generator_args", {}))
         n_params = sum(p.numel() for p in shapes.parameters())
@@ -89,7 +119,12 @@ def load_generator(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Mod
             raise ValueError(f"generator_args ask for {n_params:,} parameters (limit {MAX_PARAMS:,})")
         model = GENERATORS.build(meta["generator"], meta.get("generator_args", {}))
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise SnapshotError(f"{path / CONFIG_NAME}: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
+        why = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError quotes itself
+        why = why.splitlines()[0] if why else repr(exc)
+        if isinstance(exc, TypeError):  # e.g. "unhashable type: 'list'": say which settings it came from
+            why = f"generator {meta.get('generator')!r} cannot be built from generator_args " \
+                  f"{json.dumps(meta.get('generator_args'))[:120]} ({why})"
+        raise SnapshotError(f"{path / CONFIG_NAME}: {why}") from None
     w = path / WEIGHTS_NAME
     if not w.is_file():
         raise SnapshotError(f"{w}: missing weights file")
@@ -97,7 +132,8 @@ def load_generator(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Mod
         state = load_file(str(w), device="cpu")
         model.load_state_dict(state, strict=True)
     except Exception as exc:
-        raise SnapshotError(f"{w}: corrupt or mismatched weights ({str(exc).splitlines()[0]})") from None
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()][:2]  # torch's 2nd line names the key
+        raise SnapshotError(f"{w}: corrupt or mismatched weights ({' '.join(lines)[:300]})") from None
     return model.to(device).eval(), meta
 
 
@@ -110,7 +146,7 @@ def resolve_snapshot(path: str | os.PathLike | None) -> Path:
         if path is None:
             raise SnapshotError("no model given and no default model is bundled in this install: pass a "
                                 "snapshot folder (e.g. runs/00000-x/snapshots/step_0001000) or a run folder")
-    p = Path(path)
+    p = Path(path).expanduser()
     if (p / CONFIG_NAME).is_file():
         return p
     snaps = sorted((p / "snapshots").glob("step_*")) if p.is_dir() else []

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -49,6 +49,9 @@ from .palette import palette_loss, reference_palette
 from .postprocess import style_postprocess
 from .preview import Previewer
 from .references import PathLike, StyleError, read_photos, read_references
+
+if TYPE_CHECKING:
+    from ..inference.cartoonizer import Cartoonizer
 
 log = logging.getLogger(__name__)
 SAVE_RESERVE_S = 5.0
@@ -77,7 +80,7 @@ ProgressFn = Callable[[AdaptProgress], None]
 
 def check_output(out: PathLike) -> Path:
     """Refuse an existing non-empty output: a style folder is never overwritten."""
-    p = Path(out)
+    p = Path(out).expanduser()
     if p.is_symlink() and not p.exists():
         raise StyleError(f"{p}: is a broken symbolic link; choose a new folder")
     if p.exists() and not p.is_dir():
@@ -167,7 +170,7 @@ def blend_weights(model: nn.Module, base_state: dict[str, torch.Tensor], strengt
 def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathLike] | None = None,
           minutes: float | None = None, base: PathLike | None = None, out: PathLike | None = None,
           progress: ProgressFn | None = None, config: AdaptConfig | None = None, device: str = "auto",
-          cascade: PathLike | None = None):
+          cascade: PathLike | None = None) -> Cartoonizer:
     """Learn a style from 1–10 reference pictures; returns a :class:`Cartoonizer` with it.
 
     ``photos``: face photos to learn on (default: the bundled examples, strongly augmented);
@@ -181,9 +184,10 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     t_begin = time.perf_counter()
     cfg = config or AdaptConfig()
     if minutes is not None:
-        if minutes <= 0:
-            raise StyleError(f"minutes must be positive, got {minutes}")
-        cfg = dataclasses.replace(cfg, minutes=minutes)
+        try:  # the config's own check: a positive, finite number (nan passed "<= 0" and ran unbounded)
+            cfg = dataclasses.replace(cfg, minutes=minutes)
+        except ValueError as exc:
+            raise StyleError(str(exc)) from None
     out_path = check_output(out) if out is not None else None
     references = read_references([refs] if isinstance(refs, str | os.PathLike) else refs, cascade,
                                  detect=cfg.detect_faces)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,10 @@ class AdaptConfig:
         return dataclasses.replace(self, batch_size=self.accelerator_batch, steps=max(1, round(self.steps / k)))
 
     def __post_init__(self) -> None:
+        if not self.steps >= 1:
+            raise ValueError(f"steps must be ≥ 1, got {self.steps}")
+        if not (isinstance(self.minutes, int | float) and 0 < self.minutes < math.inf):  # nan fails too
+            raise ValueError(f"minutes must be a positive number, got {self.minutes!r}")
         if self.accelerator_batch < 0:
             raise ValueError(f"accelerator_batch must be ≥ 0, got {self.accelerator_batch}")
         if self.content_target not in ("photo", "base"):

@@ -159,6 +159,11 @@ def read_photos(photos: PathLike | Sequence[PathLike] | None, short_side: int, l
             raise StyleError("no --photos given and this install bundles no example photos")
     else:
         roots = [photos] if isinstance(photos, str | os.PathLike) else list(photos)
+        if not roots:
+            raise StyleError("photos: an empty list; give photo files or folders (None: the bundled examples)")
+        for root in roots:
+            if not os.path.exists(root):
+                raise StyleError(f"{root}: no such photo file or folder")
         files, strong = list_images(roots), False
         if not files:
             raise StyleError(f"no photos found in {', '.join(map(str, roots))}")

@@ -15,9 +15,10 @@ import os
 import time
 from pathlib import Path
 
-from fastapi import FastAPI, File, HTTPException, UploadFile
+from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 
 from ..styles import StyleError
 from ..styles.jobs import StyleJobs
@@ -144,6 +145,14 @@ def build_app(service: Service, styles: StyleJobs | None = None):
     styles = style_jobs(service) if styles is None else styles  # one set of jobs for the page and the API
     add_style_routes(app, service, styles)
 
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """A missing or malformed field is a bad request (400) in one line, like every other refusal here,
+        not FastAPI's 422 with a list of validator records."""
+        parts = [f"{'.'.join(str(x) for x in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', 'invalid')}"
+                 for e in exc.errors()[:3]]
+        return JSONResponse({"detail": "; ".join(parts) or "bad request"}, status_code=400)
+
     @app.get("/api/health")
     def health() -> dict:
         return {"ok": True, "served": service.served}
@@ -156,8 +165,8 @@ def build_app(service: Service, styles: StyleJobs | None = None):
     async def cartoonize(image: UploadFile = UPLOAD, model: str | None = None, mode: str = "face",
                          background: str = "cartoon", side_by_side: bool = False, tta: str = "off") -> Response:
         data = await image.read(limit + 1)  # never more than the limit (+1 to notice) in memory
-        try:
-            picture = decode_upload(data, service.limits)
+        try:  # decoding and encoding off the event loop: a large upload never stalls the page or job polls
+            picture = await run_in_threadpool(decode_upload, data, service.limits)
             result = await run_in_threadpool(service.translate, picture, model, mode, background, tta)
         except RequestError as exc:
             code = 413 if "too large" in str(exc) else 400
@@ -170,7 +179,7 @@ def build_app(service: Service, styles: StyleJobs | None = None):
 
             out = pair(picture, out)
         buf = io.BytesIO()
-        out.save(buf, format="PNG")
+        await run_in_threadpool(out.save, buf, format="PNG")
         faces = [{"box": f.box, "translated": f.translated} for f in result.faces]
         return Response(buf.getvalue(), media_type="image/png", headers={
             "X-Artifygan-Mode": result.mode, "X-Artifygan-Faces": json.dumps(faces),

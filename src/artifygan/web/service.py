@@ -8,6 +8,7 @@ through the project's one decoder (:func:`artifygan.imageio.decode_image`), like
 from __future__ import annotations
 
 import io
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -20,6 +21,9 @@ from PIL import Image
 from ..imageio import ImageError, ImageTooLarge, decode_image
 from ..inference.cartoonizer import Cartoonizer
 from ..inference.wild import WildCartoonizer, WildOptions, WildResult
+from ..models.snapshot import SnapshotError
+
+log = logging.getLogger(__name__)
 
 
 class RequestError(ValueError):
@@ -108,7 +112,11 @@ class Service:
                 raise RequestError(f"unknown model {name!r}; choose one of: {', '.join(self._paths)}")
             path, wild = self._paths[name], self._loaded.get(name)
         if wild is None:  # loaded outside the lock: a slow load never blocks the model list or add_model
-            cz = Cartoonizer.from_pretrained(path, device=self.device, max_side=self.limits.max_side)
+            try:
+                cz = Cartoonizer.from_pretrained(path, device=self.device, max_side=self.limits.max_side)
+            except SnapshotError as exc:  # broken since it was offered: a clear answer, the path only in the log
+                log.warning("model %r could not be loaded: %s", name, exc)
+                raise RequestError(f"model {name!r} cannot be loaded on this server; choose another") from None
             with self._models_lock:  # two first requests at once: both load, the first one stored is kept
                 wild = self._loaded.setdefault(name, WildCartoonizer(cz, yunet=self.yunet))
         return wild

@@ -17,6 +17,8 @@ from pathlib import Path
 from fastapi import FastAPI, File, Form, HTTPException, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
+from ..models import load_generator
+from ..models.snapshot import SnapshotError
 from ..styles import MAX_REFERENCES, AdaptConfig, StyleError
 from ..styles.jobs import StyleConflict, StyleJobs
 from .service import RequestError, Service, decode_upload
@@ -52,6 +54,11 @@ def style_jobs(service: Service, root: str | Path | None = None, config: AdaptCo
                      base=service.paths[service.names[0]], device=service.device)
     if explicit:
         for name, path in jobs.finished_styles().items():
+            try:
+                load_generator(path)  # a broken folder is not offered (it answered 500 when asked for)
+            except SnapshotError as exc:
+                log.warning("style %s is not served: %s", path, exc)
+                continue
             try:
                 service.add_model(name, path)
             except RequestError:
