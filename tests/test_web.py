@@ -144,6 +144,26 @@ def test_gradio_api_refuses_server_paths(client, service):
     assert service.served == served
 
 
+def _gradio_call(client, data: bytes, name: str) -> str:
+    """Upload through the page's route and run its cartoonize event; the event stream's text."""
+    up = client.post("/gradio_api/upload", files={"files": (name, data)})
+    assert up.status_code == 200, up.text
+    path = up.json()[0]
+    r = client.post("/gradio_api/call/cartoonize", json={"data": [
+        {"path": path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}, "tiny", "whole", "keep", "off"]})
+    assert r.status_code == 200, r.text
+    return client.get(f"/gradio_api/call/cartoonize/{r.json()['event_id']}").text
+
+
+def test_the_page_decodes_uploads_with_the_project_decoder(client, service):
+    bomb = png_bytes(Image.new("1", (1200, 1000)))  # 1.2 MP > the 0.5 MP limit, a few kB: refused from its header
+    text = _gradio_call(client, bomb, "big.png")
+    assert "event: error" in text and "image too large: 1200\\u00d71000 = 1.2 MP" in text
+    served = service.served
+    text = _gradio_call(client, png_bytes(random_rgb(40, 32)), "ok.png")
+    assert "event: complete" in text and service.served == served + 1
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

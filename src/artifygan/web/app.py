@@ -96,7 +96,8 @@ def build_page(service: Service, styles: StyleJobs | None = None):
     def run(image, model, mode, background, tta="off"):
         if image is None:
             raise gr.Error("upload a photo first (or take one with the webcam)")
-        try:
+        try:  # the one decoder, as /api/cartoonize: sizes refused from the header, 16-bit and EXIF as the CLI
+            image = decode_upload(Path(image).read_bytes(), service.limits)
             result = service.translate(image, model, mode, background, tta)
         except RequestError as exc:
             raise gr.Error(str(exc)) from None
@@ -112,8 +113,8 @@ def build_page(service: Service, styles: StyleJobs | None = None):
                     "translated and pasted back; *whole* translates the whole picture.")
         with gr.Row():
             with gr.Column():
-                inp = gr.Image(type="pil", sources=["upload", "webcam", "clipboard"], label="Photo",
-                               elem_id="photo", image_mode=None)
+                inp = gr.Image(type="filepath", sources=["upload", "webcam", "clipboard"], label="Photo",
+                               elem_id="photo", image_mode=None)  # a path: Gradio reads the header only
                 model = gr.Dropdown(service.names, value=service.names[0], label="Style (model)", elem_id="model")
                 mode = gr.Radio(["face", "whole"], value="face", label="Mode", elem_id="mode")
                 background = gr.Radio(["cartoon", "keep", "blur"], value="cartoon",
