@@ -121,9 +121,13 @@ def test_style_api_learns_a_style_and_serves_it(style_server, fake_adapt, tiny_s
     assert shot.headers["x-artifygan-step"] == "1"
     assert Image.open(io.BytesIO(shot.content)).getpixel((3, 3)) == (200, 30, 30)
     assert client.get("/api/styles/nope/preview.png").status_code == 404
+    live = style_server[1].get(job["id"])
+    refs_dir = Path(live.cleanup.args[0])  # the pictures' temp folder: removed at exit if the server stops now
+    assert sorted(p.name for p in refs_dir.iterdir()) == ["ref01.png", "ref02.png"]
     fake_adapt.gate.set()
     done = wait_job(client, job["id"])
     assert done["state"] == "done" and done["progress"] == 1.0 and done["model"] == "sketch"
+    assert not refs_dir.exists()
     assert done["error"] is None and done["message"] == "done" and done["style_loss"] == "match"
     assert running["style_loss"] is None  # known once done: what "auto" chose
     # the pictures reached adapt decoded, at their size, and the style started from the first model

@@ -6,7 +6,9 @@ queue on the service's own lock, which an adapt never takes).
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import functools
 import logging
 import os
 import re
@@ -47,6 +49,7 @@ class StyleJob:
     preview: Image.Image | None = field(default=None, repr=False)  # the latest picture of the style so far
     preview_step: int = -1  # the training step it shows (0: zero-shot, before any step)
     style_loss: str | None = None  # the loss it learned with, once done (what "auto" chose)
+    cleanup: Callable[[], None] | None = field(default=None, repr=False)  # removes its pictures' temp folder
 
     @property
     def finished(self) -> bool:
@@ -140,6 +143,8 @@ class StyleJobs:
             job = StyleJob(name, path, len(images))
             self.jobs[job.id] = job
         refs_dir = Path(tempfile.mkdtemp(prefix="refs-"))
+        job.cleanup = functools.partial(shutil.rmtree, refs_dir, ignore_errors=True)
+        atexit.register(job.cleanup)  # a server stopped mid-job (SIGTERM) leaves no user's pictures in /tmp
         try:
             for i, im in enumerate(images):  # numbered from 1 like the pictures in messages
                 im.convert("RGB").save(refs_dir / f"ref{i + 1:02d}.png")
@@ -171,3 +176,5 @@ class StyleJobs:
             job.message, job.state = f"failed: {job.error}", "failed"
         finally:
             shutil.rmtree(refs_dir, ignore_errors=True)
+            if job.cleanup is not None:
+                atexit.unregister(job.cleanup)

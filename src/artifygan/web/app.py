@@ -20,7 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from ..styles import StyleError
+from ..styles import MAX_REFERENCES, StyleError
 from ..styles.jobs import StyleJobs
 from .service import RequestError, Service, decode_upload
 from .styles_api import add_style_routes, style_jobs
@@ -42,6 +42,8 @@ def style_panel(service: Service, jobs: StyleJobs, model):
 
     def learn(files, name, look, strength, colours, backdrop, eyes,
               progress=gr.Progress()):  # noqa: B008  (Gradio's progress injection)
+        if len(files or []) > MAX_REFERENCES:  # counted before any is decoded, as the HTTP route does
+            raise gr.Error(f"{len(files)} pictures: upload at most {MAX_REFERENCES}")
         images = []
         for i, data in enumerate(files or []):
             try:

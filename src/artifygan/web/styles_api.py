@@ -8,9 +8,11 @@ and limits as ``/api/cartoonize``, one picture at a time.
 
 from __future__ import annotations
 
+import atexit
 import io
 import logging
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -49,7 +51,9 @@ def style_jobs(service: Service, root: str | Path | None = None, config: AdaptCo
     restart keeps them); a style whose name a served model has already is skipped with a warning.
     """
     explicit = root or os.environ.get(STYLES_ENV)
-    folder = Path(explicit or Path(tempfile.gettempdir()) / f"artifygan-styles-{os.getpid()}")
+    folder = Path(explicit or tempfile.mkdtemp(prefix="artifygan-styles-"))
+    if not explicit:  # the server's own: its styles last as long as the server, then the folder goes
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
     jobs = StyleJobs(folder, service.add_model, config=config, photos=photos,
                      base=service.paths[service.names[0]], device=service.device)
     if explicit:
