@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from artifygan import Cartoonizer
+from artifygan.imageio import tensor_to_pil
 from artifygan.models import GENERATORS, save_generator
 from artifygan.models.snapshot import SnapshotError
 from artifygan.skin_smoothing import SkinSmoothing, recorded_skin_smoothing, skin_mask, texture_share
@@ -103,6 +104,31 @@ def test_the_inference_path_applies_the_recorded_step(snapshot, tmp_path):
     assert off.smoothing is None and off.skin is None  # --smooth-input off is the bare network
 
 
+def test_the_skin_step_can_erase_strokes_on_textured_faces_only(snapshot, tmp_path):
+    from artifygan.cartoon_losses import clean_strokes
+
+    bil = {"d": 5, "sigma_color": 20, "sigma_space": 3}
+    skin = with_meta(snapshot, tmp_path / "s", preprocess={"bilateral": bil, "skin": SkinSmoothing().to_meta()})
+    both = with_meta(snapshot, tmp_path / "t",
+                     preprocess={"bilateral": bil, "skin": SkinSmoothing(strokes=True).to_meta()})
+    a, b = (Cartoonizer.from_pretrained(p, device="cpu", backend="torch", border=0) for p in (skin, both))
+    assert a.skin_strokes is None and b.skin_strokes is not None
+    wrinkled, smooth = Image.fromarray(face(lines=70)), Image.fromarray(face(lines=0))
+    prep = b.preprocess(wrinkled)
+    assert 0 < prep.skin_weight <= 1 and b.preprocess(smooth).skin_weight == 0
+    raw = b.forward_bytes(prep.tensor[None])[0].float() / 127.5 - 1  # what translate hands postprocess
+    erased = clean_strokes(raw[None], prep.tensor[None], b.skin_strokes)[0]
+    expected = tensor_to_pil((raw + prep.skin_weight * (erased - raw)).clamp(-1, 1))
+    assert np.array_equal(np.asarray(b(wrinkled)), np.asarray(expected))  # the cleanup, by the face's weight
+    assert np.abs(np.asarray(b(wrinkled), np.int16) - np.asarray(a(wrinkled), np.int16)).max() > 0
+    assert np.array_equal(np.asarray(b(smooth)), np.asarray(a(smooth)))  # a smooth face: exactly as before
+    for flag in (True, False):  # --clean-strokes on (everywhere) / off (nowhere) overrides it
+        assert Cartoonizer.from_pretrained(both, device="cpu", clean_strokes=flag).skin_strokes is None
+    with pytest.raises(SnapshotError, match="skin strokes must be true or false"):
+        Cartoonizer.from_pretrained(with_meta(snapshot, tmp_path / "x", preprocess={
+            "bilateral": bil, "skin": {"strokes": "yes"}}), device="cpu")
+
+
 def test_a_malformed_entry_fails_at_load_naming_the_file(snapshot, tmp_path):
     bad = with_meta(snapshot, tmp_path / "bad", preprocess={"skin": {"start": 2}})
     with pytest.raises(SnapshotError, match="config.json.*preprocess.skin"):
@@ -127,7 +153,8 @@ def test_evaluate_records_and_reports_the_skin_step(snapshot, tmp_path):
 
 def test_the_bundled_default_records_the_skin_step():
     cz = Cartoonizer.from_pretrained(device="cpu", backend="torch")
-    assert cz.skin == recorded_skin_smoothing(cz.meta) == SkinSmoothing()
+    assert cz.skin == recorded_skin_smoothing(cz.meta) == SkinSmoothing(strokes=True)
+    assert cz.skin_strokes is not None  # older, textured faces: their strokes erased too (2026-12-07)
 
 
 @pytest.fixture()

@@ -75,6 +75,7 @@ class SkinSmoothing:
     d: int = 9
     sigma_color: float = 80.0
     sigma_space: float = 7.0
+    strokes: bool = False  # also erase the thin dark strokes the network draws there, by the same weight
 
     def __post_init__(self) -> None:
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (self.start, self.full)) \
@@ -86,16 +87,20 @@ class SkinSmoothing:
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise ValueError(f"skin {name} must be an integer in {lo}..{hi}, got {v!r}")
         check_sigmas(self, "skin")
+        if not isinstance(self.strokes, bool):
+            raise ValueError(f"skin strokes must be true or false, got {self.strokes!r}")
 
     def weight(self, texture: float) -> float:
         """How much of the flattened skin replaces the input skin: 0 below ``start``, 1 from ``full``."""
         return float(np.clip((texture - self.start) / (self.full - self.start), 0.0, 1.0))
 
-    def apply_array(self, original: np.ndarray, smoothed: np.ndarray) -> np.ndarray:
+    def apply_array(self, original: np.ndarray, smoothed: np.ndarray, w: float | None = None) -> np.ndarray:
         """``smoothed`` (the bilateral output, uint8 H×W×3) with its skin flattened in proportion to the
-        texture left on it; the skin is found on ``original`` (the picture before any filter)."""
+        texture left on it; the skin is found on ``original`` (the picture before any filter). ``w``: the
+        weight when already measured (:meth:`weight_of`)."""
         mask = skin_mask(original)
-        w = self.weight(texture_share(smoothed, mask, self.threshold))
+        if w is None:
+            w = self.weight(texture_share(smoothed, mask, self.threshold))
         if w == 0.0:
             return smoothed
         flat = np.ascontiguousarray(smoothed)
@@ -105,10 +110,15 @@ class SkinSmoothing:
         out = m * flat.astype(np.float32) + (1 - m) * smoothed.astype(np.float32)
         return out.round().clip(0, 255).astype(np.uint8)
 
-    def apply(self, original: Image.Image, smoothed: Image.Image) -> Image.Image:
+    def weight_of(self, original: Image.Image, smoothed: Image.Image) -> float:
+        """The step's weight for one picture (0: a smooth face, left as the bilateral filter gave it)."""
+        rgb = np.asarray(smoothed.convert("RGB"))
+        return self.weight(texture_share(rgb, skin_mask(np.asarray(original.convert("RGB"))), self.threshold))
+
+    def apply(self, original: Image.Image, smoothed: Image.Image, w: float | None = None) -> Image.Image:
         """The same on PIL pictures of one size."""
         return Image.fromarray(self.apply_array(np.asarray(original.convert("RGB")),
-                                                np.asarray(smoothed.convert("RGB"))))
+                                                np.asarray(smoothed.convert("RGB")), w))
 
     def to_meta(self) -> dict[str, Any]:
         return asdict(self)

@@ -51,6 +51,7 @@ class Prepared:
     net_size: tuple[int, int]  # (W, H) fed to the net before padding
     alpha: Image.Image | None
     grey: bool = False  # a black-and-white photo: the cartoon is given back in grey too
+    skin_weight: float = 0.0  # the skin step's weight (how textured the face): its stroke erasing follows it
 
 
 GREY_TOLERANCE = 8  # grey levels of colour difference a black-and-white photo may carry (JPEG chroma noise)
@@ -153,6 +154,8 @@ class Cartoonizer:
         self.face_finder = LazyFaces()
         self.smoothing = _choose(recorded_smoothing(self.meta), smooth_input, InputSmoothing)
         self.skin = recorded_skin_smoothing(self.meta) if self.smoothing is not None else None
+        strokes_ok = self.skin is not None and self.skin.strokes and self.cleanup is None and clean_strokes is None
+        self.skin_strokes = StrokeCleanup() if strokes_ok else None  # --clean-strokes on/off overrides it
         self.stride = int(getattr(generator, "stride", 4))
         self.batch_size = max(1, batch_size or default_batch_size(self.device))
         self.max_side = max_side
@@ -228,9 +231,11 @@ class Cartoonizer:
         if s != 1.0:
             net = rgb.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BICUBIC)
         grey = self.keep_grey and is_grey(net)
+        skin_w = 0.0
         if self.smoothing is not None:
             smoothed = self.smoothing.apply(net)
-            net = self.skin.apply(net, smoothed) if self.skin is not None else smoothed
+            skin_w = self.skin.weight_of(net, smoothed) if self.skin is not None else 0.0
+            net = self.skin.apply(net, smoothed, skin_w) if self.skin is not None else smoothed
         t = pil_to_tensor(net)
         nh, nw = t.shape[-2:]
         th, tw = max(nh, min_side), max(nw, min_side)
@@ -238,7 +243,7 @@ class Cartoonizer:
         if ph or pw:
             mode = "reflect" if ph < nh and pw < nw else "replicate"
             t = F.pad(t[None], (0, pw, 0, ph), mode=mode)[0]
-        return Prepared(t, (w, h), (nw, nh), alpha, grey)
+        return Prepared(t, (w, h), (nw, nh), alpha, grey, skin_w)
 
     @torch.inference_mode()
     def forward(self, batch: torch.Tensor, tta: str | None = None) -> torch.Tensor:
@@ -309,6 +314,10 @@ class Cartoonizer:
         whole picture); ``paint_background``: False keeps the photo's background (the eyes still change)."""
         nw, nh = prep.net_size
         out = out[:, :nh, :nw]
+        if self.skin_strokes is not None and prep.skin_weight > 0:  # textured (older) faces: strokes erased too
+            x = out.float() / 127.5 - 1 if out.dtype == torch.uint8 else out.float()
+            clean = clean_strokes(x[None], prep.tensor[None, :, :nh, :nw], self.skin_strokes)[0]
+            out = (x + prep.skin_weight * (clean - x)).clamp_(-1, 1)
         if self.photo_colour is not None:  # on the whole picture, so tiles and batches share one skin mask
             x = out.float() / 127.5 - 1 if out.dtype == torch.uint8 else out.float()
             out = apply_photo_colour(x[None], prep.tensor[None, :, :nh, :nw], self.photo_colour)[0]
