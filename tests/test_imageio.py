@@ -42,6 +42,11 @@ def test_modes_become_rgb(tmp_path):
     assert rgb.getpixel((0, 0)) == (255, 255, 255)  # transparent → white for the net
     assert alpha is not None and alpha.getpixel((0, 0)) == 0
 
+    from artifygan.imageio import to_rgb
+
+    rgb, alpha = to_rgb(Image.new("LA", (4, 4), (100, 128)).convert("La"))  # premultiplied: Pillow has no La → RGBA
+    assert rgb.mode == "RGB" and alpha is not None and alpha.getpixel((0, 0)) == 128
+
 
 def test_exif_orientation_applied(tmp_path):
     p = tmp_path / "phone.jpg"

@@ -69,7 +69,7 @@ def to_rgb(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     if img.mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        img = img.convert("RGBA")
+        img = img.convert("LA" if img.mode == "La" else img.mode).convert("RGBA")  # Pillow has no La → RGBA
         alpha = img.getchannel("A")
         background = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, img).convert("RGB")
