@@ -6,7 +6,7 @@ from PIL import Image
 
 from artifygan import Cartoonizer
 from artifygan.cli import main
-from artifygan.inference.cartoonizer import is_grey
+from artifygan.imageio import is_grey
 
 
 @pytest.fixture(scope="module")

@@ -180,6 +180,23 @@ def test_save_pretrained_round_trip_and_never_overwrites(tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "link").is_symlink()
 
 
+def test_save_pretrained_records_the_steps_the_cartoonizer_runs(tmp_path):
+    from artifygan import Cartoonizer
+
+    default = Cartoonizer.from_pretrained(device="cpu")  # the bundled model: smoothing, skin step, validation
+    same = json.loads((default.save_pretrained(tmp_path / "same") / "config.json").read_text())
+    assert same["preprocess"] == default.meta["preprocess"] and "validation" in same
+    bare = Cartoonizer.from_pretrained(device="cpu", smooth_input=False, clean_strokes=True)
+    meta = json.loads((bare.save_pretrained(tmp_path / "bare") / "config.json").read_text())
+    assert "preprocess" not in meta and "validation" not in meta  # scores measured with the other steps
+    assert meta["postprocess"]["clean_strokes"] == {"k": 5, "tau": 0.1, "smooth_r": 2, "smooth_eps": 0.05}
+    again = Cartoonizer.from_pretrained(tmp_path / "bare", device="cpu")
+    assert again.smoothing is None and again.cleanup == bare.cleanup  # reloads as it was saved
+    off = Cartoonizer.from_pretrained(device="cpu", clean_strokes=False)  # the skin step's erasing off too
+    meta = json.loads((off.save_pretrained(tmp_path / "off") / "config.json").read_text())
+    assert meta["preprocess"]["skin"]["strokes"] is False and "validation" not in meta
+
+
 def test_snapshot_files_follow_the_umask_and_home_is_expanded(tmp_path, monkeypatch):
     import os
 

@@ -136,6 +136,28 @@ def load_image(path: str | os.PathLike, with_alpha: bool = False):
     return (d.rgb, d.alpha) if with_alpha else d.rgb
 
 
+GREY_TOLERANCE = 8  # grey levels of colour difference a black-and-white photo may carry (JPEG chroma noise)
+
+
+def is_grey(rgb: Image.Image, tolerance: int = GREY_TOLERANCE) -> bool:
+    """True for a black-and-white picture: 99% of its pixels have channels within ``tolerance`` levels.
+
+    Why: the network was trained on colour photos only and tints a grey one (the default turns it blue);
+    a black-and-white photo is better served by a black-and-white cartoon. Sepia and other toned photos
+    carry colour and stay in colour.
+    """
+    step = max(1, int(np.sqrt(rgb.size[0] * rgb.size[1] / 2**18)))  # a quarter megapixel is enough to tell
+    a = np.asarray(rgb.convert("RGB"))[::step, ::step].astype(np.int16)
+    spread = a.max(axis=2) - a.min(axis=2)
+    return float(np.quantile(spread, 0.99)) <= tolerance
+
+
+def as_grey(img: Image.Image) -> Image.Image:
+    """The cartoon of a black-and-white photo: the output's luminance (PIL's "L"), as RGB again, so that
+    every surface (stills, video frames) greys it the same way."""
+    return img.convert("L").convert("RGB")
+
+
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 
 

@@ -9,6 +9,7 @@ grey, restore alpha).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from ..cartoon_losses import StrokeCleanup, clean_strokes, postprocess_settings
 from ..device import pick_device, to_memory_format
 from ..eyes import EyeStep, recorded_eyes
 from ..face_finder import LazyFaces
-from ..imageio import ImageError, ImageLike, pil_to_tensor, read_input, tensor_to_pil, to_bytes
+from ..imageio import ImageError, ImageLike, as_grey, is_grey, pil_to_tensor, read_input, tensor_to_pil, to_bytes
 from ..input_smoothing import InputSmoothing, recorded_smoothing
 from ..models import load_generator
 from ..models.snapshot import SnapshotError, resolve_snapshot, save_generator
@@ -52,28 +53,6 @@ class Prepared:
     alpha: Image.Image | None
     grey: bool = False  # a black-and-white photo: the cartoon is given back in grey too
     skin_weight: float = 0.0  # the skin step's weight (how textured the face): its stroke erasing follows it
-
-
-GREY_TOLERANCE = 8  # grey levels of colour difference a black-and-white photo may carry (JPEG chroma noise)
-
-
-def is_grey(rgb: Image.Image, tolerance: int = GREY_TOLERANCE) -> bool:
-    """True for a black-and-white picture: 99% of its pixels have channels within ``tolerance`` levels.
-
-    Why: the network was trained on colour photos only and tints a grey one (the default turns it blue);
-    a black-and-white photo is better served by a black-and-white cartoon. Sepia and other toned photos
-    carry colour and stay in colour.
-    """
-    step = max(1, int(np.sqrt(rgb.size[0] * rgb.size[1] / 2**18)))  # a quarter megapixel is enough to tell
-    a = np.asarray(rgb.convert("RGB"))[::step, ::step].astype(np.int16)
-    spread = a.max(axis=2) - a.min(axis=2)
-    return float(np.quantile(spread, 0.99)) <= tolerance
-
-
-def as_grey(img: Image.Image) -> Image.Image:
-    """The cartoon of a black-and-white photo: the output's luminance (PIL's "L"), as RGB again, so that
-    every surface (stills, video frames) greys it the same way."""
-    return img.convert("L").convert("RGB")
 
 
 def _choose(recorded: T | None, flag: bool | None, default: Callable[[], T]) -> T | None:
@@ -214,6 +193,19 @@ class Cartoonizer:
         g = to_memory_format(copy.deepcopy(self.generator).float().cpu(), torch.contiguous_format)
         skip = ("format_version", "generator", "generator_args", "path")
         extra = {k: v for k, v in self.meta.items() if k not in skip}
+        skin_strokes = self.skin is not None and self.skin_strokes is not None
+        if (self.smoothing, self.skin, self.cleanup) != (recorded_smoothing(self.meta), recorded_skin_smoothing(
+                self.meta), postprocess_settings(self.meta)) or skin_strokes != bool(self.skin and self.skin.strokes):
+            # options changed the recorded steps: the copy records the steps this Cartoonizer runs, and not the
+            # scores measured with the others
+            pre = {"bilateral": self.smoothing.to_meta()} if self.smoothing is not None else {}
+            if self.skin is not None:
+                pre["skin"] = {**self.skin.to_meta(), "strokes": skin_strokes}
+            post = {k: v for k, v in (self.meta.get("postprocess") or {}).items() if k != "clean_strokes"}
+            post.update({"clean_strokes": dataclasses.asdict(self.cleanup)} if self.cleanup is not None else {})
+            extra.pop("validation", None)
+            extra.update(preprocess=pre, postprocess=post)
+            extra = {k: v for k, v in extra.items() if v or k not in ("preprocess", "postprocess")}
         return save_generator(g, name, out, extra)
 
     # ---- the three stages ----

@@ -28,9 +28,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..imageio import one_line, show, temp_name
+from ..imageio import as_grey, is_grey, one_line, show, temp_name
 from .animated import animated_webp, pil_frames
-from .cartoonizer import as_grey, is_grey
 from .temporal import Deflicker, FaceTracker
 from .wild import WildCartoonizer
 

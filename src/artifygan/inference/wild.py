@@ -17,8 +17,8 @@ import numpy as np
 from PIL import Image
 
 from ..faces import Face, FaceFraming, PhotoFaceDetector, align_by_eyes, valid_face
-from ..imageio import ImageLike, read_input
-from .cartoonizer import Cartoonizer, as_grey, is_grey
+from ..imageio import ImageLike, as_grey, is_grey, read_input
+from .cartoonizer import Cartoonizer
 from .tta import check_tta
 
 MODES = ("face", "whole")
