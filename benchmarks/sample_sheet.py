@@ -5,8 +5,11 @@
         --photo "Grace Hopper, US Navy (PD)=grace_hopper.jpg" --photo "'camera', L. Varshney (CC0)=camera.png" \\
         --model "bitmoji (match)=runs/fs_nn25c1/bitmoji-5"
 
-The bundled NASA astronaut is always the first row. Other public-domain portraits that ship inside
-packages: `matplotlib/mpl-data/sample_data/grace_hopper.jpg` (the matplotlib wheel) and
+A model may carry Cartoonizer options after ``@`` (``border``, ``clean_strokes``, ``smooth_input``: on/off or
+a number): the default as it was before 2026-12-07 is ``"before=@border=0,clean_strokes=off"`` (an empty
+path is the bundled default). ``--zoom LEFT,TOP,RIGHT,BOTTOM`` adds a row of that part of the last photo,
+enlarged (in its own pixels). The bundled NASA astronaut is always the first row. Other public-domain
+portraits that ship inside packages: `matplotlib/mpl-data/sample_data/grace_hopper.jpg` (the matplotlib wheel) and
 `skimage/data/camera.png` (the scikit-image wheel; CC0). The default model is always the first column.
 """
 
@@ -28,6 +31,16 @@ def labelled(values: list[str]) -> list[tuple[str, str]]:
     return [tuple(v.split("=", 1)) if "=" in v else (Path(v).stem, v) for v in values]  # type: ignore[misc]
 
 
+def model_spec(spec: str | None) -> tuple[str | None, dict]:
+    """``PATH@key=value,...`` → (path or None for the bundled default, Cartoonizer options)."""
+    path, _, opts = (spec or "").partition("@")
+    kw: dict = {}
+    for item in filter(None, opts.split(",")):
+        k, _, v = item.partition("=")
+        kw[k] = {"on": True, "off": False}.get(v, int(v) if v.lstrip("-").isdigit() else v)
+    return path or None, kw
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=Path)
@@ -35,27 +48,36 @@ def main() -> None:
     ap.add_argument("--model", action="append", default=[], metavar="LABEL=SNAPSHOT")
     ap.add_argument("--yunet", help="YuNet .onnx (default: $ARTIFYGAN_YUNET, the cache)")
     ap.add_argument("--cell", type=int, default=256)
+    ap.add_argument("--zoom", help="LEFT,TOP,RIGHT,BOTTOM of the last photo: one more row, enlarged")
     a = ap.parse_args()
     photos = [("NASA astronaut (PD)", str(ASTRONAUT)), *labelled(a.photo)]
     models: list[tuple[str, str | None]] = [("default", None), *labelled(a.model)]
     cell = a.cell
-    sheet = Image.new("RGB", (cell * (1 + len(models)), 18 + cell * len(photos)), "white")
+    rows = len(photos) + bool(a.zoom)
+    sheet = Image.new("RGB", (cell * (1 + len(models)), 18 + cell * rows), "white")
     draw = ImageDraw.Draw(sheet)
     for j, title in enumerate(["photo"] + [name for name, _ in models]):
         draw.text((j * cell + 4, 3), title, fill="black")
-    translators = [WildCartoonizer(Cartoonizer.from_pretrained(path, device="cpu"), WildOptions(), yunet=a.yunet)
-                   for _, path in models]
+    translators = [WildCartoonizer(Cartoonizer.from_pretrained(p, device="cpu", **kw), WildOptions(), yunet=a.yunet)
+                   for p, kw in (model_spec(spec) for _, spec in models)]
     for i, (label, path) in enumerate(photos):
         img = load_image(path).convert("RGB")
         s = cell / max(img.size)
         small = img.resize((round(img.width * s), round(img.height * s)), Image.Resampling.BICUBIC)
         sheet.paste(small, (0, 18 + i * cell))
+        outs = [img]
         for j, wc in enumerate(translators):
             out = wc(img).image
             assert out is not None  # face mode translates the whole photo when it finds no face
-            cartoon = out.convert("RGB").resize(small.size, Image.Resampling.BICUBIC)
-            sheet.paste(cartoon, ((j + 1) * cell, 18 + i * cell))
+            outs.append(out.convert("RGB"))
+            sheet.paste(outs[-1].resize(small.size, Image.Resampling.BICUBIC), ((j + 1) * cell, 18 + i * cell))
         draw.text((4, 18 + (i + 1) * cell - 14), label, fill="yellow")
+    if a.zoom:
+        box = tuple(int(v) for v in a.zoom.split(","))
+        for j, out in enumerate(outs):
+            zoomed = out.crop(box).resize((cell, cell), Image.Resampling.LANCZOS)
+            sheet.paste(zoomed, (j * cell, 18 + len(photos) * cell))
+        draw.text((4, 18 + rows * cell - 14), f"{label}: enlarged", fill="yellow")
     save_image(sheet, a.out)
 
 
