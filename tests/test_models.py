@@ -212,6 +212,13 @@ def test_snapshot_files_follow_the_umask_and_home_is_expanded(tmp_path, monkeypa
     assert {p.name: p.stat().st_mode & 0o777 for p in snap.iterdir()} == {"config.json": 0o644,
                                                                          "model.safetensors": 0o644}
     assert resolve_snapshot("~/s") == snap
+    from artifygan.pretrained import default_model
+
+    monkeypatch.chdir(tmp_path)
+    assert resolve_snapshot("default") == default_model()  # the name of the bundled model (serve -m anime=default)
+    (tmp_path / "default").mkdir()  # a folder of that name is the user's and wins
+    with pytest.raises(SnapshotError, match="default: neither a snapshot folder"):
+        resolve_snapshot("default")
 
 
 def test_one_cache_folder_for_weights_and_onnx(tmp_path, monkeypatch):

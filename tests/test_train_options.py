@@ -346,3 +346,14 @@ def test_a_student_of_the_teachers_ensemble_learns_the_ensembles_output(tiny_dat
         owed[mode] = row["loss_g_teacher"]
     assert owed["off"] == pytest.approx(0.0, abs=1e-7)
     assert owed["x2"] > 1e-4 and owed["x4"] > 1e-4
+
+
+def test_loader_workers_are_at_most_the_cores(monkeypatch):
+    import os
+
+    from artifygan.training.setup import ignore_stop_signals, loader_options
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    kw = loader_options(4, torch.device("cpu"))  # configs/default.yaml asks 4: torch warned on 2 cores
+    assert kw["num_workers"] == 2 and kw["worker_init_fn"] is ignore_stop_signals and not kw["pin_memory"]
+    assert loader_options(0, torch.device("cpu")) == {"num_workers": 0, "pin_memory": False}

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # typed names for a user's type checker; at run time they load on first use (below)
+    from .imageio import ImageError
     from .inference.cartoonizer import Cartoonizer
     from .inference.wild import WildCartoonizer, WildOptions
     from .styles import adapt
@@ -24,6 +25,10 @@ def __getattr__(name: str) -> Any:
         from .inference import wild
 
         return getattr(wild, name)
+    if name == "ImageError":  # what a bad picture raises, from every entry point
+        from .imageio import ImageError
+
+        return ImageError
     if name == "adapt":  # few-shot styles: artifygan.adapt(refs, ...) -> Cartoonizer
         from .styles import adapt
 
@@ -31,4 +36,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["Cartoonizer", "WildCartoonizer", "WildOptions", "__version__", "adapt"]
+__all__ = ["Cartoonizer", "ImageError", "WildCartoonizer", "WildOptions", "__version__", "adapt"]

@@ -54,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
 
     service = Service(parse_models(args.model), Limits(args.max_upload_mb, int(args.max_pixels), args.max_side),
                       device=args.device, yunet=args.yunet)
-    service.model(None)  # fail now, not on the first request, when the model is broken
+    from ..models import load_generator
+    from ..models.snapshot import resolve_snapshot
+
+    for path in service.paths.values():  # every -m model: a broken one fails now, naming its file
+        load_generator(resolve_snapshot(path))
+    service.model(None)  # the first one loaded and ready
     serve(service, args.host, args.port, styles_dir=args.styles_dir)
     return 0

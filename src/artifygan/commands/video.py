@@ -10,7 +10,7 @@ from .common import FRACTION, POSITIVE, add_model_args, add_wild_args, bounded, 
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("video", help="cartoonize a video or GIF (mp4/mov/webm/mkv/gif in; mp4/gif out)",
+    p = sub.add_parser("video", help="cartoonize a video or GIF (mp4/mov/webm/mkv/avi/gif in; mp4/gif out)",
                        description="Translate every frame, keeping timing, size, rotation and audio. The "
                                    "output appears only when complete (written under a temporary name).")
     p.add_argument("input", type=Path, help="video or GIF")

@@ -138,8 +138,9 @@ def load_generator(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Mod
 
 
 def resolve_snapshot(path: str | os.PathLike | None) -> Path:
-    """A snapshot folder, a run folder (its newest snapshot), or None for the bundled default model."""
-    if path is None:
+    """A snapshot folder, a run folder (its newest snapshot), or None for the bundled default model (also the
+    name ``default`` when no such folder exists: ``serve -m anime=default``, ``translate -m default``)."""
+    if path is None or (str(path) == "default" and not Path("default").exists()):
         from ..pretrained import default_model
 
         path = default_model()

@@ -10,7 +10,6 @@ import contextlib
 import copy
 import dataclasses
 import logging
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +39,7 @@ from .rundir import CONFIG_FILE, STATE_FILE, StatsWriter, attach_log_file, next_
 from .setup import (
     StopOnSignal,
     configure_backends,
+    loader_options,
     memory_format,
     peak_memory_gb,
     photo_steps,
@@ -220,10 +220,8 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         n_samples = min(t_cfg.n_samples, len(dataset))
         sample_photos = to_dev(torch.stack([dataset[(0, i)]["photo"] for i in range(n_samples)]))
         stream = EpochStream(len(dataset), info.rank, info.world, seed=t_cfg.seed, start=step * bs * accum)
-        loader_kw: dict = {"num_workers": cfg.data.num_workers, "pin_memory": dev.type == "cuda"}
-        if cfg.data.num_workers > 0:
-            loader_kw |= {"prefetch_factor": 4, "persistent_workers": True, "worker_init_fn": _ignore_stop_signals}
-        batches = iter(DataLoader(dataset, batch_size=bs, sampler=stream, drop_last=True, **loader_kw))
+        batches = iter(DataLoader(dataset, batch_size=bs, sampler=stream, drop_last=True,
+                                  **loader_options(cfg.data.num_workers, dev)))
         if info.is_main:
             log.info("run %s: %d photos, %d cartoons, %d steps/epoch/process, init %d + adversarial %d steps, "
                      "world %d on %s, precision %s, batch %d × accum %d, %s, compile %s, smoothing on %s",
@@ -379,14 +377,6 @@ def teacher_images(batch: int, loss: Any, init_phase: bool = False) -> int:
     """Images of a batch the teacher sees: all in the initialisation; in the adversarial phase's anchor a
     share (a teacher forward per image is what it costs; an L1 mean over a quarter estimates the same)."""
     return batch if init_phase else max(1, min(batch, round(batch * loss.teacher_adv_fraction)))
-
-
-def _ignore_stop_signals(worker_id: int) -> None:
-    """Loader workers leave SIGTERM/SIGINT to the main process: a signal sent to the whole process group
-    (Ctrl-C, `kill -- -PGID`, a batch scheduler) then ends the run cleanly with its state saved, instead
-    of killing a worker and crashing the loop."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _no_sync(model: nn.Module, skip: bool):

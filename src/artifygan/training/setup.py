@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import signal
 import threading
 from typing import Any, TypeVar
@@ -51,6 +52,25 @@ def peak_memory_gb(dev: torch.device) -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
+def loader_options(num_workers: int, dev: torch.device) -> dict[str, Any]:
+    """DataLoader options: at most one worker per core this process may use (torch warns above that, and
+    the workers only slow each other), each ignoring stop signals (below)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = min(num_workers, cores)
+    kw: dict[str, Any] = {"num_workers": workers, "pin_memory": dev.type == "cuda"}
+    if workers > 0:
+        kw |= {"prefetch_factor": 4, "persistent_workers": True, "worker_init_fn": ignore_stop_signals}
+    return kw
+
+
+def ignore_stop_signals(worker_id: int) -> None:
+    """Loader workers leave SIGTERM/SIGINT to the main process: a signal sent to the whole process group
+    (Ctrl-C, `kill -- -PGID`, a batch scheduler) then ends the run cleanly with its state saved, instead
+    of killing a worker and crashing the loop."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def configure_backends(cudnn_benchmark: bool, dev: torch.device) -> None:
