@@ -98,6 +98,8 @@ class SkinSmoothing:
         """``smoothed`` (the bilateral output, uint8 H×W×3) with its skin flattened in proportion to the
         texture left on it; the skin is found on ``original`` (the picture before any filter). ``w``: the
         weight when already measured (:meth:`weight_of`)."""
+        if w == 0.0:  # measured already: a smooth face (most), nothing more to compute
+            return smoothed
         mask = skin_mask(original)
         if w is None:
             w = self.weight(texture_share(smoothed, mask, self.threshold))
