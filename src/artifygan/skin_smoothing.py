@@ -94,33 +94,30 @@ class SkinSmoothing:
         """How much of the flattened skin replaces the input skin: 0 below ``start``, 1 from ``full``."""
         return float(np.clip((texture - self.start) / (self.full - self.start), 0.0, 1.0))
 
-    def apply_array(self, original: np.ndarray, smoothed: np.ndarray, w: float | None = None) -> np.ndarray:
-        """``smoothed`` (the bilateral output, uint8 H×W×3) with its skin flattened in proportion to the
-        texture left on it; the skin is found on ``original`` (the picture before any filter). ``w``: the
-        weight when already measured (:meth:`weight_of`)."""
-        if w == 0.0:  # measured already: a smooth face (most), nothing more to compute
-            return smoothed
+    def flatten(self, original: np.ndarray, smoothed: np.ndarray) -> tuple[np.ndarray, float]:
+        """(``smoothed`` with its skin flattened in proportion to the texture left on it, the weight used:
+        0 for a smooth face, left as it was). ``smoothed``: the bilateral output, uint8 H×W×3; the skin is
+        found on ``original`` (the picture before any filter)."""
         mask = skin_mask(original)
-        if w is None:
-            w = self.weight(texture_share(smoothed, mask, self.threshold))
+        w = self.weight(texture_share(smoothed, mask, self.threshold))
         if w == 0.0:
-            return smoothed
+            return smoothed, w
         flat = np.ascontiguousarray(smoothed)
         for _ in range(self.passes):
             flat = cv2.bilateralFilter(flat, self.d, float(self.sigma_color), float(self.sigma_space))
         m = (w * mask)[..., None]
         out = m * flat.astype(np.float32) + (1 - m) * smoothed.astype(np.float32)
-        return out.round().clip(0, 255).astype(np.uint8)
+        return out.round().clip(0, 255).astype(np.uint8), w
 
-    def weight_of(self, original: Image.Image, smoothed: Image.Image) -> float:
-        """The step's weight for one picture (0: a smooth face, left as the bilateral filter gave it)."""
-        rgb = np.asarray(smoothed.convert("RGB"))
-        return self.weight(texture_share(rgb, skin_mask(np.asarray(original.convert("RGB"))), self.threshold))
+    def apply_array(self, original: np.ndarray, smoothed: np.ndarray) -> np.ndarray:
+        """:meth:`flatten`'s picture alone (the training loader's form)."""
+        return self.flatten(original, smoothed)[0]
 
-    def apply(self, original: Image.Image, smoothed: Image.Image, w: float | None = None) -> Image.Image:
-        """The same on PIL pictures of one size."""
-        return Image.fromarray(self.apply_array(np.asarray(original.convert("RGB")),
-                                                np.asarray(smoothed.convert("RGB")), w))
+    def apply(self, original: Image.Image, smoothed: Image.Image) -> tuple[Image.Image, float]:
+        """:meth:`flatten` on PIL pictures of one size: (picture, weight); the weight also scales the stroke
+        erasing after the network (``strokes``)."""
+        out, w = self.flatten(np.asarray(original.convert("RGB")), np.asarray(smoothed.convert("RGB")))
+        return Image.fromarray(out), w
 
     def to_meta(self) -> dict[str, Any]:
         return asdict(self)

@@ -226,8 +226,7 @@ class Cartoonizer:
         skin_w = 0.0
         if self.smoothing is not None:
             smoothed = self.smoothing.apply(net)
-            skin_w = self.skin.weight_of(net, smoothed) if self.skin is not None else 0.0
-            net = self.skin.apply(net, smoothed, skin_w) if self.skin is not None else smoothed
+            net, skin_w = self.skin.apply(net, smoothed) if self.skin is not None else (smoothed, 0.0)
         t = pil_to_tensor(net)
         nh, nw = t.shape[-2:]
         th, tw = max(nh, min_side), max(nw, min_side)
@@ -306,13 +305,14 @@ class Cartoonizer:
         whole picture); ``paint_background``: False keeps the photo's background (the eyes still change)."""
         nw, nh = prep.net_size
         out = out[:, :nh, :nw]
-        if self.skin_strokes is not None and prep.skin_weight > 0:  # textured (older) faces: strokes erased too
-            x = out.float() / 127.5 - 1 if out.dtype == torch.uint8 else out.float()
-            clean = clean_strokes(x[None], prep.tensor[None, :, :nh, :nw], self.skin_strokes)[0]
-            out = (x + prep.skin_weight * (clean - x)).clamp_(-1, 1)
+        erase = self.skin_strokes if prep.skin_weight > 0 else None
+        if erase is not None or self.photo_colour is not None:  # steps on the float output in [-1, 1]
+            out = out.float() / 127.5 - 1 if out.dtype == torch.uint8 else out.float()
+        if erase is not None:  # textured (older) faces: the strokes drawn on them erased too, by the skin weight
+            clean = clean_strokes(out[None], prep.tensor[None, :, :nh, :nw], erase)[0]
+            out = (out + prep.skin_weight * (clean - out)).clamp_(-1, 1)
         if self.photo_colour is not None:  # on the whole picture, so tiles and batches share one skin mask
-            x = out.float() / 127.5 - 1 if out.dtype == torch.uint8 else out.float()
-            out = apply_photo_colour(x[None], prep.tensor[None, :, :nh, :nw], self.photo_colour)[0]
+            out = apply_photo_colour(out[None], prep.tensor[None, :, :nh, :nw], self.photo_colour)[0]
         img = tensor_to_pil(out)
         if face_steps and self.has_face_steps:
             photo = tensor_to_pil(prep.tensor[:, :nh, :nw])  # the photo at the net's resolution
