@@ -236,6 +236,15 @@ def list_images(roots: Iterable[str | os.PathLike], recursive: bool = True) -> l
     return out
 
 
+def existing_ancestor(path: str | os.PathLike) -> Path:
+    """``path`` or its nearest ancestor that exists: where a write into ``path`` would first touch the disk
+    (the output checks refuse it when that is a file, not a folder)."""
+    probe = Path(path)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
 def temp_name(path: str | os.PathLike, suffix: str = ".tmp") -> Path:
     """A short hidden name beside ``path`` (a 250-character file name leaves no room for a long one)."""
     path = Path(path)

@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ..imageio import existing_ancestor
 from .registry import GENERATORS
 
 CONFIG_NAME = "config.json"
@@ -40,9 +41,7 @@ def check_snapshot_target(out_dir: Path) -> None:
     if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
         raise FileExistsError(f"{out_dir}: is a {'link' if out_dir.is_symlink() else 'file'}, not a snapshot "
                               "folder; choose a new folder")
-    probe = out_dir.parent
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+    probe = existing_ancestor(out_dir.parent)
     if not probe.is_dir():
         raise NotADirectoryError(f"{out_dir}: cannot write: {probe} is a file, not a folder")
     if out_dir.is_dir():
@@ -113,11 +112,11 @@ def load_generator(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Mod
             if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_ARG:
                 raise ValueError(f"generator_args.{k} = {v}: above {MAX_ARG}, the limit of any size argument")
         with torch.device("meta"):  # sizes first, without allocating: "ch": 1000000 must not exhaust memory
-            shapes = GENERATORS.build(meta["generator"], meta.get("generator_args", {}))
+            shapes = GENERATORS.build(meta["generator"], args)
         n_params = sum(p.numel() for p in shapes.parameters())
         if n_params > MAX_PARAMS:
             raise ValueError(f"generator_args ask for {n_params:,} parameters (limit {MAX_PARAMS:,})")
-        model = GENERATORS.build(meta["generator"], meta.get("generator_args", {}))
+        model = GENERATORS.build(meta["generator"], args)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         why = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError quotes itself
         why = why.splitlines()[0] if why else repr(exc)

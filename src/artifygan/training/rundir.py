@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, dump_config
-from ..imageio import atomic_write_bytes
+from ..imageio import atomic_write_bytes, existing_ancestor
 
 CONFIG_FILE = "config.yaml"
 STATE_FILE = "training_state.pt"
@@ -21,9 +21,7 @@ def check_run_target(root: str | Path, name: str) -> None:
     if not name or any(c in name for c in ("/", "\\", "\0")):
         raise ValueError(f"--name {name!r}: a run folder's name, without / or \\ (e.g. my-run); "
                          "--run-root says where it goes")
-    probe = Path(root)
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+    probe = existing_ancestor(root)
     if not probe.is_dir():
         raise ValueError(f"{root}: cannot hold run folders: {probe} is a file, not a folder; choose another --run-root")
 
