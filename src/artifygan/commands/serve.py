@@ -54,11 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     service = Service(parse_models(args.model), Limits(args.max_upload_mb, int(args.max_pixels), args.max_side),
                       device=args.device, yunet=args.yunet)
-    from ..models import load_generator
-    from ..models.snapshot import resolve_snapshot
-
-    for path in service.paths.values():  # every -m model: a broken one fails now, naming its file
-        load_generator(resolve_snapshot(path))
-    service.model(None)  # the first one loaded and ready
+    for name in service.names:  # every -m model loaded once, now: a broken one fails naming its file
+        service.load(name)
     serve(service, args.host, args.port, styles_dir=args.styles_dir)
     return 0

@@ -105,21 +105,29 @@ class Service:
                 raise RequestError(f"a model named {name!r} exists already; choose another name")
             self._paths[name] = path
 
-    def model(self, name: str | None) -> WildCartoonizer:
+    def load(self, name: str | None) -> WildCartoonizer:
+        """The named model (None: the first), loaded on first use and kept; a broken snapshot raises
+        :class:`SnapshotError` naming its file (``serve`` loads every ``-m`` model this way at start-up)."""
         with self._models_lock:
             name = name or next(iter(self._paths))
             if name not in self._paths:
                 raise RequestError(f"unknown model {name!r}; choose one of: {', '.join(self._paths)}")
             path, wild = self._paths[name], self._loaded.get(name)
         if wild is None:  # loaded outside the lock: a slow load never blocks the model list or add_model
-            try:
-                cz = Cartoonizer.from_pretrained(path, device=self.device, max_side=self.limits.max_side)
-            except SnapshotError as exc:  # broken since it was offered: a clear answer, the path only in the log
-                log.warning("model %r could not be loaded: %s", name, exc)
-                raise RequestError(f"model {name!r} cannot be loaded on this server; choose another") from None
+            cz = Cartoonizer.from_pretrained(path, device=self.device, max_side=self.limits.max_side)
             with self._models_lock:  # two first requests at once: both load, the first one stored is kept
                 wild = self._loaded.setdefault(name, WildCartoonizer(cz, yunet=self.yunet))
         return wild
+
+    def model(self, name: str | None) -> WildCartoonizer:
+        """:meth:`load` for a request: a model broken since it was offered is a clear answer, its path only
+        in the log."""
+        name = name or self.names[0]
+        try:
+            return self.load(name)
+        except SnapshotError as exc:
+            log.warning("model %r could not be loaded: %s", name, exc)
+            raise RequestError(f"model {name!r} cannot be loaded on this server; choose another") from None
 
     def translate(self, image: Image.Image, model: str | None = None, mode: str = "face",
                   background: str = "cartoon", tta: str = "off") -> WildResult:
