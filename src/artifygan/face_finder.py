@@ -1,6 +1,7 @@
-"""The photo face detector of the steps that place themselves by faces (a style's plain background, bigger eyes).
+"""The photo face detector of the steps that place themselves by faces (clean face skin; a style's plain
+background, bigger eyes).
 
-Why its own module: those steps are recorded in a style's config and run on every surface, but most models
+Why its own module: those steps are recorded in a snapshot's config and run on every surface, but many models
 have none, so YuNet (and torch, through the file finder) is loaded on first use only, and a missing
 detector turns the steps off with one warning instead of failing a translation.
 """
@@ -35,8 +36,8 @@ class LazyFaces:
 
             return PhotoFaceDetector(self.model)
 
-        self._faces = LazyModel(load, "the style's plain background and eyes are off: no face detector",
-                                loaded=detector)
+        self._faces = LazyModel(load, "the steps placed by faces (clean face skin, a style's plain background "
+                                "and eyes) are off: no face detector", loaded=detector)
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         return self._faces.use(lambda d: d.detect(rgb), [])

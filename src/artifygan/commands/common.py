@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 
 
@@ -26,7 +27,20 @@ FRACTION = bounded(float, 0, 1, high_open=True)  # smoothing strengths: 0 (off) 
 
 
 ON_OFF = {"auto": None, "on": True, "off": False}
-TTA_MODES = ("off", "x2", "x4")  # inference.tta.TTA's names, here without importing torch
+TTA_MODES = ("off", "x2", "x4")
+
+
+def clean_face_choice(value: str) -> bool | float | None:
+    """``--clean-face``: auto | on | off, or the share of line erasing in [0, 1] (``FaceSkin.lines``)."""
+    if value in ON_OFF:
+        return ON_OFF[value]
+    try:
+        lines = float(value)
+    except ValueError:
+        lines = math.nan
+    if not 0.0 <= lines <= 1.0:
+        raise argparse.ArgumentTypeError(f"auto, on, off or a number in [0, 1], got {value!r}")
+    return lines  # inference.tta.TTA's names, here without importing torch
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -45,6 +59,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the generator (GPU users)")
     p.add_argument("--clean-strokes", choices=list(ON_OFF), default="auto",
                    help="erase thin dark strokes the model draws on flat skin (auto: as the snapshot records)")
+    p.add_argument("--clean-face", type=clean_face_choice, default="auto", metavar="{auto,on,off,0..1}",
+                   help="smooth the lines out of each face's skin, placed by the face's landmarks (auto: as the "
+                        "snapshot records; the default model records it; a number: that share of line erasing)")
     p.add_argument("--smooth-input", choices=list(ON_OFF), default="auto",
                    help="bilateral-filter the photo before the model, against strokes drawn from skin texture "
                         "(auto: as the snapshot records)")
@@ -85,6 +102,7 @@ def build_wild(args: argparse.Namespace, resize: int | None = None):
                                      batch_size=args.batch_size, max_side=args.max_side, resize=resize,
                                      compile=args.compile, tile=args.tile,
                                      clean_strokes=ON_OFF[args.clean_strokes], smooth_input=ON_OFF[args.smooth_input],
+                                     clean_face=args.clean_face,
                                      keep_grey=not args.colour_grey_photos, tta=args.tta)
     wild = WildCartoonizer(cz, options, yunet=args.yunet)
     if options.mode == "face":

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import ON_OFF, TTA_MODES
+from .common import ON_OFF, TTA_MODES, clean_face_choice
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +25,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--process-size", type=int, help="models translate at this size (output resized back)")
     p.add_argument("--smooth-input", choices=list(ON_OFF), default="auto",
                    help="the models' input smoothing (auto: as each snapshot records; off: the bare network)")
+    p.add_argument("--clean-face", type=clean_face_choice, default="auto", metavar="{auto,on,off,0..1}",
+                   help="the models' clean face skin step (auto: as each snapshot records)")
     p.add_argument("--tta", nargs="+", choices=TTA_MODES, default=["off"],
                    help="test-time ensemble(s): each model is scored once per mode given (rows NAME+MODE)")
     p.add_argument("--kid-subsets", type=int, default=100)
@@ -51,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         for mode in dict.fromkeys(args.tta):
             label = name if mode == "off" else f"{name}+{mode}"
             cands.append(snapshot_candidate(label, path, args.device, args.backend, args.process_size,
-                                            ON_OFF[args.smooth_input], tta=mode))
+                                            ON_OFF[args.smooth_input], tta=mode, clean_face=args.clean_face,
+                                            yunet=args.yunet))
     if not args.no_baselines:
         cands += baselines(args.device)
     if not cands:

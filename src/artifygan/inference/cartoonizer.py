@@ -27,6 +27,7 @@ from ..cartoon_losses import StrokeCleanup, clean_strokes, postprocess_settings
 from ..device import pick_device, to_memory_format
 from ..eyes import EyeStep, recorded_eyes
 from ..face_finder import LazyFaces
+from ..face_skin import FaceSkinStep, chosen_face_skin, recorded_face_skin
 from ..imageio import ImageError, ImageLike, as_grey, is_grey, pil_to_tensor, read_input, tensor_to_pil, to_bytes
 from ..input_smoothing import InputSmoothing, recorded_smoothing
 from ..models import load_generator
@@ -80,6 +81,9 @@ class Cartoonizer:
     bright dotted line along the bottom edge of every picture (its last 3 rows +20 grey levels on average);
     the line falls in the rows cropped off (6% more pixels at 256²; 0 turns it off).
     ``clean_strokes``: erase thin dark strokes on flat skin (None: as the snapshot's config records).
+    ``clean_face``: smooth the lines out of each face's skin, placed by the photo's face landmarks
+    (``artifygan.face_skin``; None: as the snapshot records; False: off; True: on; a number in [0, 1]:
+    that share of line erasing).
     ``smooth_input``: bilateral-filter the photo at the net's resolution before the generator (None: as
     the snapshot's config records; True: its settings, else the defaults; False: never). A recorded
     ``preprocess.skin`` step (flatter skin on heavily textured faces) follows the filter and goes with it.
@@ -98,7 +102,7 @@ class Cartoonizer:
                  onnx_path: str | os.PathLike | None = None, compile: bool = False, tile: int = 1024,
                  tile_overlap: int = 64, border: int = 16, clean_strokes: bool | None = None,
                  smooth_input: bool | None = None, keep_grey: bool = True,
-                 tta: str = "off", background: bool = True) -> None:
+                 tta: str = "off", background: bool = True, clean_face: bool | float | None = None) -> None:
         given = f"max_side={max_side}, resize={resize}, tile={tile}, tile_overlap={tile_overlap}, border={border}"
         for what, bad in (("max_side", max_side < 0), ("resize", resize is not None and resize < 1),
                           ("tile_overlap", tile_overlap < 0), ("border", border < 0)):
@@ -131,6 +135,8 @@ class Cartoonizer:
         eyes = recorded_eyes(self.meta) if background else None
         self.eyes = EyeStep(eyes) if eyes is not None else None
         self.face_finder = LazyFaces()
+        face_skin = chosen_face_skin(recorded_face_skin(self.meta), clean_face)
+        self.face_skin = FaceSkinStep(face_skin) if face_skin is not None else None
         self.smoothing = _choose(recorded_smoothing(self.meta), smooth_input, InputSmoothing)
         self.skin = recorded_skin_smoothing(self.meta) if self.smoothing is not None else None
         strokes_ok = self.skin is not None and self.skin.strokes and self.cleanup is None and clean_strokes is None
@@ -168,6 +174,7 @@ class Cartoonizer:
             recorded_photo_colour(meta)
             recorded_background(meta)
             recorded_eyes(meta)
+            recorded_face_skin(meta)
             recorded_smoothing(meta)
             recorded_skin_smoothing(meta)
         except ValueError as exc:
@@ -194,15 +201,19 @@ class Cartoonizer:
         skip = ("format_version", "generator", "generator_args", "path")
         extra = {k: v for k, v in self.meta.items() if k not in skip}
         skin_strokes = self.skin is not None and self.skin_strokes is not None
-        if (self.smoothing, self.skin, self.cleanup) != (recorded_smoothing(self.meta), recorded_skin_smoothing(
-                self.meta), postprocess_settings(self.meta)) or skin_strokes != bool(self.skin and self.skin.strokes):
+        face_skin = self.face_skin.settings if self.face_skin is not None else None
+        if (self.smoothing, self.skin, self.cleanup, face_skin) != (
+                recorded_smoothing(self.meta), recorded_skin_smoothing(self.meta), postprocess_settings(self.meta),
+                recorded_face_skin(self.meta)) or skin_strokes != bool(self.skin and self.skin.strokes):
             # options changed the recorded steps: the copy records the steps this Cartoonizer runs, and not the
             # scores measured with the others
             pre = {"bilateral": self.smoothing.to_meta()} if self.smoothing is not None else {}
             if self.skin is not None:
                 pre["skin"] = {**self.skin.to_meta(), "strokes": skin_strokes}
-            post = {k: v for k, v in (self.meta.get("postprocess") or {}).items() if k != "clean_strokes"}
+            post = {k: v for k, v in (self.meta.get("postprocess") or {}).items()
+                    if k not in ("clean_strokes", "face_skin")}
             post.update({"clean_strokes": dataclasses.asdict(self.cleanup)} if self.cleanup is not None else {})
+            post.update({"face_skin": face_skin.to_meta()} if face_skin is not None else {})
             extra.pop("validation", None)
             extra.update(preprocess=pre, postprocess=post)
             extra = {k: v for k, v in extra.items() if v or k not in ("preprocess", "postprocess")}
@@ -328,20 +339,23 @@ class Cartoonizer:
     @property
     def has_face_steps(self) -> bool:
         """Whether a style's steps placed by faces (plain background, bigger eyes: ``finish``) are on."""
-        return self.background is not None or self.eyes is not None
+        return self.background is not None or self.eyes is not None or self.face_skin is not None
 
     def finish(self, img: Image.Image, photo: Image.Image, faces: Sequence[Face] | None = None,
                paint_background: bool = True) -> Image.Image:
-        """A style's steps placed by the photo's faces, on ``img`` (the cartoon of ``photo``, the same size):
-        the plain background, then bigger eyes. ``faces``: the photo's, when the caller has them (face
-        mode, video tracks), else found here (once, only when a step needs them)."""
+        """The steps placed by the photo's faces, on ``img`` (the cartoon of ``photo``, the same size): a
+        style's plain background, the clean face skin, then a style's bigger eyes. ``faces``: the photo's,
+        when the caller has them (face mode, video tracks), else found here (once, only when a step needs
+        them)."""
         background = self.background if paint_background else None
-        if background is None and self.eyes is None:
+        if background is None and self.eyes is None and self.face_skin is None:
             return img
         if faces is None:
             faces = self.face_finder.detect(np.asarray(photo.convert("RGB")))
         if background is not None:
             img = background.apply(img, photo, faces)
+        if self.face_skin is not None:
+            img = self.face_skin.apply(img, photo, faces)
         if self.eyes is not None:
             img = self.eyes.apply(img, faces)
         return img

@@ -66,20 +66,24 @@ def _params(cz) -> int:
 
 def snapshot_candidate(name: str, path: str, device: str = "auto", backend: str = "auto",
                        process_size: int | None = None, smooth_input: bool | None = None,
-                       tta: str = "off") -> Candidate:
-    """``smooth_input``: None = the input smoothing the snapshot records; the report names what ran.
-    ``tta``: the test-time ensemble (``inference.tta``)."""
+                       tta: str = "off", clean_face: bool | float | None = None,
+                       yunet: str | None = None) -> Candidate:
+    """``smooth_input``, ``clean_face``: None = the steps the snapshot records; the report names what ran.
+    ``tta``: the test-time ensemble (``inference.tta``). ``yunet``: the face detector of the steps placed
+    by faces (None: $ARTIFYGAN_YUNET, the cache, the download)."""
     from ..inference.cartoonizer import Cartoonizer
 
     cz = Cartoonizer.from_pretrained(path, device=device, backend=backend, resize=process_size,
-                                     smooth_input=smooth_input, tta=tta)
+                                     smooth_input=smooth_input, tta=tta, clean_face=clean_face)
+    cz.face_finder.model = yunet
     smoothing = {"bilateral": cz.smoothing.to_meta()} if cz.smoothing is not None else None
     if smoothing is not None and cz.skin is not None:
         smoothing["skin"] = cz.skin.to_meta()
     return Candidate(name, cz.translate, {"path": cz.meta.get("path"), "params": _params(cz),
                                           "backend": cz.backend, "generator": cz.meta.get("generator"),
                                           "process_size": process_size, "input_smoothing": smoothing,
-                                          "tta": tta, "keep_grey": cz.keep_grey, "border": cz.border})
+                                          "tta": tta, "keep_grey": cz.keep_grey, "border": cz.border,
+                                          "face_skin": cz.face_skin.settings.to_meta() if cz.face_skin else None})
 
 
 def _face_status(nme: float | None) -> str:

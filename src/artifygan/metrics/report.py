@@ -83,6 +83,10 @@ def markdown_table(report: dict[str, Any]) -> str:
                 for r in report["results"] if (sm := r.get("input_smoothing"))]
     if smoothed:
         lines += ["", "Input smoothing (applied to the photo before the model): " + "; ".join(smoothed) + "."]
+    cleaned = [f"{r['model']}: lines {fs['lines']}" for r in report["results"] if (fs := r.get("face_skin"))]
+    if cleaned:
+        lines += ["", "Clean face skin (after the model, placed by the photo's landmarks; the cheek-stroke boxes "
+                      "lie in the part it smooths): " + "; ".join(cleaned) + "."]
     ref = report.get("reference_faces")
     if ref:
         lines += ["", f"Reference cartoons: YuNet finds a face in {ref['found']}/{ref['n']}; their own cheek "

@@ -1,0 +1,155 @@
+"""Clean face skin (artifygan.face_skin): lines smoothed out of the face's skin, eyes and mouth left alone."""
+
+from __future__ import annotations
+
+import argparse
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from artifygan.commands.common import clean_face_choice
+from artifygan.face_finder import LazyFaces
+from artifygan.face_skin import FaceSkin, clean_face_skin, face_weight, recorded_face_skin
+from artifygan.faces import Face
+from artifygan.inference.cartoonizer import Cartoonizer
+from artifygan.metrics.faceparts import stroke_mask
+from artifygan.models.snapshot import SnapshotError
+
+from .conftest import with_meta
+from .test_background import FakeDetector
+
+SKIN = (225, 180, 150)
+
+
+def face_at(scale: float = 1.0) -> Face:
+    """A face 70 px between the eyes at scale 1 (the step's reference), in a 256² picture."""
+    lms = np.array([[93, 110], [163, 110], [128, 150], [103, 180], [153, 180]], np.float32) * scale
+    return Face((58 * scale, 50 * scale, 198 * scale, 230 * scale), lms, 0.99)
+
+
+def cracked_face(scale: float = 1.0) -> np.ndarray:
+    """Peach skin with dark eyes and mouth, and thin dark lines across both cheeks and the forehead."""
+    n = round(256 * scale)
+    a = np.full((n, n, 3), SKIN, np.uint8)
+    lm = face_at(scale).landmarks
+    assert lm is not None
+    for x, y in lm[:2]:
+        cv2.circle(a, (round(x), round(y)), round(9 * scale), (40, 30, 30), -1)
+    cv2.line(a, tuple(np.round(lm[3]).astype(int)), tuple(np.round(lm[4]).astype(int)), (120, 40, 50),
+             max(1, round(3 * scale)))
+    for x0, y0, x1, y1 in ((70, 140, 100, 165), (186, 140, 156, 165), (100, 75, 150, 70)):  # cheeks, forehead
+        cv2.line(a, (round(x0 * scale), round(y0 * scale)), (round(x1 * scale), round(y1 * scale)),
+                 (150, 110, 95), max(1, round(2 * scale)))
+    return a
+
+
+def line_pixels(a: np.ndarray) -> int:
+    """Thin dark-stroke pixels (the evaluate figure's test, at 256²) where the step cleans fully."""
+    grey = cv2.cvtColor(cv2.resize(a, (256, 256), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+    region = face_weight(grey.shape, face_at().landmarks) > 0.9  # type: ignore[arg-type]
+    return int((stroke_mask(grey) & region).sum())
+
+
+def line_depth(a: np.ndarray) -> float:
+    """How much darker than their 9×9 median the pixels are, summed where the step cleans fully (256²)."""
+    grey = cv2.cvtColor(cv2.resize(a, (256, 256), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+    region = face_weight(grey.shape, face_at().landmarks) > 0.9  # type: ignore[arg-type]
+    return float(np.clip(cv2.medianBlur(grey, 9).astype(int) - grey, 0, None)[region].sum())
+
+
+def test_settings_are_checked_and_round_trip():
+    assert FaceSkin.from_dict(FaceSkin(0.7).to_meta()) == FaceSkin(0.7)
+    for bad in ({"lines": -0.1}, {"lines": 1.5}, {"lines": float("nan")}, {"strength": 1}, "on"):
+        with pytest.raises(ValueError, match="face_skin"):
+            FaceSkin.from_dict(bad)
+    assert recorded_face_skin({}) is None
+    assert recorded_face_skin({"postprocess": {"face_skin": {}}}) == FaceSkin()
+    assert clean_face_choice("auto") is None and clean_face_choice("off") is False
+    assert clean_face_choice("on") is True and clean_face_choice("0.25") == 0.25
+    for bad_choice in ("1.5", "-1", "nan", "strong"):
+        with pytest.raises(argparse.ArgumentTypeError, match="auto, on, off or a number"):
+            clean_face_choice(bad_choice)
+
+
+def test_the_weight_covers_cheeks_and_forehead_and_spares_eyes_nose_and_mouth():
+    w = face_weight((256, 256), face_at().landmarks)  # type: ignore[arg-type]
+    for x, y in ((85, 160), (171, 160), (128, 70)):  # both cheeks, the forehead
+        assert w[y, x] > 0.9
+    for x, y in ((93, 110), (163, 110), (93, 95), (128, 150), (128, 180)):  # eyes, a brow, nose tip, mouth
+        assert w[y, x] < 0.25
+    assert w[5, 5] == 0 and w[255, 128] < 0.01 and w[128, 5] == 0  # outside the face
+
+
+@pytest.mark.parametrize("scale", [1.0, 4.0])  # at the reference size, and a face 4x larger (filtered smaller)
+def test_lines_on_the_skin_go_and_the_rest_stays(scale):
+    a = cracked_face(scale)
+    out = clean_face_skin(a, a, [face_at(scale)], FaceSkin(1.0))
+    before, after = line_pixels(a), line_pixels(out)
+    assert before > 100 and after < 0.1 * before
+    lm = face_at(scale).landmarks
+    assert lm is not None
+    eye = (round(lm[0][1]), round(lm[0][0]))
+    assert np.array_equal(out[eye], a[eye])  # the eye keeps its dark pupil
+    far = np.ones(a.shape[:2], bool)
+    far[round(40 * scale):round(245 * scale), round(45 * scale):round(212 * scale)] = False
+    assert np.array_equal(out[far], a[far])  # outside the face: exactly the input
+    milder = clean_face_skin(a, a, [face_at(scale)], FaceSkin(0.4))
+    assert line_depth(out) < line_depth(milder) < 0.8 * line_depth(a)  # lines 0.4 lifts less than 1.0
+
+
+def test_no_face_tiny_faces_and_non_skin_are_left_alone():
+    a = cracked_face()
+    assert np.array_equal(clean_face_skin(a, a, [], FaceSkin(1.0)), a)
+    tiny = Face((0, 0, 9, 9), np.array([[2, 2], [6, 2], [4, 4], [3, 6], [5, 6]], np.float32), 0.9)
+    assert np.array_equal(clean_face_skin(a, a, [tiny, Face((0, 0, 9, 9), None, 0.9)], FaceSkin(1.0)), a)
+    blue = a.copy()  # the face painted blue in the photo: a pixel unlike the skin at the face's centre is kept
+    photo = np.full_like(a, SKIN)
+    photo[:, :100] = (40, 60, 200)
+    out = clean_face_skin(blue, photo, [face_at()], FaceSkin(1.0))
+    assert line_pixels(out[:, :80]) == line_pixels(a[:, :80])
+
+
+def test_the_default_records_it_and_every_surface_applies_it(tiny_snapshot, tmp_path):
+    from artifygan.inference.wild import WildCartoonizer, WildOptions
+
+    assert Cartoonizer.from_pretrained(None, device="cpu").face_skin is not None  # the bundled default
+    snap = with_meta(tiny_snapshot, tmp_path / "clean", postprocess={"face_skin": {"lines": 1.0}})
+    photo = Image.fromarray(cracked_face())
+    plain = np.asarray(Cartoonizer.from_pretrained(tiny_snapshot, device="cpu", backend="torch")(photo))
+    cz = Cartoonizer.from_pretrained(snap, device="cpu", backend="torch")
+    finder = FakeDetector([face_at()])
+    cz.face_finder = LazyFaces(detector=finder)
+    out = np.asarray(cz(photo))
+    assert finder.calls == 1
+    expected = clean_face_skin(plain, np.asarray(photo), [face_at()], FaceSkin(1.0))
+    assert np.abs(out.astype(int) - expected).max() <= 2  # the photo's faces place it, after the network
+    assert not np.array_equal(out, plain)
+    off = Cartoonizer.from_pretrained(snap, device="cpu", backend="torch", clean_face=False)
+    assert off.face_skin is None and np.abs(np.asarray(off(photo)).astype(int) - plain).max() <= 2
+    assert Cartoonizer.from_pretrained(snap, device="cpu", clean_face=0.3).face_skin.settings == FaceSkin(0.3)
+    assert Cartoonizer.from_pretrained(tiny_snapshot, device="cpu", clean_face=True).face_skin.settings == FaceSkin()
+    face_mode = WildCartoonizer(cz, WildOptions(background="keep"), detector=FakeDetector([face_at()]))
+    before = finder.calls
+    r = face_mode(photo)
+    assert r.mode == "face" and finder.calls == before  # face mode's own faces, not a second detection
+    saved = tmp_path / "saved"
+    off.save_pretrained(saved)  # a copy records the steps it runs
+    assert recorded_face_skin(Cartoonizer.from_pretrained(saved, device="cpu").meta) is None
+    bad = with_meta(tiny_snapshot, tmp_path / "bad", postprocess={"face_skin": {"lines": 2}})
+    with pytest.raises(SnapshotError, match=r"config.json: postprocess.face_skin: .*\[0, 1\]"):
+        Cartoonizer.from_pretrained(bad, device="cpu")
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        Cartoonizer.from_pretrained(tiny_snapshot, device="cpu", clean_face=float("nan"))
+
+
+def test_without_a_face_detector_it_warns_once_and_translates(tiny_snapshot, tmp_path, monkeypatch):
+    snap = with_meta(tiny_snapshot, tmp_path / "clean", postprocess={"face_skin": {}})
+    monkeypatch.setenv("ARTIFYGAN_YUNET", str(tmp_path / "missing.onnx"))
+    cz = Cartoonizer.from_pretrained(snap, device="cpu", backend="torch")
+    plain = Cartoonizer.from_pretrained(tiny_snapshot, device="cpu", backend="torch")
+    photo = Image.fromarray(cracked_face())
+    with pytest.warns(UserWarning, match="clean face skin.*are off: no face detector"):
+        out = cz(photo)
+    assert np.abs(np.asarray(out).astype(int) - np.asarray(plain(photo))).max() <= 2
