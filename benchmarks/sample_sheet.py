@@ -5,11 +5,12 @@
         --photo "Grace Hopper, US Navy (PD)=grace_hopper.jpg" --photo "'camera', L. Varshney (CC0)=camera.png" \\
         --model "bitmoji (match)=runs/fs_nn25c1/bitmoji-5"
 
-A model may carry Cartoonizer options after ``@`` (``border``, ``clean_strokes``, ``smooth_input``: on/off or
-a number): the default as it was before 2026-12-07 is ``"before=@border=0,clean_strokes=off"`` (an empty
-path is the bundled default). ``--zoom LEFT,TOP,RIGHT,BOTTOM`` adds a row of that part of the last photo,
-enlarged (in its own pixels). The bundled NASA astronaut is always the first row. Other public-domain
-portraits that ship inside packages: `matplotlib/mpl-data/sample_data/grace_hopper.jpg` (the matplotlib wheel) and
+A model may carry Cartoonizer options after ``@`` (``border``, ``clean_strokes``, ``smooth_input``,
+``clean_face``: on/off or a number): the default as it was before 2026-12-07 is
+``"before=@border=0,clean_strokes=off,clean_face=off"`` (an empty path is the bundled default).
+``--zoom LEFT,TOP,RIGHT,BOTTOM`` adds a row of that part of the last photo, enlarged (in its own pixels).
+The bundled NASA astronaut is always the first row. Other public-domain portraits that ship inside
+packages: `matplotlib/mpl-data/sample_data/grace_hopper.jpg` (the matplotlib wheel) and
 `skimage/data/camera.png` (the scikit-image wheel; CC0). The default model is always the first column.
 """
 
@@ -31,13 +32,22 @@ def labelled(values: list[str]) -> list[tuple[str, str]]:
     return [tuple(v.split("=", 1)) if "=" in v else (Path(v).stem, v) for v in values]  # type: ignore[misc]
 
 
+def _number(v: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(v)
+        except ValueError:
+            pass
+    return v
+
+
 def model_spec(spec: str | None) -> tuple[str | None, dict]:
     """``PATH@key=value,...`` → (path or None for the bundled default, Cartoonizer options)."""
     path, _, opts = (spec or "").partition("@")
     kw: dict = {}
     for item in filter(None, opts.split(",")):
         k, _, v = item.partition("=")
-        kw[k] = {"on": True, "off": False}.get(v, int(v) if v.lstrip("-").isdigit() else v)
+        kw[k] = {"on": True, "off": False}.get(v, _number(v))
     return path or None, kw
 
 
