@@ -153,3 +153,18 @@ def test_without_a_face_detector_it_warns_once_and_translates(tiny_snapshot, tmp
     with pytest.warns(UserWarning, match="clean face skin.*are off: no face detector"):
         out = cz(photo)
     assert np.abs(np.asarray(out).astype(int) - np.asarray(plain(photo))).max() <= 2
+
+
+def test_the_cli_prints_the_missing_detector_as_one_warning_line(tiny_snapshot, tmp_path, monkeypatch, capsys):
+    from artifygan.cli import main
+
+    snap = with_meta(tiny_snapshot, tmp_path / "clean", postprocess={"face_skin": {}})
+    monkeypatch.setenv("ARTIFYGAN_YUNET", str(tmp_path / "missing.onnx"))
+    Image.fromarray(cracked_face()).save(tmp_path / "me.png")
+    assert main(["translate", str(tmp_path / "me.png"), "-o", str(tmp_path / "out"), "-m", str(snap), "--mode",
+                 "whole", "--device", "cpu", "-q"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    warned = [line for line in err if "no face detector" in line]
+    assert len(warned) == 1 and warned[0].startswith("warning: the steps placed by faces (clean face skin")
+    assert not any("UserWarning" in line or "face_finder.detect" in line for line in err)
+    assert (tmp_path / "out" / "me.png").is_file()

@@ -6,8 +6,12 @@ Heavy imports (torch, models) happen inside the subcommands so ``artifygan --hel
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
 
 from .commands import adapt, bench, demo, evaluate, export, prepare, serve, train, translate, video
 
@@ -26,6 +30,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PACKAGE = Path(__file__).resolve().parent
+
+
+@contextlib.contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """This package's own warnings (a step turned off for want of a detector, ...) print as one line,
+    ``warning: ...``, not as Python's file, line number and source line; others keep their form."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        if issubclass(category, UserWarning) and Path(filename).resolve().is_relative_to(PACKAGE):
+            print(f"warning: {message}", file=sys.stderr if file is None else file)
+            return
+        default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = default
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -40,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.func(args)
+        with one_line_warnings() if not args.verbose else contextlib.nullcontext():
+            return args.func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
