@@ -27,7 +27,7 @@ FRACTION = bounded(float, 0, 1, high_open=True)  # smoothing strengths: 0 (off) 
 
 
 ON_OFF = {"auto": None, "on": True, "off": False}
-TTA_MODES = ("off", "x2", "x4")
+TTA_MODES = ("off", "x2", "x4")  # inference.tta.TTA's names, here without importing torch
 
 
 def clean_face_choice(value: str) -> bool | float | None:
@@ -40,7 +40,7 @@ def clean_face_choice(value: str) -> bool | float | None:
         lines = math.nan
     if not 0.0 <= lines <= 1.0:
         raise argparse.ArgumentTypeError(f"auto, on, off or a number in [0, 1], got {value!r}")
-    return lines  # inference.tta.TTA's names, here without importing torch
+    return lines
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:

@@ -338,7 +338,8 @@ class Cartoonizer:
 
     @property
     def has_face_steps(self) -> bool:
-        """Whether a style's steps placed by faces (plain background, bigger eyes: ``finish``) are on."""
+        """Whether steps placed by faces (clean face skin; a style's plain background, bigger eyes: ``finish``)
+        are on."""
         return self.background is not None or self.eyes is not None or self.face_skin is not None
 
     def finish(self, img: Image.Image, photo: Image.Image, faces: Sequence[Face] | None = None,
