@@ -80,6 +80,9 @@ def test_the_weight_covers_cheeks_and_forehead_and_spares_eyes_nose_and_mouth():
     for x, y in ((93, 110), (163, 110), (93, 95), (128, 150), (128, 180)):  # eyes, a brow, nose tip, mouth
         assert w[y, x] < 0.25
     assert w[5, 5] == 0 and w[255, 128] < 0.01 and w[128, 5] == 0  # outside the face
+    turned = 255 - face_at().landmarks  # type: ignore[operator]  # the same face upside down
+    w = face_weight((256, 256), turned)
+    assert w[255 - 70, 255 - 128] > 0.9 and w[255 - 110, 255 - 93] < 0.25  # its forehead; an eye
 
 
 @pytest.mark.parametrize("scale", [1.0, 4.0])  # at the reference size, and a face 4x larger (filtered smaller)

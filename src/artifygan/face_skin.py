@@ -89,11 +89,10 @@ def face_weight(shape: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
     e1, e2, nose, m1, m2 = np.asarray(landmarks, np.float64)
     across = e2 - e1
     d = float(np.linalg.norm(across))
-    up = np.array([across[1], -across[0]]) / d  # perpendicular to the eyes, towards the forehead
-    if up[1] > 0:
-        up = -up
     angle = float(np.degrees(np.arctan2(across[1], across[0])))
     mouth = (m1 + m2) / 2
+    rise = (e1 + e2) / 2 - mouth  # from the mouth to the eyes: towards the forehead, however the face is turned
+    up = rise / max(float(np.linalg.norm(rise)), 1e-6)
     face = np.zeros(shape, np.uint8)
     centre = (e1 + e2) / 4 + mouth / 2 + UP * d * up
     cv2.ellipse(face, _pt(centre), (round(OVAL[0] * d), round(OVAL[1] * d)), angle, 0, 360, 255, -1)
