@@ -114,6 +114,19 @@ def test_no_face_tiny_faces_and_non_skin_are_left_alone():
     assert line_pixels(out[:, :80]) == line_pixels(a[:, :80])
 
 
+def test_a_face_cut_by_the_picture_edge_takes_its_skin_colour_from_the_face():
+    """The face's centre on the left edge: its crop's centre falls beside the face, on a blue backdrop."""
+    a = np.ascontiguousarray(cracked_face()[:, 128:])
+    photo = np.full_like(a, SKIN)
+    photo[:, 62:] = (40, 60, 200)
+    lms = face_at().landmarks - [128, 0]  # type: ignore[operator]
+    out = clean_face_skin(a, photo, [Face((0, 50, 70, 230), lms, 0.99)], FaceSkin(1.0))
+    region = face_weight(a.shape[:2], lms) > 0.9
+    region[:, 60:] = False
+    before, after = ((stroke_mask(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY)) & region).sum() for x in (a, out))
+    assert before > 50 and after < 0.1 * before
+
+
 def test_the_default_records_it_and_every_surface_applies_it(tiny_snapshot, tmp_path):
     from artifygan.inference.wild import WildCartoonizer, WildOptions
 
