@@ -184,3 +184,68 @@ def test_the_cli_prints_the_missing_detector_as_one_warning_line(tiny_snapshot, 
     assert len(warned) == 1 and warned[0].startswith("warning: the steps placed by faces (clean face skin")
     assert not any("UserWarning" in line or "face_finder.detect" in line for line in err)
     assert (tmp_path / "out" / "me.png").is_file()
+
+
+def test_python_choices_are_checked():
+    from artifygan.face_skin import chosen_face_skin
+
+    recorded = FaceSkin(0.4)
+    assert chosen_face_skin(recorded, np.bool_(True)) == recorded
+    assert chosen_face_skin(recorded, np.bool_(False)) is None
+    assert chosen_face_skin(None, np.float32(0.3)) == FaceSkin(0.3)  # not 0.30000001192092896 in a config
+    assert chosen_face_skin(None, 0) == FaceSkin(0.0)  # 0: the skin still smoothed, no line lifted
+    for bad in ("on", "0.5", [0.5]):
+        with pytest.raises(ValueError, match="clean_face: None"):
+            chosen_face_skin(recorded, bad)  # type: ignore[arg-type]
+
+
+class RecordingDetector(FakeDetector):
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        self.seen = rgb.copy()
+        return super().detect(rgb)
+
+
+def test_faces_are_found_in_the_photo_not_its_smoothed_copy(tiny_snapshot, tmp_path):
+    snap = with_meta(tiny_snapshot, tmp_path / "smoothed", postprocess={"face_skin": {}},
+                     preprocess={"bilateral": {"d": 9, "sigma_color": 80.0, "sigma_space": 9.0}})
+    cz = Cartoonizer.from_pretrained(snap, device="cpu", backend="torch")
+    finder = RecordingDetector([face_at()])
+    cz.face_finder = LazyFaces(detector=finder)
+    photo = cracked_face()
+    cz(Image.fromarray(photo))
+    assert np.array_equal(finder.seen, photo)  # the smoothing would have blurred the lines it was shown
+
+
+def test_face_mode_around_a_kept_background_leaves_untranslated_faces_alone(tiny_snapshot, tmp_path):
+    from artifygan.inference.wild import WildCartoonizer, WildOptions
+
+    photo = np.concatenate([cracked_face(), cracked_face()], axis=1)  # two faces side by side, 512×256
+    first = face_at()
+    assert first.landmarks is not None
+    second = Face((first.box[0] + 256, first.box[1], first.box[2] + 256, first.box[3]),
+                  first.landmarks + np.array([256, 0], np.float32), 0.98)
+    snap = with_meta(tiny_snapshot, tmp_path / "clean", postprocess={"face_skin": {"lines": 1.0}})
+    cz = Cartoonizer.from_pretrained(snap, device="cpu", backend="torch")
+    for background in ("keep", "blur"):
+        wild = WildCartoonizer(cz, WildOptions(background=background, max_faces=1),
+                               detector=FakeDetector([first, second]))
+        out = np.asarray(wild(Image.fromarray(photo)).image)
+        if background == "keep":
+            assert np.array_equal(out[:, 300:], photo[:, 300:])  # the face over the cap: still the photo's pixels
+        blurred = WildCartoonizer(Cartoonizer.from_pretrained(tiny_snapshot, device="cpu", backend="torch"),
+                                  WildOptions(background=background, max_faces=1),
+                                  detector=FakeDetector([first, second]))(Image.fromarray(photo)).image
+        assert np.array_equal(out[:, 300:], np.asarray(blurred)[:, 300:])  # no step there, kept or blurred
+
+
+def test_a_named_detector_file_that_is_missing_is_an_error_in_whole_mode_too(tmp_path, capsys):
+    from artifygan.cli import main
+
+    Image.fromarray(cracked_face()).save(tmp_path / "me.png")
+    code = main(["translate", str(tmp_path / "me.png"), "-o", str(tmp_path / "out"), "--mode", "whole",
+                 "--yunet", str(tmp_path / "nope.onnx"), "--device", "cpu", "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [f"error: {tmp_path / 'nope.onnx'}: YuNet face detector not found (from path option)"]
+    assert not (tmp_path / "out").exists()
+    assert main(["serve", "--yunet", str(tmp_path / "nope.onnx"), "--port", "0"]) == 2  # before the server starts
+    assert capsys.readouterr().err.strip().endswith("YuNet face detector not found (from path option)")

@@ -55,3 +55,37 @@ def test_an_injected_model_is_never_loaded() -> None:
         raise AssertionError("must not load")
 
     assert LazyModel(load, "off", loaded="given").use(str.upper, "") == "GIVEN"
+
+
+def test_a_multi_line_error_is_warned_on_one_line() -> None:
+    def load() -> str:
+        raise ValueError("cannot load YuNet model (OpenCV error:\n  bad file)\n")
+
+    with pytest.warns(UserWarning) as seen:
+        LazyModel(load, "the step is off").use(len, -1)
+    assert str(seen[0].message) == "the step is off (cannot load YuNet model (OpenCV error: bad file))"
+
+
+def test_a_download_that_never_answers_times_out(tmp_path, monkeypatch) -> None:
+    """A server that accepts and then says nothing (a stalled proxy): the download gives up, it does not hang."""
+    import socket
+    import threading
+    import time
+
+    from artifygan import hub
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(server.accept()[0]), daemon=True).start()
+    monkeypatch.setattr(hub, "DOWNLOAD_TIMEOUT_S", 0.5)
+    monkeypatch.setenv("ARTIFYGAN_CACHE", str(tmp_path))
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    t0 = time.perf_counter()
+    with pytest.raises(hub.WeightsNotFoundError, match="timed out"):
+        hub.resolve_file("test file", None, "ARTIFYGAN_TEST_NOPE", f"http://127.0.0.1:{server.getsockname()[1]}/x.onnx")
+    assert time.perf_counter() - t0 < 10
+    assert socket.getdefaulttimeout() is None  # put back
+    server.close()

@@ -10,8 +10,8 @@ replaced by a bilateral-filtered copy, with a share ``lines`` of a greyscale clo
 lifts the lines to their surroundings). Contours, eyes, brows and mouth keep the network's lines.
 
 Measured on issue 13's hold-outs (MODEL_CARD "Clean face skin"), the default with ``lines`` 0.4, which it
-records: selfies: cheek strokes 3.8% → 2.4%, NME 0.101 → 0.092, YuNet faces 86% → 87%, KID +0.31;
-CelebA: strokes 4.9% → 2.4%, NME 0.096 → 0.087, faces 93% → 95%, KID +0.21. The strokes are measured in
+records: selfies: cheek strokes 3.8% → 2.4%, NME 0.101 → 0.092, YuNet faces 86% (level), KID +0.33;
+CelebA: strokes 4.9% → 2.4%, NME 0.096 → 0.088, faces 93% → 96%, KID +0.22. The strokes are measured in
 boxes on the cheeks, inside the part this step smooths.
 The filter sizes are set at a 70-pixel eye distance (the 256² selfies' median is 74) and grow with each
 face, so a face of any size in any picture gets the same cleaning.
@@ -38,7 +38,7 @@ REF_EYE_DIST = 70.0  # pixels: the eye distance at which the sizes below were ch
 CLOSE_K = 7  # the closing's diameter: lines thinner than this are lifted
 BILATERAL = (9, 30.0, 5.0)  # d, sigma_color, sigma_space
 MIN_EYE_DIST = 12.0  # pixels: smaller faces are left alone
-MAX_FACES = 8
+MAX_FACES = 64  # a bound for a crowd's worth of detections; face mode translates at most 16 by default
 MAX_SCALE = 1.5  # faces larger than this many times the reference are filtered at this scale
 # the face, in eye distances d: an oval centred between the eyes and the mouth, moved up by UP towards the
 # forehead; half axes across and along the face
@@ -72,12 +72,15 @@ def recorded_face_skin(meta: dict[str, Any]) -> FaceSkin | None:
 
 def chosen_face_skin(recorded: FaceSkin | None, choice: bool | float | None) -> FaceSkin | None:
     """The step under a user's choice: None = as recorded; False = off; True = the recorded settings, else
-    the defaults; a number = that share of line erasing."""
+    the defaults; a number = that share of line erasing (0 still smooths the skin, lifting no line)."""
     if choice is None:
         return recorded
-    if isinstance(choice, bool):
+    if isinstance(choice, bool | np.bool_):
         return (recorded or FaceSkin()) if choice else None
-    return FaceSkin(lines=float(choice))
+    if not isinstance(choice, int | float | np.integer | np.floating):
+        raise ValueError(f"clean_face: None (as recorded), True, False or a share of line erasing in [0, 1], "
+                         f"got {choice!r}")
+    return FaceSkin(lines=round(float(choice), 6))
 
 
 def _pt(p: np.ndarray) -> tuple[int, int]:

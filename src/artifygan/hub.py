@@ -4,10 +4,13 @@ download cache → download. The one place that decides, so every model file fai
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterable
 from pathlib import Path
 
 import torch
+
+DOWNLOAD_TIMEOUT_S = 30.0  # per connect and per read: a network that accepts and never answers must not hang
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -54,7 +57,12 @@ def resolve_file(what: str, path: str | os.PathLike | None, env_var: str, url: s
     if download:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            torch.hub.download_url_to_file(url, str(cached), progress=False)
+            before = socket.getdefaulttimeout()  # torch's download has no timeout of its own
+            socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+            try:
+                torch.hub.download_url_to_file(url, str(cached), progress=False)
+            finally:
+                socket.setdefaulttimeout(before)
             return cached
         except Exception as exc:  # offline, proxy, HTTP error: all end in the same advice
             reason = f"download failed: {exc}"

@@ -36,7 +36,7 @@ class LazyModel(Generic[T]):
                 try:
                     self.model = self._load()
                 except self._errors as exc:
-                    warnings.warn(f"{self._warning} ({exc})", stacklevel=3)
+                    warnings.warn(f"{self._warning} ({' '.join(str(exc).split())})", stacklevel=3)  # one line
                 self._given_up = self.model is None
             return run(self.model) if self.model is not None else fallback
 

@@ -107,4 +107,8 @@ def build_wild(args: argparse.Namespace, resize: int | None = None):
     wild = WildCartoonizer(cz, options, yunet=args.yunet)
     if options.mode == "face":
         wild.require_detector("use --mode whole")
+    elif args.yunet:  # a file the user named must be there in whole mode too (the face steps use it)
+        from ..hub import given_file
+
+        given_file("YuNet face detector", args.yunet, "ARTIFYGAN_YUNET")
     return wild

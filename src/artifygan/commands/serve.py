@@ -50,7 +50,11 @@ def run(args: argparse.Namespace) -> int:
         from ..web.app import serve
     except ImportError as exc:
         raise ValueError(f"artifygan serve needs the web extra: pip install 'artifygan[web]' ({exc})") from None
+    from ..hub import given_file
     from ..web.service import Limits, Service
+
+    if args.yunet:  # a file the user named must be there: one line now, not a warning at the first request
+        given_file("YuNet face detector", args.yunet, "ARTIFYGAN_YUNET")
 
     service = Service(parse_models(args.model), Limits(args.max_upload_mb, int(args.max_pixels), args.max_side),
                       device=args.device, yunet=args.yunet)

@@ -54,6 +54,7 @@ class Prepared:
     alpha: Image.Image | None
     grey: bool = False  # a black-and-white photo: the cartoon is given back in grey too
     skin_weight: float = 0.0  # the skin step's weight (how textured the face): its stroke erasing follows it
+    photo: Image.Image | None = None  # the photo at the net's size before any smoothing (for the face steps)
 
 
 def _choose(recorded: T | None, flag: bool | None, default: Callable[[], T]) -> T | None:
@@ -234,6 +235,7 @@ class Cartoonizer:
         if s != 1.0:
             net = rgb.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BICUBIC)
         grey = self.keep_grey and is_grey(net)
+        photo = net if self.has_face_steps else None  # faces are found in the photo, not its smoothed copy
         skin_w = 0.0
         if self.smoothing is not None:
             smoothed = self.smoothing.apply(net)
@@ -245,7 +247,7 @@ class Cartoonizer:
         if ph or pw:
             mode = "reflect" if ph < nh and pw < nw else "replicate"
             t = F.pad(t[None], (0, pw, 0, ph), mode=mode)[0]
-        return Prepared(t, (w, h), (nw, nh), alpha, grey, skin_w)
+        return Prepared(t, (w, h), (nw, nh), alpha, grey, skin_w, photo)
 
     @torch.inference_mode()
     def forward(self, batch: torch.Tensor, tta: str | None = None) -> torch.Tensor:
@@ -326,7 +328,7 @@ class Cartoonizer:
             out = apply_photo_colour(out[None], prep.tensor[None, :, :nh, :nw], self.photo_colour)[0]
         img = tensor_to_pil(out)
         if face_steps and self.has_face_steps:
-            photo = tensor_to_pil(prep.tensor[:, :nh, :nw])  # the photo at the net's resolution
+            photo = prep.photo if prep.photo is not None else tensor_to_pil(prep.tensor[:, :nh, :nw])
             img = self.finish(img, photo, None, paint_background)
         if img.size != prep.size:
             img = img.resize(prep.size, Image.Resampling.BICUBIC)

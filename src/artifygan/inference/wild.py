@@ -219,7 +219,10 @@ class WildCartoonizer:
         for crop, m in reversed(list(zip(translated, mats, strict=True))):  # largest pasted last, on top
             paste_face(base, np.asarray(crop, np.float32), mask, m, opt.color_match)
         out = Image.fromarray(np.clip(base + 0.5, 0, 255).astype(np.uint8))
-        out = self.cz.finish(out, rgb_img, faces, paint_background=opt.background == "cartoon")
+        # the steps placed by faces touch cartoon faces only: around a kept or blurred background, a face left
+        # out (too small, over the cap) is still the photo's
+        cartoons = faces if opt.background == "cartoon" else chosen
+        out = self.cz.finish(out, rgb_img, cartoons, paint_background=opt.background == "cartoon")
         if self.cz.background is not None and self.cz.keep_grey and is_grey(rgb_img):  # the faces and base
             out = as_grey(out)  # were greyed; so is the backdrop
         timings["total"] = ms(t0)
