@@ -58,6 +58,16 @@ def _grabcut_backdrops(monkeypatch):
     monkeypatch.setenv("ARTIFYGAN_SEGMENTER", "off")
 
 
+@pytest.fixture(autouse=True)
+def _no_detector_download(monkeypatch, tmp_path_factory):
+    """The steps placed by faces (the default's clean face skin, a style's backdrop and eyes) find YuNet through
+    $ARTIFYGAN_YUNET, the cache or a download: the suite never downloads. Unless the caller set the variable
+    (or a test injects a detector or names a file), it points at a file that is not there, so those steps are
+    off with their one warning, at once, whatever the network does."""
+    if not os.environ.get("ARTIFYGAN_YUNET"):
+        monkeypatch.setenv("ARTIFYGAN_YUNET", str(tmp_path_factory.getbasetemp() / "no-yunet.onnx"))
+
+
 def _segmenter_file() -> Path:
     from artifygan.hub import cache_dir
     from artifygan.segmenter import installed_mediapipe_file
