@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from artifygan import hub
 from artifygan.models import CONTENT_NETWORKS, inception_content
 from artifygan.models import content as content_mod
 from artifygan.models.content import VGG19Features, vgg19_layer_names
@@ -31,7 +32,7 @@ def test_vgg19_without_weights_names_both_options(monkeypatch, tmp_path):
     def no_network(*a, **k):
         raise OSError("network unreachable")
 
-    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    monkeypatch.setattr(hub, "_download", no_network)
     with pytest.raises(WeightsNotFoundError) as exc:
         CONTENT_NETWORKS.build("vgg19")
     msg = str(exc.value)

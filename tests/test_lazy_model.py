@@ -87,5 +87,29 @@ def test_a_download_that_never_answers_times_out(tmp_path, monkeypatch) -> None:
     with pytest.raises(hub.WeightsNotFoundError, match="timed out"):
         hub.resolve_file("test file", None, "ARTIFYGAN_TEST_NOPE", f"http://127.0.0.1:{server.getsockname()[1]}/x.onnx")
     assert time.perf_counter() - t0 < 10
-    assert socket.getdefaulttimeout() is None  # put back
+    assert not list(tmp_path.rglob("*.part")) and not list(tmp_path.rglob("x.onnx"))  # nothing half-written
     server.close()
+
+
+def test_a_download_lands_in_the_cache_whole(tmp_path, monkeypatch) -> None:
+    import functools
+    import http.server
+    import threading
+
+    from artifygan import hub
+
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "w.bin").write_bytes(b"\x00weights" * 1000)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "site"))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("ARTIFYGAN_CACHE", str(tmp_path / "cache"))
+    for var in ("http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    try:
+        got = hub.resolve_file("test file", None, "ARTIFYGAN_TEST_NOPE", f"http://127.0.0.1:{server.server_port}/w.bin")
+    finally:
+        server.shutdown()
+    assert got == tmp_path / "cache" / "weights" / "w.bin" and got.read_bytes() == b"\x00weights" * 1000
+    assert [p.name for p in got.parent.iterdir()] == ["w.bin"]  # no temporary file left

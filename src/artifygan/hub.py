@@ -4,7 +4,8 @@ download cache → download. The one place that decides, so every model file fai
 from __future__ import annotations
 
 import os
-import socket
+import shutil
+import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -41,6 +42,19 @@ def given_file(what: str, path: str | os.PathLike | None, env_var: str) -> Path 
     return None
 
 
+def _download(url: str, dst: Path) -> None:
+    """``url`` into ``dst`` through a temporary name, with a timeout on the connection and on every read
+    (torch's download has none, so a stalled network hung the first translation)."""
+    tmp = dst.with_name(f"{dst.name}.{os.getpid()}.part")
+    try:
+        request = urllib.request.Request(url, headers={"User-Agent": "artifygan"})
+        with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as resp, open(tmp, "wb") as f:
+            shutil.copyfileobj(resp, f)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def resolve_file(what: str, path: str | os.PathLike | None, env_var: str, url: str,
                  candidates: Iterable[Path | None] = (), download: bool = True, hint: str = "") -> Path:
     """Return a local path to the file, downloading it into the cache if allowed."""
@@ -57,12 +71,7 @@ def resolve_file(what: str, path: str | os.PathLike | None, env_var: str, url: s
     if download:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            before = socket.getdefaulttimeout()  # torch's download has no timeout of its own
-            socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
-            try:
-                torch.hub.download_url_to_file(url, str(cached), progress=False)
-            finally:
-                socket.setdefaulttimeout(before)
+            _download(url, cached)
             return cached
         except Exception as exc:  # offline, proxy, HTTP error: all end in the same advice
             reason = f"download failed: {exc}"
