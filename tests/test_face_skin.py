@@ -249,3 +249,26 @@ def test_a_named_detector_file_that_is_missing_is_an_error_in_whole_mode_too(tmp
     assert not (tmp_path / "out").exists()
     assert main(["serve", "--yunet", str(tmp_path / "nope.onnx"), "--port", "0"]) == 2  # before the server starts
     assert capsys.readouterr().err.strip().endswith("YuNet face detector not found (from path option)")
+
+
+def test_a_web_request_or_a_call_may_skip_it(tiny_snapshot, tmp_path):
+    from artifygan.inference.wild import WildOptions
+    from artifygan.web.service import Service
+
+    snap = with_meta(tiny_snapshot, tmp_path / "clean", postprocess={"face_skin": {"lines": 1.0}})
+    service = Service({"clean": snap, "plain": tiny_snapshot}, device="cpu")
+    for name in ("clean", "plain"):
+        service.load(name).cz.face_finder = LazyFaces(detector=FakeDetector([face_at()]))
+    photo = Image.fromarray(cracked_face())
+    on, off = (np.asarray(service.translate(photo, "clean", "whole", clean_face=v).image) for v in (True, False))
+    plain = np.asarray(service.translate(photo, "plain", "whole").image)
+    assert not np.array_equal(on, plain) and np.array_equal(off, plain)  # skipped for that request only
+    assert np.array_equal(np.asarray(service.translate(photo, "clean", "whole").image), on)
+    cz = service.load("clean").cz
+    assert np.array_equal(np.asarray(cz(photo, clean_face=False)), plain)
+    from artifygan.inference.wild import WildCartoonizer
+
+    wild = WildCartoonizer(cz, detector=FakeDetector([face_at()]))
+    face_mode = [np.asarray(wild(photo, options=WildOptions(background="keep", clean_face=v)).image)
+                 for v in (True, False)]
+    assert not np.array_equal(*face_mode)

@@ -74,6 +74,9 @@ def test_api_ensemble_is_per_request(client, service):
     assert np.abs(plain - x2).max() > 0 and np.array_equal(plain, again)  # x2 does not stick to the model
     r = client.post("/api/cartoonize?mode=whole&tta=x3", files={"image": ("a.png", png_bytes(img))})
     assert r.status_code == 400 and "test-time ensemble" in r.json()["detail"]
+    assert np.array_equal(post("&clean_face=false"), plain)  # this model records no clean face skin
+    r = client.post("/api/cartoonize?mode=whole&clean_face=maybe", files={"image": ("a.png", png_bytes(img))})
+    assert r.status_code == 400 and "clean_face" in r.json()["detail"]
 
 
 def test_api_limits_and_bad_requests(client):
@@ -134,7 +137,7 @@ def test_gradio_api_refuses_server_paths(client, service):
     served = service.served
     r = client.post("/gradio_api/call/cartoonize",
                     json={"data": [{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}, "tiny", "whole",
-                                   "keep", "off"]})
+                                   "keep", "off", True]})
     if r.status_code == 200:  # queued: the result stream must be an error, never a translation
         event = r.json()["event_id"]
         text = client.get(f"/gradio_api/call/cartoonize/{event}").text
@@ -150,7 +153,8 @@ def _gradio_call(client, data: bytes, name: str) -> str:
     assert up.status_code == 200, up.text
     path = up.json()[0]
     r = client.post("/gradio_api/call/cartoonize", json={"data": [
-        {"path": path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}, "tiny", "whole", "keep", "off"]})
+        {"path": path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}, "tiny", "whole", "keep", "off",
+        True]})
     assert r.status_code == 200, r.text
     return client.get(f"/gradio_api/call/cartoonize/{r.json()['event_id']}").text
 

@@ -312,10 +312,11 @@ class Cartoonizer:
         return buf
 
     def postprocess(self, out: torch.Tensor, prep: Prepared, face_steps: bool = True,
-                    paint_background: bool = True) -> Image.Image:
+                    paint_background: bool = True, clean_face: bool = True) -> Image.Image:
         """``out``: one image of ``forward`` (float) or ``forward_bytes`` (uint8). ``face_steps``: False
-        leaves a style's steps placed by faces (``finish``) to the caller (face mode does them once, on the
-        whole picture); ``paint_background``: False keeps the photo's background (the eyes still change)."""
+        leaves the steps placed by faces (``finish``) to the caller (face mode does them once, on the
+        whole picture); ``paint_background``: False keeps the photo's background (the eyes still change);
+        ``clean_face``: False skips the clean face skin for this call (a web request's choice)."""
         nw, nh = prep.net_size
         out = out[:, :nh, :nw]
         erase = self.skin_strokes if prep.skin_weight > 0 else None
@@ -329,7 +330,7 @@ class Cartoonizer:
         img = tensor_to_pil(out)
         if face_steps and self.has_face_steps:
             photo = prep.photo if prep.photo is not None else tensor_to_pil(prep.tensor[:, :nh, :nw])
-            img = self.finish(img, photo, None, paint_background)
+            img = self.finish(img, photo, None, paint_background, clean_face)
         if img.size != prep.size:
             img = img.resize(prep.size, Image.Resampling.BICUBIC)
         if prep.grey:
@@ -345,30 +346,31 @@ class Cartoonizer:
         return self.background is not None or self.eyes is not None or self.face_skin is not None
 
     def finish(self, img: Image.Image, photo: Image.Image, faces: Sequence[Face] | None = None,
-               paint_background: bool = True) -> Image.Image:
+               paint_background: bool = True, clean_face: bool = True) -> Image.Image:
         """The steps placed by the photo's faces, on ``img`` (the cartoon of ``photo``, the same size): a
         style's plain background, the clean face skin, then a style's bigger eyes. ``faces``: the photo's,
         when the caller has them (face mode, video tracks), else found here (once, only when a step needs
         them)."""
         background = self.background if paint_background else None
-        if background is None and self.eyes is None and self.face_skin is None:
+        face_skin = self.face_skin if clean_face else None
+        if background is None and self.eyes is None and face_skin is None:
             return img
         if faces is None:
             faces = self.face_finder.detect(np.asarray(photo.convert("RGB")))
         if background is not None:
             img = background.apply(img, photo, faces)
-        if self.face_skin is not None:
-            img = self.face_skin.apply(img, photo, faces)
+        if face_skin is not None:
+            img = face_skin.apply(img, photo, faces)
         if self.eyes is not None:
             img = self.eyes.apply(img, faces)
         return img
 
     # ---- public calls ----
     def translate(self, images: Sequence[ImageLike], tta: str | None = None, face_steps: bool = True,
-                  paint_background: bool = True) -> list[Image.Image]:
+                  paint_background: bool = True, clean_face: bool = True) -> list[Image.Image]:
         """Batched: images of equal prepared size share a forward pass. ``tta``: this call's test-time
         ensemble (None: the Cartoonizer's own), so a shared model serves requests that differ;
-        ``face_steps``, ``paint_background``: see ``postprocess``."""
+        ``face_steps``, ``paint_background``, ``clean_face``: see ``postprocess``."""
         if isinstance(images, str | os.PathLike | Image.Image | np.ndarray):
             raise TypeError("translate takes a list of images; for one image, call the Cartoonizer: cz(image)")
         mode = self._tta(tta)
@@ -381,7 +383,7 @@ class Cartoonizer:
                 # one tile per forward pass: a tile already fills the cores, and memory stays one tile's
                 out = translate_tiled(p.tensor, lambda b: self.forward(b, mode), self.tile, self.tile_overlap,
                                       self.stride, 1)
-                outs[i] = self.postprocess(out, p, face_steps, paint_background)
+                outs[i] = self.postprocess(out, p, face_steps, paint_background, clean_face)
                 continue
             groups.setdefault(tuple(p.tensor.shape), []).append(i)
         for idx in groups.values():
@@ -389,12 +391,12 @@ class Cartoonizer:
                 chunk = idx[k:k + self.batch_size]
                 res = self.forward_bytes(torch.stack([preps[i].tensor for i in chunk]), mode)
                 for i, o in zip(chunk, res, strict=True):
-                    outs[i] = self.postprocess(o, preps[i], face_steps, paint_background)
+                    outs[i] = self.postprocess(o, preps[i], face_steps, paint_background, clean_face)
         return outs  # type: ignore[return-value]
 
     def __call__(self, image: ImageLike, tta: str | None = None, face_steps: bool = True,
-                 paint_background: bool = True) -> Image.Image:
-        return self.translate([image], tta, face_steps, paint_background)[0]
+                 paint_background: bool = True, clean_face: bool = True) -> Image.Image:
+        return self.translate([image], tta, face_steps, paint_background, clean_face)[0]
 
 
 __all__ = ["Cartoonizer", "ImageError", "Prepared", "as_grey", "is_grey"]

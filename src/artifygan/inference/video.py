@@ -190,7 +190,8 @@ class FrameTranslator:
             else:  # a style's steps placed by faces, around tracked ones: a face missed in one frame keeps
                 translated = cz.translate(pics, face_steps=False)  # its cut and its eyes
                 paint = self.wild.options.background != "keep"
-                translated = [cz.finish(o, p, self.tracker.update(cz.face_finder.detect(f)), paint)
+                translated = [cz.finish(o, p, self.tracker.update(cz.face_finder.detect(f)), paint,
+                                        self.wild.options.clean_face)
                               for o, p, f in zip(translated, pics, frames, strict=True)]
             outs = [np.asarray(o.convert("RGB")) for o in translated]
         else:

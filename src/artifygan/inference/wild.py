@@ -41,6 +41,7 @@ class WildOptions:
     color_match: bool = True  # shift the face's colours towards the background's at the seam
     blur_sigma: float = 12.0
     tta: str | None = None  # test-time ensemble of this call (inference.tta); None: the Cartoonizer's own
+    clean_face: bool = True  # False: this call skips the model's clean face skin (artifygan.face_skin)
 
     def __post_init__(self) -> None:
         if self.tta is not None:
@@ -157,7 +158,7 @@ class WildCartoonizer:
         timings: dict[str, float] = {}
         paint = opt.background != "keep"  # keep: the photo's background, also under a style's plain backdrop
         if opt.mode == "whole":
-            out = self.cz(rgb_img, opt.tta, paint_background=paint)
+            out = self.cz(rgb_img, opt.tta, paint_background=paint, clean_face=opt.clean_face)
             timings["translate"] = ms(t0)
             return WildResult(restore_alpha(out, alpha), rgb_img.size, "whole", timings_ms=timings)
 
@@ -186,7 +187,7 @@ class WildCartoonizer:
             note = "no face found" if not faces else "no face large enough"
             if opt.no_face == "skip":
                 return WildResult(None, rgb_img.size, "skipped", records, timings, f"{note}: skipped")
-            out = self.cz(rgb_img, opt.tta, paint_background=paint)
+            out = self.cz(rgb_img, opt.tta, paint_background=paint, clean_face=opt.clean_face)
             timings["translate"] = ms(t0)
             return WildResult(restore_alpha(out, alpha), rgb_img.size, "whole", records, timings,
                               f"{note}: translated the whole image")
@@ -222,7 +223,8 @@ class WildCartoonizer:
         # the steps placed by faces touch cartoon faces only: around a kept or blurred background, a face left
         # out (too small, over the cap) is still the photo's
         cartoons = faces if opt.background == "cartoon" else chosen
-        out = self.cz.finish(out, rgb_img, cartoons, paint_background=opt.background == "cartoon")
+        out = self.cz.finish(out, rgb_img, cartoons, paint_background=opt.background == "cartoon",
+                             clean_face=opt.clean_face)
         if self.cz.background is not None and self.cz.keep_grey and is_grey(rgb_img):  # the faces and base
             out = as_grey(out)  # were greyed; so is the backdrop
         timings["total"] = ms(t0)

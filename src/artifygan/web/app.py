@@ -2,8 +2,8 @@
 
 The page: upload or webcam, model picker, face/whole mode, background, a before/after slider and a
 download. The API, for scripts: ``POST /api/cartoonize`` (multipart ``image``; query ``model``, ``mode``,
-``background``, ``side_by_side``, ``tta``) answers PNG bytes with the face boxes in the ``X-Artifygan-Faces``
-header; ``GET /api/models``, ``GET /api/health``; new styles: ``POST /api/styles`` and
+``background``, ``side_by_side``, ``tta``, ``clean_face``) answers PNG bytes with the face boxes in the
+``X-Artifygan-Faces`` header; ``GET /api/models``, ``GET /api/health``; new styles: ``POST /api/styles`` and
 ``GET /api/styles/{id}`` (see :mod:`.styles_api`). Both go through :class:`Service` (limits, queue).
 """
 
@@ -95,12 +95,12 @@ def style_panel(service: Service, jobs: StyleJobs, model):
 def build_page(service: Service, styles: StyleJobs | None = None):
     import gradio as gr
 
-    def run(image, model, mode, background, tta="off"):
+    def run(image, model, mode, background, tta="off", clean_face=True):
         if image is None:
             raise gr.Error("upload a photo first (or take one with the webcam)")
         try:  # the one decoder, as /api/cartoonize: sizes refused from the header, 16-bit and EXIF as the CLI
             image = decode_upload(Path(image).read_bytes(), service.limits)
-            result = service.translate(image, model, mode, background, tta)
+            result = service.translate(image, model, mode, background, tta, clean_face)
         except RequestError as exc:
             raise gr.Error(str(exc)) from None
         faces = sum(f.translated for f in result.faces)
@@ -123,6 +123,8 @@ def build_page(service: Service, styles: StyleJobs | None = None):
                                       label="Background (face mode)", elem_id="background")
                 tta = gr.Radio([("off", "off"), ("x2: fewer stray lines, twice the time", "x2")], value="off",
                                label="Ensemble", elem_id="tta")
+                clean_face = gr.Checkbox(value=True, label="Clean face skin (smooth the lines across cheeks and "
+                                         "forehead, where the model records it)", elem_id="clean-face")
                 go = gr.Button("Cartoonize", variant="primary", elem_id="run")
             with gr.Column():
                 out = gr.Image(type="pil", label="Cartoon", elem_id="result", buttons=["download"], format="png",
@@ -131,7 +133,7 @@ def build_page(service: Service, styles: StyleJobs | None = None):
                 status = gr.Markdown(elem_id="status")
         with gr.Column(variant="panel"):
             style_panel(service, styles or style_jobs(service), model)
-        go.click(run, [inp, model, mode, background, tta], [out, slider, status], api_name="cartoonize",
+        go.click(run, [inp, model, mode, background, tta, clean_face], [out, slider, status], api_name="cartoonize",
                  concurrency_limit=1)
         # styles learned since the page was served by another visitor: offered on (re)load
         page.load(lambda: gr.Dropdown(choices=service.names), None, model, api_visibility="private")
@@ -166,11 +168,12 @@ def build_app(service: Service, styles: StyleJobs | None = None):
 
     @app.post("/api/cartoonize")
     async def cartoonize(image: UploadFile = UPLOAD, model: str | None = None, mode: str = "face",
-                         background: str = "cartoon", side_by_side: bool = False, tta: str = "off") -> Response:
+                         background: str = "cartoon", side_by_side: bool = False, tta: str = "off",
+                         clean_face: bool = True) -> Response:
         data = await image.read(limit + 1)  # never more than the limit (+1 to notice) in memory
         try:  # decoding and encoding off the event loop: a large upload never stalls the page or job polls
             picture = await run_in_threadpool(decode_upload, data, service.limits)
-            result = await run_in_threadpool(service.translate, picture, model, mode, background, tta)
+            result = await run_in_threadpool(service.translate, picture, model, mode, background, tta, clean_face)
         except RequestError as exc:
             code = 413 if "too large" in str(exc) else 400
             raise HTTPException(code, str(exc)) from None

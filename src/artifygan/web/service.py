@@ -130,12 +130,13 @@ class Service:
             raise RequestError(f"model {name!r} cannot be loaded on this server; choose another") from None
 
     def translate(self, image: Image.Image, model: str | None = None, mode: str = "face",
-                  background: str = "cartoon", tta: str = "off") -> WildResult:
+                  background: str = "cartoon", tta: str = "off", clean_face: bool = True) -> WildResult:
         """One image through the shared inference path; bad options and sizes raise RequestError.
-        ``tta``: the test-time ensemble (``inference.tta``; x2 takes twice the time)."""
+        ``tta``: the test-time ensemble (``inference.tta``; x2 takes twice the time); ``clean_face``: False
+        skips the model's clean face skin (``artifygan.face_skin``) for this request."""
         self.limits.check_size(*image.size)
         try:
-            options = WildOptions(mode=mode, background=background, tta=tta)
+            options = WildOptions(mode=mode, background=background, tta=tta, clean_face=bool(clean_face))
         except ValueError as exc:
             raise RequestError(str(exc)) from None
         with self._lock:
