@@ -73,6 +73,24 @@ def test_settings_are_checked_and_round_trip():
             clean_face_choice(bad_choice)
 
 
+def test_a_textured_face_gets_more_of_its_lines_lifted():
+    a = cracked_face()
+    rng = np.random.default_rng(0)
+    wrinkled = a.copy()  # the photo: fine dark texture over the skin (the input skin step's measure: > 0.10)
+    specks = rng.random(a.shape[:2]) < 0.2
+    wrinkled[specks] = (np.asarray(SKIN) * 0.8).astype(np.uint8)
+    smooth_photo = np.full_like(a, SKIN)
+    depth = {}
+    for name, photo, textured in (("smooth", smooth_photo, True), ("wrinkled", wrinkled, True),
+                                  ("wrinkled, off", wrinkled, False)):
+        depth[name] = line_depth(clean_face_skin(a, photo, [face_at()], FaceSkin(0.0, textured=textured)))
+    assert depth["wrinkled"] < 0.5 * depth["smooth"]  # lines 0 became up to 1 on the textured face
+    assert depth["wrinkled, off"] == pytest.approx(depth["smooth"], rel=0.1)
+    assert FaceSkin.from_dict({"lines": 0.4}) == FaceSkin(0.4, textured=True)
+    with pytest.raises(ValueError, match="textured must be true or false"):
+        FaceSkin.from_dict({"textured": "yes"})
+
+
 def test_the_weight_covers_cheeks_and_forehead_and_spares_eyes_nose_and_mouth():
     w = face_weight((256, 256), face_at().landmarks)  # type: ignore[arg-type]
     for x, y in ((85, 160), (171, 160), (128, 70)):  # both cheeks, the forehead

@@ -9,10 +9,10 @@ forehead, cheeks and chin), on skin, and away from the eyes, brows, nose tip and
 replaced by a bilateral-filtered copy, with a share ``lines`` of a greyscale closing first (which
 lifts the lines to their surroundings). Contours, eyes, brows and mouth keep the network's lines.
 
-Measured on issue 13's hold-outs (MODEL_CARD "Clean face skin"), the default with ``lines`` 0.4, which it
-records: selfies: cheek strokes 3.8% → 2.4%, NME 0.101 → 0.092, YuNet faces 86% (level), KID +0.33;
-CelebA: strokes 4.9% → 2.4%, NME 0.096 → 0.088, faces 93% → 96%, KID +0.22. The strokes are measured in
-boxes on the cheeks, inside the part this step smooths.
+Measured on issue 13's hold-outs (MODEL_CARD "Clean face skin"), the default with ``lines`` 0.4 and textured
+faces given more, as it records: selfies: cheek strokes 3.8% → 2.2%, NME 0.101 → 0.092, YuNet faces 86%
+(level), KID +0.35; CelebA: strokes 4.9% → 2.4%, NME 0.096 → 0.088, faces 93% → 96%, KID +0.22. The strokes
+are measured in boxes on the cheeks, inside the part this step smooths.
 The filter sizes are set at a 70-pixel eye distance (the 256² selfies' median is 74) and grow with each
 face, so a face of any size in any picture gets the same cleaning.
 """
@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from .input_smoothing import entry_settings, recorded_step
-from .skin_smoothing import skin_mask
+from .skin_smoothing import SkinSmoothing, skin_mask, texture_share
 
 if TYPE_CHECKING:
     from .faces import Face
@@ -43,26 +43,33 @@ MAX_SCALE = 1.5  # faces larger than this many times the reference are filtered 
 # the face, in eye distances d: an oval centred between the eyes and the mouth, moved up by UP towards the
 # forehead; half axes across and along the face
 UP, OVAL = 0.2, (0.95, 1.45)
+TEXTURE = SkinSmoothing()  # the input skin step's texture ramp (dark texture share 0.04 → 0.10 of the skin)
 
 
 @dataclass(frozen=True)
 class FaceSkin:
     """``lines``: the share of line erasing (a greyscale closing) in the smoothed skin, 0–1; the skin is
-    bilateral-filtered at every value (0 smooths without lifting lines)."""
+    bilateral-filtered at every value (0 smooths without lifting lines). ``textured``: a face whose photo
+    skin is textured (older, wrinkled: the input skin step's measure) gets more of it, up to all its lines
+    lifted, in proportion to that texture."""
 
     lines: float = 0.4
+    textured: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.lines <= 1.0:
             raise ValueError(f"face_skin lines must be in [0, 1], got {self.lines}")
+        if not isinstance(self.textured, bool):
+            raise ValueError(f"face_skin textured must be true or false, got {self.textured!r}")
 
     def to_meta(self) -> dict[str, Any]:
-        return {"lines": self.lines}
+        return {"lines": self.lines, "textured": self.textured}
 
     @classmethod
     def from_dict(cls, raw: Any) -> FaceSkin:
         """From a snapshot entry; ValueError, starting with the entry's name, on anything else."""
-        return entry_settings(raw, "face_skin", {"lines"}, lambda r: cls(lines=float(r.get("lines", cls.lines))))
+        return entry_settings(raw, "face_skin", {"lines", "textured"}, lambda r: cls(
+            lines=float(r.get("lines", cls.lines)), textured=r.get("textured", cls.textured)))
 
 
 def recorded_face_skin(meta: dict[str, Any]) -> FaceSkin | None:
@@ -165,10 +172,14 @@ def clean_face_skin(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], s
             work_out = cv2.resize(crop_out, size, interpolation=cv2.INTER_AREA)
             work_photo = cv2.resize(crop_photo, size, interpolation=cv2.INTER_AREA)
         lost = [round(v * s) for v in (y0 - box[1], box[3] - y1, x0 - box[0], box[2] - x1)]  # cut by the edges
-        weight = face_weight(work_out.shape[:2], (lm - [x0, y0]) * s) * _skin(work_photo, lost)
+        inside = face_weight(work_out.shape[:2], (lm - [x0, y0]) * s)
+        weight = inside * _skin(work_photo, lost)
         if float(weight.max()) < 0.01:
             continue
-        flat = _smoothed(work_out, settings.lines, f * s)
+        lines = settings.lines
+        if settings.textured and lines < 1:  # an older face: its wrinkles were drawn as lines, lift more of them
+            lines += (1 - lines) * TEXTURE.weight(texture_share(work_photo, weight * (inside > 0.5)))
+        flat = _smoothed(work_out, lines, f * s)
         if s < 1:  # back at the picture's scale, blended there: the pixels left alone stay exact
             flat = cv2.resize(flat, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
             weight = cv2.resize(weight, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
