@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from .imageio import temp_name
+
 DOWNLOAD_TIMEOUT_S = 30.0  # per connect and per read: a network that accepts and never answers must not hang
 
 
@@ -45,7 +47,7 @@ def given_file(what: str, path: str | os.PathLike | None, env_var: str) -> Path 
 def _download(url: str, dst: Path) -> None:
     """``url`` into ``dst`` through a temporary name, with a timeout on the connection and on every read
     (torch's download has none, so a stalled network hung the first translation)."""
-    tmp = dst.with_name(f"{dst.name}.{os.getpid()}.part")
+    tmp = temp_name(dst, ".part")
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "artifygan"})
         with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as resp, open(tmp, "wb") as f:

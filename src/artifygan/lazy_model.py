@@ -12,6 +12,8 @@ import warnings
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from .imageio import one_line
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -36,7 +38,7 @@ class LazyModel(Generic[T]):
                 try:
                     self.model = self._load()
                 except self._errors as exc:
-                    warnings.warn(f"{self._warning} ({' '.join(str(exc).split())})", stacklevel=3)  # one line
+                    warnings.warn(f"{self._warning} ({one_line(exc)})", stacklevel=3)
                 self._given_up = self.model is None
             return run(self.model) if self.model is not None else fallback
 
