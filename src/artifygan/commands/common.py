@@ -91,6 +91,16 @@ def add_wild_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--yunet", help="YuNet face detector .onnx (default: $ARTIFYGAN_YUNET, cache, download)")
 
 
+def check_yunet_file(path: str | None) -> None:
+    """A ``--yunet`` file the user named must be there, in any mode: one line up front (only an unnamed,
+    missing detector turns the steps placed by faces off, with a warning)."""
+    if path:
+        from ..faces import YUNET_ENV
+        from ..hub import given_file
+
+        given_file("YuNet face detector", path, YUNET_ENV)
+
+
 def build_wild(args: argparse.Namespace, resize: int | None = None):
     """The Cartoonizer + WildCartoonizer the flags describe; loads the face detector now in face mode."""
     from ..inference.cartoonizer import Cartoonizer
@@ -107,8 +117,6 @@ def build_wild(args: argparse.Namespace, resize: int | None = None):
     wild = WildCartoonizer(cz, options, yunet=args.yunet)
     if options.mode == "face":
         wild.require_detector("use --mode whole")
-    elif args.yunet:  # a file the user named must be there in whole mode too (the face steps use it)
-        from ..hub import given_file
-
-        given_file("YuNet face detector", args.yunet, "ARTIFYGAN_YUNET")
+    else:  # whole mode: the face steps use it
+        check_yunet_file(args.yunet)
     return wild

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import NON_NEGATIVE, bounded
+from .common import NON_NEGATIVE, bounded, check_yunet_file
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -50,11 +50,9 @@ def run(args: argparse.Namespace) -> int:
         from ..web.app import serve
     except ImportError as exc:
         raise ValueError(f"artifygan serve needs the web extra: pip install 'artifygan[web]' ({exc})") from None
-    from ..hub import given_file
     from ..web.service import Limits, Service
 
-    if args.yunet:  # a file the user named must be there: one line now, not a warning at the first request
-        given_file("YuNet face detector", args.yunet, "ARTIFYGAN_YUNET")
+    check_yunet_file(args.yunet)  # one line now, not a warning at the first request
 
     service = Service(parse_models(args.model), Limits(args.max_upload_mb, int(args.max_pixels), args.max_side),
                       device=args.device, yunet=args.yunet)
