@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .input_smoothing import entry_settings, recorded_step
+from .input_smoothing import chosen_step, entry_settings, recorded_step
 from .skin_smoothing import SkinSmoothing, skin_mask, texture_share
 
 if TYPE_CHECKING:
@@ -80,10 +80,8 @@ def recorded_face_skin(meta: dict[str, Any]) -> FaceSkin | None:
 def chosen_face_skin(recorded: FaceSkin | None, choice: bool | float | None) -> FaceSkin | None:
     """The step under a user's choice: None = as recorded; False = off; True = the recorded settings, else
     the defaults; a number = that share of line erasing (0 still smooths the skin, lifting no line)."""
-    if choice is None:
-        return recorded
-    if isinstance(choice, bool | np.bool_):
-        return (recorded or FaceSkin()) if choice else None
+    if choice is None or isinstance(choice, bool | np.bool_):
+        return chosen_step(recorded, None if choice is None else bool(choice), FaceSkin)
     if not isinstance(choice, int | float | np.integer | np.floating):
         raise ValueError(f"clean_face: None (as recorded), True, False or a share of line erasing in [0, 1], "
                          f"got {choice!r}")

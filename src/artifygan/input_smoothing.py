@@ -49,6 +49,14 @@ def recorded_step(meta: dict[str, Any] | None, key: str, parse: Callable[[Any], 
         raise ValueError(f"{section}.{exc}") from None
 
 
+def chosen_step(recorded: T | None, flag: bool | None, default: Callable[[], T]) -> T | None:
+    """A recorded pre/postprocess step under a user's auto/on/off: None = as the snapshot records;
+    True = its settings, else the defaults; False = not at all."""
+    if flag is None:
+        return recorded
+    return (recorded or default()) if flag else None
+
+
 def entry_settings(raw: Any, name: str, keys: set[str], build: Callable[[dict[str, Any]], T]) -> T:
     """A recorded step's settings from its snapshot entry: a mapping with keys among ``keys``, made by
     ``build``; a ValueError starting with ``name`` otherwise (``recorded_step`` prefixes the section)."""

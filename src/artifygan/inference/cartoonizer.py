@@ -11,10 +11,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from ..eyes import EyeStep, recorded_eyes
 from ..face_finder import LazyFaces
 from ..face_skin import FaceSkinStep, chosen_face_skin, recorded_face_skin
 from ..imageio import ImageError, ImageLike, as_grey, is_grey, pil_to_tensor, read_input, tensor_to_pil, to_bytes
-from ..input_smoothing import InputSmoothing, recorded_smoothing
+from ..input_smoothing import InputSmoothing, chosen_step, recorded_smoothing
 from ..models import load_generator
 from ..models.snapshot import SnapshotError, resolve_snapshot, save_generator
 from ..photo_colour import apply_photo_colour, recorded_photo_colour
@@ -40,8 +40,6 @@ from .tta import check_tta, ensemble
 
 if TYPE_CHECKING:
     from ..faces import Face
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -55,14 +53,6 @@ class Prepared:
     grey: bool = False  # a black-and-white photo: the cartoon is given back in grey too
     skin_weight: float = 0.0  # the skin step's weight (how textured the face): its stroke erasing follows it
     photo: Image.Image | None = None  # the photo at the net's size before any smoothing (for the face steps)
-
-
-def _choose(recorded: T | None, flag: bool | None, default: Callable[[], T]) -> T | None:
-    """A recorded pre/postprocess step under a user's auto/on/off: None = as the snapshot records;
-    True = its settings, else the defaults; False = not at all."""
-    if flag is None:
-        return recorded
-    return (recorded or default()) if flag else None
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -128,7 +118,7 @@ class Cartoonizer:
             self.generator = self.generator.to(torch.bfloat16)
         self.net = torch.compile(self.generator, dynamic=False) if compile else self.generator
         self.meta = meta or {}
-        self.cleanup = _choose(postprocess_settings(self.meta), clean_strokes, StrokeCleanup)
+        self.cleanup = chosen_step(postprocess_settings(self.meta), clean_strokes, StrokeCleanup)
         self.photo_colour = recorded_photo_colour(self.meta)  # few-shot styles: the photo's colours
         plain = recorded_background(self.meta) if background else None
         self.person_finder = LazySegmenter()
@@ -138,7 +128,7 @@ class Cartoonizer:
         self.face_finder = LazyFaces()
         face_skin = chosen_face_skin(recorded_face_skin(self.meta), clean_face)
         self.face_skin = FaceSkinStep(face_skin) if face_skin is not None else None
-        self.smoothing = _choose(recorded_smoothing(self.meta), smooth_input, InputSmoothing)
+        self.smoothing = chosen_step(recorded_smoothing(self.meta), smooth_input, InputSmoothing)
         self.skin = recorded_skin_smoothing(self.meta) if self.smoothing is not None else None
         strokes_ok = self.skin is not None and self.skin.strokes and self.cleanup is None and clean_strokes is None
         self.skin_strokes = StrokeCleanup() if strokes_ok else None  # --clean-strokes on/off overrides it
