@@ -10,6 +10,7 @@ the cheek stroke share (skin artifacts) where that metric is installed, and adap
 
     python benchmarks/bench_fewshot.py [--styles bitmoji ukiyoe] [--refs 1 5 10] [--minutes M] [--out DIR]
         [--seeds 0 1]
+        [--styles synthetic-pencil synthetic-paint]   # two styles made here by OpenCV filters (see SYNTHETIC)
         [--zero-shot]   # also the zero-shot preview (colours only, no training) as a row
 """
 
@@ -137,9 +138,36 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# styles made here with OpenCV filters, for what the shared styles lack: a black-and-white one (pencil)
+# and one the default model already nearly draws (paint). Made from 150 selfies (sorted names 3000–3149)
+# that neither the scored nor the training selfies include, so a perfect adapt would score ~0.
+SYNTHETIC = ("synthetic-pencil", "synthetic-paint")
+
+
+def synthetic_style(name: str, folder: Path) -> Path:
+    """Writes ``name``'s 150 pictures under ``folder`` once; returns the style's folder."""
+    import cv2
+
+    from artifygan.imageio import list_images
+
+    dst = folder / name
+    if dst.is_dir() and len(list(dst.iterdir())) == 150:
+        return dst
+    dst.mkdir(parents=True, exist_ok=True)
+    for i, src in enumerate(list_images([SELFIES])[3000:3150]):
+        bgr = cv2.imread(str(src))
+        if name == "synthetic-pencil":
+            out = cv2.pencilSketch(bgr, sigma_s=60, sigma_r=0.07, shade_factor=0.05)[0]
+        else:
+            out = cv2.stylization(bgr, sigma_s=60, sigma_r=0.45)
+        cv2.imwrite(str(dst / f"{i:04d}.jpg"), out, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return dst
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--styles", nargs="+", default=["bitmoji", "ukiyoe"])
+    ap.add_argument("--styles", nargs="+", default=["bitmoji", "ukiyoe"],
+                    help=f"folders of {STYLES}, or {' / '.join(SYNTHETIC)} (made by OpenCV filters, under --out)")
     ap.add_argument("--refs", nargs="+", type=int, default=[1, 5, 10])
     ap.add_argument("--minutes", type=float, help="adapt time limit (default: adapt's default)")
     ap.add_argument("--n", type=int, default=100, help="scored selfies")
@@ -190,7 +218,8 @@ def main() -> int:
     rows: list[dict] = []
 
     for style in a.styles:
-        files = list_images([STYLES / style])
+        folder = synthetic_style(style, a.out / "styles") if style in SYNTHETIC else STYLES / style
+        files = list_images([folder])
         if not a.no_baselines:
             ref_feats = scorer.style_features(files[5:], a.size)
             default = Cartoonizer.from_pretrained(None, device="cpu")

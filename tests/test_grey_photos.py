@@ -71,3 +71,56 @@ def test_alpha_survives_and_the_cli_writes_grey(snapshot, tmp_path):
                      "--device", "cpu", *flags]) == 0
         written = Image.open(next(dst.iterdir()))
         assert (spread(written) == 0) is grey
+
+
+def test_black_and_white_references_make_a_grey_style_that_keeps_no_photo_colours():
+    from artifygan.photo_colour import references_grey
+    from artifygan.styles import AdaptConfig
+    from artifygan.styles.postprocess import style_grey, style_postprocess
+
+    bw = [grey_photo(noise=1.5, seed=s) for s in range(3)]  # pencil sketches, saved as JPEG
+    colour = np.asarray(grey_photo()).copy()
+    colour[:, :8] = (200, 40, 40)
+    coloured = [Image.fromarray(colour)] * 2
+    assert references_grey(bw + coloured) == 0.6 and references_grey(coloured) == 0.0
+    measured: dict = {}
+    assert style_grey(AdaptConfig(), bw + coloured, measured) and measured == {"grey_share": 0.6}
+    assert not style_grey(AdaptConfig(), bw[:2] + coloured)  # half is not most
+    assert style_grey(AdaptConfig(grey="on"), coloured) and not style_grey(AdaptConfig(grey="off"), bw)
+    keep = dict(background="keep", eyes="off")
+    assert style_postprocess(AdaptConfig(**keep), bw) == {"postprocess": {"grey": True}}  # no photo_colour
+    assert style_postprocess(AdaptConfig(**keep), coloured) == {
+        "postprocess": {"photo_colour": {"gain": 1.25, "skin": True}}}
+    with pytest.raises(ValueError, match="grey: must be one of auto, on, off"):
+        AdaptConfig(grey="maybe")
+
+
+def test_a_grey_style_greys_colour_photos_on_every_surface_and_a_bad_entry_names_the_file(snapshot, tmp_path):
+    from artifygan.inference.video import FrameTranslator
+    from artifygan.inference.wild import WildCartoonizer, WildOptions
+    from artifygan.models.snapshot import SnapshotError
+
+    from .conftest import with_meta
+
+    styled = with_meta(snapshot, tmp_path / "pencil", postprocess={"grey": True})
+    colour = np.random.default_rng(5).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    plain = Cartoonizer.from_pretrained(snapshot, device="cpu", backend="torch")(Image.fromarray(colour))
+    assert spread(plain) > 10
+    for keep_grey in (True, False):  # the user's choice for grey photos does not undo the style's own
+        cz = Cartoonizer.from_pretrained(styled, device="cpu", backend="torch", keep_grey=keep_grey)
+        assert cz.grey_style
+        out = cz(Image.fromarray(colour))
+        assert spread(out) == 0  # grey, and the plain model's luminance
+        assert np.abs(np.asarray(out, np.int16)[..., 0] - np.asarray(plain.convert("L"), np.int16)).max() == 0
+    whole = WildCartoonizer(cz, WildOptions(mode="whole"))
+    assert spread(whole(Image.fromarray(colour)).image) == 0
+    frames = FrameTranslator(whole)([colour, colour])
+    assert max(spread(Image.fromarray(f)) for f in frames) == 0
+    src = tmp_path / "colour.png"
+    Image.fromarray(colour).save(src)
+    assert main(["translate", str(src), "-o", str(tmp_path / "out"), "-m", str(styled), "--mode", "whole",
+                 "--device", "cpu"]) == 0
+    assert spread(Image.open(tmp_path / "out" / "colour.png")) == 0
+    bad = with_meta(snapshot, tmp_path / "bad", postprocess={"grey": "yes"})
+    with pytest.raises(SnapshotError, match=r"config.json: postprocess.grey must be true or false"):
+        Cartoonizer.from_pretrained(bad, device="cpu")

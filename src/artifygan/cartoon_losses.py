@@ -184,9 +184,9 @@ def stroke_loss(fake: torch.Tensor, photo: torch.Tensor, k: int = 5, tau: float 
 def postprocess_settings(meta: dict) -> StrokeCleanup | None:
     """The snapshot's ``postprocess`` entry: ``{"clean_strokes": {k, tau, smooth_r, smooth_eps}}`` or none."""
     post = meta.get("postprocess") or {}
-    # photo_colour: artifygan.photo_colour; background: artifygan.background; eyes: artifygan.eyes;
+    # photo_colour, grey: artifygan.photo_colour; background: artifygan.background; eyes: artifygan.eyes;
     # face_skin: artifygan.face_skin
-    unknown = set(post) - {"clean_strokes", "photo_colour", "background", "eyes", "face_skin"}
+    unknown = set(post) - {"clean_strokes", "photo_colour", "grey", "background", "eyes", "face_skin"}
     if unknown:
         raise ValueError(f"unknown postprocess step(s) {sorted(unknown)} in the snapshot's config.json")
     if "clean_strokes" not in post:

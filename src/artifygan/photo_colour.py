@@ -8,18 +8,22 @@ shading), takes the colour (YCbCr chroma) from the photo, scaled by ``gain``, an
 colour on the skin (the style's skin tone), found as the input skin step finds it
 (``skin_smoothing.skin_mask``). Measured on the few-shot benchmark (docs/fewshot-experiments.md), it
 lowers KID against the styles' held-out pictures for both styles. A snapshot records it as
-``postprocess.photo_colour``; ``artifygan adapt`` writes it (``--photo-colour``).
+``postprocess.photo_colour``; ``artifygan adapt`` writes it (``--photo-colour``). A style drawn in black
+and white records ``postprocess.grey`` instead: its outputs are grey, as the photo's colours would be wrong.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .cartoon_losses import LUMA as _LUMA
+from .imageio import is_grey
 from .input_smoothing import entry_settings, recorded_step
 from .skin_smoothing import skin_mask
 
@@ -87,4 +91,19 @@ def apply_photo_colour(out: torch.Tensor, photo: torch.Tensor, settings: PhotoCo
     return _join(y_out, chroma).clamp_(-1, 1)
 
 
-__all__ = ["PhotoColour", "apply_photo_colour", "recorded_photo_colour", "skin_masks"]
+def references_grey(references: Sequence[Image.Image]) -> float:
+    """Share of the references that are black and white (``imageio.is_grey``): a pencil, ink or manga style
+    drawn without colour, whose outputs should carry none either."""
+    return sum(is_grey(r) for r in references) / max(len(references), 1)
+
+
+def recorded_grey(meta: dict[str, Any]) -> bool:
+    """The snapshot's ``postprocess.grey`` (a black-and-white style: every output is grey), False when absent."""
+    value = ((meta or {}).get("postprocess") or {}).get("grey", False)
+    if not isinstance(value, bool):
+        raise ValueError(f"postprocess.grey must be true or false, got {value!r}")
+    return value
+
+
+__all__ = ["PhotoColour", "apply_photo_colour", "recorded_grey", "recorded_photo_colour", "references_grey",
+           "skin_masks"]

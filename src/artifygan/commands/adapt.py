@@ -85,6 +85,9 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="the style's eyes: auto (default) magnifies the photo's eyes when most references draw big "
                         "eye whites (avatar and cartoon looks), else keeps them; off: never; or a scale in (1, 2] "
                         "such as 1.4 (needs the face detector)")
+    p.add_argument("--grey", choices=("auto", "on", "off"), default="auto",
+                   help="black-and-white outputs: auto (default) when most references are black and white "
+                        "(pencil, ink, manga; the photo's colours are then not kept); on: always; off: never")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     p.add_argument("--anime-cascade", help="anime face cascade .xml (default: $ARTIFYGAN_ANIME_CASCADE, cache)")
     p.add_argument("--preview", type=Path, metavar="FILE",
@@ -115,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is not None:
         cfg = dataclasses.replace(cfg, steps=args.steps)
     cfg = dataclasses.replace(cfg, strength=args.strength, photo_colour=args.photo_colour,
-                              background=args.background, eyes=args.eyes)
+                              background=args.background, eyes=args.eyes, grey=args.grey)
     bar = tqdm(total=1000, disable=args.quiet, dynamic_ncols=True, bar_format="{l_bar}{bar}| {elapsed} {postfix}")
 
     def progress(p) -> None:

@@ -32,7 +32,7 @@ from ..imageio import ImageError, ImageLike, as_grey, is_grey, pil_to_tensor, re
 from ..input_smoothing import InputSmoothing, chosen_step, recorded_smoothing
 from ..models import load_generator
 from ..models.snapshot import SnapshotError, resolve_snapshot, save_generator
-from ..photo_colour import apply_photo_colour, recorded_photo_colour
+from ..photo_colour import apply_photo_colour, recorded_grey, recorded_photo_colour
 from ..segmenter import LazySegmenter
 from ..skin_smoothing import recorded_skin_smoothing
 from .tiling import translate_tiled
@@ -79,7 +79,8 @@ class Cartoonizer:
     the snapshot's config records; True: its settings, else the defaults; False: never). A recorded
     ``preprocess.skin`` step (flatter skin on heavily textured faces) follows the filter and goes with it.
     ``keep_grey``: a black-and-white photo gives a black-and-white cartoon (the output's luminance), where
-    the network alone would tint it; False gives the network's colours.
+    the network alone would tint it; False gives the network's colours. A style that records
+    ``postprocess.grey`` (drawn in black and white) gives grey outputs whatever the photo.
     ``tta``: a test-time ensemble (``inference.tta``): off, x2 (the photo and its shifted mirror image)
     or x4 (mirrored or not × shifted or not).
     ``background``: a style's recorded plain background (``artifygan.background``) and bigger eyes
@@ -120,6 +121,7 @@ class Cartoonizer:
         self.meta = meta or {}
         self.cleanup = chosen_step(postprocess_settings(self.meta), clean_strokes, StrokeCleanup)
         self.photo_colour = recorded_photo_colour(self.meta)  # few-shot styles: the photo's colours
+        self.grey_style = recorded_grey(self.meta)  # a black-and-white style: every output grey
         plain = recorded_background(self.meta) if background else None
         self.person_finder = LazySegmenter()
         self.background = BackgroundStep(plain, self.person_finder) if plain is not None else None
@@ -163,6 +165,7 @@ class Cartoonizer:
         try:
             postprocess_settings(meta)
             recorded_photo_colour(meta)
+            recorded_grey(meta)
             recorded_background(meta)
             recorded_eyes(meta)
             recorded_face_skin(meta)
@@ -224,7 +227,7 @@ class Cartoonizer:
         net = rgb
         if s != 1.0:
             net = rgb.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BICUBIC)
-        grey = self.keep_grey and is_grey(net)
+        grey = self.grey_style or (self.keep_grey and is_grey(net))
         photo = net if self.has_face_steps else None  # faces are found in the photo, not its smoothed copy
         skin_w = 0.0
         if self.smoothing is not None:

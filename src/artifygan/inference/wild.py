@@ -225,8 +225,9 @@ class WildCartoonizer:
         cartoons = faces if opt.background == "cartoon" else chosen
         out = self.cz.finish(out, rgb_img, cartoons, paint_background=opt.background == "cartoon",
                              clean_face=opt.clean_face)
-        if self.cz.background is not None and self.cz.keep_grey and is_grey(rgb_img):  # the faces and base
-            out = as_grey(out)  # were greyed; so is the backdrop
+        grey = self.cz.grey_style or (self.cz.keep_grey and is_grey(rgb_img))
+        if self.cz.background is not None and grey:  # the faces and base were greyed; so is the backdrop
+            out = as_grey(out)
         timings["total"] = ms(t0)
         return WildResult(restore_alpha(out, alpha), rgb_img.size, "face", records, timings)
 

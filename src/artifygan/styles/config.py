@@ -11,6 +11,8 @@ from ..background import check_background_choice
 from ..eyes import check_eyes_choice
 from .augment import CropRange, DiffAugmentConfig
 
+GREY_CHOICES = ("auto", "on", "off")  # AdaptConfig.grey
+
 
 @dataclass
 class AdaptConfig:
@@ -87,6 +89,9 @@ class AdaptConfig:
     # the saved style's eyes (artifygan.eyes): auto = magnified when most references draw big eye whites
     # (avatar and cartoon looks), else the photo's; off = always the photo's; or a scale in (1, 2], e.g. "1.4"
     eyes: str = "auto"
+    # black-and-white outputs (artifygan.photo_colour.recorded_grey): auto = when most references are black
+    # and white (pencil, ink, manga), on = always, off = never; a grey style records no photo colours
+    grey: str = "auto"
     seed: int = 0
     detect_faces: bool = True
     # with a progress callback: a zero-shot preview before the first step, then one every this many
@@ -122,6 +127,8 @@ class AdaptConfig:
                 check(getattr(self, name))
             except ValueError as exc:
                 raise ValueError(f"{name}: {exc}") from None
+        if self.grey not in GREY_CHOICES:
+            raise ValueError(f"grey: must be one of {', '.join(GREY_CHOICES)}, got {self.grey!r}")
         if self.palette_size < 1:
             raise ValueError(f"palette_size must be ≥ 1, got {self.palette_size}")
 
