@@ -19,6 +19,7 @@ class PilFrame:
     pts: int  # milliseconds
     time_base: Fraction = Fraction(1, 1000)
     rotation: int = 0
+    duration: int | None = None  # milliseconds
 
     @property
     def width(self) -> int:
@@ -60,5 +61,6 @@ def pil_frames(src: str | os.PathLike) -> Iterator[tuple[None, PilFrame]]:
         n_frames: int = getattr(im, "n_frames", 1)  # a plugin attribute; callers pass animated WebPs
         for i in range(n_frames):
             im.seek(i)
-            yield None, PilFrame(np.asarray(im.convert("RGB")), t)
+            rgb = np.asarray(im.convert("RGB"))  # decodes the frame, which sets its duration
+            yield None, PilFrame(rgb, t, duration=_duration_ms(im))
             t += _duration_ms(im)

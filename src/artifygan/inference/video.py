@@ -5,14 +5,14 @@ the player applies (faces are detected on upright frames, the output is stored l
 the same display rotation), and audio (copied when MP4 can hold its codec, else re-encoded to AAC).
 The output is written under a temporary name and renamed at the end: an interrupted run (Ctrl-C or
 SIGTERM) leaves no broken file and never touches an existing output. The output may never be the input.
-A damaged or truncated input ends at the last frame that decodes, with a warning that says how many
-frames the file declared.
+A damaged packet costs its own frames (the rest are translated); a truncated input ends at the last frame
+that decodes. Either gives a warning that says how many frames the file declared. Timing rules: the
+writers in :mod:`.video_writers`.
 """
 
 from __future__ import annotations
 
 import copy
-import io
 import os
 import signal
 import threading
@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -31,11 +30,11 @@ from tqdm import tqdm
 from ..imageio import as_grey, existing_ancestor, is_grey, one_line, show, temp_name
 from .animated import animated_webp, pil_frames
 from .temporal import Deflicker, FaceTracker
+from .video_writers import GifWriter, Mp4Writer, packets
 from .wild import WildCartoonizer
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".gif"}
 OUT_SUFFIXES = {".mp4", ".gif"}
-MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}  # codecs copied into MP4 as they are
 
 
 class VideoError(ValueError):
@@ -70,93 +69,6 @@ class VideoReport:
     @property
     def frames_per_s(self) -> float:
         return self.frames / max(self.seconds, 1e-9)
-
-
-class Mp4Writer:
-    def __init__(self, path: Path, size: tuple[int, int], fps: Fraction, rotation: int, crf: int,
-                 audio_in=None) -> None:
-        import av
-
-        self.out = av.open(str(path), "w", format="mp4")
-        w, h = size
-        self.v = self.out.add_stream("libx264", rate=fps)
-        self.v.width, self.v.height = w, h
-        self.v.pix_fmt = "yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p"  # 4:2:0 needs even sizes
-        self.v.options = {"crf": str(crf), "preset": "medium"}
-        if rotation:
-            self.v.set_display_rotation(rotation)
-        self.audio, self.a = "none", None
-        if audio_in is not None:
-            if audio_in.codec_context.name in MP4_AUDIO:
-                self.a, self.audio = self.out.add_stream_from_template(audio_in), "copied"
-            else:
-                self.a, self.audio = self.out.add_stream("aac", rate=audio_in.rate), "re-encoded"
-        self.audio_in = audio_in
-
-    def audio_packet(self, packet) -> None:
-        if self.a is None or packet.dts is None:
-            return
-        if self.audio == "copied":
-            packet.stream = self.a
-            self.out.mux(packet)
-        else:
-            for frame in packet.decode():
-                frame.pts = None
-                self.out.mux(self.a.encode(frame))
-
-    def write(self, rgb: np.ndarray, pts: int | None, time_base: Fraction | None) -> None:
-        import av
-
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        if pts is not None and time_base is not None:
-            frame.pts, frame.time_base = pts, time_base
-        self.out.mux(self.v.encode(frame))
-
-    def close(self) -> None:
-        self.out.mux(self.v.encode())
-        if self.a is not None and self.audio == "re-encoded":
-            self.out.mux(self.a.encode())
-        self.out.close()
-        self.closed = True
-
-    def abort(self) -> None:
-        if not getattr(self, "closed", False):
-            self.closed = True
-            try:
-                self.out.close()
-            except Exception:  # already broken; the temp file is removed anyway
-                pass
-
-
-class GifWriter:
-    """GIF through Pillow (adaptive palette per frame; PyAV's GIF encoder uses a fixed one)."""
-
-    def __init__(self, path: Path, fps: Fraction) -> None:
-        self.path = path
-        self.frames: list[Image.Image] = []
-        self.durations: list[float] = []
-        self.default_ms = 1000 / float(fps) if fps else 40.0
-        self.last: tuple[int, Fraction] | None = None
-        self.audio = "none"
-
-    def audio_packet(self, packet) -> None:  # GIFs have no sound
-        pass
-
-    def write(self, rgb: np.ndarray, pts: int | None, time_base: Fraction | None) -> None:
-        if self.last is not None and pts is not None and time_base is not None:
-            self.durations[-1] = max(20.0, float((pts - self.last[0]) * time_base) * 1000)
-        self.last = (pts, time_base) if pts is not None and time_base is not None else None
-        self.frames.append(Image.fromarray(rgb).quantize(256, method=Image.Quantize.MEDIANCUT))
-        self.durations.append(self.default_ms)
-
-    def close(self) -> None:
-        buf = io.BytesIO()
-        self.frames[0].save(buf, format="GIF", save_all=True, append_images=self.frames[1:],
-                            duration=[round(d) for d in self.durations], loop=0, disposal=1)
-        self.path.write_bytes(buf.getvalue())
-
-    def abort(self) -> None:
-        self.frames.clear()
 
 
 class FrameTranslator:
@@ -264,27 +176,6 @@ def sigterm_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _packets(inp, streams: list, damage: list[str]) -> Iterator[tuple[Any, Any]]:
-    """(audio packet, None) or (None, video frame) in file order; a damaged tail ends it, noted in ``damage``."""
-    import av
-
-    packets = inp.demux(*streams)
-    while True:
-        try:
-            packet = next(packets)
-            if packet.stream.type == "audio":
-                yield packet, None
-                continue
-            decoded = packet.decode()
-        except StopIteration:
-            return
-        except av.error.FFmpegError as exc:
-            damage.append(one_line(exc))
-            return
-        for frame in decoded:
-            yield None, frame
-
-
 def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os.PathLike,
                     options: VideoOptions | None = None, progress: bool = True,
                     overwrite: bool = False) -> VideoReport:
@@ -316,8 +207,13 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
     writer: GifWriter | Mp4Writer | None = None
     n, rotation, t0 = 0, 0, time.perf_counter()
     size = (0, 0)
-    pending: list[tuple[np.ndarray, int | None, Fraction | None]] = []
+    pending: list[tuple[np.ndarray, int | None, Fraction | None, int | None]] = []
+    early: list = []  # audio read before the first frame decodes (the writer needs that frame's size)
     damage: list[str] = []
+
+    def hidden(exc: Exception) -> str:
+        """The error in one line, naming the output rather than its temporary file."""
+        return one_line(exc).replace(str(tmp), show(dst)).replace(tmp.name, dst.name)
 
     def flush() -> None:
         nonlocal n
@@ -325,9 +221,9 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
             return
         assert writer is not None  # opened on the first frame, before anything is pending
         outs = frames([p[0] for p in pending])
-        for (_, pts, tb), o in zip(pending, outs, strict=True):
+        for (_, pts, tb, duration), o in zip(pending, outs, strict=True):
             back = rotation and suffix != ".gif"  # GIF has no rotation field: store it upright
-            writer.write(np.rot90(o, -(rotation // 90)) if back else o, pts, tb)
+            writer.write(np.rot90(o, -(rotation // 90)) if back else o, pts, tb, duration)
             n += 1
             bar.update(1)
         bar.set_postfix(fps=f"{n / (time.perf_counter() - t0):.1f}")
@@ -343,24 +239,30 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
             dst.parent.mkdir(parents=True, exist_ok=True)
             writer = GifWriter(tmp, fps) if suffix == ".gif" else Mp4Writer(tmp, size, fps, rotation, opt.crf, ain)
         except (av.error.FFmpegError, OSError) as exc:
-            raise VideoError(f"{show(dst)}: cannot write the output ({one_line(exc)})") from None
+            raise VideoError(f"{show(dst)}: cannot write the output ({hidden(exc)})") from None
 
     try:
         with sigterm_as_exit(), tqdm(total=total, disable=not progress, unit="frame", dynamic_ncols=True) as bar:
             source = (pil_frames(src) if inp is None
-                      else _packets(inp, [vin] + ([ain] if ain is not None else []), damage))
+                      else packets(inp, [vin] + ([ain] if ain is not None else []), damage))
             for packet, frame in source:
                 if packet is not None:
                     if writer is not None:
                         writer.audio_packet(packet)
+                    else:
+                        early.append(packet)
                     continue
                 if opt.max_frames and n + len(pending) >= opt.max_frames:
                     break
                 if writer is None:
                     open_writer(frame)
+                    assert writer is not None
+                    for p in early:
+                        writer.audio_packet(p)
+                    early.clear()
                 arr = frame.to_ndarray(format="rgb24")
                 up = np.ascontiguousarray(np.rot90(arr, rotation // 90)) if rotation else arr
-                pending.append((up, frame.pts, frame.time_base))
+                pending.append((up, frame.pts, frame.time_base, getattr(frame, "duration", None)))
                 if len(pending) >= ((opt.batch_size or wild.cz.batch_size) if whole else 1):
                     flush()
             flush()
@@ -371,7 +273,7 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
                 writer.close()
                 os.replace(tmp, dst)
             except (av.error.FFmpegError, OSError) as exc:
-                raise VideoError(f"{show(dst)}: cannot write the output ({one_line(exc)})") from None
+                raise VideoError(f"{show(dst)}: cannot write the output ({hidden(exc)})") from None
     except av.error.FFmpegError as exc:
         raise VideoError(f"{show(src)} → {show(dst)}: video processing failed ({one_line(exc)})") from None
     finally:
