@@ -132,3 +132,19 @@ def test_cli_export_says_which_recorded_steps_the_graph_leaves_out(tmp_path, cap
     assert main(["export", "-m", str(snap)]) == 0
     out = capsys.readouterr().out
     assert "the ONNX graph is the network only" in out and "preprocess.bilateral" in out and "preprocess.skin" in out
+
+
+def test_cli_export_refuses_an_opset_it_cannot_export_exactly_in_one_line(snapshot, capsys, tmp_path):
+    out = tmp_path / "m.onnx"
+    for bad in ("5", "10", "24", "-1", "x"):  # 9 and 10 export, but their upsampling differs from torch's
+        with pytest.raises(SystemExit) as exc:
+            main(["export", "-m", str(snapshot), "-o", str(out), "--opset", bad])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument --opset" in err and "Traceback" not in err and len(err.strip().splitlines()) <= 3
+    assert not out.exists()
+    assert main(["export", "-m", str(snapshot), "-o", str(out), "--opset", "11"]) == 0
+    assert out.is_file()
+    with pytest.raises(ValueError, match=r"m2.onnx: cannot export at opset 99 \(") as caught:
+        export_onnx(torch.nn.Conv2d(3, 3, 1), tmp_path / "m2.onnx", opset=99)
+    assert "\n" not in str(caught.value)  # torch's message carries the whole graph

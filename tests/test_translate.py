@@ -223,3 +223,21 @@ def test_a_thin_strip_is_padded_not_enlarged_past_max_side(snapshot):
 def test_out_of_range_cartoonizer_options_are_refused(snapshot, kw):
     with pytest.raises(ValueError, match=rf"{next(iter(kw))}: out of range \("):
         Cartoonizer.from_pretrained(snapshot, device="cpu", **kw)
+
+
+def test_ext_takes_any_case_and_refuses_what_it_cannot_write(snapshot, tmp_path, capsys):
+    src = tmp_path / "in.png"
+    random_rgb(40, 48, seed=4).save(src)
+    for ext, suffix, fmt in (("JPG", ".jpg", "JPEG"), (".webP", ".webp", "WEBP"), ("tif", ".tif", "TIFF")):
+        out = tmp_path / f"out-{suffix[1:]}"
+        assert main(["translate", str(src), "-o", str(out), "-m", str(snapshot), "--mode", "whole", "-q",
+                     "--device", "cpu", "--ext", ext]) == 0
+        written = list(out.iterdir())
+        assert [p.name for p in written] == [f"in{suffix}"]  # it was in.png, as PNG, for JPG and webP
+        with Image.open(written[0]) as im:
+            assert im.format == fmt
+    for bad in ("gif", "xyz"):
+        with pytest.raises(SystemExit):
+            main(["translate", str(src), "-o", str(tmp_path / "never"), "--ext", bad])
+        assert f"cannot write '{bad}'; choose one of jpg" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()

@@ -34,9 +34,12 @@ def export_onnx(generator: nn.Module, out_path: str | os.PathLike, opset: int = 
     buf = io.BytesIO()
     with warnings.catch_warnings():  # the TorchScript-based exporter is deprecated upstream but exact here
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (x,), buf,  # type: ignore[arg-type]  # a file object is documented; the stub omits it
-                          input_names=["image"], output_names=["cartoon"], opset_version=opset,
-                          dynamic_axes={"image": dyn, "cartoon": dyn}, dynamo=False)
+        try:
+            torch.onnx.export(model, (x,), buf,  # type: ignore[arg-type]  # a file object is documented; the stub omits it
+                              input_names=["image"], output_names=["cartoon"], opset_version=opset,
+                              dynamic_axes={"image": dyn, "cartoon": dyn}, dynamo=False)
+        except Exception as exc:  # its message carries the whole graph: the first line says what failed
+            raise ValueError(f"{out_path}: cannot export at opset {opset} ({str(exc).strip().splitlines()[0]})") from None
     atomic_write_bytes(out_path, buf.getvalue())
     return out_path
 

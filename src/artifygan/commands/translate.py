@@ -9,6 +9,17 @@ from pathlib import Path
 from .common import POSITIVE, add_model_args, add_wild_args, build_wild
 
 
+def _ext(v: str) -> str:
+    """``--ext``: a writable format, any case, with or without the dot (JPG and .webp were written as PNG)."""
+    from ..imageio import WRITE_FORMATS
+
+    suffix = "." + v.strip().lower().lstrip(".")
+    if suffix not in WRITE_FORMATS:
+        raise argparse.ArgumentTypeError(f"cannot write {v!r}; choose one of "
+                                         f"{', '.join(s.lstrip('.') for s in WRITE_FORMATS)}")
+    return suffix
+
+
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("translate", help="cartoonize image files and folders",
                        description="Translate images (folders are searched recursively). A bad file is "
@@ -18,7 +29,8 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="output folder (not an input folder; never written over an input file)")
     add_model_args(p)
     p.add_argument("--resize", type=POSITIVE, help="process at this longer side (output keeps input size)")
-    p.add_argument("--ext", help="output format by suffix (png, jpg, webp); default: the input's")
+    p.add_argument("--ext", type=_ext, help="output format by suffix (png, jpg, webp, bmp, tif); default: the "
+                                            "input's when it can be written, else png")
     p.add_argument("--side-by-side", action="store_true", help="write input and output next to each other")
     p.add_argument("--json", action="store_true", help="write NAME.EXT.json beside each output: boxes, timings")
     p.add_argument("--overwrite", action="store_true",
