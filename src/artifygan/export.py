@@ -39,7 +39,8 @@ def export_onnx(generator: nn.Module, out_path: str | os.PathLike, opset: int = 
                               input_names=["image"], output_names=["cartoon"], opset_version=opset,
                               dynamic_axes={"image": dyn, "cartoon": dyn}, dynamo=False)
         except Exception as exc:  # its message carries the whole graph: the first line says what failed
-            raise ValueError(f"{out_path}: cannot export at opset {opset} ({str(exc).strip().splitlines()[0]})") from None
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"{out_path}: cannot export at opset {opset} ({first})") from None
     atomic_write_bytes(out_path, buf.getvalue())
     return out_path
 

@@ -6,7 +6,6 @@ import argparse
 import os
 from pathlib import Path
 
-
 OPSETS = (11, 23)  # bilinear upsampling as torch computes it needs 11 (9 and 10 export, but differ); 23: torch 2.x
 
 
