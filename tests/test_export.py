@@ -118,6 +118,10 @@ def test_cli_export_never_replaces_a_file_unasked_nor_the_models_own(snapshot, c
     assert (snapshot / "model.safetensors").read_bytes() == weights
     assert main(["export", "-m", str(snapshot), "-o", str(tmp_path)]) == 2  # a folder: one line, no work
     assert "is a folder" in capsys.readouterr().err
+    assert main(["export", "-m", str(snapshot), "-o", str(tmp_path / "models") + "/"]) == 2  # meant as one
+    assert "models: is a folder" in capsys.readouterr().err and not (tmp_path / "models").exists()
+    assert main(["export", "-m", str(snapshot), "-o", str(mine / "x.onnx")]) == 2
+    assert f"cannot write: {mine} is a file, not a folder" in capsys.readouterr().err
     assert main(["export", "-m", str(snapshot), "-o", str(mine), "--overwrite"]) == 0
     assert mine.read_bytes() != b"the user's own picture"  # replaced, as asked
     assert "note:" not in capsys.readouterr().out  # this snapshot records no steps around the network

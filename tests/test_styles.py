@@ -252,6 +252,9 @@ def test_cli_exit_codes(tmp_path, style_data, tiny_snapshot, monkeypatch, capsys
     assert main([*argv[:3], str(tmp_path / "cli-style-3"), *argv[4:], "--preview", str(inside)]) == 2
     assert "may not be inside the style's folder" in capsys.readouterr().err
     assert not (tmp_path / "cli-style-3").exists()
+    under_a_file = shot / "p.png"  # refused up front, in one line (it was a raw errno after the model loaded)
+    assert main([*argv[:3], str(tmp_path / "cli-style-3"), *argv[4:], "--preview", str(under_a_file)]) == 2
+    assert "p.png: cannot write: " in capsys.readouterr().err and not (tmp_path / "cli-style-3").exists()
 
     # --photo-colour 0: the style's own colours, no postprocess recorded; out of range: a usage error
     plain = tmp_path / "cli-style-4"

@@ -241,3 +241,13 @@ def test_ext_takes_any_case_and_refuses_what_it_cannot_write(snapshot, tmp_path,
             main(["translate", str(src), "-o", str(tmp_path / "never"), "--ext", bad])
         assert f"cannot write '{bad}'; choose one of jpg" in capsys.readouterr().err
     assert not (tmp_path / "never").exists()
+
+
+def test_an_empty_folder_says_no_images_were_found(snapshot, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("not a picture")
+    assert main(["translate", str(tmp_path / "empty"), "-o", str(tmp_path / "out"), "-m", str(snapshot),
+                 "--mode", "whole", "-q", "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    assert "note: " in captured.err and "empty: no images found in this folder" in captured.err
+    assert "wrote 0 image(s)" in captured.out

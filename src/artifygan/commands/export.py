@@ -23,7 +23,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a snapshot to ONNX (checked against torch)")
     p.add_argument("-m", "--model", required=True, help="snapshot or run folder")
     p.add_argument("--format", choices=["onnx"], default="onnx")
-    p.add_argument("-o", "--out", type=Path, help="output file (default: model.onnx inside the snapshot, "
+    p.add_argument("-o", "--out", help="output file (default: model.onnx inside the snapshot, "
                                                   "where the Cartoonizer picks it up)")
     p.add_argument("--opset", type=_opset, default=17, help="ONNX opset, 9–23 (default 17)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -32,13 +32,17 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..export import ONNX_NAME, export_onnx, parity
+    from ..imageio import existing_ancestor
     from ..models import load_generator
     from ..models.snapshot import CONFIG_NAME, WEIGHTS_NAME, resolve_snapshot
 
     snap = resolve_snapshot(args.model)
     target = Path(args.out or snap / ONNX_NAME)
-    if target.is_dir():
+    if target.is_dir() or (args.out or "").endswith(("/", os.sep)):  # "out/models/" is meant as a folder
         raise ValueError(f"{target}: is a folder; give the output file's name, e.g. {target / ONNX_NAME}")
+    probe = existing_ancestor(target.parent)
+    if not probe.is_dir():
+        raise ValueError(f"{target}: cannot write: {probe} is a file, not a folder")
     own = [snap / CONFIG_NAME, snap / WEIGHTS_NAME]
     if target.exists() and any(p.exists() and target.samefile(p) for p in own):
         raise ValueError(f"{target}: is the model's own {target.name}; choose another -o")

@@ -113,6 +113,7 @@ def collect_inputs(inputs: Sequence[str | os.PathLike], report: BatchReport,
         src = Path(raw)
         if src.is_dir():
             prefix = Path(src.resolve().name) if several else Path()
+            before = len(jobs)
             for p in _walk(src, skip, report):
                 if p.name.startswith("."):
                     continue
@@ -121,6 +122,8 @@ def collect_inputs(inputs: Sequence[str | os.PathLike], report: BatchReport,
                     report.failed.append((p, f"{show(p)}: {why}"))
                 elif p.is_file() and (p.suffix.lower() in IMAGE_SUFFIXES or is_image(p)):
                     jobs.append((p, prefix / p.relative_to(src)))
+            if len(jobs) == before:  # "wrote 0 image(s)" alone leaves the user guessing
+                report.notes.append((src, f"{show(src)}: no images found in this folder"))
         elif src.exists():
             jobs.append((src, Path(src.name)))
         else:
