@@ -197,3 +197,13 @@ def test_phantom_faces_with_inf_nan_boxes_are_dropped(snapshot):
     json.dumps(r.sidecar(), allow_nan=False)  # strict JSON: no Infinity/NaN
     r = wild(random_rgb(8, 8), faces=Given().detect(None))
     assert r.faces == [] and r.mode == "whole"
+
+
+def test_a_file_that_is_not_a_detector_is_one_line(tmp_path):
+    from artifygan.faces import PhotoFaceDetector
+
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a network")
+    with pytest.raises(ValueError, match=r"notes.txt: cannot load YuNet model \(") as caught:
+        PhotoFaceDetector(bad, download=False)
+    assert "\n" not in str(caught.value)  # OpenCV's own message ends in a newline

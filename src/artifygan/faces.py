@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .hub import resolve_file
+from .imageio import one_line
 
 YUNET_URL = ("https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
              "face_detection_yunet_2023mar.onnx")
@@ -74,7 +75,7 @@ class PhotoFaceDetector:
         try:
             self.net = _opencv_class("FaceDetectorYN", self.path).create(str(self.path), "", (320, 320), score, 0.3, 50)
         except cv2.error as exc:
-            raise ValueError(f"{self.path}: cannot load YuNet model ({exc})") from None
+            raise ValueError(f"{self.path}: cannot load YuNet model ({one_line(exc)})") from None
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Faces, largest first (only valid ones: see :func:`valid_face`)."""
