@@ -292,6 +292,7 @@ def test_new_style_in_headless_chromium(server, service, browser, tmp_path):
     driver.find_element(By.CSS_SELECTOR, "#style-colours input[type=checkbox]").click()  # the style's own colours
     driver.find_element(By.XPATH, "//*[@id='style-backdrop']//label[.//*[normalize-space()='white']]").click()
     driver.find_element(By.XPATH, "//*[@id='style-eyes']//label[.//*[normalize-space()='bigger']]").click()
+    driver.find_element(By.XPATH, "//*[@id='style-grey']//label[.//*[normalize-space()='black and white']]").click()
     driver.find_element(By.ID, "style-learn").click()
     wait.until(lambda d: "learned" in d.find_element(By.ID, "style-status").text)
     assert "as flat colours and outlines" in driver.find_element(By.ID, "style-status").text  # the loss it used
@@ -303,8 +304,8 @@ def test_new_style_in_headless_chromium(server, service, browser, tmp_path):
     assert len(meta["style"]["references"]) == 2 and meta["style"]["steps"] == TINY_ADAPT.steps
     assert (meta["style"]["config"]["nn_weight"], meta["style"]["config"]["style_weight"]) == (25, 0)
     assert meta["style"]["config"]["strength"] == 0.5  # the slider reached adapt
-    assert meta["postprocess"] == {"background": {"colour": "#ffffff", "feather": 1.5},  # no photo colours, white,
-                                   "eyes": {"scale": 1.5, "radius": 0.45}}  # bigger eyes
+    assert meta["postprocess"] == {"grey": True, "background": {"colour": "#ffffff", "feather": 1.5},  # grey, white,
+                                   "eyes": {"scale": 1.5, "radius": 0.45}}  # bigger eyes (no photo colours)
 
     driver.find_element(By.CSS_SELECTOR, "#photo input[type=file]").send_keys(str(photo))
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#photo img"))

@@ -53,7 +53,7 @@ class FakeAdapt:
         self.calls.append({"sizes": [r.image.size for r in references], "base": base, "nn_weight": config.nn_weight,
                            "style_loss": config.style_loss, "strength": config.strength,
                            "photo_colour": config.photo_colour, "background": config.background,
-                           "eyes": config.eyes})
+                           "eyes": config.eyes, "grey": config.grey})
         progress(AdaptProgress(1, 2, 0.1, 10.0, {}, preview=Image.new("RGB", (20, 16), (200, 30, 30))))
         assert self.gate.wait(30)
         shutil.copytree(self.styled, out)
@@ -133,7 +133,8 @@ def test_style_api_learns_a_style_and_serves_it(style_server, fake_adapt, tiny_s
     # the pictures reached adapt decoded, at their size, and the style started from the first model
     assert fake_adapt.calls == [{"sizes": [(40, 32), (24, 48)], "base": tiny_snapshot, "nn_weight": 0.0,
                                  "style_loss": "auto", "strength": 1.0,  # adapt chooses the loss from the pictures
-                                 "photo_colour": 1.25, "background": "auto", "eyes": "auto"}]  # the server's
+                                 "photo_colour": 1.25, "background": "auto", "eyes": "auto",  # the server's
+                                 "grey": "auto"}]
     assert client.get("/api/models").json()["models"] == ["tiny", "sketch"]
     assert [j["id"] for j in client.get("/api/styles").json()["jobs"]] == [job["id"]]
 
@@ -180,18 +181,20 @@ def test_style_api_takes_the_photo_colours_the_background_and_the_eyes(style_ser
     """photo_colour, background and eyes reach adapt's config; empty means the server's setting; bad: one
     line, 400."""
     _, _, client = style_server
-    r = client.post("/api/styles", data={"name": "own", "photo_colour": "0", "background": "#FFFFFF", "eyes": "1.3"},
-                    files=pngs((32, 32)))
+    r = client.post("/api/styles", data={"name": "own", "photo_colour": "0", "background": "#FFFFFF", "eyes": "1.3",
+                                         "grey": "on"}, files=pngs((32, 32)))
     assert r.status_code == 202 and wait_job(client, r.json()["id"])["state"] == "done"
-    assert [fake_adapt.calls[-1][k] for k in ("photo_colour", "background", "eyes")] == [0.0, "#FFFFFF", "1.3"]
+    keys = ("photo_colour", "background", "eyes", "grey")
+    assert [fake_adapt.calls[-1][k] for k in keys] == [0.0, "#FFFFFF", "1.3", "on"]
     r = client.post("/api/styles", data={"name": "usual", "photo_colour": "", "background": " "}, files=pngs((32, 32)))
     assert r.status_code == 202 and wait_job(client, r.json()["id"])["state"] == "done"
-    assert [fake_adapt.calls[-1][k] for k in ("photo_colour", "background", "eyes")] == [1.25, "auto", "auto"]
+    assert [fake_adapt.calls[-1][k] for k in keys] == [1.25, "auto", "auto", "auto"]
     for data, detail in (({"photo_colour": "4"}, "photo_colour: must be between 0 (off) and 3, got 4.0"),
                          ({"photo_colour": "grey"}, "photo_colour: 'grey' is not a number between 0 and 3"),
                          ({"background": "white"},
                           "background: auto, keep or a colour; a colour is written #rrggbb, got 'white'"),
-                         ({"eyes": "huge"}, "eyes: auto, off or a scale in (1, 2], got 'huge'")):
+                         ({"eyes": "huge"}, "eyes: auto, off or a scale in (1, 2], got 'huge'"),
+                         ({"grey": "sepia"}, "grey: must be one of auto, on, off, got 'sepia'")):
         r = client.post("/api/styles", data={"name": "bad", **data}, files=pngs((32, 32)))
         assert r.status_code == 400 and r.json()["detail"] == detail
     assert len(fake_adapt.calls) == 2

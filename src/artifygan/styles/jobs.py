@@ -93,15 +93,15 @@ class StyleJobs:
 
     def start(self, name: str, images: list, taken: list[str], style_loss: str = "auto",
               strength: float = 1.0, photo_colour: float | None = None, background: str | None = None,
-              eyes: str | None = None) -> StyleJob:
+              eyes: str | None = None, grey: str | None = None) -> StyleJob:
         """Save the pictures (PIL images, already decoded within the upload limits) and start adapting.
 
         ``taken``: names already in use (models the server offers); ``style_loss``: auto | gram | match (what
         carries the style: config.STYLE_LOSSES; auto chooses from the pictures, choose.py), on top of the
         server's settings; ``strength``: how far the style moves from the base (0–2, AdaptConfig.strength);
         ``photo_colour`` (0–3, 0 = the style's own colours), ``background`` (auto | keep | #rrggbb) and
-        ``eyes`` (auto | off | a scale): the recorded postprocess (AdaptConfig's fields of those names; None:
-        the server's settings).
+        ``eyes`` (auto | off | a scale) and ``grey`` (auto | on | off): the recorded postprocess (AdaptConfig's
+        fields of those names; None: the server's settings).
         Bad names and pictures raise :class:`StyleError`, a name in use or a second
         concurrent job :class:`StyleConflict`, each with a message for the user. More than 10 pictures are
         refused (the CLI only warns): a server bounds what one request may make it store and learn from.
@@ -124,6 +124,8 @@ class StyleJobs:
             asked["background"] = background.strip()
         if eyes is not None:
             asked["eyes"] = eyes.strip()
+        if grey is not None:
+            asked["grey"] = grey.strip()
         try:  # AdaptConfig's own bounds (NaN included)
             config = dataclasses.replace(config, **asked)  # type: ignore[arg-type]
         except ValueError as exc:

@@ -34,13 +34,15 @@ LOOKS = {"decide from the pictures": "auto", "lines and texture (ink, pencil, pr
 BACKDROPS = {"as in the pictures (plain if most have a plain one)": "auto", "the photo's": "keep", "white": "#ffffff"}
 # the panel's eyes choice → AdaptConfig.eyes (artifygan.eyes)
 EYES = {"as in the pictures (bigger if they draw big eye whites)": "auto", "the photo's": "off", "bigger": "1.5"}
+# the panel's colour choice → AdaptConfig.grey (artifygan.photo_colour.recorded_grey)
+GREYS = {"as in the pictures (black and white if most are)": "auto", "black and white": "on", "in colour": "off"}
 
 
 def style_panel(service: Service, jobs: StyleJobs, model):
     """The "new style" panel: upload 1–10 pictures, a progress bar and a preview while the job learns them."""
     import gradio as gr
 
-    def learn(files, name, look, strength, colours, backdrop, eyes,
+    def learn(files, name, look, strength, colours, backdrop, eyes, grey,
               progress=gr.Progress()):  # noqa: B008  (Gradio's progress injection)
         if len(files or []) > MAX_REFERENCES:  # counted before any is decoded, as the HTTP route does
             raise gr.Error(f"{len(files)} pictures: upload at most {MAX_REFERENCES}")
@@ -52,7 +54,8 @@ def style_panel(service: Service, jobs: StyleJobs, model):
                 raise gr.Error(f"picture {i + 1}: {exc}") from None
         try:
             job = jobs.start(name, images, service.names, LOOKS.get(look, "auto"), float(strength),
-                             None if colours else 0.0, BACKDROPS.get(backdrop, "auto"), EYES.get(eyes, "auto"))
+                             None if colours else 0.0, BACKDROPS.get(backdrop, "auto"), EYES.get(eyes, "auto"),
+                             GREYS.get(grey, "auto"))
         except StyleError as exc:
             raise gr.Error(str(exc)) from None
         shown = -1
@@ -83,11 +86,12 @@ def style_panel(service: Service, jobs: StyleJobs, model):
                           "colours everywhere)", elem_id="style-colours")
     backdrop = gr.Radio(list(BACKDROPS), value=next(iter(BACKDROPS)), label="Background", elem_id="style-backdrop")
     eyes = gr.Radio(list(EYES), value=next(iter(EYES)), label="Eyes", elem_id="style-eyes")
+    grey = gr.Radio(list(GREYS), value=next(iter(GREYS)), label="Black and white", elem_id="style-grey")
     go = gr.Button("Learn this style", elem_id="style-learn")
     status = gr.Markdown(elem_id="style-status")
     preview = gr.Image(type="pil", label="Preview: the style so far, on one of the photos it learns on",
                        elem_id="style-preview", interactive=False, format="png", height=256)
-    go.click(learn, [refs, name, look, strength, colours, backdrop, eyes], [model, status, preview],
+    go.click(learn, [refs, name, look, strength, colours, backdrop, eyes, grey], [model, status, preview],
              concurrency_limit=1,
              concurrency_id="adapt", api_visibility="private")
 

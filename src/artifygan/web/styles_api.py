@@ -40,6 +40,8 @@ BACKGROUND = Form("", description="the style's backdrop: auto (the pictures' pla
                   "keep (the photo's) or a colour #rrggbb; empty: the server's setting (auto unless changed)")
 EYES = Form("", description="the style's eyes: auto (bigger when the pictures draw big eye whites), off (the "
             "photo's) or a scale in (1, 2]; empty: the server's setting (auto unless changed)")
+GREY = Form("", description="black-and-white outputs: auto (when most pictures are black and white), on or off; "
+            "empty: the server's setting (auto unless changed)")
 
 
 def style_jobs(service: Service, root: str | Path | None = None, config: AdaptConfig | None = None,
@@ -84,7 +86,7 @@ def add_style_routes(app: FastAPI, service: Service, jobs: StyleJobs) -> None:
     @app.post("/api/styles", status_code=202)
     async def new_style(response: Response, name: str = NAME, images: list[UploadFile] | None = IMAGES,
                         style_loss: str = STYLE_LOSS, strength: str = STRENGTH, photo_colour: str = PHOTO_COLOUR,
-                        background: str = BACKGROUND, eyes: str = EYES) -> dict:
+                        background: str = BACKGROUND, eyes: str = EYES, grey: str = GREY) -> dict:
         """Start learning a style; poll the job's URL (the Location header) until its state is done."""
         try:
             amount = float(strength)
@@ -109,7 +111,7 @@ def add_style_routes(app: FastAPI, service: Service, jobs: StyleJobs) -> None:
                 raise HTTPException(code, f"picture {i + 1} ({_label(upload.filename)}): {exc}") from None
         try:
             job = await run_in_threadpool(jobs.start, name, pictures, service.names, style_loss, amount, gain,
-                                          background.strip() or None, eyes.strip() or None)
+                                          background.strip() or None, eyes.strip() or None, grey.strip() or None)
         except StyleConflict as exc:
             raise HTTPException(409, str(exc)) from None
         except StyleError as exc:
