@@ -207,3 +207,12 @@ def test_a_file_that_is_not_a_detector_is_one_line(tmp_path):
     with pytest.raises(ValueError, match=r"notes.txt: cannot load YuNet model \(") as caught:
         PhotoFaceDetector(bad, download=False)
     assert "\n" not in str(caught.value)  # OpenCV's own message ends in a newline
+
+
+@need_shared(YUNET)
+def test_a_thin_strip_has_no_face_and_never_crashes_the_detector():
+    from artifygan.faces import PhotoFaceDetector
+
+    det = PhotoFaceDetector(str(YUNET), download=False)
+    for h, w in ((1, 6000), (6000, 1), (2, 3000), (1, 1)):  # 1280 / 6000 rounded a side to 0: cv2.error
+        assert det.detect(np.zeros((h, w, 3), np.uint8)) == []

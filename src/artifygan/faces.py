@@ -66,6 +66,9 @@ def _opencv_class(name: str, path: os.PathLike | str) -> Any:
     return found
 
 
+MIN_DETECT_SIDE = 8  # pixels at YuNet's working scale: less cannot hold a face
+
+
 class PhotoFaceDetector:
     """YuNet, run at a working scale (longer side 320–1280) so tiny and huge images both work."""
 
@@ -81,6 +84,8 @@ class PhotoFaceDetector:
         """Faces, largest first (only valid ones: see :func:`valid_face`)."""
         h, w = rgb.shape[:2]
         s = min(max(320 / max(h, w), 1.0), 4.0) if max(h, w) < 320 else min(1.0, 1280 / max(h, w))
+        if min(w, h) * s < MIN_DETECT_SIDE:  # a thin strip holds no face (and a side of 0 crashed the resize)
+            return []
         img = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         if s != 1.0:
             img = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_LINEAR)
