@@ -128,6 +128,10 @@ def test_device_smoothing_runs_in_the_loop(tiny_data, tmp_path):
     ("loss.equivariance=-1", "loss.equivariance=-1.0: must be 0 or more"),
     ("model.teacher_tta=x3", "model.teacher_tta='x3': must be one of off, x2, x4"),
     ("model.teacher_tta=x2", "model.teacher_tta: needs model.teacher"),
+    ("loss.gan=banana", "loss.gan='banana': must be one of bce, lsgan, hinge"),  # it hung after the message
+    ("loss.content=nan", "loss.content=nan: must be a finite number, 0 or more"),  # trained at 0, silently
+    ("loss.content=-5", "loss.content=-5.0: must be a finite number, 0 or more"),
+    ("loss.content_from={2: -1}", r"loss.content_from\[2\]=-1: must be a finite number"),
 ])
 def test_bad_values_fail_before_any_run_folder(tiny_data, tmp_path, override, message):
     with pytest.raises(ValueError, match=message):

@@ -7,6 +7,7 @@ loss, train), and the resolved config is written into every run folder so a run 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ class ModelConfig:
     face_detector: str | None = None
 
 
+GAN_TYPES = ("bce", "lsgan", "hinge")  # loss.gan (losses.py)
 CRACK_SHAPES = ("strokes", "tone")  # loss.crack_shape: the lines of the crack negatives (training.cracks)
 
 
@@ -290,6 +292,7 @@ def validate_config(cfg: Config) -> None:
         (cfg.loss.face >= 0, f"loss.face={cfg.loss.face}: must be 0 or more"),
         (cfg.loss.crack_negatives >= 0, f"loss.crack_negatives={cfg.loss.crack_negatives}: must be 0 or more"),
         (cfg.loss.equivariance >= 0, f"loss.equivariance={cfg.loss.equivariance}: must be 0 or more"),
+        (cfg.loss.gan in GAN_TYPES, f"loss.gan={cfg.loss.gan!r}: must be one of {', '.join(GAN_TYPES)}"),
         (cfg.loss.crack_shape in CRACK_SHAPES,
          f"loss.crack_shape={cfg.loss.crack_shape!r}: must be one of {', '.join(CRACK_SHAPES)}"),
         (cfg.model.teacher_tta in TTA,
@@ -310,6 +313,13 @@ def validate_config(cfg: Config) -> None:
     for ok, message in checks:
         if not ok:
             raise ValueError(message)
+    for f in dataclasses.fields(cfg.loss):  # a weight of nan trained with that term silently at 0
+        v = getattr(cfg.loss, f.name)
+        if isinstance(v, int | float) and not isinstance(v, bool) and not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"loss.{f.name}={v}: must be a finite number, 0 or more")
+    for k, v in cfg.loss.content_from.items():
+        if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+            raise ValueError(f"loss.content_from[{k}]={v}: must be a finite number, 0 or more")
     if d.photo_smoothing is not None:
         from .input_smoothing import InputSmoothing
 

@@ -12,11 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from .cartoon_losses import flat_skin_loss, stroke_loss
-from .config import LossConfig
+from .config import GAN_TYPES, LossConfig
 from .models.face_structure import face_structure_loss
 from .superpixels import flatten_superpixels
-
-GAN_TYPES = ("bce", "lsgan", "hinge")
 
 
 def _check_gan(kind: str) -> None:

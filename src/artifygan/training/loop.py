@@ -222,6 +222,9 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         stream = EpochStream(len(dataset), info.rank, info.world, seed=t_cfg.seed, start=step * bs * accum)
         batches = iter(DataLoader(dataset, batch_size=bs, sampler=stream, drop_last=True,
                                   **loader_options(cfg.data.num_workers, dev)))
+        # its workers ignore SIGTERM (setup.ignore_stop_signals), so Python's exit could not end them after an
+        # error: the run hung after printing it. Shut them down on every way out.
+        cleanup.callback(getattr(batches, "_shutdown_workers", lambda: None))
         if info.is_main:
             log.info("run %s: %d photos, %d cartoons, %d steps/epoch/process, init %d + adversarial %d steps, "
                      "world %d on %s, precision %s, batch %d × accum %d, %s, compile %s, smoothing on %s",
