@@ -194,3 +194,31 @@ def test_prepare_never_writes_over_what_it_did_not_make(tmp_path, capsys):
     a, b = _pictures(tmp_path / "c1" / "x", ("a_b.png",)), _pictures(tmp_path / "c2" / "x_a", ("b.png",))
     assert main(["prepare", f"photos:{a}", f"photos:{b}", "-o", str(tmp_path / "coll"), *common]) == 2
     assert "the same output name 'x_a_b.jpg'" in capsys.readouterr().err  # one would have replaced the other
+
+
+def test_prepare_refuses_what_would_leave_a_folder_that_misdescribes_itself(tmp_path, capsys):
+    src = _pictures(tmp_path / "in")
+    common = ["--photo-faces", "none", "--workers", "1", "-q"]
+    out = tmp_path / "prep"
+    assert main(["prepare", f"photos:{src}", "-o", str(out), "--size", "32", *common]) == 0
+    # another size on a resume: its pictures would stay 32² while its summary said 48 (it did, exit 0)
+    assert main(["prepare", f"photos:{src}", "-o", str(out), "--size", "48", *common]) == 2
+    assert "was prepared with --size 32, not 48" in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["options"]["size"] == 32
+
+    empty = tmp_path / "nothing"  # nothing kept: exit 1, and the folder is still prepare's to resume
+    empty.mkdir()
+    assert main(["prepare", f"photos:{empty}", "-o", str(tmp_path / "p2"), "--size", "32", *common]) == 1
+    assert "no picture was kept" in capsys.readouterr().out
+    assert main(["prepare", f"photos:{src}", "-o", str(tmp_path / "p2"), "--size", "32", *common]) == 0
+
+    # -o inside a folder source: the next run would read its own crops as new photos (it did)
+    assert main(["prepare", f"photos:{src}", "-o", str(src / "prepared"), "--size", "32", *common]) == 2
+    assert "inside the source folder" in capsys.readouterr().err and not (src / "prepared").exists()
+    assert main(["prepare", f"banana:{src}", "-o", str(tmp_path / "p3"), *common]) == 2
+    assert "unknown source kind 'banana'" in capsys.readouterr().err
+    for flag, value in (("--size", "0"), ("--size", "100000"), ("--val-fraction", "1.5"), ("--val-fraction", "nan")):
+        with pytest.raises(SystemExit):
+            main(["prepare", f"photos:{src}", "-o", str(tmp_path / "p4"), flag, value, *common])
+        assert f"argument {flag}:" in capsys.readouterr().err
+    assert not (tmp_path / "p4").exists()

@@ -6,17 +6,9 @@ import argparse
 import os
 from pathlib import Path
 
+from .common import bounded
+
 OPSETS = (11, 23)  # bilinear upsampling as torch computes it needs 11 (9 and 10 export, but differ); 23: torch 2.x
-
-
-def _opset(v: str) -> int:
-    try:
-        n = int(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {v!r}") from None
-    if not OPSETS[0] <= n <= OPSETS[1]:
-        raise argparse.ArgumentTypeError(f"must be between {OPSETS[0]} and {OPSETS[1]}, got {n}")
-    return n
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +17,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=["onnx"], default="onnx")
     p.add_argument("-o", "--out", help="output file (default: model.onnx inside the snapshot, "
                                                   "where the Cartoonizer picks it up)")
-    p.add_argument("--opset", type=_opset, default=17, help="ONNX opset, 9–23 (default 17)")
+    p.add_argument("--opset", type=bounded(int, *OPSETS), default=17, help="ONNX opset, 9–23 (default 17)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=run)
 

@@ -6,6 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from .common import FRACTION, NON_NEGATIVE, POSITIVE, bounded
+
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("prepare", help="raw datasets (CelebA, COCO, Safebooru, folders) → a training set",
@@ -13,15 +15,15 @@ def add(sub: argparse._SubParsersAction) -> None:
                                    "whose layout is recognised. Re-running resumes; finished items are skipped.")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p.add_argument("-o", "--out", type=Path, required=True, help="prepared dataset folder")
-    p.add_argument("--size", type=int, default=256, help="output resolution (square crops)")
+    p.add_argument("--size", type=bounded(int, 16, 4096), default=256, help="output resolution (square crops), 16–4096")
     g = p.add_argument_group("faces")
     g.add_argument("--photo-faces", choices=["detect", "none"], default="detect",
                    help="detect: YuNet + eye alignment; none: whole image, square resize")
     g.add_argument("--cartoon-faces", choices=["auto", "detect", "none"], default="auto",
                    help="detect: anime-face cascade; none: already cropped; auto: detect for safebooru only")
-    g.add_argument("--min-face", type=int, default=32, help="minimum face width in source pixels")
-    g.add_argument("--min-score", type=float, default=0.8, help="minimum YuNet detection score")
-    g.add_argument("--margin", type=float, default=0.0, help="extra room around faces (0.5 = 50%% more)")
+    g.add_argument("--min-face", type=POSITIVE, default=32, help="minimum face width in source pixels")
+    g.add_argument("--min-score", type=bounded(float, 0, 1), default=0.8, help="minimum YuNet detection score")
+    g.add_argument("--margin", type=bounded(float, 0), default=0.0, help="extra room around faces (0.5 = 50%% more)")
     g.add_argument("--yunet", help="YuNet .onnx (else $ARTIFYGAN_YUNET, cache, download)")
     g.add_argument("--anime-cascade", help="lbpcascade_animeface.xml (else $ARTIFYGAN_ANIME_CASCADE, ...)")
     g = p.add_argument_group("dataset filters")
@@ -36,12 +38,14 @@ def add(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--exclude-tags", default="", help="Safebooru: excluded tags, comma separated")
     g.add_argument("--rating", help="Safebooru: allowed ratings, e.g. safe,general")
     g.add_argument("--safebooru-meta", help="Safebooru posts CSV/JSON (default: the one in the folder)")
-    g.add_argument("--limit", type=int, help="only the first N items of each source (quick trials)")
+    g.add_argument("--limit", type=POSITIVE, help="only the first N items of each source (quick trials)")
     g = p.add_argument_group("output")
-    g.add_argument("--val-fraction", type=float, default=0.05, help="for data without an official split")
+    g.add_argument("--val-fraction", type=FRACTION, default=0.05,
+                   help="for data without an official split: a share from 0 up to, not including, 1")
     g.add_argument("--no-smooth", action="store_true", help="skip edge-smoothed copies of cartoons")
-    g.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    g.add_argument("--shards", type=int, default=0, metavar="N", help="also write WebDataset tars of N samples")
+    g.add_argument("--workers", type=POSITIVE, default=os.cpu_count() or 1)
+    g.add_argument("--shards", type=NON_NEGATIVE, default=0, metavar="N",
+                   help="also write WebDataset tars of N samples")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=run)
 
@@ -67,8 +71,19 @@ def run(args: argparse.Namespace) -> int:
     popts = PrepareOptions(args.size, args.photo_faces, args.cartoon_faces, args.min_face, args.min_score,
                            args.margin, args.val_fraction, yunet=args.yunet, anime_cascade=args.anime_cascade,
                            smooth=not args.no_smooth, workers=args.workers)
+    from ..data.sources import parse_source
+
+    out = args.out.resolve()
+    for spec in args.sources:  # a folder source is walked on every run: its own output would come back in
+        kind, path = parse_source(spec)
+        if kind in ("photos", "cartoons") and out.is_relative_to(path.resolve()):
+            raise ValueError(f"{args.out}: inside the source folder {path}; the next run would read its own "
+                             "output as new pictures: choose -o outside it")
     summary = prepare(read_sources(args.sources, ropts), args.out, popts, progress=not args.quiet)
     print(format_summary(summary))
+    if not summary["kept_total"]:
+        print(f"error: no picture was kept in {args.out} (the reasons are above); nothing to train on")
+        return 1
     if args.shards:
         print(f"wrote {len(write_shards(args.out, args.shards))} WebDataset shard(s) to {args.out / 'shards'}")
     o = args.out

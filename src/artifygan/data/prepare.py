@@ -178,6 +178,26 @@ def check_prepare_output(out: Path, sources: list[Path]) -> None:
             raise ValueError(f"{src}: an input inside the output folder {out}; choose another -o")
 
 
+# the options that shape what is written: a resumed run must use the ones the folder was made with
+SHAPING = ("size", "photo_faces", "cartoon_faces", "min_face", "min_score", "margin", "val_fraction",
+           "instance_margin", "smooth", "quality")
+
+
+def check_same_options(out: Path, opts: PrepareOptions) -> None:
+    """Refuse to resume a prepared folder with other shaping options (its images would stay as they were made
+    while its summary recorded the new ones)."""
+    try:
+        before = json.loads((out / "summary.json").read_text()).get("options") or {}
+    except (OSError, ValueError, AttributeError):
+        return  # not made yet, or by an older version: nothing to compare
+    asked = asdict(opts)
+    for key in SHAPING:
+        if key in before and before[key] != asked[key]:
+            flag = "--" + key.replace("_", "-")
+            raise ValueError(f"{out}: was prepared with {flag} {before[key]}, not {asked[key]}; re-running resumes "
+                             "it with the same options; choose a new -o for new ones")
+
+
 def _read_jsonl(path: Path) -> list[dict]:
     """Rows of a log; a line cut by an interruption (the last) is dropped (that item is redone) and the file
     is rewritten clean, so the next append starts on a fresh line. Any other line that is not a row of this
@@ -214,8 +234,10 @@ def prepare(read: ReadResult, out: str | Path, opts: PrepareOptions | None = Non
     opts = opts or PrepareOptions()
     out = Path(out)
     check_prepare_output(out, [it.path for it in read.items])
+    check_same_options(out, opts)
     out.mkdir(parents=True, exist_ok=True)
     manifest, dropped_log = out / "manifest.jsonl", out / "dropped.jsonl"
+    manifest.touch()  # marks the folder as prepare's from the start, also when nothing is kept
     kept_rows, dropped_rows = _read_jsonl(manifest), _read_jsonl(dropped_log)
     done = {r["key"] for r in kept_rows if (out / r["file"]).is_file()} | {r["key"] for r in dropped_rows}
     hashes = {r["hash"]: r["key"] for r in kept_rows}

@@ -45,8 +45,12 @@ def detect_kind(path: Path) -> str:
 def parse_source(spec: str) -> tuple[str, Path]:
     kind, sep, rest = spec.partition(":")
     if sep and kind in KINDS:
+        if not rest:  # "photos:" read the current folder
+            raise ValueError(f"{spec}: give a folder after '{kind}:'")
         path = Path(rest)
     else:
+        if sep and kind.isalpha() and len(kind) > 1 and not Path(spec).exists() and Path(rest).exists():
+            raise ValueError(f"{spec}: unknown source kind {kind!r}; choose one of {', '.join(KINDS)}")
         kind, path = "", Path(spec)
     if not path.exists():
         raise FileNotFoundError(f"{path}: source not found")
