@@ -220,6 +220,19 @@ def test_evaluate_library_keeps_an_earlier_report_unless_overwrite(tmp_path, fak
         ev.evaluate(ident, photos, refs, photos / "rep", n=8, size=64, kid_subsets=3, progress=False, overwrite=True)
     ev.evaluate(ident, photos, refs, tmp_path / "rep", n=8, size=64, kid_subsets=3, progress=False, overwrite=True)
     assert "identity" in (tmp_path / "rep" / "report.md").read_text()
+    (tmp_path / "a_file").write_text("x")  # refused up front (it was a raw errno after the whole run)
+    with pytest.raises(ValueError, match="cannot write: .*a_file is a file, not a folder"):
+        ev.evaluate(slow, photos, refs, tmp_path / "a_file" / "rep", n=8, size=64, kid_subsets=3, progress=False)
+    assert calls == []
+
+
+def test_evaluate_says_when_a_file_named_like_an_image_is_not_one(tmp_path, fake_nets):
+    ev = fake_nets
+    photos, refs = _set(tmp_path / "p", 9, "photo"), _set(tmp_path / "r", 8, "cartoon", 1)
+    (photos / "00_notes.jpg").write_text("not a picture")  # first by name: the first n shift past it
+    ident = [ev.Candidate("identity", lambda ims: ims, {"params": 0})]
+    with pytest.warns(UserWarning, match=r"00_notes.jpg: not an image, skipped"):
+        ev.evaluate(ident, photos, refs, tmp_path / "rep", n=8, size=64, kid_subsets=3, progress=False)
 
 
 def test_evaluate_warns_when_n_is_small_or_photos_look_like_references(tmp_path, fake_nets):

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import ON_OFF, TTA_MODES, clean_face_choice
+from .common import ON_OFF, POSITIVE, TTA_MODES, bounded, clean_face_choice
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +18,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--photos", type=Path, required=True, help="held-out photos (first N by name)")
     p.add_argument("--reference", type=Path, required=True, help="held-out reference cartoons (first N)")
     p.add_argument("-o", "--out", type=Path, required=True, help="report folder (report.json/.md, grid.png)")
-    p.add_argument("-n", type=int, default=100, help="images per set")
+    p.add_argument("-n", type=bounded(int, 4), default=100, help="images per set (at least 4)")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--resize", choices=["pil_bicubic", "torch_bilinear"], default="pil_bicubic",
                    help="how images are resized to 299² for Inception (recorded in the report)")
@@ -29,7 +29,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="the models' clean face skin step (auto: as each snapshot records)")
     p.add_argument("--tta", nargs="+", choices=TTA_MODES, default=["off"],
                    help="test-time ensemble(s): each model is scored once per mode given (rows NAME+MODE)")
-    p.add_argument("--kid-subsets", type=int, default=100)
+    p.add_argument("--kid-subsets", type=POSITIVE, default=100)
     p.add_argument("--no-baselines", action="store_true", help="skip the identity / untrained rows")
     p.add_argument("--inception", help="inception-2015-12-05 TorchScript (else $ARTIFYGAN_INCEPTION, wheel, URL)")
     p.add_argument("--yunet", help="YuNet .onnx for the structure metric (else $ARTIFYGAN_YUNET, cache, URL)")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,15 @@ from PIL import Image
 
 from ..device import pick_device
 from ..faces import PhotoFaceDetector
-from ..imageio import atomic_write_bytes, centre_square, list_images, load_image, save_image
+from ..imageio import (
+    IMAGE_SUFFIXES,
+    atomic_write_bytes,
+    centre_square,
+    existing_ancestor,
+    list_images,
+    load_image,
+    save_image,
+)
 from .distances import fid, kid
 from .faceparts import OUTPUT_RESIZE, STROKE_DARK, STROKE_WINDOW, detect_photo_faces, face_parts, own_cheek_strokes
 from .features import InceptionFeatures
@@ -43,7 +52,15 @@ class Candidate:
 
 
 def load_set(folder: str | Path, n: int, size: int) -> tuple[list[Path], list[Image.Image]]:
-    paths = list_images([folder])[:n]
+    """The first ``n`` images by name; a file named like an image that is not one is said (it shifts which
+    images are the first ``n``)."""
+    found = list_images([folder])
+    named = [p for p in sorted(Path(folder).rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+             and not p.name.startswith(".")] if Path(folder).is_dir() else []
+    if bad := sorted(set(named) - set(found)):
+        warnings.warn(f"{bad[0]}: not an image, skipped" + (f" (and {len(bad) - 1} more in {folder})"
+                                                          if len(bad) > 1 else ""), stacklevel=2)
+    paths = found[:n]
     if len(paths) < n:
         raise ValueError(f"{folder}: {len(paths)} image(s), the protocol needs {n}")
     return paths, [centre_square(load_image(p), size) for p in paths]
@@ -99,6 +116,8 @@ def check_report_output(out: str | Path, inputs: list[str | Path], overwrite: bo
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: the report goes in a folder, and this is an existing file; choose another -o")
+    if not (probe := existing_ancestor(out)).is_dir():
+        raise ValueError(f"{out}: cannot write: {probe} is a file, not a folder")
     for src in inputs:
         if out.resolve().is_relative_to(Path(src).resolve()):
             raise ValueError(f"{out}: inside the input folder {src}; choose another -o")
