@@ -361,3 +361,16 @@ def test_loader_workers_are_at_most_the_cores(monkeypatch):
     kw = loader_options(4, torch.device("cpu"))  # configs/default.yaml asks 4: torch warned on 2 cores
     assert kw["num_workers"] == 2 and kw["worker_init_fn"] is ignore_stop_signals and not kw["pin_memory"]
     assert loader_options(0, torch.device("cpu")) == {"num_workers": 0, "pin_memory": False}
+
+
+def test_resume_of_a_run_whose_config_is_not_yaml_and_bad_stop_flags_are_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(": : :\n")
+    (run / "training_state.pt").write_bytes(b"")
+    assert main(["train", "--resume", str(run)]) == 2  # it was a yaml.parser.ParserError traceback
+    assert "config.yaml: not valid YAML (line 1, column 1)" in capsys.readouterr().err
+    for flag, value in (("--stop-at-step", "-5"), ("--time-limit", "-1"), ("--time-limit", "nan")):
+        with pytest.raises(SystemExit):  # they stopped at step 1 / were ignored
+            main(["train", flag, value])
+        assert f"argument {flag}: {value} is out of range" in capsys.readouterr().err

@@ -338,6 +338,19 @@ def validate_config(cfg: Config) -> None:
             raise ValueError(f"data.photo_skin: {exc}") from None
 
 
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """A config file's mapping; a file that is not YAML, or not a mapping, is one line naming it and where."""
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ValueError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: config must be a YAML mapping")
+    return data
+
+
 def config_from_dict(data: dict[str, Any] | None) -> Config:
     cfg = Config()
     _apply(cfg, data or {})
@@ -351,14 +364,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: config file not found")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-            raise ValueError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: config must be a YAML mapping")
+        data = read_yaml_mapping(path)
     cfg = config_from_dict(data)
     return apply_overrides(cfg, overrides or [])
 

@@ -6,6 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from .common import POSITIVE, bounded
+
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a generator (single process, or under torchrun for DDP)",
@@ -16,8 +18,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run folder exactly")
     p.add_argument("--run-root", type=Path, default=Path("runs"), help="where numbered run folders go")
     p.add_argument("--name", help="run folder suffix (default: generator-size)")
-    p.add_argument("--stop-at-step", type=int, help="save state and stop at this step (resume later)")
-    p.add_argument("--time-limit", type=float, metavar="MINUTES", help="save state and stop after this long")
+    p.add_argument("--stop-at-step", type=POSITIVE, help="save state and stop at this step (resume later)")
+    p.add_argument("--time-limit", type=bounded(float, 0.01), metavar="MINUTES",
+                   help="save state and stop after this long")
     p.add_argument("--compile-cache", type=Path, metavar="FILE",
                    help="with train.compile: load compiled graphs from FILE if it exists, write them at the end "
                         "(carry it to the next machine with the same torch and GPU to skip most compiling)")

@@ -75,14 +75,12 @@ def sample_grid(g: nn.Module, photos: torch.Tensor) -> torch.Tensor:
 
 def load_run_config(run_dir: Path, overrides: list[str] | None = None) -> Config:
     """The config a run was started with (for --resume), optionally overridden (e.g. more steps)."""
-    import yaml
-
-    from ..config import apply_overrides
+    from ..config import apply_overrides, read_yaml_mapping
 
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not a run folder (no {CONFIG_FILE})")
-    return apply_overrides(config_from_dict(yaml.safe_load(path.read_text())), overrides or [])
+    return apply_overrides(config_from_dict(read_yaml_mapping(path)), overrides or [])
 
 
 def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | None = None,
