@@ -291,3 +291,15 @@ def test_a_second_detector_checks_faces_independently_of_yunet():
     assert METRICS["faces_second_detector"]([photo], [elsewhere]).face_kept == 0.0
     none = METRICS["faces_second_detector"]([Image.new("RGB", (128, 128), "white")], [photo])
     assert none.evaluated == 0 and math.isnan(none.face_kept)
+
+
+def test_evaluate_cli_refuses_model_names_it_could_not_tell_apart(tmp_path, capsys):
+    from artifygan.cli import main
+
+    for specs, said in ((["default", "default"], "the name 'default' is given twice"),
+                        (["=default"], "give NAME=PATH or PATH")):
+        argv = [a for s in specs for a in ("-m", s)]
+        assert main(["evaluate", *argv, "--photos", str(tmp_path), "--reference", str(tmp_path),
+                     "-o", str(tmp_path / "rep"), "-n", "4"]) == 2
+        assert said in capsys.readouterr().err
+    assert not (tmp_path / "rep").exists()

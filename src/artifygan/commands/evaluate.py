@@ -46,10 +46,16 @@ def run(args: argparse.Namespace) -> int:
 
     check_report_output(args.out, [args.photos, args.reference], args.overwrite)  # before any model loads
     cands = []
+    seen: set[str] = set()
     for spec in args.model:
         name, sep, path = spec.partition("=")
         if not sep:
             name, path = Path(spec).name, spec
+        if not name.strip() or not path.strip():
+            raise ValueError(f"-m {spec!r}: give NAME=PATH or PATH")
+        if name in seen:  # two rows of one name cannot be told apart in the report
+            raise ValueError(f"-m {spec!r}: the name {name!r} is given twice; name them, e.g. -m a={path}")
+        seen.add(name)
         for mode in dict.fromkeys(args.tta):
             label = name if mode == "off" else f"{name}+{mode}"
             cands.append(snapshot_candidate(label, path, args.device, args.backend, args.process_size,
