@@ -299,7 +299,8 @@ def test_evaluate_cli_refuses_model_names_it_could_not_tell_apart(tmp_path, caps
     for specs, said in ((["default", "default"], "the name 'default' is given twice"),
                         (["=default"], "give NAME=PATH or PATH")):
         argv = [a for s in specs for a in ("-m", s)]
-        assert main(["evaluate", *argv, "--photos", str(tmp_path), "--reference", str(tmp_path),
+        (tmp_path / "in").mkdir(exist_ok=True)
+        assert main(["evaluate", *argv, "--photos", str(tmp_path / "in"), "--reference", str(tmp_path / "in"),
                      "-o", str(tmp_path / "rep"), "-n", "4"]) == 2
         assert said in capsys.readouterr().err
     assert not (tmp_path / "rep").exists()
