@@ -19,7 +19,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run-root", type=Path, default=Path("runs"), help="where numbered run folders go")
     p.add_argument("--name", help="run folder suffix (default: generator-size)")
     p.add_argument("--stop-at-step", type=POSITIVE, help="save state and stop at this step (resume later)")
-    p.add_argument("--time-limit", type=bounded(float, 0.01), metavar="MINUTES",
+    p.add_argument("--time-limit", type=bounded(float, 0), metavar="MINUTES",
                    help="save state and stop after this long")
     p.add_argument("--compile-cache", type=Path, metavar="FILE",
                    help="with train.compile: load compiled graphs from FILE if it exists, write them at the end "
