@@ -380,3 +380,28 @@ def test_serve_cli_styles_dir(tiny_snapshot, styled_snapshot, tmp_path, monkeypa
     assert main(["serve", "-m", f"tiny={tiny_snapshot}", "--device", "cpu", "--styles-dir", str(root)]) == 0
     with TestClient(apps[0]) as client:
         assert client.get("/api/models").json()["models"] == ["tiny", "sketch"]
+
+
+def test_a_server_that_stops_ends_the_running_style_at_its_next_step(tmp_path, monkeypatch):
+    """Ctrl-C on `serve` mid-job aborted the process (exit 134: its thread was torn down inside torch)."""
+    from artifygan.styles.adapt import AdaptProgress
+    from artifygan.styles.jobs import StyleJobs
+
+    steps = []
+
+    def endless(refs, progress, **kwargs):  # an adapt that would run on and on
+        while True:
+            steps.append(1)
+            progress(AdaptProgress(len(steps), 10**6, 0.0, 1e9, {}))
+            time.sleep(0.01)
+
+    monkeypatch.setattr("artifygan.styles.jobs.adapt", endless)
+    jobs = StyleJobs(tmp_path / "styles", lambda name, path: None)
+    job = jobs.start("forever", [Image.new("RGB", (32, 32))], [])
+    while not steps:
+        time.sleep(0.01)
+    t = time.perf_counter()
+    jobs.stop(timeout=10)
+    assert time.perf_counter() - t < 5 and job.finished
+    assert job.state == "failed" and job.error == "the server stopped"
+    assert not any(th.is_alive() for th in jobs._threads)

@@ -76,6 +76,17 @@ class StyleJobs:
         self.config, self.photos, self.base, self.device = config, photos, base, device
         self.jobs: dict[str, StyleJob] = {}  # by job id; failed jobs stay (their status), their names are free
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        # a server stopped mid-job: the job ends at its next step, before Python tears its thread down inside
+        # torch (which aborted the process: "terminate called without an active exception", exit 134)
+        atexit.register(self.stop)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """End the running job at its next step (it fails with "the server stopped") and wait for it."""
+        self._stopping.set()
+        for t in list(self._threads):
+            t.join(timeout)
 
     def busy(self) -> bool:
         return any(not j.finished for j in list(self.jobs.values()))
@@ -154,11 +165,15 @@ class StyleJobs:
             shutil.rmtree(refs_dir, ignore_errors=True)
             job.error, job.message, job.state = f"could not store the pictures: {exc}", "failed", "failed"
             raise
-        threading.Thread(target=self._run, args=(job, refs_dir, config), name=f"adapt-{name}", daemon=True).start()
+        thread = threading.Thread(target=self._run, args=(job, refs_dir, config), name=f"adapt-{name}", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
         return job
 
     def _run(self, job: StyleJob, refs_dir: Path, config: AdaptConfig) -> None:
         def progress(p: AdaptProgress) -> None:
+            if self._stopping.is_set():
+                raise StyleError("the server stopped")
             job.fraction = p.fraction
             job.message = f"step {p.step}, {p.elapsed:.0f} s"
             if p.preview is not None:
@@ -172,7 +187,10 @@ class StyleJobs:
             self.on_done(job.name, job.path)
             job.fraction, job.message, job.state = 1.0, "done", "done"
         except Exception as exc:  # reported to the user on the page; the server keeps running
-            log.exception("style %s failed", job.name)
+            if self._stopping.is_set():
+                log.info("style %s stopped with the server", job.name)
+            else:
+                log.exception("style %s failed", job.name)
             text = str(exc).replace(f"{refs_dir}{os.sep}", "")  # "ref02.png: …", not the server's temp path
             job.error = text.splitlines()[0] if text else type(exc).__name__
             job.message, job.state = f"failed: {job.error}", "failed"
