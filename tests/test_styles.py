@@ -495,3 +495,20 @@ def test_every_surface_offers_exactly_the_style_losses_there_are():
     opt = next(a for a in sub.choices["adapt"]._actions if a.dest == "style_loss")
     assert set(opt.choices) == set(ASKABLE) == set(LOOKS.values()) == {"auto", *STYLE_LOSSES}
     assert opt.default == "auto" == next(iter(LOOKS.values()))  # the panel's first choice is its default
+
+
+def test_a_bad_base_device_or_photos_path_fails_before_the_references_are_read(tmp_path, monkeypatch):
+    from artifygan.models.snapshot import SnapshotError
+
+    def never(*args, **kwargs):
+        raise AssertionError("the references were read before the cheap checks")
+
+    import sys
+
+    monkeypatch.setattr(sys.modules["artifygan.styles.adapt"], "read_references", never)  # the module, not adapt()
+    with pytest.raises(StyleError, match=r"nope: no such file or folder \(--photos\)"):
+        adapt([tmp_path], photos=tmp_path / "nope")
+    with pytest.raises((SnapshotError, FileNotFoundError, ValueError), match="nope"):
+        adapt([tmp_path], base=tmp_path / "nope")
+    with pytest.raises(ValueError, match="device"):
+        adapt([tmp_path], device="nodevice")

@@ -189,6 +189,11 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
         except ValueError as exc:
             raise StyleError(str(exc)) from None
     out_path = check_output(out) if out is not None else None
+    snap = resolve_snapshot(base)  # the cheap checks first: a bad --base, device or --photos path costs no work
+    dev = pick_device(device)
+    for p in [] if photos is None else [photos] if isinstance(photos, str | os.PathLike) else photos:
+        if not Path(p).exists():
+            raise StyleError(f"{p}: no such file or folder (--photos)")
     references = read_references([refs] if isinstance(refs, str | os.PathLike) else refs, cascade,
                                  detect=cfg.detect_faces)
     pictures = [r.image for r in references]
@@ -196,8 +201,6 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     post = style_postprocess(cfg, pictures, measured=measured)
     cfg, choice = _resolve_style_loss(cfg, references)
     photo_list, strong = read_photos(photos, cfg.side, cfg.max_photos, cfg.seed)
-    snap = resolve_snapshot(base)
-    dev = pick_device(device)
     cfg = cfg.for_device(dev.type)
     generator, base_meta = load_generator(snap, device=str(dev))
     base_state = {k: v.detach().clone() for k, v in generator.state_dict().items()} if cfg.strength != 1 else None
