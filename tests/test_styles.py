@@ -506,7 +506,7 @@ def test_a_bad_base_device_or_photos_path_fails_before_the_references_are_read(t
     import sys
 
     monkeypatch.setattr(sys.modules["artifygan.styles.adapt"], "read_references", never)  # the module, not adapt()
-    with pytest.raises(StyleError, match=r"nope: no such file or folder \(--photos\)"):
+    with pytest.raises(StyleError, match="nope: no such photo file or folder"):
         adapt([tmp_path], photos=tmp_path / "nope")
     with pytest.raises((SnapshotError, FileNotFoundError, ValueError), match="nope"):
         adapt([tmp_path], base=tmp_path / "nope")

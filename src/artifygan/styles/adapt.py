@@ -48,7 +48,7 @@ from .matching import feature_bank, nn_feature_loss
 from .palette import palette_loss, reference_palette
 from .postprocess import style_postprocess
 from .preview import Previewer
-from .references import PathLike, StyleError, read_photos, read_references
+from .references import PathLike, StyleError, photo_roots, read_photos, read_references
 
 if TYPE_CHECKING:
     from ..inference.cartoonizer import Cartoonizer
@@ -191,9 +191,8 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     out_path = check_output(out) if out is not None else None
     snap = resolve_snapshot(base)  # the cheap checks first: a bad --base, device or --photos path costs no work
     dev = pick_device(device)
-    for p in [] if photos is None else [photos] if isinstance(photos, str | os.PathLike) else photos:
-        if not Path(p).exists():
-            raise StyleError(f"{p}: no such file or folder (--photos)")
+    if photos is not None:
+        photo_roots(photos)
     references = read_references([refs] if isinstance(refs, str | os.PathLike) else refs, cascade,
                                  detect=cfg.detect_faces)
     pictures = [r.image for r in references]

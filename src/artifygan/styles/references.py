@@ -146,6 +146,17 @@ def read_references(refs: Sequence[PathLike], cascade: PathLike | None = None,
     return out
 
 
+def photo_roots(photos: PathLike | Sequence[PathLike]) -> list[PathLike]:
+    """The ``photos`` files and folders as a list, each checked to exist (cheap: before any work)."""
+    roots = [photos] if isinstance(photos, str | os.PathLike) else list(photos)
+    if not roots:
+        raise StyleError("photos: an empty list; give photo files or folders (None: the bundled examples)")
+    for root in roots:
+        if not os.path.exists(root):
+            raise StyleError(f"{root}: no such photo file or folder")
+    return roots
+
+
 def read_photos(photos: PathLike | Sequence[PathLike] | None, short_side: int, limit: int = 300,
                 seed: int = 0) -> tuple[list[torch.Tensor], bool]:
     """(photo tensors with the shorter side ``short_side``, strong) — strong augmentation is wanted when
@@ -158,12 +169,7 @@ def read_photos(photos: PathLike | Sequence[PathLike] | None, short_side: int, l
         if not files:
             raise StyleError("no --photos given and this install bundles no example photos")
     else:
-        roots = [photos] if isinstance(photos, str | os.PathLike) else list(photos)
-        if not roots:
-            raise StyleError("photos: an empty list; give photo files or folders (None: the bundled examples)")
-        for root in roots:
-            if not os.path.exists(root):
-                raise StyleError(f"{root}: no such photo file or folder")
+        roots = photo_roots(photos)
         files, strong = list_images(roots), False
         if not files:
             raise StyleError(f"no photos found in {', '.join(map(str, roots))}")
