@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from .common import ON_OFF
+
 
 def _positive(v: str) -> float:
     x = float(v)
@@ -85,7 +87,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="the style's eyes: auto (default) magnifies the photo's eyes when most references draw big "
                         "eye whites (avatar and cartoon looks), else keeps them; off: never; or a scale in (1, 2] "
                         "such as 1.4 (needs the face detector)")
-    p.add_argument("--grey", choices=("auto", "on", "off"), default="auto",
+    p.add_argument("--grey", choices=list(ON_OFF), default="auto",
                    help="black-and-white outputs: auto (default) when most references are black and white "
                         "(pencil, ink, manga; the photo's colours are then not kept); on: always; off: never")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")

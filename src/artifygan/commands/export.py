@@ -17,7 +17,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=["onnx"], default="onnx")
     p.add_argument("-o", "--out", help="output file (default: model.onnx inside the snapshot, "
                                                   "where the Cartoonizer picks it up)")
-    p.add_argument("--opset", type=bounded(int, *OPSETS), default=17, help="ONNX opset, 9–23 (default 17)")
+    p.add_argument("--opset", type=bounded(int, *OPSETS), default=17,
+                   help=f"ONNX opset, {OPSETS[0]}–{OPSETS[1]} (default 17)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=run)
 

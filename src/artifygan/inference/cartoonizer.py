@@ -227,7 +227,7 @@ class Cartoonizer:
         net = rgb
         if s != 1.0:
             net = rgb.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BICUBIC)
-        grey = self.grey_style or (self.keep_grey and is_grey(net))
+        grey = self.greys(net)
         photo = net if self.has_face_steps else None  # faces are found in the photo, not its smoothed copy
         skin_w = 0.0
         if self.smoothing is not None:
@@ -331,6 +331,11 @@ class Cartoonizer:
         if prep.alpha is not None:
             img.putalpha(prep.alpha)
         return img
+
+    def greys(self, photo: Image.Image) -> bool:
+        """Whether the cartoon of ``photo`` is given back in grey: a black-and-white style always, a
+        black-and-white photo unless ``keep_grey`` is off."""
+        return self.grey_style or (self.keep_grey and is_grey(photo))
 
     @property
     def has_face_steps(self) -> bool:

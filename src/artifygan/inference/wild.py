@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ..faces import Face, FaceFraming, PhotoFaceDetector, align_by_eyes, valid_face
-from ..imageio import ImageLike, as_grey, is_grey, read_input
+from ..imageio import ImageLike, as_grey, read_input
 from .cartoonizer import Cartoonizer
 from .tta import check_tta
 
@@ -225,8 +225,7 @@ class WildCartoonizer:
         cartoons = faces if opt.background == "cartoon" else chosen
         out = self.cz.finish(out, rgb_img, cartoons, paint_background=opt.background == "cartoon",
                              clean_face=opt.clean_face)
-        grey = self.cz.grey_style or (self.cz.keep_grey and is_grey(rgb_img))
-        if self.cz.background is not None and grey:  # the faces and base were greyed; so is the backdrop
+        if self.cz.background is not None and self.cz.greys(rgb_img):  # faces and base were greyed: the backdrop too
             out = as_grey(out)
         timings["total"] = ms(t0)
         return WildResult(restore_alpha(out, alpha), rgb_img.size, "face", records, timings)
