@@ -34,6 +34,13 @@ def times(path) -> list[float]:
         return [round(float(f.pts * f.time_base), 3) for f in c.decode(video=0)]
 
 
+def length(path) -> float:
+    """Seconds the video track plays, its last frame's hold included."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return round(float(s.duration * s.time_base), 3)
+
+
 def test_the_clock_only_moves_forward():
     c = Clock(Fraction(10))
     ms = Fraction(1, 1000)
@@ -49,6 +56,7 @@ def test_irregular_frame_times_are_kept_in_mp4_and_gif(whole, tmp_path):
     pics[0].save(gif, save_all=True, append_images=pics[1:], duration=[100, 100, 100, 1000], loop=0)
     translate_video(whole, gif, tmp_path / "hold.mp4", progress=False)  # failed: "Invalid argument"
     assert times(tmp_path / "hold.mp4") == [0.0, 0.1, 0.2, 0.3]
+    assert length(tmp_path / "hold.mp4") == 1.3  # the final hold (it was cut to one nominal frame: 0.4)
     translate_video(whole, gif, tmp_path / "hold-out.gif", progress=False)
     with Image.open(tmp_path / "hold-out.gif") as im:
         held = []
@@ -70,6 +78,7 @@ def test_irregular_frame_times_are_kept_in_mp4_and_gif(whole, tmp_path):
         c.mux(s.encode())
     translate_video(whole, vfr, tmp_path / "vfr-out.mp4", progress=False)
     assert times(tmp_path / "vfr-out.mp4") == [p / 1000 for p in stamps]
+    assert length(tmp_path / "vfr-out.mp4") == 1.02  # the last frame keeps its 20 ms (the track said 0.51 s)
 
 
 def test_a_clip_joined_to_itself_plays_on(whole, tmp_path):

@@ -2,8 +2,9 @@
 
 Why its own module: the timing rules live here. Frames keep their own timestamps (variable frame rates,
 a GIF's long last frame), on a clock that only moves forward (a clip joined to itself restarts its
-timestamps, which MP4 cannot store); audio keeps its place against the picture, also the part read
-before the first frame decodes; a damaged packet costs its own frames, not the rest of the video.
+timestamps, which MP4 cannot store); the last frame lasts as long as the input holds it; audio keeps its
+place against the picture, also the part read before the first frame decodes; a damaged packet costs its
+own frames, not the rest of the video.
 """
 
 from __future__ import annotations
@@ -106,6 +107,9 @@ class Mp4Writer:
                 self.a, self.audio = self.out.add_stream("aac", rate=audio_in.rate), "re-encoded"
         self.audio_in = audio_in
         self.audio_dts: int | None = None
+        self.held = None  # the newest video packet: muxed once the next one comes, or at close with its duration
+        self.last_duration: int | None = None  # the last frame's own duration, in TICKs
+        self.span: list[Fraction] = []  # the first packet's dts, the lowest and the highest pts (seconds)
 
     def audio_packet(self, packet) -> None:
         if self.a is None or packet.dts is None:
@@ -132,10 +136,32 @@ class Mp4Writer:
 
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts, frame.time_base = self.clock(pts, time_base), TICK
-        self.out.mux(self.v.encode(frame))
+        self.last_duration = round(duration * time_base / TICK) if duration and time_base is not None else None
+        self.mux_video(self.v.encode(frame))
+
+    def mux_video(self, encoded: list) -> None:
+        for packet in encoded:
+            if self.held is not None:
+                self.out.mux(self.held)
+            self.held = packet
+            if packet.pts is not None and packet.dts is not None and packet.time_base is not None:
+                pts = packet.pts * packet.time_base
+                self.span = ([packet.dts * packet.time_base, pts, pts] if not self.span else
+                             [self.span[0], min(self.span[1], pts), max(self.span[2], pts)])
 
     def close(self) -> None:
-        self.out.mux(self.v.encode())
+        self.mux_video(self.v.encode())
+        held = self.held
+        if held is not None and self.span and held.dts is not None and held.time_base is not None:
+            # MP4 ends the track at its last packet's dts + duration. With B-frames the dts trail the pts by
+            # as much as the frames' spacing there, so the duration is set to end the track where the
+            # last frame's own hold ends (variable frame rates came out half as long; a GIF's hold was cut).
+            first_dts, first_pts, last_pts = self.span
+            end = last_pts + (self.last_duration or self.clock.step) * TICK
+            held.duration = max(1, round((end - first_pts - (held.dts * held.time_base - first_dts))
+                                         / held.time_base))
+        if held is not None:
+            self.out.mux(held)
         if self.a is not None and self.audio == "re-encoded":
             self.out.mux(self.a.encode())
         self.out.close()
