@@ -91,6 +91,19 @@ def test_gif_in_and_out(whole, tmp_path):
     assert probe(tmp_path / "out.mp4")["frames"] == 6
 
 
+def test_odd_sides_give_a_4_2_0_mp4_every_player_plays(whole, tmp_path):
+    src = tmp_path / "odd.gif"
+    frames = [Image.fromarray(f) for f in moving_frames(3, w=63, h=47)]
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    translate_video(whole, src, tmp_path / "odd.mp4", progress=False)
+    with av.open(str(tmp_path / "odd.mp4")) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"  # it was yuv444p: Safari, phones: no
+        f = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    assert f.shape == (48, 64, 3)  # one copied row and column
+    assert np.abs(f[:, 63] - f[:, 62]).mean() < 6 and np.abs(f[47] - f[46]).mean() < 6  # copies, not black
+    assert np.abs(f[:, 63] - f[:, 0]).mean() > 6  # (the picture itself is not flat)
+
+
 def test_interrupt_leaves_no_broken_file(whole, tmp_path, monkeypatch):
     src = tmp_path / "in.mp4"
     write_video(src, moving_frames(10))

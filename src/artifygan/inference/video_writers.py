@@ -83,7 +83,8 @@ def packets(inp, streams: list, damage: list[str]) -> Iterator[tuple[Any, Any]]:
 
 class Mp4Writer:
     """H.264 video on :class:`Clock`'s times, with the input's audio copied (codecs MP4 holds) or
-    re-encoded to AAC at its own timestamps."""
+    re-encoded to AAC at its own timestamps. Always 4:2:0, which every player plays: an odd side gets one
+    copied column or row (4:4:4 kept the size, and Safari, QuickTime, browsers and phones could not play it)."""
 
     def __init__(self, path: Path, size: tuple[int, int], fps: Fraction, rotation: int, crf: int,
                  audio_in=None) -> None:
@@ -91,9 +92,9 @@ class Mp4Writer:
 
         self.out = av.open(str(path), "w", format="mp4")
         w, h = size
+        self.pad = ((0, h % 2), (0, w % 2), (0, 0))  # 4:2:0 needs even sides
         self.v = self.out.add_stream("libx264", rate=fps)
-        self.v.width, self.v.height = w, h
-        self.v.pix_fmt = "yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p"  # 4:2:0 needs even sizes
+        self.v.width, self.v.height, self.v.pix_fmt = w + w % 2, h + h % 2, "yuv420p"
         self.v.options = {"crf": str(crf), "preset": "medium"}
         self.v.codec_context.time_base = TICK
         self.clock = Clock(fps)
@@ -134,6 +135,8 @@ class Mp4Writer:
               duration: int | None = None) -> None:
         import av
 
+        if self.pad[0][1] or self.pad[1][1]:
+            rgb = np.pad(rgb, self.pad, mode="edge")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts, frame.time_base = self.clock(pts, time_base), TICK
         self.last_duration = round(duration * time_base / TICK) if duration and time_base is not None else None
