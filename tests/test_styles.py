@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -512,3 +513,17 @@ def test_a_bad_base_device_or_photos_path_fails_before_the_references_are_read(t
         adapt([tmp_path], base=tmp_path / "nope")
     with pytest.raises(ValueError, match="device"):
         adapt([tmp_path], device="nodevice")
+
+
+def test_a_photo_that_is_not_an_image_is_said_not_skipped_silently(style_data, tmp_path):
+    """A text file named .png among --photos was left out without a word (translate and evaluate say it)."""
+    from artifygan.styles.adapt import read_photos
+
+    shutil.copytree(style_data / "photos", tmp_path / "photos")
+    (tmp_path / "photos" / "notes.png").write_text("not a picture")
+    n = len(list((style_data / "photos").iterdir()))
+    with pytest.warns(UserWarning, match=r"skipping photo: .*notes\.png: not an image"):
+        photos, _ = read_photos(tmp_path / "photos", 48, 50, 0)
+    assert len(photos) == n
+    with pytest.warns(UserWarning, match="notes.png"), pytest.raises(StyleError, match="none of the photos"):
+        read_photos(tmp_path / "photos" / "notes.png", 48)

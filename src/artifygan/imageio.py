@@ -226,6 +226,16 @@ def iter_images(root: str | os.PathLike, recursive: bool = True) -> Iterator[Pat
             yield p
 
 
+def named_images(root: str | os.PathLike, recursive: bool = True) -> list[Path]:
+    """Files under ``root`` (or ``root`` itself) that are images by name or by content, sorted. A broken
+    ``.jpg`` is listed, so that reading it says what is wrong instead of the file vanishing unsaid."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    return [p for p in sorted(root.glob("**/*" if recursive else "*"))
+            if p.is_file() and not p.name.startswith(".") and (p.suffix.lower() in IMAGE_SUFFIXES or is_image(p))]
+
+
 def list_images(roots: Iterable[str | os.PathLike], recursive: bool = True) -> list[Path]:
     """All images under several roots; a missing root is an error naming it."""
     out: list[Path] = []

@@ -26,12 +26,12 @@ from PIL import Image
 from ..device import pick_device
 from ..faces import PhotoFaceDetector
 from ..imageio import (
-    IMAGE_SUFFIXES,
     atomic_write_bytes,
     centre_square,
     existing_ancestor,
-    list_images,
+    is_image,
     load_image,
+    named_images,
     save_image,
 )
 from .distances import fid, kid
@@ -54,10 +54,13 @@ class Candidate:
 def load_set(folder: str | Path, n: int, size: int) -> tuple[list[Path], list[Image.Image]]:
     """The first ``n`` images by name; a file named like an image that is not one is said (it shifts which
     images are the first ``n``)."""
-    found = list_images([folder])
-    named = [p for p in sorted(Path(folder).rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-             and not p.name.startswith(".")] if Path(folder).is_dir() else []
-    if bad := sorted(set(named) - set(found)):
+    if not Path(folder).exists():
+        raise FileNotFoundError(f"{folder}: no such file or directory")
+    found: list[Path] = []
+    bad: list[Path] = []
+    for p in named_images(folder):
+        (found if is_image(p) else bad).append(p)
+    if bad:
         warnings.warn(f"{bad[0]}: not an image, skipped" + (f" (and {len(bad) - 1} more in {folder})"
                                                           if len(bad) > 1 else ""), stacklevel=2)
     paths = found[:n]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..imageio import IMAGE_SUFFIXES, ImageError, is_image, load_image, pil_to_tensor
+from ..imageio import ImageError, load_image, named_images, pil_to_tensor
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +55,6 @@ def resize_short(img: Image.Image, short_side: int) -> Image.Image:
     return img.resize((max(short_side, round(w * s)), max(short_side, round(h * s))), Image.Resampling.BICUBIC)
 
 
-def _files_in(root: Path) -> list[Path]:
-    """Files under a folder that are images by name or by content (a broken .jpg is listed, then fails)."""
-    out = []
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and not p.name.startswith(".") and (p.suffix.lower() in IMAGE_SUFFIXES or is_image(p)):
-            out.append(p)
-    return out
-
-
 def list_references(refs: Sequence[PathLike]) -> list[Path]:
     """Files given directly plus the images inside folders, in order; 0 is an error, > 10 a warning."""
     if isinstance(refs, str | os.PathLike):
@@ -72,7 +63,7 @@ def list_references(refs: Sequence[PathLike]) -> list[Path]:
     for r in refs:
         p = Path(r)
         if p.is_dir():
-            found = _files_in(p)
+            found = named_images(p)
             if not found:
                 raise StyleError(f"{p}: no images in this folder")
             files.extend(found)
@@ -161,7 +152,6 @@ def read_photos(photos: PathLike | Sequence[PathLike] | None, short_side: int, l
                 seed: int = 0) -> tuple[list[torch.Tensor], bool]:
     """(photo tensors with the shorter side ``short_side``, strong) — strong augmentation is wanted when
     the photos are the few bundled examples. Unreadable photos are skipped with a warning."""
-    from ..imageio import list_images
     from ..pretrained import example_photos
 
     if photos is None:
@@ -170,7 +160,7 @@ def read_photos(photos: PathLike | Sequence[PathLike] | None, short_side: int, l
             raise StyleError("no --photos given and this install bundles no example photos")
     else:
         roots = photo_roots(photos)
-        files, strong = list_images(roots), False
+        files, strong = [f for root in roots for f in named_images(root)], False  # a bad one is said below
         if not files:
             raise StyleError(f"no photos found in {', '.join(map(str, roots))}")
     if len(files) > limit:
