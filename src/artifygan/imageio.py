@@ -255,6 +255,14 @@ def existing_ancestor(path: str | os.PathLike) -> Path:
     return probe
 
 
+def file_in_the_way(target: str | os.PathLike, folder: str | os.PathLike) -> str | None:
+    """"TARGET: cannot write: F is a file, not a folder" when a file stands where ``folder`` (the folder
+    that would hold ``target``) or one of its parents must be; None when the way is clear. Each caller
+    raises its own error type with it, before any slow work."""
+    probe = existing_ancestor(folder)
+    return None if probe.is_dir() else f"{show(target)}: cannot write: {show(probe)} is a file, not a folder"
+
+
 def temp_name(path: str | os.PathLike, suffix: str = ".tmp") -> Path:
     """A short hidden name beside ``path`` (a 250-character file name leaves no room for a long one)."""
     path = Path(path)

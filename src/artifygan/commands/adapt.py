@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from ..imageio import WRITE_FORMATS, existing_ancestor, save_image
+    from ..imageio import WRITE_FORMATS, file_in_the_way, save_image
     from ..styles import AdaptConfig, StyleError, adapt, check_output, with_style_loss
 
     check_output(args.out)  # before anything slow loads
@@ -114,9 +114,8 @@ def run(args: argparse.Namespace) -> int:
         if args.preview.resolve().is_relative_to(args.out.resolve()):  # it would fill the style's folder
             raise StyleError(f"{args.preview}: the preview may not be inside the style's folder {args.out}; "
                              "choose a name outside it")
-        probe = existing_ancestor(args.preview.parent)
-        if not probe.is_dir():
-            raise StyleError(f"{args.preview}: cannot write: {probe} is a file, not a folder")
+        if blocked := file_in_the_way(args.preview, args.preview.parent):
+            raise StyleError(blocked)
         if args.preview.suffix.lower() not in WRITE_FORMATS:
             raise StyleError(f"{args.preview}: unsupported preview format {args.preview.suffix!r} (use .png or .jpg)")
     cfg = with_style_loss(AdaptConfig(preview_every_s=15.0 if args.preview is not None else 0.0), args.style_loss)

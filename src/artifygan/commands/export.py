@@ -25,7 +25,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..export import ONNX_NAME, export_onnx, parity
-    from ..imageio import existing_ancestor
+    from ..imageio import file_in_the_way
     from ..models import load_generator
     from ..models.snapshot import CONFIG_NAME, WEIGHTS_NAME, resolve_snapshot
 
@@ -33,9 +33,8 @@ def run(args: argparse.Namespace) -> int:
     target = Path(args.out or snap / ONNX_NAME)
     if target.is_dir() or (args.out or "").endswith(("/", os.sep)):  # "out/models/" is meant as a folder
         raise ValueError(f"{target}: is a folder; give the output file's name, e.g. {target / ONNX_NAME}")
-    probe = existing_ancestor(target.parent)
-    if not probe.is_dir():
-        raise ValueError(f"{target}: cannot write: {probe} is a file, not a folder")
+    if blocked := file_in_the_way(target, target.parent):
+        raise ValueError(blocked)
     own = [snap / CONFIG_NAME, snap / WEIGHTS_NAME]
     if target.exists() and any(p.exists() and target.samefile(p) for p in own):
         raise ValueError(f"{target}: is the model's own {target.name}; choose another -o")

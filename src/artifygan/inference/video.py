@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..imageio import as_grey, existing_ancestor, is_grey, one_line, show, temp_name
+from ..imageio import as_grey, existing_ancestor, file_in_the_way, is_grey, one_line, show, temp_name
 from .animated import animated_webp, pil_frames
 from .temporal import Deflicker, FaceTracker
 from .video_writers import GifWriter, Mp4Writer, packets
@@ -151,9 +151,9 @@ def check_video_output(src: str | os.PathLike, dst: str | os.PathLike, overwrite
         raise VideoError(f"{show(dst)}: is a folder; give the output file's name, e.g. {show(dst / 'out.mp4')}")
     if os.path.lexists(dst) and not overwrite:
         raise VideoError(f"{show(dst)}: already exists; --overwrite replaces it, or choose another output name")
+    if blocked := file_in_the_way(dst, dst.parent):
+        raise VideoError(blocked)
     probe = existing_ancestor(dst.parent)
-    if not probe.is_dir():
-        raise VideoError(f"{show(dst)}: cannot write: {show(probe)} is a file, not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise VideoError(f"{show(dst)}: cannot write: no permission on {show(probe)}")
 

@@ -28,7 +28,7 @@ from ..faces import PhotoFaceDetector
 from ..imageio import (
     atomic_write_bytes,
     centre_square,
-    existing_ancestor,
+    file_in_the_way,
     is_image,
     load_image,
     named_images,
@@ -119,8 +119,8 @@ def check_report_output(out: str | Path, inputs: list[str | Path], overwrite: bo
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: the report goes in a folder, and this is an existing file; choose another -o")
-    if not (probe := existing_ancestor(out)).is_dir():
-        raise ValueError(f"{out}: cannot write: {probe} is a file, not a folder")
+    if blocked := file_in_the_way(out, out):
+        raise ValueError(blocked)
     for src in inputs:
         if out.resolve().is_relative_to(Path(src).resolve()):
             raise ValueError(f"{out}: inside the input folder {src}; choose another -o")

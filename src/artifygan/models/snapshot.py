@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..imageio import existing_ancestor
+from ..imageio import file_in_the_way
 from .registry import GENERATORS
 
 CONFIG_NAME = "config.json"
@@ -41,9 +41,8 @@ def check_snapshot_target(out_dir: Path) -> None:
     if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
         raise FileExistsError(f"{out_dir}: is a {'link' if out_dir.is_symlink() else 'file'}, not a snapshot "
                               "folder; choose a new folder")
-    probe = existing_ancestor(out_dir.parent)
-    if not probe.is_dir():
-        raise NotADirectoryError(f"{out_dir}: cannot write: {probe} is a file, not a folder")
+    if blocked := file_in_the_way(out_dir, out_dir.parent):
+        raise NotADirectoryError(blocked)
     if out_dir.is_dir():
         foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in SNAPSHOT_FILES or not p.is_file())
         if foreign:
