@@ -97,6 +97,45 @@ def test_a_clip_joined_to_itself_plays_on(whole, tmp_path):
     assert np.allclose(np.diff(t), 0.1, atol=0.002)  # restarted at 0.2 s; now 0.1 s apart throughout
 
 
+def beep_starts(path) -> list[float]:
+    """Where each loud stretch of the sound starts, in seconds."""
+    out, before = [], False
+    with av.open(str(path)) as c:
+        for f in c.decode(audio=0):
+            loud = np.abs(f.to_ndarray().astype(np.float64).ravel()) > 0.3
+            if loud.any() and not before:
+                out.append(float(f.pts * f.time_base) + np.nonzero(loud)[0][0] / f.sample_rate)
+            before = bool(loud.any())
+    return out
+
+
+@pytest.mark.parametrize("codec", ["aac", "mp2"], ids=["copied", "re-encoded"])
+def test_a_joined_clip_keeps_its_sound_after_the_restart(whole, tmp_path, codec):
+    rate, part = 16000, tmp_path / "a.ts"
+    with av.open(str(part), "w", format="mpegts") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        a = c.add_stream(codec, rate=rate)
+        a.layout = "mono"
+        for i in range(5):
+            c.mux(s.encode(av.VideoFrame.from_ndarray(frame(i), format="rgb24")))
+        c.mux(s.encode())
+        for t0 in range(0, rate // 2, 1024):  # 0.5 s, a beep at 0.25 s
+            n = np.arange(t0, t0 + 1024)
+            x = np.where((n >= rate // 4) & (n < rate // 4 + 800), 0.8 * np.sin(2 * np.pi * 1000 * n / rate), 0.0)
+            f = av.AudioFrame.from_ndarray(x.astype(np.float32)[None], format="fltp", layout="mono")
+            f.sample_rate, f.pts = rate, t0
+            c.mux(a.encode(f))
+        c.mux(a.encode())
+    joined = tmp_path / "twice.ts"
+    joined.write_bytes(part.read_bytes() * 2)
+    r = translate_video(whole, joined, tmp_path / "twice.mp4", progress=False)
+    assert r.audio == ("copied" if codec == "aac" else "re-encoded")
+    beeps = beep_starts(tmp_path / "twice.mp4")
+    assert len(beeps) == 2  # the second half's sound was dropped: its timestamps went back
+    assert 0.5 <= beeps[1] - beeps[0] <= 0.6  # and follows on, as the picture does (0.5 s later)
+
+
 def write_flash_and_beep(path, copied: bool) -> None:
     """1 s of 10 fps video, a white frame at 0.5 s, and a beep at 0.5 s (PCM: re-encoded; AAC: copied)."""
     rate = 16000

@@ -2,9 +2,9 @@
 
 Why its own module: the timing rules live here. Frames keep their own timestamps (variable frame rates,
 a GIF's long last frame), on a clock that only moves forward (a clip joined to itself restarts its
-timestamps, which MP4 cannot store); the last frame lasts as long as the input holds it; audio keeps its
-place against the picture, also the part read before the first frame decodes; a damaged packet costs its
-own frames, not the rest of the video.
+timestamps, which MP4 cannot store), and so does its sound; the last frame lasts as long as the input
+holds it; audio keeps its place against the picture, also the part read before the first frame decodes; a
+damaged packet costs its own frames, not the rest of the video.
 """
 
 from __future__ import annotations
@@ -46,6 +46,27 @@ class Clock:
                 else:  # a repeated timestamp: just after the last
                     t = self.last + 1
         self.last = t
+        return t
+
+
+class SoundClock:
+    """Audio times (in the stream's own units) that only increase. A repeat or a small overlap is dropped;
+    a jump far back (a clip that starts again) shifts the rest to follow on, so the sound plays on too."""
+
+    def __init__(self) -> None:
+        self.last: int | None = None
+        self.end = 0
+        self.shift = 0
+
+    def __call__(self, t: int, duration: int) -> int | None:
+        t += self.shift
+        duration = max(1, duration)
+        if self.last is not None and t <= self.last:
+            if self.last - t <= 2 * duration:
+                return None
+            self.shift += self.end - t
+            t = self.end
+        self.last, self.end = t, t + duration
         return t
 
 
@@ -107,7 +128,7 @@ class Mp4Writer:
             else:
                 self.a, self.audio = self.out.add_stream("aac", rate=audio_in.rate), "re-encoded"
         self.audio_in = audio_in
-        self.audio_dts: int | None = None
+        self.sound = SoundClock()
         self.held = None  # the newest video packet: muxed once the next one comes, or at close with its duration
         self.last_duration: int | None = None  # the last frame's own duration, in TICKs
         self.span: list[Fraction] = []  # the first packet's dts, the lowest and the highest pts (seconds)
@@ -116,18 +137,20 @@ class Mp4Writer:
         if self.a is None or packet.dts is None:
             return
         if self.audio == "copied":
-            if self.audio_dts is not None and packet.dts <= self.audio_dts:
-                return  # a clip that starts again: its sound cannot go back in time (the picture follows on)
-            self.audio_dts = packet.dts
+            dts = self.sound(packet.dts, packet.duration or 0)
+            if dts is None:
+                return
+            if packet.pts is not None:
+                packet.pts += dts - packet.dts
+            packet.dts = dts
             packet.stream = self.a
             self.out.mux(packet)
         else:
             for frame in packet.decode():  # at its own time (pts None would move it to the start)
                 if frame.pts is not None and frame.time_base is not None:
-                    t = round(frame.pts * frame.time_base * frame.sample_rate)
-                    if self.audio_dts is not None and t <= self.audio_dts:
+                    t = self.sound(round(frame.pts * frame.time_base * frame.sample_rate), frame.samples)
+                    if t is None:
                         continue
-                    self.audio_dts = t
                     frame.pts, frame.time_base = t, Fraction(1, frame.sample_rate)
                 self.out.mux(self.a.encode(frame))
 
@@ -214,4 +237,4 @@ class GifWriter:
         self.frames.clear()
 
 
-__all__ = ["MP4_AUDIO", "Clock", "GifWriter", "Mp4Writer", "packets"]
+__all__ = ["MP4_AUDIO", "Clock", "GifWriter", "Mp4Writer", "SoundClock", "packets"]
