@@ -152,3 +152,18 @@ def test_cli_export_refuses_an_opset_it_cannot_export_exactly_in_one_line(snapsh
     with pytest.raises(ValueError, match=r"m2.onnx: cannot export at opset 99 \(") as caught:
         export_onnx(torch.nn.Conv2d(3, 3, 1), tmp_path / "m2.onnx", opset=99)
     assert "\n" not in str(caught.value)  # torch's message carries the whole graph
+
+
+def test_an_onnx_that_is_not_yunet_is_our_one_line_and_no_opencv_log(tmp_path, capfd):
+    """Given as the face detector, a generator's graph failed with OpenCV's own [ERROR] line printed first."""
+    from artifygan.faces import PhotoFaceDetector
+
+    torch.manual_seed(0)
+    path = export_onnx(GENERATORS.build("light", {"ch": 8, "n_blocks": 1}), tmp_path / "g.onnx", example_size=64)
+    capfd.readouterr()
+    with pytest.raises(ValueError, match=r"g.onnx: cannot load YuNet model \("):
+        PhotoFaceDetector(path, download=False)
+    assert "[ERROR" not in capfd.readouterr().err
+    import cv2
+
+    assert cv2.utils.logging.getLogLevel() != cv2.utils.logging.LOG_LEVEL_SILENT  # OpenCV's log is back

@@ -7,7 +7,9 @@ Model files: a path option, an environment variable, the download cache, or thei
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +68,21 @@ def _opencv_class(name: str, path: os.PathLike | str) -> Any:
     return found
 
 
+@contextlib.contextmanager
+def _opencv_quiet() -> Iterator[None]:
+    """OpenCV's own log silenced for the block (it prints errors it also raises)."""
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is None:
+        yield
+        return
+    before = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(before)
+
+
 MIN_DETECT_SIDE = 8  # pixels at YuNet's working scale: less cannot hold a face
 
 
@@ -76,7 +93,9 @@ class PhotoFaceDetector:
         self.path = resolve_file("YuNet face detector", model, YUNET_ENV, YUNET_URL, download=download)
         self.score = score
         try:
-            self.net = _opencv_class("FaceDetectorYN", self.path).create(str(self.path), "", (320, 320), score, 0.3, 50)
+            with _opencv_quiet():  # a file that is not YuNet: our one line, not OpenCV's [ERROR] line before it
+                self.net = _opencv_class("FaceDetectorYN", self.path).create(str(self.path), "", (320, 320),
+                                                                            score, 0.3, 50)
         except cv2.error as exc:
             raise ValueError(f"{self.path}: cannot load YuNet model ({one_line(exc)})") from None
 
