@@ -131,7 +131,7 @@ def test_device_smoothing_runs_in_the_loop(tiny_data, tmp_path):
     ("loss.gan=banana", "loss.gan='banana': must be one of bce, lsgan, hinge"),  # it hung after the message
     ("loss.content=nan", "loss.content=nan: must be a finite number, 0 or more"),  # trained at 0, silently
     ("loss.content=-5", "loss.content=-5.0: must be a finite number, 0 or more"),
-    ("loss.content_from={2: -1}", r"loss.content_from\[2\]=-1: must be a finite number"),
+    ("loss.content_from={2: -1}", r"loss.content_from\[2\]=-1.0: must be a finite number"),
 ])
 def test_bad_values_fail_before_any_run_folder(tiny_data, tmp_path, override, message):
     with pytest.raises(ValueError, match=message):

@@ -200,7 +200,10 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ValueError(f"{key}: expected a mapping, got {value!r}")
-        return dict(value)
+        if len(args) != 2:
+            return dict(value)
+        # keys and values to their types: YAML's 2500 and an override's "2500" are one entry, not two
+        return {_coerce(k, args[0], f"{key}.{k}"): _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
     if tp is bool:
         if isinstance(value, str):
             low = value.lower()
@@ -271,6 +274,9 @@ def apply_overrides(cfg: _Settings, overrides: list[str]) -> _Settings:
             for p in rest[1:-1]:
                 d = d.setdefault(p, {})
             d[rest[-1]] = nested
+            # and the field coerced again: a typed mapping (content_from: dict[int, float]) takes "2500" as
+            # the YAML's 2500, one entry with the override's value, not two
+            _apply(obj, {rest[0]: target}, ".".join(parts[:depth]) + ("." if depth else ""))
         else:
             _apply(obj, {rest[0]: nested}, ".".join(parts[:depth]) + ("." if depth else ""))
     return cfg

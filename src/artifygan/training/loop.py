@@ -163,6 +163,13 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                     log.info("loss.%s: the state has no %s discriminator; it starts fresh", side.name, side.name)
             step = int(state["step"])
             del state
+            # the optimizers' states bring back the lr and betas they were saved with; a resume that changes
+            # train.lr_d or train.betas (written in config.yaml) must train with them (lr_g is set per step)
+            for opt, lr in ((opt_g, None), (opt_d, t_cfg.lr_d), *((side.opt, t_cfg.lr_d) for side in sides)):
+                for group in opt.param_groups:
+                    group["betas"] = tuple(t_cfg.betas)
+                    if lr is not None:
+                        group["lr"] = lr
         G_train = DDP(G, device_ids=[dev.index] if dev.type == "cuda" else None) if info.distributed else G
         D_train = DDP(D, device_ids=[dev.index] if dev.type == "cuda" else None) if info.distributed else D
         G_fwd: Callable[..., torch.Tensor] = G_train
@@ -187,7 +194,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         if info.is_main:
             handler = attach_log_file(run_dir)
             cleanup.callback(_detach_log, handler)
-            stats_writer = StatsWriter(run_dir)
+            stats_writer = StatsWriter(run_dir, step if resume is not None else None)
             cleanup.callback(stats_writer.close)
             if resume is not None:
                 log.info("resumed %s at step %d", run_dir, step)
@@ -239,9 +246,10 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         t_start = time.monotonic()
         t_log, step_log = time.monotonic(), step
         acc: dict[str, torch.Tensor] = {}
+        counts: dict[str, int] = {}  # steps each loss was summed over (the D and adversarial ones not in init)
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
-        while step < total_steps:
+        while step < total_steps and (stop_at_step is None or step < stop_at_step):
             init_phase = step < init_steps
             # train.d_warmup_steps: fresh discriminators first learn the current outputs (a fine-tune from
             # model.init); G stays as it is until they can tell it something
@@ -326,16 +334,24 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             scaler.update()
             for k, v in stats.items():
                 acc[k] = acc.get(k, torch.zeros((), device=dev)) + v.float()
-            acc["n"] = acc.get("n", torch.zeros((), device=dev)) + 1
+                counts[k] = counts.get(k, 0) + 1
             step += 1
             bar.update(1)
 
             # -- periodic side effects --
             last = step >= total_steps
-            log_step = step % t_cfg.log_every == 0 or last
-            if log_step:
-                keys = sorted(k for k in acc if k != "n")
-                means = ddp.mean_over_ranks(torch.stack([acc[k] / acc["n"] for k in keys]), info).tolist()
+            timed_out = time_limit_s is not None and time.monotonic() - t_start > time_limit_s
+            local_stop = timed_out or stop_signal.is_set()
+            if info.distributed:  # the ranks agree (a collective: a GPU sync) at log steps only, not every step;
+                # a rank that stopped alone would leave the others waiting in the next gradient all-reduce
+                stop = ddp.any_rank(local_stop, info) if step % t_cfg.log_every == 0 or last else False
+            else:
+                stop = local_stop
+            stop = stop or (stop_at_step is not None and step >= stop_at_step)
+            log_step = step % t_cfg.log_every == 0 or last or stop  # a stopped run logs its last steps too
+            if log_step and acc:
+                keys = sorted(acc)
+                means = ddp.mean_over_ranks(torch.stack([acc[k] / counts[k] for k in keys]), info).tolist()
                 now = time.monotonic()
                 row = dict(zip(keys, means, strict=True))
                 row["img_per_s"] = (step - step_log) * bs * accum * info.world / max(now - t_log, 1e-9)
@@ -343,7 +359,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                 row["epoch"] = step // steps_per_epoch
                 row["time_s"] = now - t_start
                 row["peak_mem_gb"] = peak_memory_gb(dev)
-                t_log, step_log, acc = now, step, {}
+                t_log, step_log, acc, counts = now, step, {}, {}
                 if stats_writer is not None:
                     stats_writer.write(step, row)
                     bar.set_postfix({k.removeprefix("loss_"): f"{row[k]:.3f}" for k in keys} |
@@ -351,11 +367,6 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             if info.is_main and (step % t_cfg.sample_every == 0 or last):
                 save_image(tensor_to_pil(sample_grid(G_ema, sample_photos).float()),
                            run_dir / "samples" / f"step_{step:07d}.png")
-            timed_out = time_limit_s is not None and time.monotonic() - t_start > time_limit_s
-            # the ranks agree on stopping (a collective: a GPU sync) at log steps only, not every step
-            agree = time_limit_s is not None and (not info.distributed or log_step)
-            stop = ddp.any_rank(timed_out, info) if agree else False
-            stop = stop or stop_signal.is_set() or (stop_at_step is not None and step >= stop_at_step)
             if info.is_main and (step % t_cfg.snapshot_every == 0 or last or stop):
                 save_generator(G_ema, cfg.model.generator, run_dir / "snapshots" / f"step_{step:07d}",
                                {"size": cfg.data.size, "step": step, "run": run_dir.name,

@@ -50,15 +50,23 @@ def attach_log_file(run_dir: Path) -> logging.Handler:
 
 
 class StatsWriter:
-    """Append-only stats.jsonl plus TensorBoard scalars (TensorBoard optional)."""
+    """Append-only stats.jsonl plus TensorBoard scalars (TensorBoard optional). ``resumed_at``: the step a
+    resumed run starts from; rows logged after it (by a run stopped before it saved its state) are dropped,
+    as they will be logged again."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, resumed_at: int | None = None) -> None:
         self.path = run_dir / "stats.jsonl"
+        if resumed_at is not None and self.path.exists():
+            rows = self.path.read_text().splitlines(keepends=True)
+            kept = [r for r in rows if _row_step(r) <= resumed_at]
+            if len(kept) < len(rows):
+                atomic_write_bytes(self.path, "".join(kept).encode())
         self.tb = None
         try:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+            purge = None if resumed_at is None else resumed_at + 1  # TensorBoard's own drop of those rows
+            self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge)
         except Exception as exc:  # tensorboard not installed or broken: stats.jsonl still works
             logging.getLogger(__name__).warning("TensorBoard disabled: %s", exc)
 
@@ -73,3 +81,11 @@ class StatsWriter:
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
+
+
+def _row_step(row: str) -> int:
+    """A stats.jsonl row's step; a row that cannot be read counts as step 0 (kept as it is)."""
+    try:
+        return int(json.loads(row)["step"])
+    except (ValueError, KeyError, TypeError):
+        return 0
