@@ -232,3 +232,36 @@ def test_one_cache_folder_for_weights_and_onnx(tmp_path, monkeypatch):
     monkeypatch.delenv("ARTIFYGAN_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache_dir("onnx") == tmp_path / "xdg" / "artifygan" / "onnx"
+
+
+def test_a_copy_saved_with_the_backdrop_off_records_neither_backdrop_nor_eyes(tmp_path):
+    """background=False ran without them, but the saved copy brought both back."""
+    from artifygan import Cartoonizer
+
+    from .conftest import with_meta
+
+    torch.manual_seed(0)
+    snap = save_generator(GENERATORS.build("light", {"ch": 8, "n_blocks": 1}), "light", tmp_path / "a")
+    styled = with_meta(snap, tmp_path / "styled", postprocess={
+        "background": {"colour": "#ffffff", "feather": 1.5}, "eyes": {"scale": 1.5, "radius": 0.45}})
+    off = Cartoonizer.from_pretrained(styled, device="cpu", background=False)
+    assert off.background is None and off.eyes is None
+    copy = Cartoonizer.from_pretrained(off.save_pretrained(tmp_path / "copy"), device="cpu")
+    assert copy.background is None and copy.eyes is None
+    kept = Cartoonizer.from_pretrained(styled, device="cpu").save_pretrained(tmp_path / "kept")
+    assert set(json.loads((kept / "config.json").read_text())["postprocess"]) == {"background", "eyes"}
+
+
+@pytest.mark.parametrize("pre", ["x", [1], 5, {"face_framing": {"eye_dist": 0}},
+                                 {"face_framing": {"eye_y": float("inf")}}, {"face_framing": "wide"}])
+def test_a_malformed_preprocess_fails_when_the_snapshot_loads(tmp_path, pre):
+    """A preprocess that was not a mapping crashed face mode (HTTP 500 on the server, a traceback in
+    translate); a face framing of 0 or inf warped faces into nothing."""
+    from artifygan import Cartoonizer
+
+    from .conftest import with_meta
+
+    snap = save_generator(GENERATORS.build("light", {"ch": 8, "n_blocks": 1}), "light", tmp_path / "a")
+    bad = with_meta(snap, tmp_path / "bad", preprocess=pre)
+    with pytest.raises(SnapshotError, match=r"bad/config.json: preprocess"):
+        Cartoonizer.from_pretrained(bad, device="cpu")

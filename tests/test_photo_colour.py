@@ -78,3 +78,5 @@ def test_a_snapshot_that_records_it_applies_it_on_every_backend_and_bad_settings
     assert recorded_photo_colour({}) is None and recorded_photo_colour({"postprocess": {}}) is None
     with pytest.raises(ValueError, match="unknown photo_colour setting"):
         recorded_photo_colour({"postprocess": {"photo_colour": {"hue": 1}}})
+    with pytest.raises(ValueError, match="skin must be true or false, got 'false'"):  # bool("false") was True
+        recorded_photo_colour({"postprocess": {"photo_colour": {"skin": "false"}}})

@@ -329,6 +329,9 @@ def test_serve_cli_parses_models():
     assert parse_models(["a=dir=with=equals", "runs/z/"]) == {"a": "dir=with=equals", "z": "runs/z/"}
     with pytest.raises(ValueError, match="two models named 'snap'"):  # the second would hide the first
         parse_models(["runs/a/snap", "runs/b/snap"])
+    for half in ("anime=", "=runs/x", " =runs/x"):  # "anime=" served ".", "=runs/x" could never be picked
+        with pytest.raises(ValueError, match="give NAME=PATH with both parts"):
+            parse_models([half])
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:

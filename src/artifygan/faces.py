@@ -144,6 +144,12 @@ class FaceFraming:
     eye_dist: float = 0.28
     eye_y: float = 0.36
 
+    def __post_init__(self) -> None:
+        for name in ("eye_dist", "eye_y"):  # 0, negative, NaN or inf warped faces into nothing
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < 1:
+                raise ValueError(f"{name} must be a fraction of the crop's side in (0, 1), got {v!r}")
+
     @classmethod
     def with_margin(cls, margin: float) -> FaceFraming:
         """``prepare --margin``: 0.5 = 50% more room around the face."""
@@ -151,12 +157,14 @@ class FaceFraming:
 
     @classmethod
     def from_meta(cls, meta: dict | None) -> FaceFraming:
-        """The framing a snapshot's config records (``preprocess.face_framing``), else the default."""
-        raw = ((meta or {}).get("preprocess") or {}).get("face_framing") or {}
-        try:
-            return cls(float(raw.get("eye_dist", cls.eye_dist)), float(raw.get("eye_y", cls.eye_y)))
-        except (TypeError, ValueError, AttributeError):
-            return cls()
+        """The framing a snapshot's config records (``preprocess.face_framing``), else the default. A
+        malformed entry is a ValueError (a snapshot with one fails when it loads)."""
+        from .input_smoothing import entry_settings, recorded_step
+
+        def parse(raw: object) -> FaceFraming:
+            return entry_settings(raw, "face_framing", {"eye_dist", "eye_y"}, lambda r: cls(**r))
+
+        return recorded_step(meta, "face_framing", parse) or cls()
 
 
 def align_by_eyes(rgb: np.ndarray, landmarks: np.ndarray, size: int, eye_dist: float = FaceFraming.eye_dist,

@@ -41,7 +41,9 @@ def recorded_step(meta: dict[str, Any] | None, key: str, parse: Callable[[Any], 
     Raises ValueError on a malformed entry, so a bad config.json fails when the snapshot is loaded.
     """
     steps = (meta or {}).get(section) or {}
-    if not isinstance(steps, dict) or key not in steps:
+    if not isinstance(steps, dict):  # "x", [1] or 5: every surface crashed on it, some later than others
+        raise ValueError(f"{section} must be a mapping of steps, got {steps!r:.40}")
+    if key not in steps:
         return None
     try:
         return parse(steps[key])

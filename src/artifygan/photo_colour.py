@@ -42,6 +42,8 @@ class PhotoColour:
     def __post_init__(self) -> None:
         if not 0 < self.gain <= 3:
             raise ValueError(f"photo_colour gain must be in (0, 3], got {self.gain}")
+        if not isinstance(self.skin, bool):  # bool("false") is True: a JSON string must not pass as one
+            raise ValueError(f"photo_colour skin must be true or false, got {self.skin!r}")
 
     def to_meta(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,7 +52,7 @@ class PhotoColour:
     def from_dict(cls, raw: Any) -> PhotoColour:
         """From a snapshot entry; ValueError, starting with the entry's name, on anything else."""
         return entry_settings(raw, "photo_colour", {"gain", "skin"}, lambda r: cls(
-            gain=float(r.get("gain", cls.gain)), skin=bool(r.get("skin", cls.skin))))
+            gain=float(r.get("gain", cls.gain)), skin=r.get("skin", cls.skin)))
 
 
 def recorded_photo_colour(meta: dict[str, Any]) -> PhotoColour | None:

@@ -92,13 +92,14 @@ def add_wild_args(p: argparse.ArgumentParser) -> None:
 
 
 def check_yunet_file(path: str | None) -> None:
-    """A ``--yunet`` file the user named must be there, in any mode: one line up front (only an unnamed,
-    missing detector turns the steps placed by faces off, with a warning)."""
+    """A ``--yunet`` file the user named must be there and be a detector, in any mode: one line up front
+    (only an unnamed, missing detector turns the steps placed by faces off, with a warning)."""
     if path:
-        from ..faces import YUNET_ENV
+        from ..faces import YUNET_ENV, PhotoFaceDetector
         from ..hub import given_file
 
         given_file("YuNet face detector", path, YUNET_ENV)
+        PhotoFaceDetector(path, download=False)  # a file that is not YuNet: now, not at each face-mode request
 
 
 def build_wild(args: argparse.Namespace, resize: int | None = None):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from .common import NON_NEGATIVE, bounded, check_yunet_file
 
@@ -35,6 +36,8 @@ def parse_models(specs: list[str] | None) -> dict[str, str | None]:
     models: dict[str, str | None] = {}
     for spec in specs:
         name, sep, path = spec.partition("=")
+        if sep and not (name.strip() and path.strip()):  # "=runs/x" could never be picked, "anime=" served "."
+            raise ValueError(f"-m {spec!r}: give NAME=PATH with both parts, or just PATH")
         if not sep:
             from pathlib import Path
 
@@ -50,9 +53,13 @@ def run(args: argparse.Namespace) -> int:
         from ..web.app import serve
     except ImportError as exc:
         raise ValueError(f"artifygan serve needs the web extra: pip install 'artifygan[web]' ({exc})") from None
+    from ..faces import YUNET_ENV
     from ..web.service import Limits, Service
 
-    check_yunet_file(args.yunet)  # one line now, not a warning at the first request
+    env = os.environ.get(YUNET_ENV)
+    # one line now, not a 500 at each face-mode request; a missing detector that was not named on the
+    # command line leaves face mode refused (400) and whole mode working
+    check_yunet_file(args.yunet or (env if env and os.path.isfile(env) else None))
 
     service = Service(parse_models(args.model), Limits(args.max_upload_mb, int(args.max_pixels), args.max_side),
                       device=args.device, yunet=args.yunet)

@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ from ..device import pick_device, to_memory_format
 from ..eyes import EyeStep, recorded_eyes
 from ..face_finder import LazyFaces
 from ..face_skin import FaceSkinStep, chosen_face_skin, recorded_face_skin
+from ..faces import Face, FaceFraming
 from ..imageio import ImageError, ImageLike, as_grey, is_grey, pil_to_tensor, read_input, tensor_to_pil, to_bytes
 from ..input_smoothing import InputSmoothing, chosen_step, recorded_smoothing
 from ..models import load_generator
@@ -37,9 +38,6 @@ from ..segmenter import LazySegmenter
 from ..skin_smoothing import recorded_skin_smoothing
 from .tiling import translate_tiled
 from .tta import check_tta, ensemble
-
-if TYPE_CHECKING:
-    from ..faces import Face
 
 
 @dataclass
@@ -171,6 +169,7 @@ class Cartoonizer:
             recorded_face_skin(meta)
             recorded_smoothing(meta)
             recorded_skin_smoothing(meta)
+            FaceFraming.from_meta(meta)
         except ValueError as exc:
             raise SnapshotError(f"{snap / 'config.json'}: {exc}") from None
         onnx_path = None
@@ -196,16 +195,18 @@ class Cartoonizer:
         extra = {k: v for k, v in self.meta.items() if k not in skip}
         skin_strokes = self.skin is not None and self.skin_strokes is not None
         face_skin = self.face_skin.settings if self.face_skin is not None else None
+        off = {k for k, step in (("background", self.background), ("eyes", self.eyes)) if step is None}
         if (self.smoothing, self.skin, self.cleanup, face_skin) != (
                 recorded_smoothing(self.meta), recorded_skin_smoothing(self.meta), postprocess_settings(self.meta),
-                recorded_face_skin(self.meta)) or skin_strokes != bool(self.skin and self.skin.strokes):
+                recorded_face_skin(self.meta)) or skin_strokes != bool(self.skin and self.skin.strokes) or (
+                off & set(self.meta.get("postprocess") or {})):  # background=False: the backdrop, eyes too
             # options changed the recorded steps: the copy records the steps this Cartoonizer runs, and not the
             # scores measured with the others
             pre = {"bilateral": self.smoothing.to_meta()} if self.smoothing is not None else {}
             if self.skin is not None:
                 pre["skin"] = {**self.skin.to_meta(), "strokes": skin_strokes}
             post = {k: v for k, v in (self.meta.get("postprocess") or {}).items()
-                    if k not in ("clean_strokes", "face_skin")}
+                    if k not in {"clean_strokes", "face_skin", *off}}
             post.update({"clean_strokes": dataclasses.asdict(self.cleanup)} if self.cleanup is not None else {})
             post.update({"face_skin": face_skin.to_meta()} if face_skin is not None else {})
             extra.pop("validation", None)

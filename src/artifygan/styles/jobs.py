@@ -23,6 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from ..imageio import file_in_the_way
 from .adapt import AdaptProgress, adapt, check_output
 from .config import ASKABLE, AdaptConfig, with_style_loss
 from .references import MAX_REFERENCES, StyleError, too_small
@@ -41,26 +42,28 @@ class StyleJob:
     path: Path
     n_refs: int
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # what the HTTP API polls
-    state: str = "queued"  # queued | running | done | failed
+    state: str = "queued"  # queued | running | done | failed | cancelled
     fraction: float = 0.0
     message: str = "starting"
     error: str | None = None
     started: float = field(default_factory=time.time)
+    ended: float | None = None  # when it finished: its elapsed time stops there
     preview: Image.Image | None = field(default=None, repr=False)  # the latest picture of the style so far
     preview_step: int = -1  # the training step it shows (0: zero-shot, before any step)
     style_loss: str | None = None  # the loss it learned with, once done (what "auto" chose)
     cleanup: Callable[[], None] | None = field(default=None, repr=False)  # removes its pictures' temp folder
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)  # asked to stop (DELETE)
 
     @property
     def finished(self) -> bool:
-        return self.state in ("done", "failed")
+        return self.state in ("done", "failed", "cancelled")
 
     def status(self) -> dict:
         """What a client polling the job needs; ``model`` is the name to translate with, once done."""
         return {"id": self.id, "name": self.name, "state": self.state, "progress": round(self.fraction, 3),
                 "message": self.message, "error": self.error, "references": self.n_refs,
                 "model": self.name if self.state == "done" else None,
-                "elapsed_s": round(time.time() - self.started, 1),
+                "elapsed_s": round((self.ended or time.time()) - self.started, 1),
                 "preview": f"/api/styles/{self.id}/preview.png" if self.preview is not None else None,
                 "preview_step": self.preview_step if self.preview is not None else None,
                 "style_loss": self.style_loss}
@@ -72,6 +75,8 @@ class StyleJobs:
     def __init__(self, root: str | Path, on_done: Callable[[str, Path], None], config: AdaptConfig | None = None,
                  photos: str | Path | None = None, base: str | Path | None = None, device: str = "auto") -> None:
         self.root = Path(root)
+        if blocked := file_in_the_way(self.root, self.root):  # at start-up, not after a job's minutes of training
+            raise StyleError(blocked)
         self.on_done = on_done
         self.config, self.photos, self.base, self.device = config, photos, base, device
         self.jobs: dict[str, StyleJob] = {}  # by job id; failed jobs stay (their status), their names are free
@@ -93,6 +98,16 @@ class StyleJobs:
 
     def get(self, job_id: str) -> StyleJob | None:
         return self.jobs.get(job_id)
+
+    def cancel(self, job_id: str) -> StyleJob | None:
+        """Ask a running job to stop at its next step (its state becomes "cancelled"; nothing is kept, and
+        the next job may start). None: no such job; a finished job is a :class:`StyleConflict`."""
+        job = self.jobs.get(job_id)
+        if job is not None:
+            if job.finished:
+                raise StyleConflict(f"style job {job_id[:40]!r} has finished ({job.state}); nothing to cancel")
+            job.cancel.set()
+        return job
 
     def finished_styles(self) -> dict[str, Path]:
         """{name: folder} of the styles already in ``root`` (snapshot folders with a config.json), so a
@@ -145,7 +160,8 @@ class StyleJobs:
             if why := too_small(im):
                 raise StyleError(f"picture {i + 1}: {why}")
         with self._lock:
-            if name in taken or any(j.name == name and j.state != "failed" for j in self.jobs.values()):
+            held = {j.name for j in self.jobs.values() if j.state not in ("failed", "cancelled")}
+            if name in taken or name in held:
                 raise StyleConflict(f"a style or model named {name!r} exists already; choose another name")
             if self.busy():
                 raise StyleConflict("a style is being learned already; try again when it is done")
@@ -164,6 +180,7 @@ class StyleJobs:
         except Exception as exc:  # a disk error: the job must not stay "queued" (and block the next) forever
             shutil.rmtree(refs_dir, ignore_errors=True)
             job.error, job.message, job.state = f"could not store the pictures: {exc}", "failed", "failed"
+            job.ended = time.time()
             raise
         thread = threading.Thread(target=self._run, args=(job, refs_dir, config), name=f"adapt-{name}", daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
@@ -174,6 +191,8 @@ class StyleJobs:
         def progress(p: AdaptProgress) -> None:
             if self._stopping.is_set():
                 raise StyleError("the server stopped")
+            if job.cancel.is_set():
+                raise StyleError("cancelled")
             job.fraction = p.fraction
             job.message = f"step {p.step}, {p.elapsed:.0f} s"
             if p.preview is not None:
@@ -187,6 +206,10 @@ class StyleJobs:
             self.on_done(job.name, job.path)
             job.fraction, job.message, job.state = 1.0, "done", "done"
         except Exception as exc:  # reported to the user on the page; the server keeps running
+            if job.cancel.is_set() and not self._stopping.is_set():
+                log.info("style %s cancelled", job.name)
+                job.message, job.state = "cancelled", "cancelled"
+                return
             if self._stopping.is_set():
                 log.info("style %s stopped with the server", job.name)
             else:
@@ -195,6 +218,7 @@ class StyleJobs:
             job.error = text.splitlines()[0] if text else type(exc).__name__
             job.message, job.state = f"failed: {job.error}", "failed"
         finally:
+            job.ended = time.time()
             shutil.rmtree(refs_dir, ignore_errors=True)
             if job.cleanup is not None:
                 atexit.unregister(job.cleanup)

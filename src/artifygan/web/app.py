@@ -9,10 +9,17 @@ download. The API, for scripts: ``POST /api/cartoonize`` (multipart ``image``; q
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import io
 import json
 import os
+import shutil
+import signal
+import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
@@ -114,7 +121,8 @@ def build_page(service: Service, styles: StyleJobs | None = None):
         out = result.image
         return out, (image, out), f"{info}; {result.timings_ms.get('request', 0):.0f} ms"
 
-    with gr.Blocks(title="ArtifyGAN", analytics_enabled=False) as page:
+    # every 30 minutes, the uploads and results older than an hour go (Gradio keeps them until deleted)
+    with gr.Blocks(title="ArtifyGAN", analytics_enabled=False, delete_cache=(1800, 3600)) as page:
         gr.Markdown("# ArtifyGAN\nYour photo as an anime / cartoon picture. Faces are found, aligned, "
                     "translated and pasted back; *whole* translates the whole picture.")
         with gr.Row():
@@ -201,10 +209,39 @@ def build_app(service: Service, styles: StyleJobs | None = None):
 
 def serve(service: Service, host: str = "127.0.0.1", port: int = 7860,
           styles_dir: str | Path | None = None) -> None:
-    """Run the app; ``styles_dir`` (else $ARTIFYGAN_STYLES_DIR): where new styles are kept across restarts."""
+    """Run the app; ``styles_dir`` (else $ARTIFYGAN_STYLES_DIR): where new styles are kept across restarts.
+
+    The page's uploads and results go to a folder of this server's own (unless $GRADIO_TEMP_DIR names
+    one), removed when it stops, and older than an hour are removed while it runs: people's photos do not
+    pile up in /tmp/gradio. SIGTERM (docker stop, systemd) stops it as Ctrl-C does, with that cleanup."""
     import uvicorn
 
-    uvicorn.run(build_app(service, style_jobs(service, styles_dir)), host=host, port=port, log_level="info")
+    if not os.environ.get("GRADIO_TEMP_DIR"):
+        uploads = tempfile.mkdtemp(prefix="artifygan-uploads-")
+        os.environ["GRADIO_TEMP_DIR"] = uploads  # read when the page is built, below
+        atexit.register(shutil.rmtree, uploads, ignore_errors=True)
+    app = build_app(service, style_jobs(service, styles_dir))
+    with exit_on_sigterm():
+        uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@contextlib.contextmanager
+def exit_on_sigterm() -> Iterator[None]:
+    """SIGTERM ends the process through SystemExit, so exit handlers run (the style job stops, users'
+    pictures are removed). uvicorn shuts down gracefully on it, then raises the signal again to the handler
+    found before it started, which by default killed the process with none of them run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _sigterm_exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _sigterm_exit(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 __all__ = ["Service", "build_app", "serve", "style_jobs"]

@@ -145,7 +145,7 @@ class Service:
             if mode == "face":
                 try:
                     wild.require_detector("use mode=whole")
-                except FileNotFoundError:  # the server's paths stay out of the answer
+                except (FileNotFoundError, ValueError):  # missing or not a detector; the server's paths stay out
                     raise RequestError("face mode needs the YuNet face detector, which this server does not "
                                        "have; use mode=whole") from None
             result = wild(image, options=options)

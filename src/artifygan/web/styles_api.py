@@ -1,4 +1,5 @@
-"""New styles over HTTP: ``POST /api/styles`` starts learning one, ``GET /api/styles/{id}`` reports on it.
+"""New styles over HTTP: ``POST /api/styles`` starts learning one, ``GET /api/styles/{id}`` reports on it,
+``DELETE /api/styles/{id}`` cancels it.
 
 The job logic is :class:`artifygan.styles.jobs.StyleJobs`, shared with the page's "New style" panel: one
 adapt at a time in its own thread, the finished style published with :meth:`Service.add_model`, so it is
@@ -126,6 +127,17 @@ def add_style_routes(app: FastAPI, service: Service, jobs: StyleJobs) -> None:
     @app.get("/api/styles/{job_id}")
     def style_status(job_id: str) -> dict:
         job = jobs.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"no style job {job_id[:40]!r}")
+        return job.status()
+
+    @app.delete("/api/styles/{job_id}", status_code=202)
+    def cancel_style(job_id: str) -> dict:
+        """Stop a running job at its next step; poll it until its state is "cancelled"."""
+        try:
+            job = jobs.cancel(job_id)
+        except StyleConflict as exc:
+            raise HTTPException(409, str(exc)) from None
         if job is None:
             raise HTTPException(404, f"no style job {job_id[:40]!r}")
         return job.status()
