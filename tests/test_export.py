@@ -167,3 +167,17 @@ def test_an_onnx_that_is_not_yunet_is_our_one_line_and_no_opencv_log(tmp_path, c
     import cv2
 
     assert cv2.utils.logging.getLogLevel() != cv2.utils.logging.LOG_LEVEL_SILENT  # OpenCV's log is back
+
+
+def test_a_cache_that_is_a_file_is_one_line_and_a_blank_one_is_unset(tmp_path, monkeypatch):
+    """$ARTIFYGAN_CACHE naming a file gave a raw NotADirectoryError at the ONNX export; " " made a folder
+    named " " wherever the command ran."""
+    from artifygan.hub import cache_dir
+
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("ARTIFYGAN_CACHE", str(tmp_path / "file"))
+    with pytest.raises(ValueError, match=r"file/onnx: cannot write: .*file is a file, not a folder \(the cache"):
+        cache_dir("onnx")
+    monkeypatch.setenv("ARTIFYGAN_CACHE", " ")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "artifygan" / "weights"

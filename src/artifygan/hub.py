@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .imageio import temp_name
+from .imageio import file_in_the_way, temp_name
 
 DOWNLOAD_TIMEOUT_S = 30.0  # per connect and per read: a network that accepts and never answers must not hang
 
@@ -23,8 +23,11 @@ class WeightsNotFoundError(FileNotFoundError):
 def cache_dir(kind: str = "weights") -> Path:
     """The one cache rule: $ARTIFYGAN_CACHE, else $XDG_CACHE_HOME/artifygan (~/.cache/artifygan), then one
     subfolder per kind: ``weights`` (downloads, extracted layers), ``onnx`` (on-demand exports)."""
-    env = os.environ.get("ARTIFYGAN_CACHE")
-    root = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "artifygan"
+    env = (os.environ.get("ARTIFYGAN_CACHE") or "").strip()  # " " made a folder named " " where it ran
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "artifygan"
+    root = Path(env).expanduser() if env else home
+    if blocked := file_in_the_way(root / kind, root / kind):  # one line, not an errno at the first write
+        raise ValueError(f"{blocked} (the cache: $ARTIFYGAN_CACHE, else ~/.cache/artifygan)")
     return root / kind
 
 
