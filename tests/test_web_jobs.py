@@ -152,3 +152,16 @@ def test_sigterm_stops_serve_cleanly_and_leaves_no_pictures_behind(tiny_snapshot
             proc.wait()
     ours = ("refs-", "artifygan-", "gradio")  # torch keeps its own compile cache there (torchinductor_*)
     assert [p.name for p in tmp.iterdir() if p.name.startswith(ours)] == []
+
+
+def test_a_wrong_method_on_the_api_is_405_and_an_unknown_path_404(tiny_snapshot):
+    """Both were the page's own 404 "Not Found", as if the endpoint did not exist."""
+    with TestClient(build_app(Service({"tiny": tiny_snapshot}, device="cpu"))) as client:
+        r = client.get("/api/cartoonize")
+        assert r.status_code == 405 and r.headers["allow"] == "POST" and "use POST" in r.json()["detail"]
+        r = client.delete("/api/models")
+        assert r.status_code == 405 and r.headers["allow"] == "GET"
+        assert client.put("/api/styles/abc").headers["allow"] == "DELETE, GET"
+        r = client.get("/api/nothing")
+        assert r.status_code == 404 and "no API endpoint /api/nothing" in r.json()["detail"]
+        assert client.get("/api/health").status_code == 200 and client.get("/api/docs").status_code == 200

@@ -26,6 +26,7 @@ from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 
 from ..styles import MAX_REFERENCES, StyleError
 from ..styles.jobs import StyleJobs
@@ -202,6 +203,18 @@ def build_app(service: Service, styles: StyleJobs | None = None):
         return Response(buf.getvalue(), media_type="image/png", headers={
             "X-Artifygan-Mode": result.mode, "X-Artifygan-Faces": json.dumps(faces),
             "X-Artifygan-Ms": str(result.timings_ms.get("request", 0))})
+
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def api_fallback(request: Request, rest: str) -> JSONResponse:
+        """Under /api only: a known path asked with another method is 405 (with Allow), an unknown path a
+        404 in JSON (the page at / answered both with its own 404, as if the endpoint did not exist)."""
+        path = request.url.path
+        allowed = sorted({m for r in app.routes if isinstance(r, APIRoute) and r.endpoint is not api_fallback
+                          and r.path_regex.match(path) for m in (r.methods or ())} - {"HEAD"})
+        if allowed:
+            return JSONResponse({"detail": f"{request.method} is not allowed on {path}; use {', '.join(allowed)}"},
+                                status_code=405, headers={"Allow": ", ".join(allowed)})
+        return JSONResponse({"detail": f"no API endpoint {path[:80]}; see /api/docs"}, status_code=404)
 
     page = build_page(service, styles)
     return gr.mount_gradio_app(app, page, path="/", max_file_size=limit, ssr_mode=False, footer_links=["api"])
