@@ -68,6 +68,8 @@ def test_a_resume_trains_with_its_new_discriminator_lr_and_betas(tiny_data, tmp_
         group = state[opt]["param_groups"][0]
         assert tuple(group["betas"]) == (0.0, 0.99)  # the saved state's (0.5, 0.999) came back
     assert state["opt_d"]["param_groups"][0]["lr"] == 1e-6
+    log = (run / "log.txt").read_text()  # config.yaml keeps only the new values: the log says from when
+    assert "resumed" in log and "train.lr_d: 0.0002 → 1e-06" in log and "train.betas: [0.5, 0.999] → [0.0, 0.99]" in log
 
 
 def test_a_content_from_override_replaces_the_yaml_entry(tmp_path):

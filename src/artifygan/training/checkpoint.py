@@ -75,3 +75,14 @@ def microbatch_seed(seed: int, step: int, micro: int, rank: int = 0, world: int 
     micro-batches of a run share a seed and runs of up to 31 micro-batches keep their old streams.
     """
     return (seed * 7919 + step * max(31, accum) + micro) * world + rank
+
+
+def set_lr_betas(optimizers: list[tuple[torch.optim.Optimizer, float | None]], betas: tuple[float, ...]) -> None:
+    """A loaded optimizer state brings back the lr and betas it was saved with; a resume that changes them
+    (train.lr_d, train.betas, written in config.yaml) must train with the new ones. lr None: left as it is
+    (set per step elsewhere)."""
+    for opt, lr in optimizers:
+        for group in opt.param_groups:
+            group["betas"] = tuple(betas)
+            if lr is not None:
+                group["lr"] = lr

@@ -32,7 +32,7 @@ from ..losses import d_fake_loss, discriminator_loss, generator_loss
 from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, load_generator, save_generator
 from ..models.face_structure import face_features
 from . import ddp
-from .checkpoint import load_state, microbatch_seed, rng_state, save_state, set_rng_state, warm_start
+from .checkpoint import load_state, microbatch_seed, rng_state, save_state, set_lr_betas, set_rng_state, warm_start
 from .compile_cache import load_compile_cache, may_replace_cache, save_compile_cache
 from .cracks import crack
 from .rundir import CONFIG_FILE, STATE_FILE, StatsWriter, attach_log_file, next_run_dir, write_config
@@ -163,13 +163,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                     log.info("loss.%s: the state has no %s discriminator; it starts fresh", side.name, side.name)
             step = int(state["step"])
             del state
-            # the optimizers' states bring back the lr and betas they were saved with; a resume that changes
-            # train.lr_d or train.betas (written in config.yaml) must train with them (lr_g is set per step)
-            for opt, lr in ((opt_g, None), (opt_d, t_cfg.lr_d), *((side.opt, t_cfg.lr_d) for side in sides)):
-                for group in opt.param_groups:
-                    group["betas"] = tuple(t_cfg.betas)
-                    if lr is not None:
-                        group["lr"] = lr
+            set_lr_betas([(opt_g, None), (opt_d, t_cfg.lr_d), *((s.opt, t_cfg.lr_d) for s in sides)], t_cfg.betas)
         G_train = DDP(G, device_ids=[dev.index] if dev.type == "cuda" else None) if info.distributed else G
         D_train = DDP(D, device_ids=[dev.index] if dev.type == "cuda" else None) if info.distributed else D
         G_fwd: Callable[..., torch.Tensor] = G_train
@@ -188,7 +182,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
         if info.is_main:
             run_dir = Path(resume) if resume is not None else next_run_dir(
                 run_root, name or f"{cfg.model.generator}-{cfg.data.size}")
-            write_config(run_dir, cfg)
+            changed = write_config(run_dir, cfg)
         run_dir = Path(ddp.broadcast_object(str(run_dir), info))
         stats_writer: StatsWriter | None = None
         if info.is_main:
@@ -197,7 +191,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             stats_writer = StatsWriter(run_dir, step if resume is not None else None)
             cleanup.callback(stats_writer.close)
             if resume is not None:
-                log.info("resumed %s at step %d", run_dir, step)
+                log.info("resumed %s at step %d%s", run_dir, step, "".join(f"; {c}" for c in changed))
         # after the log file is attached (so the run's log.txt records it), before the first compiled call
         cache_replaceable = True  # a file at --compile-cache that is not a readable cache is never written over
         if compile_cache is not None and t_cfg.compile:

@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..config import Config, dump_config
 from ..imageio import atomic_write_bytes, existing_ancestor
 
@@ -37,8 +39,25 @@ def next_run_dir(root: str | Path, name: str) -> Path:
     return run
 
 
-def write_config(run_dir: Path, cfg: Config) -> None:
-    atomic_write_bytes(run_dir / CONFIG_FILE, dump_config(cfg).encode())
+def write_config(run_dir: Path, cfg: Config) -> list[str]:
+    """Write the run's resolved config; returns what changed against the one there ("train.lr_d: 0.0002 →
+    1e-06"), so a resume that changes settings says so in the run's log (config.yaml keeps only the last)."""
+    path = run_dir / CONFIG_FILE
+    old: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            old = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            old = {}
+    atomic_write_bytes(path, dump_config(cfg).encode())
+    return _changes(old, yaml.safe_load(dump_config(cfg)) or {}) if old else []
+
+
+def _changes(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [c for k in sorted(set(old) | set(new), key=str)
+                for c in _changes(old.get(k), new.get(k), f"{prefix}{k}.")]
+    return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} → {new!r}"]
 
 
 def attach_log_file(run_dir: Path) -> logging.Handler:
