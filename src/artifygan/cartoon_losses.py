@@ -99,7 +99,7 @@ def luma(x: torch.Tensor) -> torch.Tensor:
 
 
 def gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
-    """Sobel gradient magnitude of the luma, (B, 1, H, W), replicate-padded; ~4 at a full -1→1 step."""
+    """Sobel gradient magnitude of the luma, (B, 1, H, W), replicate-padded; 2 at a full -1→1 step."""
     y = F.pad(luma(x), (1, 1, 1, 1), mode="replicate")
     kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=x.dtype, device=x.device) / 4
     gx = F.conv2d(y, kx.view(1, 1, 3, 3))
