@@ -251,3 +251,26 @@ def test_an_empty_folder_says_no_images_were_found(snapshot, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "note: " in captured.err and "empty: no images found in this folder" in captured.err
     assert "wrote 0 image(s)" in captured.out
+
+
+def test_a_transparent_picture_is_composited_once_on_every_surface(tiny_snapshot, tmp_path):
+    """The CLI and the web decoded it (composited on white), put the alpha back, and the inference path
+    composited again: a black pixel at alpha 128 reached the network as 191, from a Python path as 127."""
+    from artifygan.imageio import decode_image, read_input
+    from artifygan.inference.wild import WildCartoonizer, WildOptions
+    from artifygan.web.service import Limits, decode_upload
+
+    rgba = np.zeros((40, 48, 4), np.uint8)
+    rgba[..., :3] = np.asarray(random_rgb(48, 40, seed=5))
+    rgba[..., 3] = np.linspace(0, 255, 48, dtype=np.uint8)[None, :]  # every alpha from clear to opaque
+    path = tmp_path / "see_through.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    once, _ = read_input(path)
+    for picture in (decode_image(path).picture(), decode_upload(path.read_bytes(), Limits())):
+        assert np.array_equal(np.asarray(read_input(picture)[0]), np.asarray(once))
+    wild = WildCartoonizer(Cartoonizer.from_pretrained(tiny_snapshot, device="cpu"), WildOptions(mode="whole"))
+    direct = np.asarray(wild(path).image)
+    assert main(["translate", str(path), "-o", str(tmp_path / "out"), "-m", str(tiny_snapshot), "--mode", "whole",
+                 "--device", "cpu", "-q"]) == 0
+    cli = np.asarray(Image.open(tmp_path / "out" / "see_through.png"))
+    assert cli.shape == direct.shape == (40, 48, 4) and np.array_equal(cli, direct)

@@ -66,13 +66,11 @@ def to_rgb(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     Alpha is composited on white for the network and handed back so outputs can keep transparency.
     """
     alpha = None
-    if img.mode == "P" and "transparency" in img.info:
-        img = img.convert("RGBA")
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        img = img.convert("LA" if img.mode == "La" else img.mode).convert("RGBA")  # Pillow has no La → RGBA
-        alpha = img.getchannel("A")
+    rgba = _rgba(img)
+    if rgba is not None:
+        alpha = rgba.getchannel("A")
         background = Image.new("RGBA", img.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, img).convert("RGB")
+        img = Image.alpha_composite(background, rgba).convert("RGB")
     elif img.mode.startswith("I") or img.mode == "F":
         grey = _to_uint8(np.asarray(img), img.mode)
         img = Image.fromarray(grey, mode="L").convert("RGB")
@@ -81,13 +79,28 @@ def to_rgb(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     return img, alpha
 
 
+def _rgba(img: Image.Image) -> Image.Image | None:
+    """``img`` as RGBA when it has transparency (alpha modes, a palette with a transparent colour), else None."""
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        return img.convert("LA" if img.mode == "La" else img.mode).convert("RGBA")  # Pillow has no La → RGBA
+    return None
+
+
 @dataclass
 class Decoded:
     """What the one decoder returns: the picture for the net, its alpha, and how many frames the file has."""
 
-    rgb: Image.Image
+    rgb: Image.Image  # composited on white
     alpha: Image.Image | None
     frames: int = 1  # > 1: an animated GIF/WebP/PNG, of which only the first frame was decoded
+    rgba: Image.Image | None = None  # upright and not composited, when it has transparency
+
+    def picture(self) -> Image.Image:
+        """The upright picture with its transparency, not yet composited: what the inference path takes
+        (it composites once; ``rgb`` with the alpha put back was composited twice: a² for a)."""
+        return self.rgba if self.rgba is not None else self.rgb
 
 
 def decode_image(source: str | os.PathLike | IO[bytes], name: str | os.PathLike | None = None,
@@ -110,6 +123,7 @@ def decode_image(source: str | os.PathLike | IO[bytes], name: str | os.PathLike 
                 im.load()
                 upright = ImageOps.exif_transpose(im) or im
                 rgb, alpha = to_rgb(upright)
+                rgba = _rgba(upright) if alpha is not None else None
     except ImageError:
         raise
     except FileNotFoundError:
@@ -123,7 +137,7 @@ def decode_image(source: str | os.PathLike | IO[bytes], name: str | os.PathLike 
         raise ImageTooLarge(f"{label}: image too large (over {limit:,} pixels)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{label}: unreadable image ({one_line(exc)})") from None
-    return Decoded(rgb, alpha, frames)
+    return Decoded(rgb, alpha, frames, rgba)
 
 
 def load_image(path: str | os.PathLike, with_alpha: bool = False):

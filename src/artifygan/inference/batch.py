@@ -197,10 +197,8 @@ def translate_paths(cartoonizer: Cartoonizer | WildCartoonizer, inputs: Sequence
                 continue
             try:
                 decoded = decode_image(src)
-                rgb = decoded.rgb
-                if decoded.alpha is not None:
-                    rgb.putalpha(decoded.alpha)
-                result = wild(rgb)
+                picture = decoded.picture()
+                result = wild(picture)
             except ImageError as exc:
                 report.failed.append((src, str(exc)))
                 continue
@@ -215,7 +213,7 @@ def translate_paths(cartoonizer: Cartoonizer | WildCartoonizer, inputs: Sequence
             if result.image is None:
                 report.skipped.append(src)
                 continue
-            img = side_by_side_image(rgb, result.image) if side_by_side else result.image
+            img = side_by_side_image(picture, result.image) if side_by_side else result.image
             try:
                 save_image(img, dst)
                 if sidecar:

@@ -56,9 +56,7 @@ def decode_upload(data: bytes, limits: Limits) -> Image.Image:
         raise RequestError(str(exc).removeprefix("upload: ")) from None
     except ImageError:
         raise RequestError("not an image this server can read (PNG, JPEG, WebP, GIF, BMP, TIFF…)") from None
-    if d.alpha is not None:
-        d.rgb.putalpha(d.alpha)
-    return d.rgb
+    return d.picture()  # composited once, by the inference path
 
 
 class Service:
