@@ -216,3 +216,24 @@ def test_a_thin_strip_has_no_face_and_never_crashes_the_detector():
     det = PhotoFaceDetector(str(YUNET), download=False)
     for h, w in ((1, 6000), (6000, 1), (2, 3000), (1, 1)):  # 1280 / 6000 rounded a side to 0: cv2.error
         assert det.detect(np.zeros((h, w, 3), np.uint8)) == []
+
+
+def test_a_shrinking_face_crop_is_averaged_not_aliased():
+    """OpenCV's warps take INTER_AREA as bilinear: a 12 MP photo's face shrunk to 256² turned fine
+    stripes into moiré (the crop's spread 74 grey levels, where averaging gives ~0)."""
+    import cv2
+
+    from artifygan.faces import align_by_eyes, warp_crop
+
+    stripes = np.zeros((1500, 2000, 3), np.uint8)
+    stripes[:, 1::2] = 255  # one-pixel stripes: any crop shrunk to a tenth must average them to grey
+    m = np.array([[0.128, 0, -100.0], [0, 0.128, -60.0]])
+    crop = warp_crop(stripes, m, 128)
+    assert crop.std() < 6 and abs(crop.mean() - 127.5) < 3
+    rng = np.random.default_rng(0)  # a smooth picture: the same crop as the plain warp, at the same place
+    smooth = cv2.GaussianBlur(rng.integers(0, 255, (1500, 2000, 3)).astype(np.float32), (0, 0), 30)
+    smooth = cv2.normalize(smooth, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    eyes = np.array([[900.0, 700.0], [1300.0, 760.0], [1100, 900], [950, 1050], [1250, 1060]])
+    crop, mat = align_by_eyes(smooth, eyes, 128)
+    plain = cv2.warpAffine(smooth, mat, (128, 128), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+    assert np.abs(crop.astype(int) - plain).mean() < 1.0  # within a grey level: rounding and averaging
