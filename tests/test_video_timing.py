@@ -209,3 +209,23 @@ def test_a_damaged_packet_costs_only_its_own_frames(whole, tmp_path):
     r = translate_video(whole, bad, tmp_path / "out.mp4", progress=False)
     assert 14 <= r.frames < 20  # it stopped at the damage: 7 frames
     assert r.warnings and "declares 20 frames" in r.warnings[0]
+
+
+
+def test_mp4_output_is_bt709_and_says_so(tmp_path):
+    """Frames were converted with BT.601 and left untagged, which players read as BT.709 for HD: a colour
+    [196, 106, 40] showed as [203, 110, 34]."""
+    from artifygan.inference.video_writers import Mp4Writer
+
+    colour = np.array([196.0, 106.0, 40.0])
+    w = Mp4Writer(tmp_path / "flat.mp4", (64, 48), Fraction(10), 0, 18)
+    for i in range(3):
+        w.write(np.full((48, 64, 3), colour, np.uint8), i, Fraction(1, 10))
+    w.close()
+    with av.open(str(tmp_path / "flat.mp4")) as c:
+        cc = c.streams.video[0].codec_context
+        assert (cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range) == (1, 1, 1, 1)  # 709, limited
+        y = next(c.decode(video=0)).to_ndarray()[:48, :64].astype(float).mean()
+    bt709 = 16 + 219 * (colour @ [0.2126, 0.7152, 0.0722]) / 255
+    bt601 = 16 + 219 * (colour @ [0.299, 0.587, 0.114]) / 255
+    assert abs(y - bt709) < 1.0 and abs(y - bt601) > 4  # 119 where BT.601 gives 124

@@ -23,6 +23,7 @@ from ..imageio import one_line
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}  # codecs copied into MP4 as they are
 TICK = Fraction(1, 90000)  # the MP4 video clock: fine enough for any frame timing
 MAX_BAD_PACKETS = 50  # decode errors in a row before a damaged file is given up on
+BT709, LIMITED = 1, 1  # FFmpeg's AVCOL_SPC/PRI/TRC_BT709 and AVCOL_RANGE_MPEG (16-235)
 
 
 class Clock:
@@ -116,6 +117,10 @@ class Mp4Writer:
         self.pad = ((0, h % 2), (0, w % 2), (0, 0))  # 4:2:0 needs even sides
         self.v = self.out.add_stream("libx264", rate=fps)
         self.v.width, self.v.height, self.v.pix_fmt = w + w % 2, h + h % 2, "yuv420p"
+        # BT.709, tagged: untagged, players take HD video as BT.709, while the frames were converted with
+        # BT.601 (red came out redder, blue less blue, by 6-7 levels)
+        cc = self.v.codec_context
+        cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = BT709, BT709, BT709, LIMITED
         self.v.options = {"crf": str(crf), "preset": "medium"}
         self.v.codec_context.time_base = TICK
         self.clock = Clock(fps)
@@ -157,10 +162,12 @@ class Mp4Writer:
     def write(self, rgb: np.ndarray, pts: int | None, time_base: Fraction | None,
               duration: int | None = None) -> None:
         import av
+        from av.video.reformatter import ColorRange, Colorspace
 
         if self.pad[0][1] or self.pad[1][1]:
             rgb = np.pad(rgb, self.pad, mode="edge")
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(
+            format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG)
         frame.pts, frame.time_base = self.clock(pts, time_base), TICK
         self.last_duration = round(duration * time_base / TICK) if duration and time_base is not None else None
         self.mux_video(self.v.encode(frame))
