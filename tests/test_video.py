@@ -168,6 +168,13 @@ def test_tracker_smooths_jitter_and_survives_misses():
     moved = Face((130, 40, 170, 80), lm + np.array([100.0, 0.0]), 0.9)  # a jump is a new track, not a smear
     assert tracker.update([moved])[0].box[0] == 130
 
+    tracker = FaceTracker(0.8)  # between detections (--detect-every), faces come largest first too
+    small = Face((10, 10, 40, 40), lm * 0.3, 0.9)
+    big = Face((100, 0, 300, 200), lm * 4 + 60, 0.9)
+    tracker.update([small])
+    assert [f.width for f in tracker.update([small, big])] == [200, 30]
+    assert [f.width for f in tracker.faces()] == [200, 30]  # the tracks' own order was [30, 200]
+
 
 def test_deflicker_damps_still_regions_only():
     rng = np.random.default_rng(0)

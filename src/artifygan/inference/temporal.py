@@ -79,6 +79,10 @@ class FaceTracker:
         for ti in unmatched:
             self.tracks[ti].misses += 1
         self.tracks = [t for t in self.tracks if t.misses <= self.max_misses]
+        return self.faces()
+
+    def faces(self) -> list[Face]:
+        """The live tracks' smoothed faces, largest first (what face mode's cap and paste order expect)."""
         return sorted((t.face() for t in self.tracks), key=lambda f: -f.width)
 
 

@@ -112,7 +112,7 @@ class FrameTranslator:
                 if self.seen % max(1, self.opt.detect_every) == 0:
                     faces = self.tracker.update(self.wild.detect(f))
                 else:
-                    faces = [t.face() for t in self.tracker.tracks]
+                    faces = self.tracker.faces()  # largest first, as update gives them (creation order flickered)
                 self.seen += 1
                 image = self.wild(Image.fromarray(f), faces=faces).image
                 # None: no face and --no-face skip; a video keeps every frame, so the frame stays as it was
