@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -92,6 +93,7 @@ class PhotoFaceDetector:
     def __init__(self, model: str | os.PathLike | None = None, score: float = 0.8, download: bool = True) -> None:
         self.path = resolve_file("YuNet face detector", model, YUNET_ENV, YUNET_URL, download=download)
         self.score = score
+        self._lock = threading.Lock()
         try:
             with _opencv_quiet():  # a file that is not YuNet: our one line, not OpenCV's [ERROR] line before it
                 self.net = _opencv_class("FaceDetectorYN", self.path).create(str(self.path), "", (320, 320),
@@ -108,8 +110,9 @@ class PhotoFaceDetector:
         img = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         if s != 1.0:
             img = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_LINEAR)
-        self.net.setInputSize((img.shape[1], img.shape[0]))
-        _, found = self.net.detect(img)
+        with self._lock:  # the input size is the detector's state: two threads' sizes must not cross
+            self.net.setInputSize((img.shape[1], img.shape[0]))
+            _, found = self.net.detect(img)
         faces = []
         for f in found if found is not None else []:
             x, y, bw, bh = (float(v) / s for v in f[:4])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,7 +142,7 @@ class Cartoonizer:
         self.border = -(-max(0, border) // self.stride) * self.stride  # rounded up to the stride
         self.keep_grey = keep_grey
         self.tta = check_tta(tta)
-        self._buffers: dict[tuple, torch.Tensor] = {}  # pinned host buffers (GPU only)
+        self._local = threading.local()  # pinned host buffers (GPU only), per thread: threads share a model
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto", backend: str = "auto",
@@ -297,12 +298,14 @@ class Cartoonizer:
         return buf.copy_(batch)
 
     def _host_buffer(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-        """A pinned host tensor reused per (shape, dtype); a few shapes kept (video and batches repeat)."""
-        buf = self._buffers.get((shape, dtype))
+        """A pinned host tensor reused per (shape, dtype) and thread; a few shapes kept (video and batches
+        repeat). One per thread: two threads' requests shared one, and one could get the other's pixels."""
+        buffers = self._local.__dict__.setdefault("buffers", {})
+        buf = buffers.get((shape, dtype))
         if buf is None:
-            if len(self._buffers) >= 4:
-                self._buffers.clear()
-            buf = self._buffers[(shape, dtype)] = torch.empty(shape, dtype=dtype, pin_memory=True)
+            if len(buffers) >= 4:
+                buffers.clear()
+            buf = buffers[(shape, dtype)] = torch.empty(shape, dtype=dtype, pin_memory=True)
         return buf
 
     def postprocess(self, out: torch.Tensor, prep: Prepared, face_steps: bool = True,
