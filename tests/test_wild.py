@@ -181,8 +181,10 @@ def phantom_rows():
 def test_phantom_faces_with_inf_nan_boxes_are_dropped(snapshot):
     from artifygan.faces import PhotoFaceDetector
 
+    import threading
+
     det = PhotoFaceDetector.__new__(PhotoFaceDetector)
-    det.net, det.score = FakeYuNet(phantom_rows()), 0.8
+    det.net, det.score, det._lock = FakeYuNet(phantom_rows()), 0.8, threading.Lock()
     faces = det.detect(np.zeros((8, 8, 3), np.uint8))
     assert [f.box for f in faces] == [(1.0, 1.0, 7.0, 7.0)]
 
