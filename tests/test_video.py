@@ -388,3 +388,26 @@ def test_whole_mode_video_keeps_a_styles_backdrop_through_a_missed_face(snapshot
     assert all((o[:15, :15] == (40, 80, 200)).all() for o in painted)  # frame 3 too
     kept = clip("keep")
     assert not any((o[:15, :15] == (40, 80, 200)).all(axis=-1).any() for o in kept)
+
+
+def test_whole_mode_video_detects_every_n_frames_as_asked(snapshot, tmp_path):
+    """--detect-every was face mode's only: whole mode ran the detector on every frame."""
+    from artifygan.inference.video import FrameTranslator
+
+    from .test_background import AVATAR, portrait
+
+    rgb, face = portrait(96)
+    face = Face(face.box, np.array([[0.42, 0.42], [0.58, 0.42], [0.5, 0.5], [0.44, 0.6], [0.56, 0.6]]) * 96, 0.99)
+
+    class Counting:
+        calls = 0
+
+        def detect(self, rgb):
+            self.calls += 1
+            return [face]
+
+    cz = Cartoonizer.from_pretrained(with_meta(snapshot, tmp_path / "avatar", postprocess=AVATAR), device="cpu")
+    cz.face_finder = LazyFaces(detector=(counting := Counting()))
+    frames = FrameTranslator(WildCartoonizer(cz, WildOptions(mode="whole")), VideoOptions(detect_every=3))([rgb] * 7)
+    assert counting.calls == 3 and len(frames) == 7  # frames 0, 3 and 6
+    assert all((o[:12, :12] == (40, 80, 200)).all() for o in frames)  # the tracked face keeps its backdrop

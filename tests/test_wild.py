@@ -179,9 +179,9 @@ def phantom_rows():
 
 
 def test_phantom_faces_with_inf_nan_boxes_are_dropped(snapshot):
-    from artifygan.faces import PhotoFaceDetector
-
     import threading
+
+    from artifygan.faces import PhotoFaceDetector
 
     det = PhotoFaceDetector.__new__(PhotoFaceDetector)
     det.net, det.score, det._lock = FakeYuNet(phantom_rows()), 0.8, threading.Lock()

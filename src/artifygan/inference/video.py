@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from ..faces import Face
 from ..imageio import as_grey, existing_ancestor, file_in_the_way, is_grey, one_line, show, temp_name
 from .animated import animated_webp, pil_frames
 from .temporal import Deflicker, FaceTracker
@@ -94,6 +95,13 @@ class FrameTranslator:
         self.whole = wild.options.mode == "whole"
         self.seen = 0
 
+    def faces(self, frame: np.ndarray, detect: Callable[[np.ndarray], list[Face]]) -> list[Face]:
+        """This frame's tracked faces: detected every ``detect_every`` frames (in both modes), else the
+        tracks carried on, largest first as detections come (the tracks' own order flickered)."""
+        fresh = self.seen % max(1, self.opt.detect_every) == 0
+        self.seen += 1
+        return self.tracker.update(detect(frame)) if fresh else self.tracker.faces()
+
     def __call__(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         if self.whole:
             cz, pics = self.wild.cz, [Image.fromarray(f) for f in frames]
@@ -102,19 +110,13 @@ class FrameTranslator:
             else:  # a style's steps placed by faces, around tracked ones: a face missed in one frame keeps
                 translated = cz.translate(pics, face_steps=False)  # its cut and its eyes
                 paint = self.wild.options.background != "keep"
-                translated = [cz.finish(o, p, self.tracker.update(cz.face_finder.detect(f)), paint,
-                                        self.wild.options.clean_face)
+                translated = [cz.finish(o, p, self.faces(f, cz.face_finder.detect), paint, self.wild.options.clean_face)
                               for o, p, f in zip(translated, pics, frames, strict=True)]
             outs = [np.asarray(o.convert("RGB")) for o in translated]
         else:
             outs = []
             for f in frames:
-                if self.seen % max(1, self.opt.detect_every) == 0:
-                    faces = self.tracker.update(self.wild.detect(f))
-                else:
-                    faces = self.tracker.faces()  # largest first, as update gives them (creation order flickered)
-                self.seen += 1
-                image = self.wild(Image.fromarray(f), faces=faces).image
+                image = self.wild(Image.fromarray(f), faces=self.faces(f, self.wild.detect)).image
                 # None: no face and --no-face skip; a video keeps every frame, so the frame stays as it was
                 outs.append(np.asarray(image.convert("RGB")) if image is not None else f)
         if self.grey is None and frames:
