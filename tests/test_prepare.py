@@ -193,7 +193,10 @@ def test_prepare_never_writes_over_what_it_did_not_make(tmp_path, capsys):
 
     a, b = _pictures(tmp_path / "c1" / "x", ("a_b.png",)), _pictures(tmp_path / "c2" / "x_a", ("b.png",))
     assert main(["prepare", f"photos:{a}", f"photos:{b}", "-o", str(tmp_path / "coll"), *common]) == 2
-    assert "the same output name 'x_a_b.jpg'" in capsys.readouterr().err  # one would have replaced the other
+    err = capsys.readouterr().err  # one would have replaced the other; both named, and nothing written
+    assert "would both be written as photos/.../x_a_b.jpg" in err and "a_b.png" in err and "b.png" in err
+    assert not (tmp_path / "coll").exists()
+    assert main(["prepare", f"photos:{a}", f"cartoons:{b}", "-o", str(tmp_path / "roles"), *common]) == 0  # apart
 
 
 def test_prepare_refuses_what_would_leave_a_folder_that_misdescribes_itself(tmp_path, capsys):
@@ -222,3 +225,22 @@ def test_prepare_refuses_what_would_leave_a_folder_that_misdescribes_itself(tmp_
             main(["prepare", f"photos:{src}", "-o", str(tmp_path / "p4"), flag, value, *common])
         assert f"argument {flag}:" in capsys.readouterr().err
     assert not (tmp_path / "p4").exists()
+
+
+def test_an_interrupted_prepare_resumes_only_with_its_options_and_remakes_deleted_pictures(tmp_path, capsys):
+    """The options were only in summary.json, written at the end: after Ctrl-C a resume with another --size
+    mixed 32² and 96² pictures. A picture deleted since was recorded as a duplicate of itself."""
+    src = _pictures(tmp_path / "in", ("0.png", "1.png", "2.png"))
+    common = ["--photo-faces", "none", "--workers", "1", "-q"]
+    out = tmp_path / "prep"
+    assert main(["prepare", f"photos:{src}", "-o", str(out), "--size", "32", *common]) == 0
+    (out / "summary.json").unlink()  # as an interrupted run leaves it: no summary yet
+    assert main(["prepare", f"photos:{src}", "-o", str(out), "--size", "96", *common]) == 2
+    assert "was prepared with --size 32, not 96" in capsys.readouterr().err
+    gone = out / _rows(out / "manifest.jsonl")[0]["file"]
+    gone.unlink()
+    assert main(["prepare", f"photos:{src}", "-o", str(out), "--size", "32", *common]) == 0
+    rows = _rows(out / "manifest.jsonl")
+    assert gone.is_file() and len(rows) == 3 and len({r["key"] for r in rows}) == 3  # made again, listed once
+    assert not (out / "dropped.jsonl").exists() or "duplicate" not in (out / "dropped.jsonl").read_text()
+    assert json.loads((out / "summary.json").read_text())["kept_total"] == 3

@@ -6,6 +6,7 @@
     OUT/manifest.jsonl   one row per kept image (source, dataset, crop, landmarks, split, attributes, hash)
     OUT/dropped.jsonl    one row per dropped image, with its reason
     OUT/summary.json     kept / dropped counts by reason, plus the readers' notes
+    OUT/options.json     the options that shape the pictures, written first (a resume must use the same)
 
 Workers decode, detect, crop and encode; the main process alone deduplicates (by content hash of the
 output pixels) and writes, atomically. Re-running skips every key already in the manifest or the
@@ -19,6 +20,7 @@ import io
 import json
 import multiprocessing
 import os
+import signal
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -71,6 +73,8 @@ def _init_worker(opts: PrepareOptions, need_photo: bool, need_anime: bool) -> No
     from ..faces import AnimeFaceDetector, PhotoFaceDetector
 
     cv2.setNumThreads(1)
+    if multiprocessing.parent_process() is not None:  # a pool worker: Ctrl-C is the main process's to handle
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER.clear()
     _WORKER["opts"] = opts
     if need_photo:
@@ -183,13 +187,20 @@ SHAPING = ("size", "photo_faces", "cartoon_faces", "min_face", "min_score", "mar
            "instance_margin", "smooth", "quality")
 
 
+OPTIONS_FILE = "options.json"  # the shaping options, written when the folder is made (summary.json: at the end)
+
+
 def check_same_options(out: Path, opts: PrepareOptions) -> None:
     """Refuse to resume a prepared folder with other shaping options (its images would stay as they were made
-    while its summary recorded the new ones)."""
-    try:
-        before = json.loads((out / "summary.json").read_text()).get("options") or {}
-    except (OSError, ValueError, AttributeError):
-        return  # not made yet, or by an older version: nothing to compare
+    while its summary recorded the new ones). The options are read from the file written when the folder
+    was made, so an interrupted run (no summary yet) is checked too."""
+    before: dict = {}
+    for name in (OPTIONS_FILE, "summary.json"):
+        try:
+            before = json.loads((out / name).read_text()).get("options") or {}
+        except (OSError, ValueError, AttributeError):
+            continue  # not made yet, or by an older version
+        break
     asked = asdict(opts)
     for key in SHAPING:
         if key in before and before[key] != asked[key]:
@@ -235,18 +246,26 @@ def prepare(read: ReadResult, out: str | Path, opts: PrepareOptions | None = Non
     out = Path(out)
     check_prepare_output(out, [it.path for it in read.items])
     check_same_options(out, opts)
+    named: dict[tuple[str, str], Path] = {}  # (role, output name) → the picture that takes it (handle's names)
+    for it in read.items:
+        first = named.setdefault((it.role, it.key.replace("/", "_") + ".jpg"), it.path)
+        if first != it.path:  # before anything is written
+            raise ValueError(f"{it.path} and {first} would both be written as {it.role}s/.../"
+                             f"{it.key.replace('/', '_')}.jpg: rename one, or give their sources distinct "
+                             "folder names")
     out.mkdir(parents=True, exist_ok=True)
     manifest, dropped_log = out / "manifest.jsonl", out / "dropped.jsonl"
     manifest.touch()  # marks the folder as prepare's from the start, also when nothing is kept
+    if not (out / OPTIONS_FILE).is_file():
+        atomic_write_bytes(out / OPTIONS_FILE, json.dumps({"options": asdict(opts)}, indent=2).encode())
     kept_rows, dropped_rows = _read_jsonl(manifest), _read_jsonl(dropped_log)
-    done = {r["key"] for r in kept_rows if (out / r["file"]).is_file()} | {r["key"] for r in dropped_rows}
+    present = [r for r in kept_rows if (out / r["file"]).is_file()]
+    if len(present) < len(kept_rows):  # pictures deleted since: listed no more, made again below
+        kept_rows = present
+        atomic_write_bytes(manifest, "".join(json.dumps(r) + "\n" for r in kept_rows).encode())
+    done = {r["key"] for r in kept_rows} | {r["key"] for r in dropped_rows}
     hashes = {r["hash"]: r["key"] for r in kept_rows}
     todo = [it for it in read.items if it.key not in done]
-    keys = Counter(it.key.replace("/", "_") for it in read.items)  # as the file names are made (handle)
-    if any(n > 1 for n in keys.values()):
-        dup = next(k for k, n in keys.items() if n > 1)
-        raise ValueError(f"two sources give the same output name {dup + '.jpg'!r}: give each source a distinct "
-                         "folder")
     need_photo = opts.photo_faces == "detect" and any(it.role == "photo" and it.dataset != "coco" for it in todo)
     need_anime = any(it.role == "cartoon" and cartoon_mode(it, opts) == "detect" for it in todo)
     init_args = (opts, need_photo, need_anime)
@@ -291,10 +310,20 @@ def prepare(read: ReadResult, out: str | Path, opts: PrepareOptions | None = Non
         _init_worker(*init_args)  # here first: a missing detector is one clear error, not a broken worker pool
         # spawn, not fork: forking a process whose torch/OpenMP threads are running can deadlock the child
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(opts.workers, mp_context=ctx, initializer=_init_worker, initargs=init_args) as pool:
-            for res in pool.map(process_item, todo, chunksize=8):
+        pool = ProcessPoolExecutor(opts.workers, mp_context=ctx, initializer=_init_worker, initargs=init_args)
+        # the workers start with Ctrl-C ignored (they inherit it): the terminal sends it to them too, which
+        # dumped their tracebacks and could leave the run hanging at exit; this process stops them instead
+        before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            results = pool.map(process_item, todo, chunksize=8)  # submits every chunk: the workers start here
+        finally:
+            signal.signal(signal.SIGINT, before)
+        try:
+            for res in results:
                 handle(res)
                 bar.update(1)
+        finally:  # interrupted: the chunks not started are cancelled, the running ones end (≤ 8 pictures each)
+            pool.shutdown(wait=True, cancel_futures=True)
     bar.close()
     summary = summarize(read, kept_rows, dropped_rows, opts)
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2).encode())
