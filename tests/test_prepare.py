@@ -244,3 +244,16 @@ def test_an_interrupted_prepare_resumes_only_with_its_options_and_remakes_delete
     assert gone.is_file() and len(rows) == 3 and len({r["key"] for r in rows}) == 3  # made again, listed once
     assert not (out / "dropped.jsonl").exists() or "duplicate" not in (out / "dropped.jsonl").read_text()
     assert json.loads((out / "summary.json").read_text())["kept_total"] == 3
+
+
+def test_shards_of_an_earlier_run_are_replaced_not_left_beside(tmp_path):
+    """--shards 3 then --shards 100 left the three old shards: 21 samples read for 11 pictures."""
+    src = _pictures(tmp_path / "in", tuple(f"{i}.png" for i in range(5)))
+    out = tmp_path / "prep"
+    assert main(["prepare", f"photos:{src}", "-o", str(out), "--photo-faces", "none", "--size", "32",
+                 "--workers", "1", "--val-fraction", "0", "-q"]) == 0
+    assert len(write_shards(out, samples_per_shard=2)) == 3
+    mine = out / "shards" / "notes.txt"
+    mine.write_text("mine")
+    assert [p.name for p in write_shards(out, samples_per_shard=100)] == ["train-photos-00000.tar"]
+    assert sorted(p.name for p in (out / "shards").iterdir()) == ["notes.txt", "train-photos-00000.tar"]

@@ -22,6 +22,8 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def write_shards(out: str | Path, samples_per_shard: int = 1000) -> list[Path]:
+    """Write the shards of ``out``'s manifest; the shards an earlier run left that these do not replace are
+    removed (only files named as this writes them)."""
     out = Path(out)
     rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines() if line.strip()]
     groups: dict[tuple[str, str], list[dict]] = {}
@@ -41,4 +43,8 @@ def write_shards(out: str | Path, samples_per_shard: int = 1000) -> list[Path]:
             path = out / "shards" / f"{split}-{role}s-{i // samples_per_shard:05d}.tar"
             atomic_write_bytes(path, buf.getvalue())
             written.append(path)
+    # shards of an earlier run (another --shards N) would be read with these: the same samples twice
+    for old in sorted((out / "shards").glob("*-*s-[0-9][0-9][0-9][0-9][0-9].tar")):
+        if old not in written:
+            old.unlink()
     return written
