@@ -297,7 +297,8 @@ def test_evaluate_cli_refuses_model_names_it_could_not_tell_apart(tmp_path, caps
     from artifygan.cli import main
 
     for specs, said in ((["default", "default"], "the name 'default' is given twice"),
-                        (["=default"], "give NAME=PATH or PATH")):
+                        (["=default"], "give NAME=PATH or PATH"),
+                        (["identity=default"], "'identity' is a baseline's row")):  # its grid showed the photos
         argv = [a for s in specs for a in ("-m", s)]
         (tmp_path / "in").mkdir(exist_ok=True)
         assert main(["evaluate", *argv, "--photos", str(tmp_path / "in"), "--reference", str(tmp_path / "in"),

@@ -19,7 +19,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", type=Path, required=True, help="held-out reference cartoons (first N)")
     p.add_argument("-o", "--out", type=Path, required=True, help="report folder (report.json/.md, grid.png)")
     p.add_argument("-n", type=bounded(int, 4), default=100, help="images per set (at least 4)")
-    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--size", type=bounded(int, 32, 4096), default=256, help="side the sets are scored at")
     p.add_argument("--resize", choices=["pil_bicubic", "torch_bilinear"], default="pil_bicubic",
                    help="how images are resized to 299² for Inception (recorded in the report)")
     p.add_argument("--process-size", type=int, help="models translate at this size (output resized back)")
@@ -42,7 +42,14 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..metrics.evaluate import baselines, check_report_output, evaluate, markdown_table, snapshot_candidate
+    from ..metrics.evaluate import (
+        BASELINES,
+        baselines,
+        check_report_output,
+        evaluate,
+        markdown_table,
+        snapshot_candidate,
+    )
 
     check_report_output(args.out, [args.photos, args.reference], args.overwrite)  # before any model loads
     cands = []
@@ -55,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"-m {spec!r}: give NAME=PATH or PATH")
         if name in seen:  # two rows of one name cannot be told apart in the report
             raise ValueError(f"-m {spec!r}: the name {name!r} is given twice; name them, e.g. -m a={path}")
+        if name in BASELINES and not args.no_baselines:  # its grid row showed the baseline's pictures
+            raise ValueError(f"-m {spec!r}: {name!r} is a baseline's row; name the model otherwise, e.g. -m a={path}")
         seen.add(name)
         for mode in dict.fromkeys(args.tta):
             label = name if mode == "off" else f"{name}+{mode}"

@@ -51,6 +51,9 @@ class Candidate:
     identity: bool = False  # output = photo: reuse the photos' features
 
 
+BASELINES = ("identity", "untrained light")  # the rows ``baselines`` adds: no model may take these names
+
+
 def load_set(folder: str | Path, n: int, size: int) -> tuple[list[Path], list[Image.Image]]:
     """The first ``n`` images by name; a file named like an image that is not one is said (it shifts which
     images are the first ``n``)."""
@@ -76,8 +79,8 @@ def baselines(device: str = "auto") -> list[Candidate]:
 
     torch.manual_seed(0)
     untrained = Cartoonizer(GENERATORS.build("light"), device=device)
-    return [Candidate("identity", lambda ims: [im.copy() for im in ims], {"params": 0}, identity=True),
-            Candidate("untrained light", untrained.translate, {"params": _params(untrained)})]
+    return [Candidate(BASELINES[0], lambda ims: [im.copy() for im in ims], {"params": 0}, identity=True),
+            Candidate(BASELINES[1], untrained.translate, {"params": _params(untrained)})]
 
 
 def _params(cz) -> int:
@@ -192,7 +195,7 @@ def evaluate(candidates: list[Candidate], photos_dir: str | Path, reference_dir:
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out_dir / "report.json", to_json(report))
     atomic_write_bytes(out_dir / "report.md", markdown_table(report).encode())
-    main = next((c for c in candidates if c.name not in ("identity", "untrained light")), candidates[0]).name
+    main = next((c for c in candidates if c.name not in BASELINES), candidates[0]).name
     picks = grid_picks(next(r for r in report["results"] if r["model"] == main)["per_image"])
     save_image(grid(photos, outputs_by_model[main], picks), out_dir / "grid.png")
     return report
