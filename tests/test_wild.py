@@ -239,3 +239,13 @@ def test_a_shrinking_face_crop_is_averaged_not_aliased():
     crop, mat = align_by_eyes(smooth, eyes, 128)
     plain = cv2.warpAffine(smooth, mat, (128, 128), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
     assert np.abs(crop.astype(int) - plain).mean() < 1.0  # within a grey level: rounding and averaging
+
+
+def test_an_anime_cascade_that_is_not_one_is_one_line(tmp_path):
+    """OpenCV raised inside the constructor: a SystemError traceback from prepare --anime-cascade."""
+    from artifygan.faces import AnimeFaceDetector
+
+    bad = tmp_path / "junk.xml"
+    bad.write_text("<junk")
+    with pytest.raises(ValueError, match=r"junk.xml: cannot load the anime face cascade"):
+        AnimeFaceDetector(bad, download=False)

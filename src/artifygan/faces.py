@@ -127,9 +127,13 @@ class AnimeFaceDetector:
 
     def __init__(self, model: str | os.PathLike | None = None, download: bool = True) -> None:
         self.path = resolve_file("anime face cascade", model, ANIME_ENV, ANIME_URL, download=download)
-        self.cascade = _opencv_class("CascadeClassifier", self.path)(str(self.path))
-        if self.cascade.empty():
-            raise ValueError(f"{self.path}: cannot load the anime face cascade")
+        try:  # a file that is not a cascade: OpenCV raises inside the constructor (a SystemError traceback)
+            with _opencv_quiet():
+                self.cascade = _opencv_class("CascadeClassifier", self.path)(str(self.path))
+        except (cv2.error, SystemError):
+            self.cascade = None
+        if self.cascade is None or self.cascade.empty():
+            raise ValueError(f"{self.path}: cannot load the anime face cascade (not an OpenCV cascade .xml?)")
 
     def detect(self, rgb: np.ndarray, min_size: int = 24) -> list[Face]:
         gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
