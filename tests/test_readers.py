@@ -119,6 +119,17 @@ def test_safebooru_tags_ratings_and_matching(tmp_path, fmt):
     everything = read_safebooru(root)
     assert sorted(it.attributes["post_id"] for it in everything.items) == ["1", "2", "3", "4"]
     assert all(it.role == "cartoon" for it in everything.items)
+    assert [it.attributes["post_id"] for it in read_safebooru(root, tags=["1girl"], exclude_tags=["comic"],
+                                                               ratings=["Safe "]).items] == ["1"]  # any case
+    if fmt == "csv":  # Excel saves CSV with a byte-order mark: its first column read as "\ufeffid", every row lost
+        meta = root / "posts.csv"
+        meta.write_bytes(b"\xef\xbb\xbf" + meta.read_bytes())
+        assert len(read_safebooru(root).items) == 4
+    else:  # tags as a list (some exports) instead of one space-separated string
+        posts = json.loads((root / "posts.json").read_text())
+        (root / "posts.json").write_text(json.dumps([{**p, "tags": p.get("tags", "").split()} for p in posts]))
+        assert [it.attributes["post_id"] for it in read_safebooru(root, tags=["1girl", "solo"],
+                                                                   exclude_tags=["comic"]).items] == ["1", "3"]
 
 
 def test_folder_reader_bad_inputs(tmp_path):

@@ -24,7 +24,7 @@ def _rows(meta: Path) -> list[dict]:
         if not isinstance(data, list):
             raise ValueError(f"{meta}: expected a list of posts")
         return [r for r in data if isinstance(r, dict)]
-    with meta.open(newline="", encoding="utf-8") as f:
+    with meta.open(newline="", encoding="utf-8-sig") as f:  # -sig: Excel's exports start with a BOM ("\ufeffid")
         return list(csv.DictReader(f))
 
 
@@ -65,6 +65,7 @@ def read_safebooru(root: str | Path, metadata: str | Path | None = None, tags: l
     by_stem = {p.stem: p for p in files}
     by_name = {p.name: p for p in files}
     need, avoid = set(tags or []), set(exclude_tags or [])
+    ratings = [r.strip().lower() for r in ratings or []]  # rows are compared lowercased: "Safe" matched none
     matched: set[Path] = set()
     for row in _rows(metadata):
         pid = str(row.get("id", "")).strip()
@@ -79,7 +80,8 @@ def read_safebooru(root: str | Path, metadata: str | Path | None = None, tags: l
             res.drop("post not downloaded", pid)
             continue
         matched.add(path)
-        row_tags = set(str(row.get("tags", "")).split())
+        raw_tags = row.get("tags", "")  # a space-separated string (CSV, the API) or a list (other exports)
+        row_tags = set(map(str, raw_tags)) if isinstance(raw_tags, list) else set(str(raw_tags).split())
         rating = str(row.get("rating", "")).strip().lower()
         if ratings and rating not in ratings:
             res.drop("rating filter", pid)
