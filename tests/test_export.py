@@ -181,3 +181,17 @@ def test_a_cache_that_is_a_file_is_one_line_and_a_blank_one_is_unset(tmp_path, m
     monkeypatch.setenv("ARTIFYGAN_CACHE", " ")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache_dir() == tmp_path / "xdg" / "artifygan" / "weights"
+
+
+@pytest.mark.parametrize(("flag", "value", "said"), [
+    ("--sizes", "0", "each must be at least 32"), ("--sizes", "7", "at least 32 and a multiple of 8"),
+    ("--sizes", ",", "each must be"), ("--batches", "0", "each must be at least 1"),
+    ("--backends", "banana", "choose among torch, onnx, cuda"), ("--threads", "-2", "out of range"),
+    ("--seconds", "nan", "out of range")])
+def test_bench_refuses_what_it_cannot_measure_in_one_line(flag, value, said, capsys):
+    """Tracebacks (size 0 or 7, threads -2), a throughput of 0 (batch 0), torch run under a made-up name."""
+    from artifygan.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["bench", flag, value])
+    assert said in capsys.readouterr().err

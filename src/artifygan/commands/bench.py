@@ -3,21 +3,45 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+
+from .common import POSITIVE, bounded
+
+BACKENDS = ("torch", "onnx", "cuda")
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    return tuple(int(t) for t in text.split(",") if t.strip())
+def _ints(low: int, multiple: int = 1) -> Callable[[str], tuple[int, ...]]:
+    """A comma-separated list of integers, each at least ``low`` and a multiple of ``multiple``: one argparse
+    line otherwise (a size of 0 or 7 was a torch traceback, a batch of 0 a throughput of 0)."""
+    def parse(text: str) -> tuple[int, ...]:
+        try:
+            values = tuple(int(t) for t in text.split(",") if t.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: integers separated by commas, e.g. 256,512") from None
+        bad = [v for v in values if v < low or v % multiple]
+        if not values or bad:
+            what = f"at least {low}" + (f" and a multiple of {multiple}" if multiple > 1 else "")
+            raise argparse.ArgumentTypeError(f"{text!r}: each must be {what}")
+        return values
+    return parse
+
+
+def _backends(text: str) -> tuple[str, ...]:
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not names or set(names) - set(BACKENDS):  # an unknown one ran torch under its name
+        raise argparse.ArgumentTypeError(f"{text!r}: choose among {', '.join(BACKENDS)}")
+    return names
 
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="speed/memory table: generators per backend; --train adds the training step")
     p.add_argument("--models", default="fast,light,cartoongan")
-    p.add_argument("--sizes", type=_ints, default=(256, 512), help="e.g. 256,512")
-    p.add_argument("--batches", type=_ints, default=(1, 4), help="batch sizes tried for throughput")
-    p.add_argument("--backends", help="torch,onnx,cuda (default: all available)")
-    p.add_argument("--seconds", type=float, default=2.0, help="measuring time per point")
+    p.add_argument("--sizes", type=_ints(32, 8), default=(256, 512), help="e.g. 256,512 (multiples of 8)")
+    p.add_argument("--batches", type=_ints(1), default=(1, 4), help="batch sizes tried for throughput")
+    p.add_argument("--backends", type=_backends, help="torch,onnx,cuda (default: all available)")
+    p.add_argument("--seconds", type=bounded(float, 0.01, 3600), default=2.0, help="measuring time per point")
     p.add_argument("--compile", action="store_true", help="torch backends: torch.compile the generator (default mode)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=POSITIVE, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--train", action="store_true",
                    help="also the full training step (G + D + content, both phases) per generator and device")
     p.add_argument("--train-size", type=int, default=256, help="training crop size for --train")
@@ -39,9 +63,10 @@ def run(args: argparse.Namespace) -> int:
     models = tuple(args.models.split(","))
     if args.overrides and not args.train:
         raise ValueError("config overrides only apply to --train")
+    if args.no_inference and not args.train:
+        raise ValueError("--no-inference leaves nothing to measure without --train")
     if not args.no_inference:
-        backends = tuple(args.backends.split(",")) if args.backends else None
-        print(format_rows(run_bench(models, args.sizes, args.batches, args.seconds, backends,
+        print(format_rows(run_bench(models, args.sizes, args.batches, args.seconds, args.backends,
                                              compile=args.compile)), flush=True)
     if args.train:
         from ..bench_train import format_train_rows, run_train_bench
