@@ -58,3 +58,18 @@ def test_demo_steps_must_be_positive(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["demo", "--train", "--steps", "0"])
     assert exc.value.code == 2 and "--steps" in capsys.readouterr().err
+
+
+def test_the_training_demo_on_too_little_data_is_one_line_and_options_are_not_dropped_unsaid(tmp_path, capsys):
+    """An empty trainA/ was an IndexError traceback; --data and --steps without --train were ignored unsaid."""
+    from .conftest import random_rgb
+
+    data = tmp_path / "dd"
+    (data / "trainA").mkdir(parents=True)
+    (data / "trainB").mkdir()
+    random_rgb(32, 32).save(data / "trainB" / "c.png")
+    assert main(["demo", "--train", "--data", str(data), "--out", str(tmp_path / "demo")]) != 0
+    assert "needs at least 2 photos in trainA/ and 1 cartoon in trainB/ (found 0 and 1)" in capsys.readouterr().err
+    if default_model() is not None:
+        assert main(["demo", "--steps", "5", "--out", str(tmp_path / "ex")]) == 0
+        assert "note: --data and --steps are for the training demo" in capsys.readouterr().out

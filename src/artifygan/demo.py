@@ -101,6 +101,9 @@ def run_demo(data: Path | None, out: Path, steps: int = 30, n_train: int = 64) -
         print("no selfie2anime data found: making a tiny synthetic set")
         src = make_synthetic(own_folder(out / "synthetic"))
     photos, cartoons = list_images([src / "trainA"], False), list_images([src / "trainB"], False)
+    if len(photos) < 2 or not cartoons:  # one photo is held out: training needs another, and a cartoon
+        raise ValueError(f"{src}: the demo needs at least 2 photos in trainA/ and 1 cartoon in trainB/ "
+                         f"(found {len(photos)} and {len(cartoons)})")
     # A small subset keeps the demo to about a minute on 2 CPU cores; the last photo is held out.
     subset = own_folder(out / "data")
     for name, files in (("photos", photos[: min(n_train, len(photos) - 1)]), ("cartoons", cartoons[:n_train])):
