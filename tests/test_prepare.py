@@ -257,3 +257,18 @@ def test_shards_of_an_earlier_run_are_replaced_not_left_beside(tmp_path):
     mine.write_text("mine")
     assert [p.name for p in write_shards(out, samples_per_shard=100)] == ["train-photos-00000.tar"]
     assert sorted(p.name for p in (out / "shards").iterdir()) == ["notes.txt", "train-photos-00000.tar"]
+
+
+def test_filters_no_source_reads_and_unknown_splits_are_refused(tmp_path, capsys):
+    """--splits banana dropped every CelebA picture as "split filter"; --tags or --attr with only a folder of
+    photos filtered nothing, exit 0; --coco-min-area -5 kept every instance."""
+    src = _pictures(tmp_path / "in")
+    common = ["-o", str(tmp_path / "out"), "--photo-faces", "none", "--size", "32", "-q"]
+    for extra, said in ((["--splits", "banana"], "--splits: banana: the official splits are train, val and test"),
+                        (["--tags", "1girl"], "--tags filters safebooru sources, and none is given"),
+                        (["--attr", "Male=1"], "--attr filters celeba sources, and none is given")):
+        assert main(["prepare", f"photos:{src}", *common, *extra]) == 2
+        assert said in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["prepare", f"photos:{src}", *common, "--coco-min-area", "-5"])
+    assert not (tmp_path / "out").exists()

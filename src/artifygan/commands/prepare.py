@@ -31,7 +31,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--celeba-variant", choices=["auto", "aligned", "wild"], default="auto")
     g.add_argument("--splits", help="keep only these official splits, e.g. train,val")
     g.add_argument("--coco-categories", default="person")
-    g.add_argument("--coco-min-area", type=float, default=4096.0, help="minimum instance area (pixels)")
+    g.add_argument("--coco-min-area", type=bounded(float, 0), default=4096.0, help="minimum instance area (pixels)")
     g.add_argument("--coco-crowd", action="store_true", help="keep crowd annotations")
     g.add_argument("--coco-mode", choices=["whole", "instances"], default="whole")
     g.add_argument("--tags", default="", help="Safebooru: required tags, comma separated")
@@ -65,14 +65,21 @@ def run(args: argparse.Namespace) -> int:
         if val not in ("1", "-1", "+1"):
             raise ValueError(f"--attr {a!r}: expected NAME=1 or NAME=-1")
         attrs[name] = int(val)
+    if unknown := set(_csv(args.splits)) - {"train", "val", "test"}:  # banana dropped every picture, unsaid
+        raise ValueError(f"--splits: {', '.join(sorted(unknown))}: the official splits are train, val and test")
+    from ..data.sources import parse_source
+
+    kinds = {parse_source(spec)[0] for spec in args.sources}
+    for flag, given, readers in (("--attr", args.attr, {"celeba"}), ("--splits", args.splits, {"celeba", "coco"}),
+                                 ("--tags", args.tags, {"safebooru"}), ("--rating", args.rating, {"safebooru"})):
+        if given and not kinds & readers:  # a filter no source reads: it filtered nothing, unsaid
+            raise ValueError(f"{flag} filters {' and '.join(sorted(readers))} sources, and none is given")
     ropts = ReaderOptions(attrs, args.celeba_variant, _csv(args.splits) or None, _csv(args.coco_categories),
                           args.coco_min_area, args.coco_crowd, args.coco_mode, _csv(args.tags),
                           _csv(args.exclude_tags), _csv(args.rating) or None, args.safebooru_meta, args.limit)
     popts = PrepareOptions(args.size, args.photo_faces, args.cartoon_faces, args.min_face, args.min_score,
                            args.margin, args.val_fraction, yunet=args.yunet, anime_cascade=args.anime_cascade,
                            smooth=not args.no_smooth, workers=args.workers)
-    from ..data.sources import parse_source
-
     out = args.out.resolve()
     for spec in args.sources:  # a folder source is walked on every run: its own output would come back in
         kind, path = parse_source(spec)
