@@ -177,3 +177,21 @@ def test_numpy_pictures_of_common_layouts_are_read_and_the_rest_named():
             read_input(bad)
     with pytest.raises(ImageError, match=re.escape("the image is empty (0×10 pixels)")):
         read_input(Image.new("RGB", (0, 10)))
+
+
+def test_a_picture_too_large_to_open_is_an_image_that_is_too_large(tmp_path):
+    """A 60000² PNG header was listed as "not an image" (a 12000² one as "too large")."""
+    import struct
+    import zlib
+
+    from artifygan.imageio import ImageError, decode_image, is_image
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+    assert is_image(huge)
+    with pytest.raises(ImageError, match="huge.png: image too large"):
+        decode_image(huge)

@@ -223,6 +223,8 @@ def is_image(path: str | os.PathLike) -> bool:
     try:
         with Image.open(path) as im:
             return im.format is not None
+    except Image.DecompressionBombError:  # an image, too large to open: reading it says so ("too large")
+        return True
     except Exception:  # any unreadable entry is simply "not an image"
         return False
 
