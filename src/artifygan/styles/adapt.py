@@ -212,7 +212,8 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
         keys = ("generator", "generator_args", "size")
         shown: dict[str, Any] = {k: base_meta[k] for k in keys if k in base_meta}
         shown.update(post)  # the preview shows what the saved style will give
-        previewer = Previewer(shown, centre_square(tensor_to_pil(photo_list[0])), cfg.preview_every_s, dev)
+        blend = (lambda g: blend_weights(g, base_state, cfg.strength)) if base_state is not None else None
+        previewer = Previewer(shown, centre_square(tensor_to_pil(photo_list[0])), cfg.preview_every_s, dev, blend)
     # `minutes` bounds the whole call: training gets what reading and loading left, less a few seconds to save
     budget = 60.0 * cfg.minutes - (time.perf_counter() - t_begin) - SAVE_RESERVE_S
     g_ema, info = train_style(generator, references, photo_list, strong, cfg, dev, progress, budget, previewer)

@@ -79,12 +79,15 @@ def fold_colour_transfer(generator: nn.Module, photos: torch.Tensor, refs: list[
     generator.eval()
     out = generator(photos)
     generator.train(was_training)
-    mu_s, cov_s = preact_stats(out)
-    stats = [preact_stats(r[None]) for r in refs]  # every reference counts equally, whatever its size
+    # the statistics on the CPU (the references are there; a GPU generator's outputs were not: a device
+    # mismatch at the first preview of every GPU job), the folded weights back on the generator's device
+    mu_s, cov_s = preact_stats(out.detach().cpu())
+    stats = [preact_stats(r[None].cpu()) for r in refs]  # every reference counts equally, whatever its size
     mu_t = torch.stack([m for m, _ in stats]).mean(0)
     # the pooled covariance: within-reference spread plus the spread of the references' means
     cov_t = torch.stack([c + torch.outer(m - mu_t, m - mu_t) for m, c in stats]).mean(0)
     a, b = linear_transfer(mu_s, cov_s, mu_t, cov_t, strength)
+    a, b = a.to(conv.weight.device), b.to(conv.weight.device)
     w = conv.weight.double()
     conv.weight.copy_(torch.einsum("ij,jckl->ickl", a, w).to(conv.weight.dtype))
     bias = _bias(conv)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -33,14 +34,19 @@ def zero_shot_generator(generator: nn.Module, photos: torch.Tensor, refs: list[t
 class Previewer:
     """Renders previews of a generator on one photo, and says when the next one is due."""
 
-    def __init__(self, meta: dict[str, Any], photo: Image.Image, every_s: float, device: torch.device) -> None:
-        self.meta, self.photo, self.every_s, self.device = meta, photo, every_s, device
+    def __init__(self, meta: dict[str, Any], photo: Image.Image, every_s: float, device: torch.device,
+                 finish: Callable[[nn.Module], nn.Module] | None = None) -> None:
+        """``finish``: what saving will do to the weights (a style's ``strength`` blend), done to the copy
+        shown, so the preview is the style that will be saved (it showed strength 1 whatever was asked)."""
+        self.meta, self.photo, self.every_s, self.device, self.finish = meta, photo, every_s, device, finish
         self.last: float | None = None
 
     def render(self, generator: nn.Module, own: bool = False) -> Image.Image:
         """The photo translated by ``generator``: by a copy of it (the training copy is left as it is), or by
         itself when ``own`` says it is a throwaway copy already."""
         g = (generator if own else copy.deepcopy(generator)).float().eval().requires_grad_(False)
+        if self.finish is not None:
+            g = self.finish(g)
         with torch.inference_mode():
             out = Cartoonizer(g, self.meta, device=str(self.device), batch_size=1).translate([self.photo])[0]
         self.last = time.perf_counter()
