@@ -305,3 +305,19 @@ def test_evaluate_cli_refuses_model_names_it_could_not_tell_apart(tmp_path, caps
                      "-o", str(tmp_path / "rep"), "-n", "4"]) == 2
         assert said in capsys.readouterr().err
     assert not (tmp_path / "rep").exists()
+
+
+def test_the_clean_resize_is_clean_fids_float_one_and_every_surface_offers_it():
+    """pil_bicubic rounds the resized picture to whole grey levels; clean-fid resizes each channel in float."""
+    from artifygan.cli import build_parser
+    from artifygan.metrics.features import RESIZE_METHODS, to_inception_input
+
+    im = random_rgb(64, 48, seed=2)
+    rounded, clean = (to_inception_input([im], m) for m in ("pil_bicubic", "clean"))
+    grey = (clean + 1) * 128
+    assert (grey - grey.round()).abs().max() > 0.1  # not whole grey levels
+    assert (rounded - clean).abs().mean() * 128 < 1  # otherwise the same resize (uint8 rounds between passes)
+    assert float(grey.min()) >= 0 and float(grey.max()) <= 255
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    opt = next(a for a in sub.choices["evaluate"]._actions if a.dest == "resize")
+    assert tuple(opt.choices) == RESIZE_METHODS

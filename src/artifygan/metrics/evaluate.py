@@ -170,14 +170,16 @@ def evaluate(candidates: list[Candidate], photos_dir: str | Path, reference_dir:
                      "detail_eyes": fp.detail_eyes, "detail_mouth": fp.detail_mouth, "img_per_s": n / secs,
                      "per_image": per_image})
         outputs_by_model[cand.name] = outs
-    ref_strokes, ref_found = own_cheek_strokes(refs, ref_faces)
+    ref_strokes, _ = own_cheek_strokes(refs, ref_faces)
+    ref_found = sum(1 for f in ref_faces if f)  # faces found; the strokes count only those with cheek boxes
     photo_found = sum(1 for f in photo_faces if f)
     warnings = sanity_warnings(n, 100 * photos_vs_ref.mean, photo_found / n, ref_found / n)
     report = json_safe({
         "protocol": {"n_photos": n, "n_reference": n, "size": size, "photos": str(photos_dir),
                      "reference": str(reference_dir), "preprocess": "centre square crop + PIL bicubic to size",
                      "inception_resize": resize, "inception": str(feats.net.source), "device": str(feats.device),
-                     "kid": {"subsets": kid_subsets, "subset_size": k.subset_size, "kernel": "(x.y/d + 1)^3"},
+                     "kid": {"subsets": kid_subsets, "subset_size": photos_vs_ref.subset_size,
+                             "kernel": "(x.y/d + 1)^3"},
                      "structure": "YuNet 5 landmarks, mean distance / photo inter-ocular distance",
                      "face_kept_haar": "OpenCV Haar frontal-face cascade: an output face within half the photo "
                                        "face's width of its centre",
