@@ -467,6 +467,29 @@ def test_an_opencv_without_the_cascade_classifier_is_named_or_skipped(tmp_path, 
     assert read.face is False and read.image.size == (64, 64)
 
 
+def test_reference_crops_that_shrink_a_lot_average_thin_lines():
+    """grid_sample's bilinear samples drop 1-px lines when a crop shrinks its region 2x (a fifth of a
+    hatching's lines vanished, a code review measured); with ``ref_pyramid`` the half-size copy is sampled."""
+    from artifygan.styles.augment import half_size
+
+    img = torch.ones(3, 256, 256)
+    img[:, :, ::7] = -1  # hatching: 1-px dark lines every 7 px
+    plain = random_crops([img], 32, 96, CropRange((0.8, 0.85), 0.0, False), torch.Generator().manual_seed(0))
+    averaged = random_crops([img], 32, 96, CropRange((0.8, 0.85), 0.0, False), torch.Generator().manual_seed(0),
+                            half_size([img]))
+
+    def lines(crops: torch.Tensor) -> float:  # dark runs across a crop's column profile, per crop
+        dark = crops[:, 0].mean(1) < 0.9
+        return float(((dark[:, 1:] & ~dark[:, :-1]).sum(1) + dark[:, 0]).float().mean())
+
+    expected = 0.825 * 256 / 7  # lines in a crop of that side
+    assert lines(plain) < 0.9 * expected < lines(averaged) < 1.1 * expected  # 26.1 and 30.7 of ~30.2
+    small = random_crops([img], 8, 96, CropRange((0.3, 0.4), 0.0, False), torch.Generator().manual_seed(1),
+                         half_size([img]))
+    again = random_crops([img], 8, 96, CropRange((0.3, 0.4), 0.0, False), torch.Generator().manual_seed(1))
+    assert torch.equal(small, again)  # crops that shrink less than 1.5x are the full-size ones
+
+
 def test_a_gpu_takes_fewer_larger_steps_over_the_same_crops():
     cfg = AdaptConfig()
     assert cfg.for_device("cpu") is cfg

@@ -40,7 +40,7 @@ from ..imageio import centre_square, file_in_the_way, tensor_to_pil
 from ..losses import discriminator_loss, g_adv_loss, gram, grayscale
 from ..models import load_generator, save_generator
 from ..models.registry import CONTENT_NETWORKS, DISCRIMINATORS
-from .augment import diff_augment, photo_jitter, random_crops
+from .augment import diff_augment, half_size, photo_jitter, random_crops
 from .choose import StyleChoice, choose_style_loss
 from .colour import fold_colour_transfer
 from .config import STYLE_WEIGHTS, AdaptConfig, with_style_loss
@@ -284,6 +284,7 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
     b, c = cfg.batch_size, cfg.crop
     # the pictures go to the device once; each step's crops are then cut there (augment.random_crops)
     photos_d, refs_d, smooth_d = ([t.to(dev) for t in ts] for ts in (photos, refs_t, smooth_t))
+    refs_half, smooth_half = (half_size(ts) if cfg.ref_pyramid else None for ts in (refs_d, smooth_d))
 
     with torch.no_grad():  # Gram targets: the mean over many reference patches; the same patches' features
         grams: list[torch.Tensor] | None = None  # are the nearest-neighbour bank (matching.py)
@@ -327,8 +328,8 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
         if strong:
             photo = photo_jitter(photo, cfg.strong_jitter, gen)
         photo = photo.contiguous(memory_format=mf)
-        real = random_crops(refs_d, b, c, cfg.ref_crops, gen)
-        smooth = random_crops(smooth_d, b, c, cfg.ref_crops, gen)
+        real = random_crops(refs_d, b, c, cfg.ref_crops, gen, refs_half)
+        smooth = random_crops(smooth_d, b, c, cfg.ref_crops, gen, smooth_half)
         fake = generator(photo)
 
         logits_r, feats_r = d_forward(d, aug(real))

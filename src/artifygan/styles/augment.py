@@ -25,15 +25,20 @@ class CropRange:
 
 
 def random_crops(images: list[torch.Tensor], n: int, size: int, rng: CropRange,
-                 gen: torch.Generator | None = None) -> torch.Tensor:
+                 gen: torch.Generator | None = None, halves: list[torch.Tensor] | None = None) -> torch.Tensor:
     """``n`` crops (n, 3, size, size) from randomly chosen images (each (3, H, W), any size), by an affine
     ``grid_sample`` per crop (scale, rotation, flip, position), reflecting at the borders.
 
     The random draws come from ``gen`` on the CPU; the sampling runs where the images are (on a GPU when
     they were moved there once), one ``grid_sample`` per image size rather than per crop: a batch of 16
     crops is a few kernel launches, not 16 × 5.
+
+    ``halves``: each image area-averaged to half its size (``half_size``). A crop that shrinks its region
+    by more than 1.5× samples that copy instead (the same place: the grid is in normalised coordinates),
+    so thin lines are averaged, not dropped between bilinear samples.
     """
     picks, thetas = [], []
+    sources = list(images)
     for _ in range(n):
         i = int(torch.randint(len(images), (1,), generator=gen))
         h, w = images[i].shape[-2:]
@@ -44,6 +49,9 @@ def random_crops(images: list[torch.Tensor], n: int, size: int, rng: CropRange,
         cy = (1 - sy) * (2 * float(torch.rand((), generator=gen)) - 1)
         a = math.radians(rng.rotate_deg * (2 * float(torch.rand((), generator=gen)) - 1))
         f = -1.0 if rng.flip and float(torch.rand((), generator=gen)) < 0.5 else 1.0
+        if halves is not None and side / size > 1.5:
+            sources.append(halves[i])
+            i = len(sources) - 1
         picks.append(i)
         thetas.append([[f * sx * math.cos(a), -sy * math.sin(a) * h / w, cx],
                        [f * sx * math.sin(a) * w / h, sy * math.cos(a), cy]])
@@ -52,13 +60,18 @@ def random_crops(images: list[torch.Tensor], n: int, size: int, rng: CropRange,
     out = torch.empty(n, ref.shape[0], size, size, dtype=ref.dtype, device=ref.device)
     groups: dict[tuple[int, ...], list[int]] = {}
     for k, i in enumerate(picks):
-        groups.setdefault(tuple(images[i].shape), []).append(k)
+        groups.setdefault(tuple(sources[i].shape), []).append(k)
     for shape, ks in groups.items():
-        src = torch.stack([images[picks[k]] for k in ks])
+        src = torch.stack([sources[picks[k]] for k in ks])
         idx = torch.tensor(ks, device=ref.device)
         grid = F.affine_grid(theta[idx], [len(ks), shape[0], size, size], align_corners=False)
         out[idx] = F.grid_sample(src, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     return out
+
+
+def half_size(images: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Each (3, H, W) image area-averaged to half its size (the second level of ``random_crops``' pyramid)."""
+    return [F.avg_pool2d(im[None], 2, ceil_mode=True)[0] for im in images]
 
 
 def photo_jitter(x: torch.Tensor, strength: float, gen: torch.Generator | None = None) -> torch.Tensor:

@@ -38,6 +38,7 @@ class AdaptConfig:
     strong_photo_crops: CropRange = field(default_factory=lambda: CropRange((0.3, 0.9), 15.0))
     strong_jitter: float = 0.25
     ref_crops: CropRange = field(default_factory=lambda: CropRange((0.35, 0.85), 5.0))  # multi-scale patches
+    ref_pyramid: bool = False  # reference crops shrunk by > 1.5x sample a half-size copy (thin lines averaged)
     diffaug: DiffAugmentConfig = field(default_factory=DiffAugmentConfig)
     # networks
     discriminator: str = "patch"
