@@ -145,3 +145,18 @@ def test_folder_reader_bad_inputs(tmp_path):
     assert res.dropped == {"empty file": 1, "not an image": 1, "broken link": 1}
     with pytest.raises(FileNotFoundError, match="nowhere"):
         read_folder(tmp_path / "nowhere", "photo")
+
+
+def test_a_missing_layout_names_what_the_asked_variant_or_split_reads(tmp_path):
+    """--celeba-variant wild said 'no img_align_celeba/ or img_celeba/' with img_align_celeba_half/ there;
+    COCO --splits test said 'no instances_train2017.json or instances_val2017.json' with both there."""
+    from artifygan.data.readers.celeba import read_celeba
+    from artifygan.data.readers.coco import read_coco
+
+    (tmp_path / "celeba" / "img_align_celeba_half").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=r"no img_celeba/ \(--celeba-variant wild\) folder"):
+        read_celeba(tmp_path / "celeba", variant="wild")
+    (tmp_path / "coco" / "annotations").mkdir(parents=True)
+    (tmp_path / "coco" / "annotations" / "instances_val2017.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match=r"no instances_test2017.json \(--splits test\)"):
+        read_coco(tmp_path / "coco", splits=["test"])

@@ -67,8 +67,9 @@ def read_celeba(root: str | Path, variant: str = "auto", attr_filters: dict[str,
         lm_file = _find(root, "list_landmarks_celeba.txt")
     else:
         raise ValueError(f"CelebA variant must be auto, aligned or wild, not {variant!r}")
-    if img_dir is None or not img_dir.is_dir():
-        raise FileNotFoundError(f"{root}: no img_align_celeba/ or img_celeba/ folder (CelebA layout)")
+    if img_dir is None or not img_dir.is_dir():  # name the folder the asked variant reads
+        wanted = "img_celeba/ (--celeba-variant wild)" if variant == "wild" else "img_align_celeba*/ (aligned)"
+        raise FileNotFoundError(f"{root}: no {wanted} folder (CelebA layout)")
 
     res = ReadResult()
     on_disk = {e.name: Path(e.path) for e in os.scandir(img_dir)

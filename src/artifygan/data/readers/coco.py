@@ -32,7 +32,8 @@ def read_coco(root: str | Path, categories: list[str] | None = None, min_area: f
     wanted = categories or ["person"]
     res = ReadResult()
     found_any = False
-    for split in splits or ["train", "val"]:
+    splits_read = list(splits or ["train", "val"])
+    for split in splits_read:
         ann_path = ann_dir / f"instances_{split}2017.json"
         if not ann_path.is_file():
             res.notes.append(f"no {ann_path.name}")
@@ -86,6 +87,8 @@ def read_coco(root: str | Path, categories: list[str] | None = None, min_area: f
         extra = len(on_disk - listed)
         if extra:
             res.notes.append(f"{split}2017: {extra} image(s) on disk without annotations (ignored)")
-    if not found_any:
-        raise FileNotFoundError(f"{ann_dir}: no instances_train2017.json or instances_val2017.json")
+    if not found_any:  # the files the asked splits need (all there may be, but not for these splits)
+        files = " or ".join(f"instances_{sp}2017.json" for sp in splits_read)
+        raise FileNotFoundError(f"{ann_dir}: no {files}" + (f" (--splits {','.join(splits_read)})"
+                                                              if set(splits_read) != {"train", "val"} else ""))
     return res
