@@ -195,3 +195,11 @@ def test_bench_refuses_what_it_cannot_measure_in_one_line(flag, value, said, cap
     with pytest.raises(SystemExit):
         main(["bench", flag, value])
     assert said in capsys.readouterr().err
+
+
+def test_bench_memory_of_a_later_row_is_not_hidden_by_memory_an_earlier_row_freed():
+    """A 128² row measured after a 256² one showed 0 MB (it reused what the 256² run freed); alone, 48."""
+    rows = run_bench(("cartoongan",), sizes=(256, 128), batches=(1,), seconds=0.05, backends=("torch",))
+    alone = run_bench(("cartoongan",), sizes=(128,), batches=(1,), seconds=0.05, backends=("torch",))
+    after, first = rows[1].peak_mem_mb, alone[0].peak_mem_mb
+    assert after > 0.5 * first > 0

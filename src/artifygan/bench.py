@@ -8,6 +8,8 @@ onnxruntime on CPU, torch on GPU when present, bf16). All through the Cartoonize
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import os
 import statistics
 import tempfile
@@ -46,11 +48,21 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _release_freed_memory() -> None:
+    """glibc keeps freed memory for reuse; hand it back to the system (Linux/glibc; elsewhere nothing)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class PeakRSS:
     """Peak resident memory above the starting point, sampled every 5 ms (Linux; 0 elsewhere)."""
 
     def __enter__(self) -> PeakRSS:
         self.ok = Path("/proc/self/statm").exists()
+        _release_freed_memory()  # memory an earlier row freed but kept would be reused unseen (a 0 MB row)
         self.base = self.peak = _rss_mb() if self.ok else 0.0
         self._stop = False
         self._t = threading.Thread(target=self._run, daemon=True)

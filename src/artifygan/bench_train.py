@@ -85,7 +85,7 @@ def run_train_bench(models: tuple[str, ...], size: int, batch: int, steps: int =
 
 def format_train_rows(rows: list[TrainRow]) -> str:
     lines = ["| model | device | size | batch | params | precision | init step img/s | adversarial step img/s "
-             "| peak memory (GB) |", "|---|---|---|---|---|---|---|---|---|"]
+             "| peak memory (GB; CPU: the process's so far) |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r.model} | {r.device} | {r.size}² | {r.batch} | {r.params / 1e6:.2f}M | {r.precision} | "
                      f"{r.init_img_per_s:.2f} | {r.adv_img_per_s:.2f} | {r.peak_mem_gb:.2f} |")
