@@ -179,8 +179,8 @@ class StyleJobs:
                 im.convert("RGB").save(refs_dir / f"ref{i + 1:02d}.png")
         except Exception as exc:  # a disk error: the job must not stay "queued" (and block the next) forever
             shutil.rmtree(refs_dir, ignore_errors=True)
-            job.error, job.message, job.state = f"could not store the pictures: {exc}", "failed", "failed"
             job.ended = time.time()
+            job.error, job.message, job.state = f"could not store the pictures: {exc}", "failed", "failed"
             raise
         thread = threading.Thread(target=self._run, args=(job, refs_dir, config), name=f"adapt-{name}", daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
@@ -204,10 +204,12 @@ class StyleJobs:
                        config=config, device=self.device)
             job.style_loss = cz.meta["style"]["config"]["style_loss"]
             self.on_done(job.name, job.path)
+            job.ended = time.time()  # before the state: a poller that sees it finished sees its clock stopped
             job.fraction, job.message, job.state = 1.0, "done", "done"
         except Exception as exc:  # reported to the user on the page; the server keeps running
             if job.cancel.is_set() and not self._stopping.is_set():
                 log.info("style %s cancelled", job.name)
+                job.ended = time.time()
                 job.message, job.state = "cancelled", "cancelled"
                 return
             if self._stopping.is_set():
@@ -216,9 +218,9 @@ class StyleJobs:
                 log.exception("style %s failed", job.name)
             text = str(exc).replace(f"{refs_dir}{os.sep}", "")  # "ref02.png: …", not the server's temp path
             job.error = text.splitlines()[0] if text else type(exc).__name__
+            job.ended = time.time()
             job.message, job.state = f"failed: {job.error}", "failed"
         finally:
-            job.ended = time.time()
             shutil.rmtree(refs_dir, ignore_errors=True)
             if job.cleanup is not None:
                 atexit.unregister(job.cleanup)
