@@ -272,3 +272,18 @@ def test_filters_no_source_reads_and_unknown_splits_are_refused(tmp_path, capsys
     with pytest.raises(SystemExit):
         main(["prepare", f"photos:{src}", *common, "--coco-min-area", "-5"])
     assert not (tmp_path / "out").exists()
+
+
+def test_the_summary_counts_pictures_and_coco_instances_apart():
+    """COCO whole mode said 'kept 13 … dropped 105' where 105 counted instances filtered out of pictures
+    that were kept, beside pictures dropped whole."""
+    from artifygan.data.prepare import PrepareOptions, format_summary, summarize
+    from artifygan.data.readers import ReadResult
+
+    read = ReadResult()
+    read.dropped["instance: below min area"] += 90
+    read.dropped["instance: crowd"] += 5
+    read.drop("image: no person instance kept", "x.jpg")
+    summary = summarize(read, [], [{"reason": "no face detected", "source": "y.jpg"}], PrepareOptions())
+    assert summary["dropped_total"] == 2 and summary["instances_dropped_total"] == 95
+    assert "dropped 2 picture(s) and 95 COCO instance(s):" in format_summary(summary)

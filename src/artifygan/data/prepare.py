@@ -345,7 +345,9 @@ def summarize(read: ReadResult, kept: list[dict], dropped: list[dict], opts: Pre
         "kept_total": len(kept),
         "kept_by_dataset": dict(sorted(by_dataset.items())),
         "dropped": dict(reasons.most_common()),
-        "dropped_total": sum(reasons.values()),
+        # pictures; COCO's instance filters ("instance: …") count instances, a picture keeps its others
+        "dropped_total": sum(n for r, n in reasons.items() if not r.startswith("instance:")),
+        "instances_dropped_total": sum(n for r, n in reasons.items() if r.startswith("instance:")),
         "metadata_rows_without_image": dict(read.missing),
         "notes": read.notes,
         "examples": examples,
@@ -357,7 +359,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines = [f"kept {summary['kept_total']:,} image(s):"]
     lines += [f"  {k:<22} {v:>8,}" for k, v in summary["kept"].items()]
     lines += [f"  by dataset: {', '.join(f'{k} {v:,}' for k, v in summary['kept_by_dataset'].items())}"]
-    lines.append(f"dropped {summary['dropped_total']:,}:")
+    lines.append(f"dropped {summary['dropped_total']:,} picture(s)" + (
+        f" and {summary['instances_dropped_total']:,} COCO instance(s)" if summary.get("instances_dropped_total")
+        else "") + ":")
     lines += [f"  {k:<50} {v:>8,}" for k, v in summary["dropped"].items()]
     for k, v in summary["metadata_rows_without_image"].items():
         lines.append(f"metadata rows whose image is not on disk: {k} {v:,}")
