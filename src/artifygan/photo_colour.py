@@ -101,10 +101,12 @@ def references_grey(references: Sequence[Image.Image]) -> float:
 
 def recorded_grey(meta: dict[str, Any]) -> bool:
     """The snapshot's ``postprocess.grey`` (a black-and-white style: every output is grey), False when absent."""
-    value = ((meta or {}).get("postprocess") or {}).get("grey", False)
-    if not isinstance(value, bool):
-        raise ValueError(f"postprocess.grey must be true or false, got {value!r}")
-    return value
+    def parse(raw: Any) -> bool:
+        if not isinstance(raw, bool):
+            raise ValueError(f"grey must be true or false, got {raw!r}")
+        return raw
+
+    return recorded_step(meta, "grey", parse, section="postprocess") or False
 
 
 __all__ = ["PhotoColour", "apply_photo_colour", "recorded_grey", "recorded_photo_colour", "references_grey",

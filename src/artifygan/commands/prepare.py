@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--splits: {', '.join(sorted(unknown))}: the official splits are train, val and test")
     from ..data.sources import parse_source
 
-    kinds = {parse_source(spec)[0] for spec in args.sources}
+    parsed = [parse_source(spec) for spec in args.sources]  # (kind, path): every check below reads these
+    kinds = {kind for kind, _ in parsed}
     for flag, given, readers in (("--attr", args.attr, {"celeba"}), ("--splits", args.splits, {"celeba", "coco"}),
                                  ("--tags", args.tags, {"safebooru"}), ("--rating", args.rating, {"safebooru"})):
         if given and not kinds & readers:  # a filter no source reads: it filtered nothing, unsaid
@@ -81,8 +82,7 @@ def run(args: argparse.Namespace) -> int:
                            args.margin, args.val_fraction, yunet=args.yunet, anime_cascade=args.anime_cascade,
                            smooth=not args.no_smooth, workers=args.workers)
     out = args.out.resolve()
-    for spec in args.sources:  # a folder source is walked on every run: its own output would come back in
-        kind, path = parse_source(spec)
+    for kind, path in parsed:  # a folder source is walked on every run: its own output would come back in
         if kind in ("photos", "cartoons") and out.is_relative_to(path.resolve()):
             raise ValueError(f"{args.out}: inside the source folder {path}; the next run would read its own "
                              "output as new pictures: choose -o outside it")

@@ -161,15 +161,16 @@ def check_video_output(src: str | os.PathLike, dst: str | os.PathLike, overwrite
 
 
 @contextmanager
-def sigterm_as_exit() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C (SystemExit 143), so ``finally`` removes the temporary file."""
+def sigterm_as_exit(code: int | None = None) -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C (SystemExit ``code``, default 143), so ``finally`` blocks and exit handlers
+    run: the video's temporary file is removed; ``serve`` (code 0) stops its job and removes users' pictures."""
     if threading.current_thread() is not threading.main_thread() or \
             signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         yield  # not ours to change: another thread, or the caller handles SIGTERM itself
         return
 
     def stop(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
+        raise SystemExit(128 + signum if code is None else code)
 
     signal.signal(signal.SIGTERM, stop)
     try:

@@ -332,7 +332,7 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
         smooth = random_crops(smooth_d, b, c, cfg.ref_crops, gen, smooth_half)
         fake = generator(photo)
 
-        logits_r, feats_r = d_forward(d, aug(real))
+        logits_r, _ = d_forward(d, aug(real))  # its features: taken after this step, for feature matching
         logits_f, _ = d_forward(d, aug(fake.detach()))
         logits_s = d_forward(d, aug(smooth))[0] if cfg.edge_weight > 0 else None
         loss_d = discriminator_loss(logits_r, logits_f, logits_s, "lsgan", cfg.edge_weight)

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from ..config import Config, dump_config
+from ..config import Config, dump_config, read_yaml_mapping
 from ..imageio import atomic_write_bytes, existing_ancestor
 
 CONFIG_FILE = "config.yaml"
@@ -44,13 +44,14 @@ def write_config(run_dir: Path, cfg: Config) -> list[str]:
     1e-06"), so a resume that changes settings says so in the run's log (config.yaml keeps only the last)."""
     path = run_dir / CONFIG_FILE
     old: dict[str, Any] = {}
-    if path.is_file():
+    if path.is_file():  # a resume's (load_run_config has read it: a config.yaml that is not YAML stopped there)
         try:
-            old = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError):
+            old = read_yaml_mapping(path)
+        except (OSError, ValueError):
             old = {}
-    atomic_write_bytes(path, dump_config(cfg).encode())
-    return _changes(old, yaml.safe_load(dump_config(cfg)) or {}) if old else []
+    text = dump_config(cfg)
+    atomic_write_bytes(path, text.encode())
+    return _changes(old, yaml.safe_load(text)) if old else []  # as written: tuples read back as YAML's lists
 
 
 def _changes(old: Any, new: Any, prefix: str = "") -> list[str]:

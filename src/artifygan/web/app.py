@@ -10,16 +10,12 @@ download. The API, for scripts: ``POST /api/cartoonize`` (multipart ``image``; q
 from __future__ import annotations
 
 import atexit
-import contextlib
 import io
 import json
 import os
 import shutil
-import signal
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
@@ -229,32 +225,17 @@ def serve(service: Service, host: str = "127.0.0.1", port: int = 7860,
     pile up in /tmp/gradio. SIGTERM (docker stop, systemd) stops it as Ctrl-C does, with that cleanup."""
     import uvicorn
 
+    from ..inference.video import sigterm_as_exit
+
     if not os.environ.get("GRADIO_TEMP_DIR"):
         uploads = tempfile.mkdtemp(prefix="artifygan-uploads-")
         os.environ["GRADIO_TEMP_DIR"] = uploads  # read when the page is built, below
         atexit.register(shutil.rmtree, uploads, ignore_errors=True)
     app = build_app(service, style_jobs(service, styles_dir))
-    with exit_on_sigterm():
+    # uvicorn shuts down gracefully on SIGTERM, then raises it again to the handler found before it started:
+    # the default one killed the process with no exit handler run (users' pictures stayed in /tmp)
+    with sigterm_as_exit(0):
         uvicorn.run(app, host=host, port=port, log_level="info")
-
-
-@contextlib.contextmanager
-def exit_on_sigterm() -> Iterator[None]:
-    """SIGTERM ends the process through SystemExit, so exit handlers run (the style job stops, users'
-    pictures are removed). uvicorn shuts down gracefully on it, then raises the signal again to the handler
-    found before it started, which by default killed the process with none of them run."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _sigterm_exit)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _sigterm_exit(signum: int, frame: object) -> None:
-    raise SystemExit(0)
 
 
 __all__ = ["Service", "build_app", "serve", "style_jobs"]
