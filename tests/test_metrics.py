@@ -93,6 +93,26 @@ def test_structure_identity_keeps_faces_and_blank_loses_them():
     assert blank.face_kept == 0.0 and all(v == float("inf") for v in blank.per_image if v is not None)
 
 
+def test_structure_counts_a_face_elsewhere_in_the_output_as_lost():
+    from artifygan.faces import Face
+
+    lm = np.array([[22, 25], [42, 25], [32, 36], [25, 46], [39, 46]], np.float64)
+    here = Face((12, 10, 52, 58), lm, 0.9)  # 40 wide, centred at (32, 34)
+
+    class Shifted:
+        def __init__(self, dx):
+            self.dx = dx
+
+        def detect(self, rgb):
+            return [Face((12 + self.dx, 10, 52 + self.dx, 58), lm + np.array([self.dx, 0]), 0.9)]
+
+    photo = [Image.new("RGB", (128, 64))]
+    near = METRICS["structure"](photo, photo, Shifted(10), photo_faces=[[here]])
+    assert near.face_kept == 1.0 and near.nme_mean == pytest.approx(10 / 20)
+    far = METRICS["structure"](photo, photo, Shifted(60), photo_faces=[[here]])  # another person's place
+    assert far.face_kept == 0.0 and far.per_image == [float("inf")]
+
+
 @needs_inception
 @need_shared(S2A, YUNET)
 def test_evaluate_cli_compares_models_with_baselines(tmp_path, capsys):
@@ -296,8 +316,8 @@ def test_a_second_detector_checks_faces_independently_of_yunet():
 def test_evaluate_cli_refuses_model_names_it_could_not_tell_apart(tmp_path, capsys):
     from artifygan.cli import main
 
-    for specs, said in ((["default", "default"], "the name 'default' is given twice"),
-                        (["=default"], "give NAME=PATH or PATH"),
+    for specs, said in ((["default", "default"], "two models named 'default'"),
+                        (["=default"], "give NAME=PATH with both parts"),
                         (["identity=default"], "'identity' is a baseline's row")):  # its grid showed the photos
         argv = [a for s in specs for a in ("-m", s)]
         (tmp_path / "in").mkdir(exist_ok=True)

@@ -196,6 +196,19 @@ def test_adapt_in_memory_without_output(style_data, tiny_snapshot):
     assert cz.meta["style"]["steps"] == 1 and cz(Image.new("RGB", (40, 40))).size == (40, 40)
 
 
+def test_adapt_is_reproducible_and_leaves_the_callers_random_stream_alone(style_data, tiny_snapshot):
+    """A server adapts in a job thread: reseeding the process's torch RNG would reset everyone else's."""
+    run = lambda: adapt(style_data / "refs" / "a.png", photos=style_data / "photos", base=tiny_snapshot,  # noqa: E731
+                        config=tiny_config(steps=2), device="cpu")
+    torch.manual_seed(123)
+    first = run()
+    assert torch.initial_seed() == 123  # not reseeded to the style's seed (0)
+    torch.manual_seed(456)  # whatever the caller's stream, the style is the same
+    second = run()
+    for p, q in zip(first.generator.state_dict().values(), second.generator.state_dict().values(), strict=True):
+        assert torch.equal(p, q)  # the same seed, the same style
+
+
 def test_adapt_refuses_to_overwrite(tmp_path, style_data, tiny_snapshot):
     out = tmp_path / "mine"
     out.mkdir()

@@ -92,6 +92,8 @@ def test_epoch_stream_is_endless_sharded_and_resumable():
     assert epoch0 == set(range(5))  # the two ranks cover the epoch
     resumed = iter(EpochStream(5, rank=0, world=2, seed=3, start=4))
     assert [next(resumed) for _ in range(5)] == first[4:]
+    one, two = EpochStream(50, seed=1), EpochStream(50, seed=2)
+    assert one.epoch_indices(1) != two.epoch_indices(0)  # seeds are not epochs shifted by one
 
 
 def test_device_smoothing_matches_the_loader_smoothing():

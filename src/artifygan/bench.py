@@ -100,8 +100,9 @@ def _time(cz: Cartoonizer, batch: int, size: int, seconds: float) -> list[float]
 def bench_model(name: str, backend: str, sizes: tuple[int, ...], batches: tuple[int, ...],
                 seconds: float, compile: bool = False) -> list[Row]:
     """``compile``: torch backends run ``torch.compile`` (default mode); the row's backend says so."""
-    torch.manual_seed(0)
-    g = GENERATORS.build(name)
+    with torch.random.fork_rng(devices=[]):  # the same weights every run; the caller's RNG untouched
+        torch.manual_seed(0)
+        g = GENERATORS.build(name)
     params, rows = count_params(g), []
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = None

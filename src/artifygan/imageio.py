@@ -229,6 +229,12 @@ def is_image(path: str | os.PathLike) -> bool:
         return False
 
 
+def looks_like_image(path: Path) -> bool:
+    """An image by name or by content: a broken ``.jpg`` counts, so reading it says what is wrong instead
+    of the file vanishing unsaid (the batch translator and :func:`named_images`)."""
+    return path.suffix.lower() in IMAGE_SUFFIXES or is_image(path)
+
+
 def iter_images(root: str | os.PathLike, recursive: bool = True) -> Iterator[Path]:
     """Yield image files under ``root`` (or ``root`` itself), recognised by content, sorted."""
     root = Path(root)
@@ -243,13 +249,13 @@ def iter_images(root: str | os.PathLike, recursive: bool = True) -> Iterator[Pat
 
 
 def named_images(root: str | os.PathLike, recursive: bool = True) -> list[Path]:
-    """Files under ``root`` (or ``root`` itself) that are images by name or by content, sorted. A broken
-    ``.jpg`` is listed, so that reading it says what is wrong instead of the file vanishing unsaid."""
+    """Files under ``root`` (or ``root`` itself) that are images by name or by content
+    (:func:`looks_like_image`), sorted, hidden ones left out."""
     root = Path(root)
     if root.is_file():
         return [root]
     return [p for p in sorted(root.glob("**/*" if recursive else "*"))
-            if p.is_file() and not p.name.startswith(".") and (p.suffix.lower() in IMAGE_SUFFIXES or is_image(p))]
+            if p.is_file() and not p.name.startswith(".") and looks_like_image(p)]
 
 
 def list_images(roots: Iterable[str | os.PathLike], recursive: bool = True) -> list[Path]:

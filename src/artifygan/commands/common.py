@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 
 def bounded(kind: type, low: float, high: float | None = None, high_open: bool = False) -> Callable[[str], float]:
@@ -121,3 +122,21 @@ def build_wild(args: argparse.Namespace, resize: int | None = None):
     else:  # whole mode: the face steps use it
         check_yunet_file(args.yunet)
     return wild
+
+
+def named_models(specs: list[str]) -> dict[str, str]:
+    """``-m NAME=PATH`` or ``-m PATH`` (named after its folder) → {name: path}, for serve and evaluate.
+
+    Both parts must be there ("=runs/x" could never be picked, "anime=" meant "."), and a name given twice is
+    refused: the second would hide the first in the picker or the report."""
+    models: dict[str, str] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if sep and not (name.strip() and path.strip()):
+            raise ValueError(f"-m {spec!r}: give NAME=PATH with both parts, or just PATH")
+        if not sep:
+            name, path = Path(spec).name or "model", spec
+        if name in models:
+            raise ValueError(f"two models named {name!r} ({models[name]} and {path}); name them: -m NAME=PATH")
+        models[name] = path
+    return models

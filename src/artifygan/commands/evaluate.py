@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import ON_OFF, POSITIVE, TTA_MODES, bounded, clean_face_choice
+from .common import ON_OFF, POSITIVE, TTA_MODES, bounded, clean_face_choice, named_models
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -53,18 +53,12 @@ def run(args: argparse.Namespace) -> int:
 
     check_report_output(args.out, [args.photos, args.reference], args.overwrite)  # before any model loads
     cands = []
-    seen: set[str] = set()
-    for spec in args.model:
-        name, sep, path = spec.partition("=")
-        if not sep:
-            name, path = Path(spec).name, spec
-        if not name.strip() or not path.strip():
-            raise ValueError(f"-m {spec!r}: give NAME=PATH or PATH")
-        if name in seen:  # two rows of one name cannot be told apart in the report
-            raise ValueError(f"-m {spec!r}: the name {name!r} is given twice; name them, e.g. -m a={path}")
-        if name in BASELINES and not args.no_baselines:  # its grid row showed the baseline's pictures
-            raise ValueError(f"-m {spec!r}: {name!r} is a baseline's row; name the model otherwise, e.g. -m a={path}")
-        seen.add(name)
+    models = named_models(args.model)  # two rows of one name could not be told apart in the report
+    for name, path in models.items():  # a baseline's name: its grid row showed the baseline's pictures
+        if name in BASELINES and not args.no_baselines:
+            raise ValueError(f"-m {name}={path}: {name!r} is a baseline's row; name the model otherwise, "
+                             f"e.g. -m a={path}")
+    for name, path in models.items():
         for mode in dict.fromkeys(args.tta):
             label = name if mode == "off" else f"{name}+{mode}"
             cands.append(snapshot_candidate(label, path, args.device, args.backend, args.process_size,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from .common import NON_NEGATIVE, bounded, check_yunet_file
+from .common import NON_NEGATIVE, bounded, check_yunet_file, named_models
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -30,22 +30,8 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def parse_models(specs: list[str] | None) -> dict[str, str | None]:
-    """``-m`` values → {name: path}; a name given twice is refused (the second would hide the first)."""
-    if not specs:
-        return {"default": None}
-    models: dict[str, str | None] = {}
-    for spec in specs:
-        name, sep, path = spec.partition("=")
-        if sep and not (name.strip() and path.strip()):  # "=runs/x" could never be picked, "anime=" served "."
-            raise ValueError(f"-m {spec!r}: give NAME=PATH with both parts, or just PATH")
-        if not sep:
-            from pathlib import Path
-
-            name, path = Path(spec).name or "model", spec
-        if name in models:
-            raise ValueError(f"two models named {name!r} ({models[name]} and {path}); name them: -m NAME=PATH")
-        models[name] = path
-    return models
+    """``-m`` values → {name: path} (:func:`named_models`); none → the bundled default."""
+    return {"default": None} if not specs else dict(named_models(specs))
 
 
 def run(args: argparse.Namespace) -> int:

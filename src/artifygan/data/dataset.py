@@ -158,8 +158,9 @@ class EpochStream(Sampler[tuple[int, int]]):
         self.start = start
 
     def epoch_indices(self, epoch: int) -> list[int]:
-        if self.shuffle:
-            order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + epoch)).tolist()
+        if self.shuffle:  # seed s, epoch e+1 is not seed s+1, epoch e (seed 0 keeps its old order)
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            order = torch.randperm(self.n, generator=gen).tolist()
         else:
             order = list(range(self.n))
         total = self.per_rank * self.world

@@ -18,12 +18,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..imageio import (
-    IMAGE_SUFFIXES,
     WRITE_FORMATS,
     ImageError,
     atomic_write_bytes,
     decode_image,
-    is_image,
+    looks_like_image,
     one_line,
     save_image,
     show,
@@ -120,7 +119,7 @@ def collect_inputs(inputs: Sequence[str | os.PathLike], report: BatchReport,
                 why = _bad_link(p)
                 if why:
                     report.failed.append((p, f"{show(p)}: {why}"))
-                elif p.is_file() and (p.suffix.lower() in IMAGE_SUFFIXES or is_image(p)):
+                elif p.is_file() and looks_like_image(p):
                     jobs.append((p, prefix / p.relative_to(src)))
             if len(jobs) == before:  # "wrote 0 image(s)" alone leaves the user guessing
                 report.notes.append((src, f"{show(src)}: no images found in this folder"))

@@ -77,8 +77,9 @@ def baselines(device: str = "auto") -> list[Candidate]:
     from ..inference.cartoonizer import Cartoonizer
     from ..models import GENERATORS
 
-    torch.manual_seed(0)
-    untrained = Cartoonizer(GENERATORS.build("light"), device=device)
+    with torch.random.fork_rng(devices=[]):  # the same untrained weights every run; the caller's RNG untouched
+        torch.manual_seed(0)
+        untrained = Cartoonizer(GENERATORS.build("light"), device=device)
     return [Candidate(BASELINES[0], lambda ims: [im.copy() for im in ims], {"params": 0}, identity=True),
             Candidate(BASELINES[1], untrained.translate, {"params": _params(untrained)})]
 

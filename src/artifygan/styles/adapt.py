@@ -273,12 +273,13 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
     ``lag_losses``: hand the callback each step's losses one step late (default: on any device but the CPU).
     """
     t_start = time.perf_counter()
-    torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     refs_t = [r.tensor(cfg.side) for r in references]
     smooth_t = [_uint8_to_tensor(edge_smooth(np.asarray(tensor_to_pil(t)))) for t in refs_t]
-    d = DISCRIMINATORS.build(cfg.discriminator, cfg.discriminator_args).to(dev).train()
-    content_net = CONTENT_NETWORKS.build(cfg.content, cfg.content_args).to(dev)
+    with torch.random.fork_rng(devices=[]):  # seeded networks, without reseeding the caller's (a server's) RNG
+        torch.manual_seed(cfg.seed)
+        d = DISCRIMINATORS.build(cfg.discriminator, cfg.discriminator_args).to(dev).train()
+        content_net = CONTENT_NETWORKS.build(cfg.content, cfg.content_args).to(dev)
     feats = StyleFeatures(content_net, cfg.style_layers)
     photo_range = cfg.strong_photo_crops if strong else cfg.photo_crops
     b, c = cfg.batch_size, cfg.crop
