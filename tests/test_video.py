@@ -95,7 +95,8 @@ def test_odd_sides_give_a_4_2_0_mp4_every_player_plays(whole, tmp_path):
     src = tmp_path / "odd.gif"
     frames = [Image.fromarray(f) for f in moving_frames(3, w=63, h=47)]
     frames[0].save(src, save_all=True, append_images=frames[1:], duration=100, loop=0)
-    translate_video(whole, src, tmp_path / "odd.mp4", progress=False)
+    report = translate_video(whole, src, tmp_path / "odd.mp4", progress=False)
+    assert report.size == (64, 48)  # what the summary line says is what was written
     with av.open(str(tmp_path / "odd.mp4")) as c:
         assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"  # it was yuv444p: Safari, phones: no
         f = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(int)

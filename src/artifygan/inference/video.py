@@ -60,7 +60,7 @@ class VideoReport:
     output: Path
     frames: int
     fps: float
-    size: tuple[int, int]
+    size: tuple[int, int]  # as written
     rotation: int
     audio: str  # copied | re-encoded | none
     seconds: float
@@ -285,7 +285,8 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
         if writer is not None:
             writer.abort()
         tmp.unlink(missing_ok=True)
-    report = VideoReport(dst, n, float(fps), size, rotation if suffix != ".gif" else 0, writer.audio,
+    written = getattr(writer, "size", size)  # an MP4's odd side gained a row or column
+    report = VideoReport(dst, n, float(fps), written, rotation if suffix != ".gif" else 0, writer.audio,
                          time.perf_counter() - t0, declared)
     stopped_early = bool(opt.max_frames and n >= opt.max_frames)
     if damage or (declared and n < declared and not stopped_early):

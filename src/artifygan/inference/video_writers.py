@@ -116,7 +116,8 @@ class Mp4Writer:
         w, h = size
         self.pad = ((0, h % 2), (0, w % 2), (0, 0))  # 4:2:0 needs even sides
         self.v = self.out.add_stream("libx264", rate=fps)
-        self.v.width, self.v.height, self.v.pix_fmt = w + w % 2, h + h % 2, "yuv420p"
+        self.size = (w + w % 2, h + h % 2)  # what is written (the report says this, not the input's)
+        self.v.width, self.v.height, self.v.pix_fmt = *self.size, "yuv420p"
         # BT.709, tagged: untagged, players take HD video as BT.709, while the frames were converted with
         # BT.601 (red came out redder, blue less blue, by 6-7 levels)
         cc = self.v.codec_context
