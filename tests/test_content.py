@@ -147,3 +147,11 @@ def test_few_shot_gram_features_see_the_borders_too():
     grad = x.grad.abs().mean((0, 1))
     assert grad[:, -1].mean() > 0.2 * grad[16:-16, 16:-16].mean()  # the right column is not blind
     assert grad[-1].mean() > 0.2 * grad[16:-16, 16:-16].mean()  # nor the bottom row
+
+
+def test_a_file_that_is_not_the_inception_torchscript_is_one_line_naming_it(tmp_path):
+    junk = tmp_path / "cut.pt"
+    junk.write_bytes(b"PK\x03\x04 not the whole archive")
+    with pytest.raises(ValueError, match=r"cut\.pt: cannot load Inception TorchScript \(") as err:
+        inception_content.weights_from_torchscript(junk)
+    assert "\n" not in str(err.value)

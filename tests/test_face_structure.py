@@ -126,6 +126,10 @@ def test_unsupported_graphs_and_files_fail_naming_the_file(tmp_path, tiny_onnx):
     junk.write_bytes(b"not a model")
     with pytest.raises(ValueError, match=r"junk\.onnx: not a readable ONNX model"):
         OnnxConvNet(junk, list(YUNET_NECK))
+    empty = tmp_path / "empty.onnx"  # onnx reads it as an empty model: it was a bare IndexError
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty\.onnx: not a readable ONNX model \(no graph"):
+        OnnxConvNet(empty, list(YUNET_NECK))
 
 
 def test_the_loss_is_zero_for_the_photo_itself_and_moves_the_output_towards_it(tiny_onnx):

@@ -113,3 +113,81 @@ def test_a_download_lands_in_the_cache_whole(tmp_path, monkeypatch) -> None:
         server.shutdown()
     assert got == tmp_path / "cache" / "weights" / "w.bin" and got.read_bytes() == b"\x00weights" * 1000
     assert [p.name for p in got.parent.iterdir()] == ["w.bin"]  # no temporary file left
+
+
+def test_a_download_cut_short_is_refused_not_cached(tmp_path, monkeypatch) -> None:
+    """http.client ends a body shorter than its Content-Length quietly: the cut file was cached for good."""
+    import socket
+    import threading
+
+    from artifygan import hub
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def serve_a_tenth() -> None:
+        conn = server.accept()[0]
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n" + b"x" * 100)
+        conn.close()
+
+    threading.Thread(target=serve_a_tenth, daemon=True).start()
+    monkeypatch.setenv("ARTIFYGAN_CACHE", str(tmp_path))
+    for var in ("http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(hub.WeightsNotFoundError, match="ended after 100 of 1000 bytes"):
+        hub.resolve_file("test file", None, "ARTIFYGAN_TEST_NOPE", f"http://127.0.0.1:{server.getsockname()[1]}/x.onnx")
+    assert list((tmp_path / "weights").iterdir()) == []  # neither the cut file nor its temporary
+    server.close()
+
+
+def test_temporary_files_of_killed_downloads_are_swept_and_live_ones_kept(tmp_path) -> None:
+    import os
+    import time
+
+    from artifygan import hub
+
+    old, live, torchs = tmp_path / ".ag0123abcd.part", tmp_path / ".ag4567ef01.part", tmp_path / "y.onnx.ab12.partial"
+    for p in (old, live, torchs):
+        p.write_bytes(b"")
+    for p in (old, torchs):
+        os.utime(p, (time.time() - 2 * hub.STALE_PART_S,) * 2)
+    (tmp_path / "keep.onnx").write_bytes(b"model")
+    hub._sweep_parts(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "keep.onnx"]
+
+
+def test_paths_from_the_environment_are_stripped_and_expanded(tmp_path, monkeypatch) -> None:
+    from artifygan import hub
+
+    monkeypatch.delenv("ARTIFYGAN_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for xdg in (" ", "relative/cache"):  # a folder named " " where it ran; the XDG spec ignores relative values
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+        assert hub.cache_dir() == tmp_path / ".cache" / "artifygan" / "weights"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert hub.cache_dir("onnx") == tmp_path / "xdg" / "artifygan" / "onnx"
+    (tmp_path / "det.onnx").write_bytes(b"x")
+    monkeypatch.setenv("ARTIFYGAN_TEST_FILE", " ~/det.onnx ")
+    assert hub.given_file("a detector", None, "ARTIFYGAN_TEST_FILE") == tmp_path / "det.onnx"
+    assert hub.given_file("a detector", "~/det.onnx", "ARTIFYGAN_TEST_NOPE") == tmp_path / "det.onnx"
+    monkeypatch.setenv("ARTIFYGAN_TEST_FILE", " ")
+    assert hub.given_file("a detector", None, "ARTIFYGAN_TEST_FILE") is None  # blank is unset, not " : not found"
+
+
+def test_a_cached_file_that_cannot_be_loaded_says_how_to_fetch_it_again(tmp_path, monkeypatch) -> None:
+    from artifygan.faces import PhotoFaceDetector
+
+    monkeypatch.setenv("ARTIFYGAN_CACHE", str(tmp_path))
+    monkeypatch.delenv("ARTIFYGAN_YUNET", raising=False)
+    (tmp_path / "weights").mkdir()
+    cut = tmp_path / "weights" / "face_detection_yunet_2023mar.onnx"
+    cut.write_bytes(b"\x08\x07" * 50)  # the first bytes of a download that was cut
+    with pytest.raises(ValueError, match=f"cannot load YuNet model .*delete {cut} to fetch it again"):
+        PhotoFaceDetector(download=False)
+    mine = tmp_path / "mine.onnx"
+    mine.write_bytes(b"\x08\x07" * 50)
+    with pytest.raises(ValueError) as err:
+        PhotoFaceDetector(mine, download=False)
+    assert "delete" not in str(err.value)  # the user's own file: not ours to suggest deleting

@@ -577,3 +577,22 @@ def test_a_photo_that_is_not_an_image_is_said_not_skipped_silently(style_data, t
     assert len(photos) == n
     with pytest.warns(UserWarning, match="notes.png"), pytest.raises(StyleError, match="none of the photos"):
         read_photos(tmp_path / "photos" / "notes.png", 48)
+
+
+def test_the_working_folder_is_refused_before_training_and_at_save(tmp_path, monkeypatch, style_data, tiny_snapshot):
+    """`adapt -o .` in an empty folder trained for minutes, then failed to save (Path('.') has no name)."""
+    from artifygan.styles.adapt import check_output
+
+    here = tmp_path / "empty"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    for out in (".", "./", str(here)):
+        with pytest.raises(StyleError, match="is the folder this runs in"):
+            check_output(out)
+    cz = Cartoonizer.from_pretrained(tiny_snapshot, device="cpu", backend="torch")
+    with pytest.raises(FileExistsError, match="is the folder this runs in"):
+        cz.save_pretrained(".")
+    assert list(here.iterdir()) == []
+    cz.save_pretrained("sub/../mine/")  # a normalised name is written beside, not "sub/.."
+    assert [p.name for p in here.iterdir()] == ["mine"]
+    assert (here / "mine" / "config.json").is_file()

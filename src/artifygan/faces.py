@@ -17,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .hub import resolve_file
+from .hub import in_cache, resolve_file
 from .imageio import one_line
 
 YUNET_URL = ("https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
@@ -99,7 +99,7 @@ class PhotoFaceDetector:
                 self.net = _opencv_class("FaceDetectorYN", self.path).create(str(self.path), "", (320, 320),
                                                                             score, 0.3, 50)
         except cv2.error as exc:
-            raise ValueError(f"{self.path}: cannot load YuNet model ({one_line(exc)})") from None
+            raise ValueError(f"{self.path}: cannot load YuNet model ({one_line(exc)}{in_cache(self.path)})") from None
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Faces, largest first (only valid ones: see :func:`valid_face`)."""
@@ -133,7 +133,8 @@ class AnimeFaceDetector:
         except (cv2.error, SystemError):
             self.cascade = None
         if self.cascade is None or self.cascade.empty():
-            raise ValueError(f"{self.path}: cannot load the anime face cascade (not an OpenCV cascade .xml?)")
+            raise ValueError(f"{self.path}: cannot load the anime face cascade (not an OpenCV cascade .xml?"
+                             f"{in_cache(self.path)})")
 
     def detect(self, rgb: np.ndarray, min_size: int = 24) -> list[Face]:
         gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,15 +21,33 @@ class WeightsNotFoundError(FileNotFoundError):
     """A model file could not be found or fetched; the message lists every way to provide it."""
 
 
+def _env_path(var: str) -> Path | None:
+    """A path from an environment variable: blanks stripped (" " made a folder named " " where it ran), ``~``
+    expanded; None when unset or blank."""
+    value = (os.environ.get(var) or "").strip()
+    return Path(value).expanduser() if value else None
+
+
 def cache_dir(kind: str = "weights") -> Path:
-    """The one cache rule: $ARTIFYGAN_CACHE, else $XDG_CACHE_HOME/artifygan (~/.cache/artifygan), then one
-    subfolder per kind: ``weights`` (downloads, extracted layers), ``onnx`` (on-demand exports)."""
-    env = (os.environ.get("ARTIFYGAN_CACHE") or "").strip()  # " " made a folder named " " where it ran
-    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "artifygan"
-    root = Path(env).expanduser() if env else home
+    """The one cache rule: $ARTIFYGAN_CACHE, else $XDG_CACHE_HOME/artifygan (~/.cache/artifygan; the XDG
+    spec ignores a relative value), then one subfolder per kind: ``weights`` (downloads, extracted layers),
+    ``onnx`` (on-demand exports)."""
+    xdg = _env_path("XDG_CACHE_HOME")
+    home = (xdg if xdg is not None and xdg.is_absolute() else Path.home() / ".cache") / "artifygan"
+    root = _env_path("ARTIFYGAN_CACHE") or home
     if blocked := file_in_the_way(root / kind, root / kind):  # one line, not an errno at the first write
         raise ValueError(f"{blocked} (the cache: $ARTIFYGAN_CACHE, else ~/.cache/artifygan)")
     return root / kind
+
+
+def in_cache(path: str | os.PathLike) -> str:
+    """What to add to a "cannot load" message when the file is a download in the cache: a download cut
+    short is the likely cause, and deleting it fetches it again (nothing else ever would)."""
+    try:
+        cached = Path(path).resolve().parent == cache_dir().resolve()
+    except (OSError, ValueError):
+        cached = False
+    return f"; a download cut short? delete {path} to fetch it again" if cached else ""
 
 
 def _torch_hub_copy(name: str) -> Path:
@@ -38,23 +57,45 @@ def _torch_hub_copy(name: str) -> Path:
 
 def given_file(what: str, path: str | os.PathLike | None, env_var: str) -> Path | None:
     """The file the user named (path option, else ``$env_var``), which must exist; None when neither is set."""
-    for candidate, origin in ((path, "path option"), (os.environ.get(env_var), f"${env_var}")):
-        if candidate:
-            p = Path(candidate)
+    named = Path(str(path).strip()).expanduser() if path is not None and str(path).strip() else None
+    for p, origin in ((named, "path option"), (_env_path(env_var), f"${env_var}")):
+        if p is not None:
             if not p.is_file():
                 raise WeightsNotFoundError(f"{p}: {what} not found (from {origin})")
             return p
     return None
 
 
+STALE_PART_S = 3600.0  # a temporary download older than this was left by a killed process
+
+
+def _sweep_parts(folder: Path) -> None:
+    """Remove the temporary files of downloads killed long ago (SIGKILL, or a SIGTERM nobody handled, runs
+    no ``finally``); their names are never reused, so nothing else would. Recent ones may be live."""
+    now = time.time()
+    for part in (*folder.glob(".*.part"), *folder.glob("*.partial")):  # ours; torch.hub's, from older versions
+        try:
+            if now - part.stat().st_mtime > STALE_PART_S:
+                part.unlink()
+        except OSError:
+            pass
+
+
 def _download(url: str, dst: Path) -> None:
     """``url`` into ``dst`` through a temporary name, with a timeout on the connection and on every read
-    (torch's download has none, so a stalled network hung the first translation)."""
+    (torch's download has none, so a stalled network hung the first translation). A body shorter than the
+    server's Content-Length is an error: http.client ends such a read quietly, and the cut file would have
+    been cached and used for good."""
+    _sweep_parts(dst.parent)
     tmp = temp_name(dst, ".part")
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "artifygan"})
         with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as resp, open(tmp, "wb") as f:
             shutil.copyfileobj(resp, f)
+            declared = resp.headers.get("Content-Length")
+        got = tmp.stat().st_size
+        if declared and declared.strip().isdigit() and got != int(declared):
+            raise OSError(f"the connection ended after {got} of {int(declared)} bytes")
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)

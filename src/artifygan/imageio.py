@@ -268,6 +268,13 @@ def list_images(roots: Iterable[str | os.PathLike], recursive: bool = True) -> l
     return out
 
 
+def holds_working_folder(path: str | os.PathLike) -> bool:
+    """True for the folder this process runs in, or one above it: a folder written by replacing it (a
+    snapshot, a style) would be pulled out from under the shell (and ``Path(".")`` has no name to write beside)."""
+    p, cwd = Path(os.path.abspath(Path(path).expanduser())), Path.cwd()
+    return p == cwd or p in cwd.parents
+
+
 def existing_ancestor(path: str | os.PathLike) -> Path:
     """``path`` or its nearest ancestor that exists: where a write into ``path`` would first touch the disk
     (the output checks refuse it when that is a file, not a folder)."""

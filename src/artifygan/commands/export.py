@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from ..models.snapshot import CONFIG_NAME, WEIGHTS_NAME, resolve_snapshot
 
     snap = resolve_snapshot(args.model)
-    target = Path(args.out or snap / ONNX_NAME)
+    target = Path(args.out).expanduser() if args.out else snap / ONNX_NAME  # --out=~/x: the shell leaves ~
     if target.is_dir() or (args.out or "").endswith(("/", os.sep)):  # "out/models/" is meant as a folder
         raise ValueError(f"{target}: is a folder; give the output file's name, e.g. {target / ONNX_NAME}")
     if blocked := file_in_the_way(target, target.parent):

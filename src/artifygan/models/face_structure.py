@@ -22,7 +22,8 @@ from torch import nn
 
 from ..device import to_memory_format
 from ..faces import YUNET_ENV, YUNET_URL
-from ..hub import resolve_file
+from ..hub import in_cache, resolve_file
+from ..imageio import one_line
 
 # YuNet's neck outputs at strides 8, 16 and 32 (the tensors its three detection heads read), in its
 # 2023mar/2026may graphs; another graph can name its own.
@@ -87,7 +88,9 @@ class OnnxConvNet(nn.Module):
         try:
             graph = onnx.load(str(path)).graph
         except Exception as exc:  # a truncated or foreign file
-            raise ValueError(f"{path}: not a readable ONNX model ({exc})") from None
+            raise ValueError(f"{path}: not a readable ONNX model ({one_line(exc)}{in_cache(path)})") from None
+        if not graph.input or not graph.node:  # onnx reads an empty file as an empty model, without a word
+            raise ValueError(f"{path}: not a readable ONNX model (no graph in it{in_cache(path)})")
         self.input_name = graph.input[0].name
         self.outputs = list(outputs)
         producers = {out: node for node in graph.node for out in node.output}

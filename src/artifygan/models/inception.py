@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..hub import WeightsNotFoundError, resolve_file
+from ..hub import WeightsNotFoundError, in_cache, resolve_file
+from ..imageio import one_line
 
 ENV_VAR = "ARTIFYGAN_INCEPTION"
 # StyleGAN2-ADA's port of the same network (same layer names); downloaded into the torch hub cache.
@@ -84,7 +85,7 @@ def load_fid_inception(path: str | os.PathLike | None = None, download: bool = T
             warnings.simplefilter("ignore", DeprecationWarning)
             scripted = torch.jit.load(str(p), map_location=device)
     except Exception as exc:
-        raise ValueError(f"{p}: cannot load Inception TorchScript ({exc})") from None
+        raise ValueError(f"{p}: cannot load Inception TorchScript ({one_line(exc)}{in_cache(p)})") from None
     return FIDInception(scripted, p).to(device)
 
 __all__ = ["FIDInception", "WeightsNotFoundError", "load_fid_inception", "resolve_inception_path"]

@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save
 from torch import nn
 
-from ..hub import cache_dir, given_file
-from ..imageio import atomic_write_bytes
+from ..hub import cache_dir, given_file, in_cache
+from ..imageio import atomic_write_bytes, one_line
 from .inception import LAYER_NAMES, resolve_inception_path
 
 CONTENT_LAYERS = LAYER_NAMES[: LAYER_NAMES.index("mixed_2") + 1]
@@ -95,9 +95,12 @@ def _fold(layer: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
 
 def weights_from_torchscript(path: str | os.PathLike, until: str = "mixed_2") -> dict[str, torch.Tensor]:
     """Read the FID TorchScript and return the state dict of ``InceptionFeatures(until)``."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        scripted = torch.jit.load(str(path), map_location="cpu")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            scripted = torch.jit.load(str(path), map_location="cpu")
+    except Exception as exc:  # a cut download or a foreign file: one line naming it, not torch's traceback
+        raise ValueError(f"{path}: cannot load Inception TorchScript ({one_line(exc)}{in_cache(path)})") from None
     src = getattr(getattr(scripted, "net", scripted), "layers", None)
     if src is None:
         raise ValueError(f"{path}: not an inception-2015-12-05 TorchScript (no 'layers' module)")
@@ -108,6 +111,8 @@ def weights_from_torchscript(path: str | os.PathLike, until: str = "mixed_2") ->
         # layers.mixed.tower.1.0.weight ↔ TorchScript mixed.tower.conv_1
         parts = key.split(".")[1:-1]
         ts_name = _torchscript_name(parts)
+        if ts_name not in src_convs:
+            raise ValueError(f"{path}: not an inception-2015-12-05 TorchScript (no conv layer {ts_name!r})")
         w, b = _fold(src_convs[ts_name])
         state[key] = w if key.endswith("weight") else b
     return state

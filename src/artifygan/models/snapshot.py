@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..imageio import file_in_the_way
+from ..imageio import file_in_the_way, holds_working_folder
 from .registry import GENERATORS
 
 CONFIG_NAME = "config.json"
@@ -43,6 +43,9 @@ def check_snapshot_target(out_dir: Path) -> None:
                               "folder; choose a new folder")
     if blocked := file_in_the_way(out_dir, out_dir.parent):
         raise NotADirectoryError(blocked)
+    if holds_working_folder(out_dir):
+        raise FileExistsError(f"{out_dir}: is the folder this runs in (or holds it); give a new folder's name, "
+                              "e.g. ./my-model")
     if out_dir.is_dir():
         foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in SNAPSHOT_FILES or not p.is_file())
         if foreign:
@@ -55,7 +58,7 @@ def save_generator(model: nn.Module, name: str, out_dir: str | os.PathLike,
     """Write a snapshot folder atomically (build in a temp folder, then rename over the target). An existing
     target is replaced only when it holds nothing but a snapshot's own files: a user's files are never
     deleted with it."""
-    out_dir = Path(out_dir).expanduser()
+    out_dir = Path(os.path.normpath(Path(out_dir).expanduser()))  # "x/" and "a/../x": a name to write beside
     check_snapshot_target(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     config = getattr(model, "config", None)

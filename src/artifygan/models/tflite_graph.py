@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..hub import in_cache
+
 ACTIVATIONS = {0: None, 1: "relu", 3: "relu6"}  # TFLite's fused activations that may appear
 DTYPES = {0: np.float32, 1: np.float16, 2: np.int32}
 PADDINGS = {0: "same", 1: "valid"}  # the schema's Padding enum
@@ -102,7 +104,7 @@ def read_tflite(path: str | os.PathLike) -> Graph:
         inputs = [int(i) for i in g.InputsAsNumpy()]
         outputs = [int(i) for i in g.OutputsAsNumpy()]
     except Exception as exc:  # a truncated or foreign file fails deep inside the flatbuffer reader
-        raise ValueError(f"{path}: not a readable TensorFlow Lite model ({exc})") from None
+        raise ValueError(f"{path}: not a readable TensorFlow Lite model ({exc}{in_cache(path)})") from None
     return Graph(ops, constants, inputs, outputs)
 
 

@@ -36,7 +36,7 @@ from torch import nn
 from ..cartoon_losses import flat_skin_loss, stroke_loss
 from ..data.smoothing import edge_smooth
 from ..device import adam, pick_device, to_memory_format
-from ..imageio import centre_square, file_in_the_way, tensor_to_pil
+from ..imageio import centre_square, file_in_the_way, holds_working_folder, tensor_to_pil
 from ..losses import discriminator_loss, g_adv_loss, gram, grayscale
 from ..models import load_generator, save_generator
 from ..models.registry import CONTENT_NETWORKS, DISCRIMINATORS
@@ -87,6 +87,8 @@ def check_output(out: PathLike) -> Path:
         raise StyleError(f"{p}: is an existing file; adapt writes a folder and never overwrites, choose a new name")
     if p.exists() and any(p.iterdir()):
         raise StyleError(f"{p}: already exists and is not empty; adapt never overwrites, choose a new folder")
+    if holds_working_folder(p):  # before minutes of training: the save could not replace it
+        raise StyleError(f"{p}: is the folder this runs in; give the style a new folder's name, e.g. ./my-style")
     if blocked := file_in_the_way(p, p.parent):  # now, not after minutes of training, at the save
         raise StyleError(blocked)
     return p
