@@ -97,6 +97,20 @@ def test_broken_snapshots_name_the_file(tmp_path):
         load_generator(tmp_path / "nowhere")
 
 
+def test_a_diverged_or_future_snapshot_is_refused_in_one_line(tmp_path):
+    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
+    with torch.no_grad():
+        next(g.parameters())[0].fill_(float("nan"))
+    snap = save_generator(g, "light", tmp_path / "nan")
+    with pytest.raises(SnapshotError, match="model.safetensors: .*NaN or infinite"):  # it made black pictures
+        load_generator(snap)
+    ok = save_generator(GENERATORS.build("light", {"ch": 8, "n_blocks": 1}), "light", tmp_path / "ok")
+    meta = json.loads((ok / "config.json").read_text())
+    (ok / "config.json").write_text(json.dumps({**meta, "format_version": 99}))
+    with pytest.raises(SnapshotError, match="format_version 99 is newer than this artifygan reads"):
+        load_generator(ok)
+
+
 @pytest.mark.parametrize("hw", [(32, 32), (64, 96), (40, 24)])
 def test_fast_generator_keeps_shape_and_range(hw):
     g = GENERATORS.build("fast", {"ch": 8, "n_blocks": 1})

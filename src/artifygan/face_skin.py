@@ -30,6 +30,7 @@ from PIL import Image
 
 from .input_smoothing import chosen_step, entry_settings, recorded_step
 from .skin_smoothing import SkinSmoothing, skin_mask, texture_share
+from .skin_tone import SkinTone, keep_skin_tone
 
 if TYPE_CHECKING:
     from .faces import Face
@@ -51,25 +52,31 @@ class FaceSkin:
     """``lines``: the share of line erasing (a greyscale closing) in the smoothed skin, 0–1; the skin is
     bilateral-filtered at every value (0 smooths without lifting lines). ``textured``: a face whose photo
     skin is textured (older, wrinkled: the input skin step's measure) gets more of it, up to all its lines
-    lifted, in proportion to that texture."""
+    lifted, in proportion to that texture. ``tone``: the photo's skin tone given back after the cleaning
+    (``artifygan.skin_tone``; None: the network's tone as it is)."""
 
     lines: float = 0.4
     textured: bool = True
+    tone: SkinTone | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.lines <= 1.0:
             raise ValueError(f"face_skin lines must be in [0, 1], got {self.lines}")
         if not isinstance(self.textured, bool):
             raise ValueError(f"face_skin textured must be true or false, got {self.textured!r}")
+        if self.tone is not None and not isinstance(self.tone, SkinTone):
+            raise ValueError(f"face_skin tone must be a SkinTone or None, got {self.tone!r}")
 
     def to_meta(self) -> dict[str, Any]:
-        return {"lines": self.lines, "textured": self.textured}
+        meta: dict[str, Any] = {"lines": self.lines, "textured": self.textured}
+        return {**meta, "tone": self.tone.to_meta()} if self.tone is not None else meta
 
     @classmethod
     def from_dict(cls, raw: Any) -> FaceSkin:
         """From a snapshot entry; ValueError, starting with the entry's name, on anything else."""
-        return entry_settings(raw, "face_skin", {"lines", "textured"}, lambda r: cls(
-            lines=float(r.get("lines", cls.lines)), textured=r.get("textured", cls.textured)))
+        return entry_settings(raw, "face_skin", {"lines", "textured", "tone"}, lambda r: cls(
+            lines=float(r.get("lines", cls.lines)), textured=r.get("textured", cls.textured),
+            tone=SkinTone.from_dict(r["tone"]) if r.get("tone") is not None else None))
 
 
 def recorded_face_skin(meta: dict[str, Any]) -> FaceSkin | None:
@@ -79,13 +86,14 @@ def recorded_face_skin(meta: dict[str, Any]) -> FaceSkin | None:
 
 def chosen_face_skin(recorded: FaceSkin | None, choice: bool | float | None) -> FaceSkin | None:
     """The step under a user's choice: None = as recorded; False = off; True = the recorded settings, else
-    the defaults; a number = that share of line erasing (0 still smooths the skin, lifting no line)."""
+    the defaults; a number = that share of line erasing (0 still smooths the skin, lifting no line), with
+    the recorded skin tone kept."""
     if choice is None or isinstance(choice, bool | np.bool_):
         return chosen_step(recorded, None if choice is None else bool(choice), FaceSkin)
     if not isinstance(choice, int | float | np.integer | np.floating):
         raise ValueError(f"clean_face: None (as recorded), True, False or a share of line erasing in [0, 1], "
                          f"got {choice!r}")
-    return FaceSkin(lines=round(float(choice), 6))
+    return FaceSkin(lines=round(float(choice), 6), tone=recorded.tone if recorded is not None else None)
 
 
 def _pt(p: np.ndarray) -> tuple[int, int]:
@@ -192,14 +200,20 @@ class FaceSkinStep:
     def __init__(self, settings: FaceSkin) -> None:
         self.settings = settings
 
-    def apply(self, out: Image.Image, photo: Image.Image, faces: Sequence[Face]) -> Image.Image:
+    def apply(self, out: Image.Image, photo: Image.Image, faces: Sequence[Face],
+              beyond_faces: bool = True) -> Image.Image:
+        """``beyond_faces``: the skin tone also reaches the skin around each face (neck, ears, hands), which
+        must then be cartoon too (not face mode's kept photo)."""
         if not faces:
             return out
         rgb = np.asarray(out.convert("RGB"))
         ref = np.asarray(photo.convert("RGB"))
         if ref.shape != rgb.shape:
             ref = np.asarray(photo.convert("RGB").resize(out.size, Image.Resampling.BICUBIC))
-        cleaned = Image.fromarray(clean_face_skin(rgb, ref, faces, self.settings))
+        rgb = clean_face_skin(rgb, ref, faces, self.settings)
+        if self.settings.tone is not None:
+            rgb = keep_skin_tone(rgb, ref, faces, self.settings.tone, beyond_faces)
+        cleaned = Image.fromarray(rgb)
         if out.mode == "RGBA":
             cleaned.putalpha(out.getchannel("A"))
         return cleaned

@@ -224,7 +224,7 @@ class WildCartoonizer:
         # out (too small, over the cap) is still the photo's
         cartoons = faces if opt.background == "cartoon" else chosen
         out = self.cz.finish(out, rgb_img, cartoons, paint_background=opt.background == "cartoon",
-                             clean_face=opt.clean_face)
+                             clean_face=opt.clean_face, cartoon_around=opt.background == "cartoon")
         if self.cz.background is not None and self.cz.greys(rgb_img):  # faces and base were greyed: the backdrop too
             out = as_grey(out)
         timings["total"] = ms(t0)

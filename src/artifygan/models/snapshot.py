@@ -108,6 +108,10 @@ def load_generator(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Mod
     """Rebuild a generator from a snapshot folder; returns (model in eval mode, config dict)."""
     path = Path(path)
     meta = read_snapshot_config(path)
+    version = meta.get("format_version", FORMAT_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
+        raise SnapshotError(f"{path / CONFIG_NAME}: format_version {version!r} is newer than this artifygan "
+                            f"reads ({FORMAT_VERSION}); upgrade artifygan")
     try:
         args = meta.get("generator_args", {})
         for k, v in (args.items() if isinstance(args, dict) else ()):
@@ -131,6 +135,8 @@ def load_generator(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Mod
         raise SnapshotError(f"{w}: missing weights file")
     try:
         state = load_file(str(w), device="cpu")
+        if bad := [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]:
+            raise ValueError(f"{bad[0]} holds NaN or infinite values (a diverged run's snapshot?)")
         model.load_state_dict(state, strict=True)
     except Exception as exc:
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()][:2]  # torch's 2nd line names the key

@@ -1,0 +1,116 @@
+"""The photo's skin tone given back after the network: level moved, lines kept, highlights bounded."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from artifygan.face_skin import FaceSkin, chosen_face_skin, face_weight
+from artifygan.faces import Face
+from artifygan.skin_tone import SkinTone, keep_skin_tone
+
+LM = np.array([[100, 100], [140, 100], [120, 120], [108, 140], [132, 140]], np.float64)
+FACE = Face((85.0, 75.0, 155.0, 165.0), LM, 0.9)
+BROWN = (110, 70, 50)
+
+
+def lab(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+
+
+def scene(skin=BROWN, far=None) -> np.ndarray:
+    """A blue picture with a face-and-neck of one skin colour; ``far``: a skin patch far from the face."""
+    img = np.zeros((256, 320, 3), np.uint8)
+    img[:] = (40, 60, 150)
+    cv2.ellipse(img, (120, 125), (45, 60), 0, 0, 360, skin, -1)
+    cv2.rectangle(img, (100, 170), (140, 256), skin, -1)
+    if far is not None:
+        img[20:60, 270:310] = far
+    return img
+
+
+def paler(img: np.ndarray, by: int) -> np.ndarray:
+    out = img.astype(np.int16)
+    skin = (np.abs(out - BROWN).sum(-1) < 5)
+    out[skin] = np.clip(out[skin] + by, 0, 255)
+    return out.astype(np.uint8)
+
+
+def test_the_skin_level_moves_by_the_share_kept_and_the_drawn_lines_stay():
+    photo = scene()
+    out = paler(photo, 60)  # the network's paler skin
+    cv2.line(out, (110, 150), (130, 150), (20, 20, 20), 2)  # a drawn line on the chin
+    cheek, neck = (slice(110, 130), slice(95, 110)), (slice(200, 250), slice(110, 130))
+    gap = lab(out)[cheek][..., 0].mean() - lab(photo)[cheek][..., 0].mean()
+    assert gap > 15
+    for keep in (1.0, 0.6):
+        got = keep_skin_tone(out, photo, [FACE], SkinTone(keep=keep, margin=None))
+        for part in (cheek, neck):  # the face and the skin below it alike
+            now = lab(got)[part][..., 0].mean() - lab(photo)[part][..., 0].mean()
+            assert now == pytest.approx(float((1 - keep) * gap), abs=1.0)
+        assert got[150, 120].max() < 60  # the line is still drawn
+        assert np.array_equal(got[5:30, 5:30], out[5:30, 5:30])  # the blue ground is not skin
+
+
+def test_skin_far_from_any_face_and_pictures_without_faces_are_left_alone():
+    photo = scene(far=BROWN)
+    out = paler(photo, 60)
+    got = keep_skin_tone(out, photo, [FACE], SkinTone(keep=1.0, margin=None))
+    assert np.abs(got[25:55, 275:305].astype(int) - out[25:55, 275:305]).max() <= 2  # another person's hand
+    assert keep_skin_tone(out, photo, [], SkinTone()) is out
+
+
+def test_a_blown_out_highlight_on_the_face_comes_down_to_the_margin():
+    photo = scene()
+    out = photo.copy()
+    out[118:128, 95:105] = 250  # a near-white blob on the cheek
+    got = keep_skin_tone(out, photo, [FACE], SkinTone(keep=0.0, margin=10.0))
+    assert lab(got)[122, 100, 0] <= lab(photo)[122, 100, 0] + 10 + 3
+    assert np.array_equal(got[:40], out[:40]) and np.array_equal(got[150:], out[150:])  # only the face oval
+
+
+def test_settings_are_checked_recorded_and_kept_by_a_chosen_line_share():
+    with pytest.raises(ValueError, match="keep must be in"):
+        SkinTone(keep=1.5)
+    with pytest.raises(ValueError, match="margin must be"):
+        SkinTone(margin=-1)
+    recorded = FaceSkin.from_dict({"lines": 0.4, "textured": True, "tone": {"keep": 0.6, "margin": 10}})
+    assert recorded.tone == SkinTone(0.6, 10) and FaceSkin.from_dict(recorded.to_meta()) == recorded
+    assert FaceSkin.from_dict({"lines": 0.4}).tone is None  # older snapshots: the network's tone
+    with pytest.raises(ValueError, match="face_skin: tone: unknown"):
+        FaceSkin.from_dict({"tone": {"keeep": 1}})
+    assert chosen_face_skin(recorded, 0.2) == FaceSkin(lines=0.2, tone=SkinTone(0.6, 10))
+    assert chosen_face_skin(recorded, False) is None
+
+
+def test_what_is_bright_in_the_photo_too_stays_bright():
+    photo = scene()
+    cv2.circle(photo, (100, 122), 5, (250, 220, 120), -1)  # a gold badge on the skin, bright in the photo
+    out = photo.copy()
+    got = keep_skin_tone(out, photo, [FACE], SkinTone(keep=0.0, margin=10.0))
+    assert np.abs(got[118:127, 96:105].astype(int) - out[118:127, 96:105]).max() <= 1
+
+
+def test_a_large_picture_gets_what_a_small_one_gets():
+    """The smooth fields are found at a working scale (a 1536² portrait took 0.8 s at full scale)."""
+    photo, small_face = scene(), FACE
+    out = paler(photo, 60)
+    cv2.line(out, (110, 150), (130, 150), (20, 20, 20), 2)
+    big = lambda a: cv2.resize(a, (a.shape[1] * 3, a.shape[0] * 3), interpolation=cv2.INTER_NEAREST)  # noqa: E731
+    big_face = Face(tuple(3 * v for v in small_face.box), small_face.landmarks * 3, 0.9)
+    got_big = keep_skin_tone(big(out), big(photo), [big_face], SkinTone())
+    got_small = keep_skin_tone(out, photo, [small_face], SkinTone())
+    diff = np.abs(got_big[1::3, 1::3].astype(int) - got_small)
+    assert np.percentile(diff, 99) <= 3 and diff.mean() < 0.5
+
+
+def test_around_a_kept_photo_only_the_face_ovals_change():
+    """Face mode around the photo: the neck is the photo's own, and must stay so."""
+    photo = scene()
+    out = paler(photo, 60)
+    neck = (slice(200, 250), slice(110, 130))
+    got = keep_skin_tone(out, photo, [FACE], SkinTone(keep=1.0, margin=None), beyond_faces=False)
+    assert np.array_equal(got[neck], out[neck])
+    region = face_weight(photo.shape[:2], LM) > 0.99
+    assert np.abs(lab(got)[region, 0].mean() - lab(photo)[region, 0].mean()) < 2
