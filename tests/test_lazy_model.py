@@ -191,3 +191,34 @@ def test_a_cached_file_that_cannot_be_loaded_says_how_to_fetch_it_again(tmp_path
     with pytest.raises(ValueError) as err:
         PhotoFaceDetector(mine, download=False)
     assert "delete" not in str(err.value)  # the user's own file: not ours to suggest deleting
+
+
+def test_a_download_whose_name_carries_a_hash_prefix_is_checked(tmp_path, monkeypatch) -> None:
+    """torch.hub's convention (vgg19-dcbb9e9d.pth): the name says what the file's SHA-256 starts with."""
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
+    from artifygan import hub
+
+    body = b"\x00weights" * 100
+    good = hashlib.sha256(body).hexdigest()[:8]
+    (tmp_path / "site").mkdir()
+    for name in (f"w-{good}.pth", "w-0badc0de.pth"):
+        (tmp_path / "site" / name).write_bytes(body)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "site"))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("ARTIFYGAN_CACHE", str(tmp_path / "cache"))
+    for var in ("http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        assert hub.resolve_file("w", None, "ARTIFYGAN_TEST_NOPE", f"{base}/w-{good}.pth").read_bytes() == body
+        with pytest.raises(hub.WeightsNotFoundError, match="SHA-256 does not start with 0badc0de"):
+            hub.resolve_file("w", None, "ARTIFYGAN_TEST_NOPE", f"{base}/w-0badc0de.pth")
+    finally:
+        server.shutdown()
+    assert sorted(p.name for p in (tmp_path / "cache" / "weights").iterdir()) == [f"w-{good}.pth"]

@@ -3,7 +3,9 @@ download cache → download. The one place that decides, so every model file fai
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import time
 import urllib.request
@@ -81,6 +83,20 @@ def _sweep_parts(folder: Path) -> None:
             pass
 
 
+def _hash_prefix(url: str) -> str | None:
+    """The SHA-256 prefix a file name carries by torch.hub's convention (``vgg19-dcbb9e9d.pth``), if any."""
+    m = re.search(r"-([0-9a-f]{8,64})\.[A-Za-z0-9]+$", Path(url).name)
+    return m.group(1) if m else None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _download(url: str, dst: Path) -> None:
     """``url`` into ``dst`` through a temporary name, with a timeout on the connection and on every read
     (torch's download has none, so a stalled network hung the first translation). A body shorter than the
@@ -96,6 +112,8 @@ def _download(url: str, dst: Path) -> None:
         got = tmp.stat().st_size
         if declared and declared.strip().isdigit() and got != int(declared):
             raise OSError(f"the connection ended after {got} of {int(declared)} bytes")
+        if (prefix := _hash_prefix(url)) and not _sha256(tmp).startswith(prefix):
+            raise OSError(f"the file's SHA-256 does not start with {prefix}, as its name says it must")
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
