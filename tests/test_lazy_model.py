@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from artifygan.lazy_model import LazyModel
+
+
+@contextlib.contextmanager
+def serving(folder: Path, cache: Path, monkeypatch) -> Iterator[str]:
+    """``folder`` on a local HTTP server (its base URL), downloads going to ``cache``, no proxy in the way."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("ARTIFYGAN_CACHE", str(cache))
+    for var in ("http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
 
 
 def test_loads_once_and_runs_with_the_model() -> None:
@@ -92,25 +115,12 @@ def test_a_download_that_never_answers_times_out(tmp_path, monkeypatch) -> None:
 
 
 def test_a_download_lands_in_the_cache_whole(tmp_path, monkeypatch) -> None:
-    import functools
-    import http.server
-    import threading
-
     from artifygan import hub
 
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "w.bin").write_bytes(b"\x00weights" * 1000)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "site"))
-    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("ARTIFYGAN_CACHE", str(tmp_path / "cache"))
-    for var in ("http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    try:
-        got = hub.resolve_file("test file", None, "ARTIFYGAN_TEST_NOPE", f"http://127.0.0.1:{server.server_port}/w.bin")
-    finally:
-        server.shutdown()
+    with serving(tmp_path / "site", tmp_path / "cache", monkeypatch) as base:
+        got = hub.resolve_file("test file", None, "ARTIFYGAN_TEST_NOPE", f"{base}/w.bin")
     assert got == tmp_path / "cache" / "weights" / "w.bin" and got.read_bytes() == b"\x00weights" * 1000
     assert [p.name for p in got.parent.iterdir()] == ["w.bin"]  # no temporary file left
 
@@ -195,10 +205,7 @@ def test_a_cached_file_that_cannot_be_loaded_says_how_to_fetch_it_again(tmp_path
 
 def test_a_download_whose_name_carries_a_hash_prefix_is_checked(tmp_path, monkeypatch) -> None:
     """torch.hub's convention (vgg19-dcbb9e9d.pth): the name says what the file's SHA-256 starts with."""
-    import functools
     import hashlib
-    import http.server
-    import threading
 
     from artifygan import hub
 
@@ -207,18 +214,8 @@ def test_a_download_whose_name_carries_a_hash_prefix_is_checked(tmp_path, monkey
     (tmp_path / "site").mkdir()
     for name in (f"w-{good}.pth", "w-0badc0de.pth"):
         (tmp_path / "site" / name).write_bytes(body)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "site"))
-    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("ARTIFYGAN_CACHE", str(tmp_path / "cache"))
-    for var in ("http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    base = f"http://127.0.0.1:{server.server_port}"
-    try:
+    with serving(tmp_path / "site", tmp_path / "cache", monkeypatch) as base:
         assert hub.resolve_file("w", None, "ARTIFYGAN_TEST_NOPE", f"{base}/w-{good}.pth").read_bytes() == body
         with pytest.raises(hub.WeightsNotFoundError, match="SHA-256 does not start with 0badc0de"):
             hub.resolve_file("w", None, "ARTIFYGAN_TEST_NOPE", f"{base}/w-0badc0de.pth")
-    finally:
-        server.shutdown()
     assert sorted(p.name for p in (tmp_path / "cache" / "weights").iterdir()) == [f"w-{good}.pth"]
