@@ -99,8 +99,29 @@ def test_no_face_in_photo_gives_none_and_outputs_are_compared_at_the_photo_size(
     photo = face_image()
     big = photo.resize((256, 256), Image.BICUBIC)
     res = METRICS["face_parts"]([photo, photo], [photo, big], photo_faces=[[], [FACE]])
-    assert res.per_image[0] == {"cheek_strokes": None, "detail_eyes": None, "detail_mouth": None}
+    assert res.per_image[0] == {"cheek_strokes": None, "detail_eyes": None, "detail_mouth": None,
+                                "skin_lightening": None, "photo_cheek_lightness": None}
     assert res.per_image[1]["detail_eyes"] > 0.9
     assert res.evaluated == 1
     with pytest.raises(ValueError, match="detector"):
         METRICS["face_parts"]([photo], [photo])
+
+
+def test_skin_lightening_is_the_cheeks_lightness_gain_and_the_darkest_quarter_is_reported_apart():
+    """The default paled dark skin most (issue 13's by-eye review): every report now says by how much."""
+    import cv2
+
+    def lightness(im: Image.Image) -> float:  # the left cheek box's middle
+        return float(np.median(cv2.cvtColor(np.asarray(im, np.float32)[68:76, 38:46] / 255, cv2.COLOR_RGB2LAB)[..., 0]))
+
+    photos = [Image.fromarray((np.asarray(face_image(i), np.float32) * f).astype(np.uint8))
+              for i, f in enumerate((0.35, 0.6, 0.8, 1.0))]  # dark to light skin
+    paler = [Image.fromarray(np.clip(np.asarray(p, np.int16) + (40 if i == 0 else 10), 0, 255).astype(np.uint8))
+             for i, p in enumerate(photos)]  # the darkest paled most
+    res = METRICS["face_parts"](photos, paler, photo_faces=[[FACE]] * 4)
+    gains = [lightness(b) - lightness(a) for a, b in zip(photos, paler, strict=True)]
+    assert [p["skin_lightening"] for p in res.per_image] == pytest.approx(gains, abs=1.0)
+    assert res.skin_lightening == pytest.approx(float(np.mean(gains)), abs=1.0)
+    assert res.skin_lightening_dark == pytest.approx(gains[0], abs=1.0)  # a quarter of four: the darkest
+    same = METRICS["face_parts"](photos, photos, photo_faces=[[FACE]] * 4)
+    assert same.skin_lightening == 0 and same.skin_lightening_dark == 0

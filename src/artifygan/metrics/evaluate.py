@@ -168,7 +168,9 @@ def evaluate(candidates: list[Candidate], photos_dir: str | Path, reference_dir:
                      "landmark_nme_median": st.nme_median, "faces_evaluated": st.evaluated,
                      "no_face_in_photo": st.no_face_in_photo, "face_kept_haar": haar.face_kept,
                      "haar_faces_evaluated": haar.evaluated, "cheek_strokes": fp.cheek_strokes,
-                     "detail_eyes": fp.detail_eyes, "detail_mouth": fp.detail_mouth, "img_per_s": n / secs,
+                     "detail_eyes": fp.detail_eyes, "detail_mouth": fp.detail_mouth,
+                     "skin_lightening": fp.skin_lightening, "skin_lightening_dark": fp.skin_lightening_dark,
+                     "img_per_s": n / secs,
                      "per_image": per_image})
         outputs_by_model[cand.name] = outs
     ref_strokes, _ = own_cheek_strokes(refs, ref_faces)
@@ -188,6 +190,8 @@ def evaluate(candidates: list[Candidate], photos_dir: str | Path, reference_dir:
                                       f"{STROKE_WINDOW} median, in two 0.4x0.4 iod boxes under the photo's eyes",
                      "detail": "Pearson correlation of Sobel magnitudes, photo vs output, in 0.6x0.4 iod eye boxes "
                                "and the mouth box (photo landmarks)",
+                     "skin_lightening": "median CIELAB L* in the cheek boxes, output minus photo (+ = paler); "
+                                        "mean over faces, and over the quarter with the darkest photo cheeks",
                      "output_resize": OUTPUT_RESIZE},
         "photos": [str(p) for p in photo_paths],
         "photos_vs_reference_kid_x100": 100 * photos_vs_ref.mean,

@@ -115,6 +115,17 @@ def _mean(values: list[float | None]) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
+def cheek_lightness(image: Image.Image, boxes: tuple[Box, ...], size: tuple[int, int] | None = None) -> float | None:
+    """The median CIELAB L* (0–100) of the pixels in the cheek boxes: the skin's lightness, not its lines."""
+    rgb = np.asarray(image.convert("RGB").resize(size, Image.Resampling.BICUBIC) if size and image.size != size
+                     else image.convert("RGB"))
+    px = [rgb[y0:y1, x0:x1].reshape(-1, 3) for x0, y0, x1, y1 in boxes]
+    if not px:
+        return None
+    lab = cv2.cvtColor(np.concatenate(px)[None].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[0]
+    return float(np.median(lab[:, 0]))
+
+
 @dataclass
 class FacePartsResult:
     cheek_strokes: float | None  # mean share of stroke pixels in the cheek boxes (0..1)
@@ -122,6 +133,8 @@ class FacePartsResult:
     detail_mouth: float | None
     evaluated: int  # images whose photo has a face
     per_image: list[dict[str, float | None]] = field(default_factory=list)
+    skin_lightening: float | None = None  # mean cheek L* of the output minus the photo's (+ = paler skin)
+    skin_lightening_dark: float | None = None  # the same over the quarter of faces with the darkest photo cheeks
 
 
 def detect_photo_faces(photos: list[Image.Image], detector: PhotoFaceDetector) -> list[list[Face]]:
@@ -140,19 +153,27 @@ def face_parts(photos: list[Image.Image], outputs: list[Image.Image], detector: 
     per: list[dict[str, float | None]] = []
     for photo, out, faces in zip(photos, outputs, photo_faces, strict=True):
         if not faces or faces[0].landmarks is None:
-            per.append({"cheek_strokes": None, "detail_eyes": None, "detail_mouth": None})
+            per.append({"cheek_strokes": None, "detail_eyes": None, "detail_mouth": None, "skin_lightening": None,
+                        "photo_cheek_lightness": None})
             continue
         g_photo, g_out = gray(photo), gray(out, photo.size)
         boxes = part_boxes(faces[0].landmarks, g_photo.shape)
         m_photo, m_out = _sobel_magnitude(g_photo), _sobel_magnitude(g_out)
+        l_photo, l_out = cheek_lightness(photo, boxes.cheeks), cheek_lightness(out, boxes.cheeks, photo.size)
         per.append({"cheek_strokes": stroke_share(g_out, boxes.cheeks),
                     "detail_eyes": _mean([edge_agreement(m_photo, m_out, b) for b in boxes.eyes]),
-                    "detail_mouth": edge_agreement(m_photo, m_out, boxes.mouth) if boxes.mouth else None})
+                    "detail_mouth": edge_agreement(m_photo, m_out, boxes.mouth) if boxes.mouth else None,
+                    "skin_lightening": None if l_photo is None or l_out is None else l_out - l_photo,
+                    "photo_cheek_lightness": l_photo})
+    measured = sorted((p["photo_cheek_lightness"], p["skin_lightening"]) for p in per
+                      if p["skin_lightening"] is not None and p["photo_cheek_lightness"] is not None)
+    dark = [d for _, d in measured[:max(1, len(measured) // 4)]] if measured else []
     return FacePartsResult(
         cheek_strokes=_mean([p["cheek_strokes"] for p in per]),
         detail_eyes=_mean([p["detail_eyes"] for p in per]),
         detail_mouth=_mean([p["detail_mouth"] for p in per]),
-        evaluated=sum(1 for f in photo_faces if f), per_image=per)
+        evaluated=sum(1 for f in photo_faces if f), per_image=per,
+        skin_lightening=_mean([d for _, d in measured]), skin_lightening_dark=_mean(list(dark)))
 
 
 def own_cheek_strokes(images: list[Image.Image], faces: list[list[Face]]) -> tuple[float | None, int]:

@@ -66,10 +66,11 @@ def markdown_table(report: dict[str, Any]) -> str:
              f"{p['kid']['subset_size']}. Cheek strokes: share of thin dark-stroke pixels under the eyes (lower "
              "= cleaner skin); eye/mouth detail: gradient correlation with the photo (higher = more kept); face "
              "kept (Haar): a second detector, independent of YuNet (and of loss.face, which trains on YuNet's "
-             "features).", "",
+             "features); skin ΔL*: how much paler the cheeks come out (CIELAB L*, 0–100), over all faces / the "
+             "quarter with the darkest skin.", "",
              "| model | params | KID×100 | FID | face kept | landmark NME | face kept (Haar) | cheek strokes "
-             "| detail eyes / mouth | img/s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| detail eyes / mouth | skin ΔL* all / darkest ¼ | img/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["results"]:
         params = f"{r['params'] / 1e6:.2f}M" if r.get("params") else "–"
         lines.append(f"| {r['model']} | {params} | {_num(r['kid_x100'], '.2f')} ± {_num(r['kid_x100_std'], '.2f')} "
@@ -77,13 +78,16 @@ def markdown_table(report: dict[str, Any]) -> str:
                      f"| {_num(r['landmark_nme'], '.3f')} | {_num(r.get('face_kept_haar'), '.0f', 100, '%')} "
                      f"| {_num(r['cheek_strokes'], '.1f', 100, '%')} "
                      f"| {_num(r['detail_eyes'], '.2f')} / {_num(r['detail_mouth'], '.2f')} "
+                     f"| {_num(r.get('skin_lightening'), '+.1f')} / {_num(r.get('skin_lightening_dark'), '+.1f')} "
                      f"| {_num(r['img_per_s'], '.1f')} |")
     smoothed = [f"{r['model']}: " + ", then ".join(f"{step} " + ", ".join(f"{k} {v}" for k, v in sm[step].items())
                                                for step in ("bilateral", "skin") if step in sm)
                 for r in report["results"] if (sm := r.get("input_smoothing"))]
     if smoothed:
         lines += ["", "Input smoothing (applied to the photo before the model): " + "; ".join(smoothed) + "."]
-    cleaned = [f"{r['model']}: lines {fs['lines']}" for r in report["results"] if (fs := r.get("face_skin"))]
+    cleaned = [f"{r['model']}: lines {fs['lines']}" + (f", skin tone kept {t['keep']} (margin {t['margin']} L*)"
+                                                        if (t := fs.get("tone")) else "")
+               for r in report["results"] if (fs := r.get("face_skin"))]
     if cleaned:
         lines += ["", "Clean face skin (after the model, placed by the photo's landmarks; the cheek-stroke boxes "
                       "lie in the part it smooths): " + "; ".join(cleaned) + "."]
@@ -103,7 +107,7 @@ def _worst(values: list[float | None], k: int, highest: bool) -> list[int]:
 
 def grid_picks(per_image: list[dict[str, Any]], first: int = 6, worst: int = 2) -> list[tuple[int, str]]:
     """(image index, label) columns: the first few, then the worst few by landmark error (face lost first),
-    by cheek strokes and by eye/mouth detail; each image appears once."""
+    by cheek strokes, by eye/mouth detail and by skin paled; each image appears once."""
     def plain(p: dict[str, Any]) -> str:
         return {"lost": "face lost", "none": "no face in photo"}.get(p["face"]) or f"NME {p['nme']:.3f}"
 
@@ -113,7 +117,8 @@ def grid_picks(per_image: list[dict[str, Any]], first: int = 6, worst: int = 2) 
               else (p["detail_eyes"] + p["detail_mouth"]) / 2 for p in per_image]
     rules = [(nme, True, lambda v: "worst: face lost" if math.isinf(v) else f"worst NME {v:.3f}"),
              ([p["cheek_strokes"] for p in per_image], True, lambda v: f"most strokes {100 * v:.1f}%"),
-             (detail, False, lambda v: f"least detail {v:.2f}")]
+             (detail, False, lambda v: f"least detail {v:.2f}"),
+             ([p.get("skin_lightening") for p in per_image], True, lambda v: f"skin paled {v:+.0f} L*")]
     for values, highest, label in rules:
         taken = {i for i, _ in picks}
         picks += [(i, label(values[i])) for i in _worst(values, worst + len(taken), highest) if i not in taken][:worst]
