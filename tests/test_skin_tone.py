@@ -114,3 +114,13 @@ def test_around_a_kept_photo_only_the_face_ovals_change():
     assert np.array_equal(got[neck], out[neck])
     region = face_weight(photo.shape[:2], LM) > 0.99
     assert np.abs(lab(got)[region, 0].mean() - lab(photo)[region, 0].mean()) < 2
+
+
+def test_a_black_and_white_photo_keeps_its_tone_inside_the_faces_only():
+    """Grey has no skin colour: the whole picture would count as the face's skin, and the tone a halo."""
+    photo = cv2.cvtColor(cv2.cvtColor(scene(), cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    out = np.clip(photo.astype(np.int16) + 40, 0, 255).astype(np.uint8)  # paler everywhere
+    got = keep_skin_tone(out, photo, [FACE], SkinTone(keep=1.0, margin=None))
+    assert np.array_equal(got[:25], out[:25]) and np.array_equal(got[195:], out[195:])  # beyond the face oval
+    region = face_weight(photo.shape[:2], LM) > 0.99
+    assert lab(got)[region, 0].mean() < lab(out)[region, 0].mean() - 5  # the face itself moved

@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
+from PIL import Image
 
+from .imageio import is_grey
 from .input_smoothing import entry_settings
 
 if TYPE_CHECKING:
@@ -102,6 +104,8 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
             usable.append(lm)
     if not usable or (settings.keep <= 0 and settings.margin is None):
         return out
+    if beyond_faces and is_grey(Image.fromarray(photo)):  # no skin colour to tell the face's surroundings by:
+        beyond_faces = False  # the whole picture would match it, and the tone would make a halo round the face
     h, w = out.shape[:2]
     scale = min(1.0, WORK_EYE_DIST / max(float(np.linalg.norm(lm[1] - lm[0])) for lm in usable))
     size = (max(8, round(w * scale)), max(8, round(h * scale)))
@@ -137,13 +141,15 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
         return out
     # each pixel: its faces' shifts averaged by weight, in full from a weight of FULL, fading out below it
     field = shift / np.maximum(total, 1e-6)[..., None] * np.clip(total / FULL, 0, 1)[..., None]
-    lab = _lab(out) + _resized(field, (w, h))
+    before = _lab(out)
+    lab = before + _resized(field, (w, h))
     own = _lab(photo)[..., 0] if bounds else lab[..., 0]  # bright in the photo too (a gold badge): may stay so
     for ref, local in bounds:
         cap = np.maximum(_resized(local, (w, h)), own) + float(settings.margin or 0.0)
         lab[..., 0] -= _resized(ref, (w, h)) * np.maximum(lab[..., 0] - cap, 0)
-    rgb = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
-    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    rgb = np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    moved = np.abs(lab - before).max(-1) > 1e-3  # the rest exactly as it was, not through a Lab round trip
+    return np.where(moved[..., None], rgb, out)
 
 
 __all__ = ["SkinTone", "keep_skin_tone"]
