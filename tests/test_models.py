@@ -109,6 +109,9 @@ def test_a_diverged_or_future_snapshot_is_refused_in_one_line(tmp_path):
     (ok / "config.json").write_text(json.dumps({**meta, "format_version": 99}))
     with pytest.raises(SnapshotError, match="format_version 99 is newer than this artifygan reads"):
         load_generator(ok)
+    (ok / "config.json").write_text(json.dumps({**meta, "format_version": "1"}))
+    with pytest.raises(SnapshotError, match="format_version must be a whole number, got '1'"):
+        load_generator(ok)
 
 
 @pytest.mark.parametrize("hw", [(32, 32), (64, 96), (40, 24)])

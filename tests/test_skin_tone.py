@@ -124,3 +124,4 @@ def test_a_black_and_white_photo_keeps_its_tone_inside_the_faces_only():
     assert np.array_equal(got[:25], out[:25]) and np.array_equal(got[195:], out[195:])  # beyond the face oval
     region = face_weight(photo.shape[:2], LM) > 0.99
     assert lab(got)[region, 0].mean() < lab(out)[region, 0].mean() - 5  # the face itself moved
+    assert (got.max(-1) == got.min(-1)).all()  # and it stays exactly grey

@@ -94,6 +94,7 @@ def test_epoch_stream_is_endless_sharded_and_resumable():
     assert [next(resumed) for _ in range(5)] == first[4:]
     one, two = EpochStream(50, seed=1), EpochStream(50, seed=2)
     assert one.epoch_indices(1) != two.epoch_indices(0)  # seeds are not epochs shifted by one
+    assert sorted(EpochStream(50, seed=10**13).epoch_indices(3)) == list(range(50))  # no seed overflow
 
 
 def test_device_smoothing_matches_the_loader_smoothing():
@@ -331,6 +332,7 @@ def test_resize_crops_part_of_the_picture_at_the_scale_of_use(tiny_data, tmp_pat
     assert max(span_part) < 130  # 16 of ~40-45 columns: well under half of it
     with pytest.raises(ValueError, match="smaller than the crop size"):
         UnpairedImages(*args, size=16, resize=8)
+    assert UnpairedImages(*args, size=16, seed=10**6)[(3, 0)]["photo"].shape[-1] == 16  # its seed overflowed
     cfg = tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=1", "data.resize=48")
     run = train(cfg, run_root=tmp_path / "runs", progress=False)
     meta = json.loads((run / "snapshots" / "step_0000002" / "config.json").read_text())

@@ -86,7 +86,7 @@ def _sweep_parts(folder: Path) -> None:
 def _hash_prefix(url: str) -> str | None:
     """The SHA-256 prefix a file name carries by torch.hub's convention (``vgg19-dcbb9e9d.pth``), if any."""
     m = re.search(r"-([0-9a-f]{8,64})\.[A-Za-z0-9]+$", Path(url).name)
-    return m.group(1) if m else None
+    return m.group(1) if m and not m.group(1).isdigit() else None  # x-20260501.onnx is a date, not a hash
 
 
 def _sha256(path: Path) -> str:

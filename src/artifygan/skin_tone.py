@@ -18,6 +18,7 @@ Two parts, per face found in the photo (its landmarks place it):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from .faces import Face
 
 MIN_EYE_DIST = 12.0  # pixels: smaller faces are left alone (as the skin cleaning does)
-MAX_FACES = 16
 # how far a face's tone reaches, in eye distances: a Gaussian of these spreads (across, down) centred DOWN
 # below the face centre, over the ears, the neck and a hand at the chin; a skin-coloured wall stays
 REACH, DOWN = (1.5, 2.5), 1.5
@@ -82,8 +82,25 @@ def _face_skin(ycc: np.ndarray, inside: np.ndarray) -> np.ndarray | None:
     return (np.exp(-0.5 * np.maximum(d2 - SKIN_K ** 2, 0) / 4.0) * (d2 < (2 * SKIN_K) ** 2)).astype(np.float32)
 
 
-def _resized(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    return a if (a.shape[1], a.shape[0]) == size else cv2.resize(a, size, interpolation=cv2.INTER_LINEAR)
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 at full size
+
+
+def _box(active: np.ndarray, sx: float, sy: float, w: int, h: int) -> Box | None:
+    """The full-size box around the working-scale pixels ``active``, a pixel's reach of bilinear spare."""
+    ys, xs = np.nonzero(active)
+    if not len(ys):
+        return None
+    return (max(0, math.floor(xs.min() / sx) - 2), max(0, math.floor(ys.min() / sy) - 2),
+            min(w, math.ceil((xs.max() + 1) / sx) + 2), min(h, math.ceil((ys.max() + 1) / sy) + 2))
+
+
+def _up(a: np.ndarray, box: Box, sx: float, sy: float) -> np.ndarray:
+    """The working-scale field ``a`` at full size inside ``box``: what resizing all of it would give there,
+    without the full-size copy (a 12 MP picture in face mode)."""
+    x0, y0, x1, y1 = box
+    m = np.array([[sx, 0, (x0 + 0.5) * sx - 0.5], [0, sy, (y0 + 0.5) * sy - 0.5]], np.float32)
+    return cv2.warpAffine(a, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
 
 
 def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], settings: SkinTone,
@@ -92,7 +109,7 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
     towards the photo's (see the module's docstring); ``beyond_faces`` False: inside the face ovals only.
     The smooth fields (masks, shifts, the photo's local lightness) are found at a scale where the largest
     face's eyes are WORK_EYE_DIST apart and applied at full size: a 1536² portrait took 0.8 s at full scale."""
-    from .face_skin import face_weight  # the skin cleaning's face oval: the same region, one definition
+    from .face_skin import MAX_FACES, face_weight  # the skin cleaning's faces and oval: one definition
 
     usable = []
     for face in faces[:MAX_FACES]:
@@ -104,8 +121,8 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
             usable.append(lm)
     if not usable or (settings.keep <= 0 and settings.margin is None):
         return out
-    if beyond_faces and is_grey(Image.fromarray(photo)):  # no skin colour to tell the face's surroundings by:
-        beyond_faces = False  # the whole picture would match it, and the tone would make a halo round the face
+    grey = is_grey(Image.fromarray(photo))  # no skin colour to tell the face's surroundings by: the whole
+    beyond_faces = beyond_faces and not grey  # picture would match it, and the tone would make a halo
     h, w = out.shape[:2]
     scale = min(1.0, WORK_EYE_DIST / max(float(np.linalg.norm(lm[1] - lm[0])) for lm in usable))
     size = (max(8, round(w * scale)), max(8, round(h * scale)))
@@ -137,19 +154,34 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
             local = cv2.GaussianBlur(lab_photo_s[..., 0] * ref, (0, 0), 0.2 * d) / np.maximum(
                 cv2.GaussianBlur(ref, (0, 0), 0.2 * d), 1e-3)
             bounds.append((ref, local))
-    if not bounds and not total.any():
-        return out
     # each pixel: its faces' shifts averaged by weight, in full from a weight of FULL, fading out below it
     field = shift / np.maximum(total, 1e-6)[..., None] * np.clip(total / FULL, 0, 1)[..., None]
-    before = _lab(out)
-    lab = before + _resized(field, (w, h))
-    own = _lab(photo)[..., 0] if bounds else lab[..., 0]  # bright in the photo too (a gold badge): may stay so
+    active = np.abs(field).max(-1) > 0.05  # L*: below this nothing shows
+    for ref, _ in bounds:
+        active |= ref > 1e-3
+    box = _box(active, sx, sy, w, h)
+    if box is None:
+        return out
+    x0, y0, x1, y1 = box
+    part = out[y0:y1, x0:x1]
+    before = _lab(part)
+    lab = before + _up(field, box, sx, sy)
+    own = _lab(photo[y0:y1, x0:x1])[..., 0] if bounds else None  # bright in the photo too (a gold badge)
     for ref, local in bounds:
-        cap = np.maximum(_resized(local, (w, h)), own) + float(settings.margin or 0.0)
-        lab[..., 0] -= _resized(ref, (w, h)) * np.maximum(lab[..., 0] - cap, 0)
+        fb = _box(ref > 1e-3, sx, sy, w, h)
+        if fb is None or own is None:
+            continue
+        sl = (slice(fb[1] - y0, fb[3] - y0), slice(fb[0] - x0, fb[2] - x0))
+        cap = np.maximum(_up(local, fb, sx, sy), own[sl]) + float(settings.margin or 0.0)
+        face_l = lab[sl][..., 0]  # a view: lowered in place
+        face_l -= _up(ref, fb, sx, sy) * np.maximum(face_l - cap, 0)
     rgb = np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if grey:  # a black-and-white picture stays exactly grey (Lab's round trip left ±1 between channels)
+        rgb = cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
     moved = np.abs(lab - before).max(-1) > 1e-3  # the rest exactly as it was, not through a Lab round trip
-    return np.where(moved[..., None], rgb, out)
+    res = out.copy()
+    res[y0:y1, x0:x1] = np.where(moved[..., None], rgb, part)
+    return res
 
 
 __all__ = ["SkinTone", "keep_skin_tone"]

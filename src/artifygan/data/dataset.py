@@ -81,7 +81,9 @@ class UnpairedImages(Dataset):
         return max(len(self.photos), len(self.cartoons))
 
     def _rng(self, epoch: int, index: int, stream: int) -> torch.Generator:
-        return torch.Generator().manual_seed(((self.seed * 1_000_003 + epoch) * 10_000_019 + index) * 4 + stream)
+        # modulo 2**64, what manual_seed takes (a train seed over ~460k overflowed it); smaller ones unchanged
+        return torch.Generator().manual_seed((((self.seed * 1_000_003 + epoch) * 10_000_019 + index) * 4 + stream)
+                                             % (1 << 64))
 
     def _crop(self, images: list[Image.Image], g: torch.Generator) -> list[torch.Tensor]:
         """Same random scale/crop/flip for every image in the list (cartoon and its smoothed copy)."""
@@ -159,7 +161,7 @@ class EpochStream(Sampler[tuple[int, int]]):
 
     def epoch_indices(self, epoch: int) -> list[int]:
         if self.shuffle:  # seed s, epoch e+1 is not seed s+1, epoch e (seed 0 keeps its old order)
-            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            gen = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) % (1 << 64))
             order = torch.randperm(self.n, generator=gen).tolist()
         else:
             order = list(range(self.n))

@@ -109,8 +109,10 @@ def load_generator(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Mod
     path = Path(path)
     meta = read_snapshot_config(path)
     version = meta.get("format_version", FORMAT_VERSION)
-    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
-        raise SnapshotError(f"{path / CONFIG_NAME}: format_version {version!r} is newer than this artifygan "
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise SnapshotError(f"{path / CONFIG_NAME}: format_version must be a whole number, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise SnapshotError(f"{path / CONFIG_NAME}: format_version {version} is newer than this artifygan "
                             f"reads ({FORMAT_VERSION}); upgrade artifygan")
     try:
         args = meta.get("generator_args", {})
