@@ -125,3 +125,19 @@ def test_a_black_and_white_photo_keeps_its_tone_inside_the_faces_only():
     region = face_weight(photo.shape[:2], LM) > 0.99
     assert lab(got)[region, 0].mean() < lab(out)[region, 0].mean() - 5  # the face itself moved
     assert (got.max(-1) == got.min(-1)).all()  # and it stays exactly grey
+
+
+def test_a_small_face_beside_a_large_one_gets_its_tone_too():
+    """The working scale follows the largest face; a face a sixteenth of its size fell below the skin mask."""
+    photo = np.zeros((900, 900, 3), np.uint8)
+    photo[:] = (40, 60, 150)
+    cv2.ellipse(photo, (400, 420), (225, 300), 0, 0, 360, BROWN, -1)  # a face with eyes 200 apart
+    cv2.ellipse(photo, (820, 120), (14, 19), 0, 0, 360, BROWN, -1)  # one with eyes 12 apart
+    big = Face((175.0, 120.0, 625.0, 720.0), LM * 5 + [-200, -80], 0.9)
+    small = Face((806.0, 101.0, 834.0, 139.0), (LM - [120, 100]) * 0.3 + [820, 120], 0.9)
+    out = paler(photo, 60)
+    out[:, :700] = photo[:, :700]  # the large face drawn in its own tone, the small one paler
+    got = keep_skin_tone(out, photo, [big, small], SkinTone(keep=1.0, margin=None))
+    cheek = (slice(123, 127), slice(812, 816))
+    assert abs(lab(got)[cheek][..., 0].mean() - lab(photo)[cheek][..., 0].mean()) < 3  # its own shift, whole
+    assert np.abs(got[400:440, 350:450].astype(int) - out[400:440, 350:450]).max() <= 1  # and not the large one's

@@ -39,6 +39,7 @@ MIN_EYE_DIST = 12.0  # pixels: smaller faces are left alone (as the skin cleanin
 REACH, DOWN = (1.5, 2.5), 1.5
 FULL = 0.5  # the weight from which a pixel takes its faces' shift in full
 WORK_EYE_DIST = 40.0  # pixels: the scale the smooth fields are found at (finer adds nothing, 10x the time)
+MIN_WORK_EYE_DIST, MAX_WORK_PIXELS = 10.0, 1.5e6
 SKIN_K = 2.5  # chroma spreads from the face's median that count fully as its skin (fading out to 2×)
 
 
@@ -124,7 +125,11 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
     grey = is_grey(Image.fromarray(photo))  # no skin colour to tell the face's surroundings by: the whole
     beyond_faces = beyond_faces and not grey  # picture would match it, and the tone would make a halo
     h, w = out.shape[:2]
-    scale = min(1.0, WORK_EYE_DIST / max(float(np.linalg.norm(lm[1] - lm[0])) for lm in usable))
+    dists = [float(np.linalg.norm(lm[1] - lm[0])) for lm in usable]
+    # the largest face's eyes WORK_EYE_DIST apart, but the smallest's at least MIN_WORK_EYE_DIST (a face a
+    # ninth of the largest's size vanished), as long as the working picture stays under MAX_WORK_PIXELS
+    scale = min(1.0, max(WORK_EYE_DIST / max(dists), min(MIN_WORK_EYE_DIST / min(dists),
+                                                           math.sqrt(MAX_WORK_PIXELS / (w * h)))))
     size = (max(8, round(w * scale)), max(8, round(h * scale)))
     sx, sy = size[0] / w, size[1] / h
     area = lambda a: a if size == (w, h) else cv2.resize(a, size, interpolation=cv2.INTER_AREA)  # noqa: E731
