@@ -201,9 +201,9 @@ class FaceSkinStep:
         self.settings = settings
 
     def apply(self, out: Image.Image, photo: Image.Image, faces: Sequence[Face],
-              beyond_faces: bool = True) -> Image.Image:
-        """``beyond_faces``: the skin tone also reaches the skin around each face (neck, ears, hands), which
-        must then be cartoon too (not face mode's kept photo)."""
+              cartoon: np.ndarray | None = None) -> Image.Image:
+        """``cartoon``: where ``out`` is a cartoon (H, W, 0–1; None: everywhere): the skin tone reaches the
+        skin around each face (ears, neck, hands) only there, not face mode's kept photo."""
         if not faces:
             return out
         rgb = np.asarray(out.convert("RGB"))
@@ -212,7 +212,7 @@ class FaceSkinStep:
             ref = np.asarray(photo.convert("RGB").resize(out.size, Image.Resampling.BICUBIC))
         rgb = clean_face_skin(rgb, ref, faces, self.settings)
         if self.settings.tone is not None:
-            rgb = keep_skin_tone(rgb, ref, faces, self.settings.tone, beyond_faces)
+            rgb = keep_skin_tone(rgb, ref, faces, self.settings.tone, cartoon)
         cleaned = Image.fromarray(rgb)
         if out.mode == "RGBA":
             cleaned.putalpha(out.getchannel("A"))

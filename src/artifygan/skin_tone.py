@@ -105,9 +105,10 @@ def _up(a: np.ndarray, box: Box, sx: float, sy: float) -> np.ndarray:
 
 
 def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], settings: SkinTone,
-                   beyond_faces: bool = True) -> np.ndarray:
+                   cartoon: np.ndarray | None = None) -> np.ndarray:
     """``out`` (H, W, 3 uint8, the cartoon of ``photo``, the same size) with each face's skin tone moved
-    towards the photo's (see the module's docstring); ``beyond_faces`` False: inside the face ovals only.
+    towards the photo's (see the module's docstring); ``cartoon``: where ``out`` is a cartoon (H, W, 0–1;
+    None: everywhere), the only place the tone goes (face mode pastes cartoon faces into the kept photo).
     The smooth fields (masks, shifts, the photo's local lightness) are found at a scale where the largest
     face's eyes are WORK_EYE_DIST apart and applied at full size: a 1536² portrait took 0.8 s at full scale."""
     from .face_skin import MAX_FACES, face_weight  # the skin cleaning's faces and oval: one definition
@@ -123,7 +124,7 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
     if not usable or (settings.keep <= 0 and settings.margin is None):
         return out
     grey = is_grey(Image.fromarray(photo))  # no skin colour to tell the face's surroundings by: the whole
-    beyond_faces = beyond_faces and not grey  # picture would match it, and the tone would make a halo
+    beyond_faces = not grey  # picture would match it, and the tone would make a halo: the face ovals only
     h, w = out.shape[:2]
     dists = [float(np.linalg.norm(lm[1] - lm[0])) for lm in usable]
     # the largest face's eyes WORK_EYE_DIST apart, but the smallest's at least MIN_WORK_EYE_DIST (a face a
@@ -170,7 +171,7 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
     x0, y0, x1, y1 = box
     part = out[y0:y1, x0:x1]
     before = _lab(part)
-    lab = before + _up(field, box, sx, sy)
+    lab = before + _up(field, box, sx, sy) * (1.0 if cartoon is None else cartoon[y0:y1, x0:x1, None])
     own = _lab(photo[y0:y1, x0:x1])[..., 0] if bounds else None  # bright in the photo too (a gold badge)
     for ref, local in bounds:
         fb = _box(ref > 1e-3, sx, sy, w, h)
@@ -179,7 +180,8 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
         sl = (slice(fb[1] - y0, fb[3] - y0), slice(fb[0] - x0, fb[2] - x0))
         cap = np.maximum(_up(local, fb, sx, sy), own[sl]) + float(settings.margin or 0.0)
         face_l = lab[sl][..., 0]  # a view: lowered in place
-        face_l -= _up(ref, fb, sx, sy) * np.maximum(face_l - cap, 0)
+        weight = _up(ref, fb, sx, sy) * (1.0 if cartoon is None else cartoon[fb[1]:fb[3], fb[0]:fb[2]])
+        face_l -= weight * np.maximum(face_l - cap, 0)
     rgb = np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if grey:  # a black-and-white picture stays exactly grey (Lab's round trip left ±1 between channels)
         rgb = cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)

@@ -348,12 +348,14 @@ class Cartoonizer:
         return self.background is not None or self.eyes is not None or self.face_skin is not None
 
     def finish(self, img: Image.Image, photo: Image.Image, faces: Sequence[Face] | None = None,
-               paint_background: bool = True, clean_face: bool = True, cartoon_around: bool = True) -> Image.Image:
+               paint_background: bool = True, clean_face: bool = True,
+               cartoon: np.ndarray | None = None) -> Image.Image:
         """The steps placed by the photo's faces, on ``img`` (the cartoon of ``photo``, the same size): a
         style's plain background, the clean face skin, then a style's bigger eyes. ``faces``: the photo's,
         when the caller has them (face mode, video tracks), else found here (once, only when a step needs
-        them). ``cartoon_around``: False when only the faces are cartoons (face mode around the photo or its
-        blur), so the skin tone stays inside them and the photo's neck is left as it is."""
+        them). ``cartoon``: where the picture is a cartoon (H, W, 0–1) when only the pasted faces are (face
+        mode around the photo or its blur): the skin tone stays there and the photo's neck is left as it is;
+        None: all of it."""
         background = self.background if paint_background else None
         face_skin = self.face_skin if clean_face else None
         if background is None and self.eyes is None and face_skin is None:
@@ -363,7 +365,7 @@ class Cartoonizer:
         if background is not None:
             img = background.apply(img, photo, faces)
         if face_skin is not None:
-            img = face_skin.apply(img, photo, faces, beyond_faces=cartoon_around)
+            img = face_skin.apply(img, photo, faces, cartoon=cartoon)
         if self.eyes is not None:
             img = self.eyes.apply(img, faces)
         return img

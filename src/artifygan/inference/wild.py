@@ -89,8 +89,10 @@ def face_mask(size: int, feather: float) -> np.ndarray:
     return cv2.GaussianBlur(m, (k, k), sigma, borderType=cv2.BORDER_CONSTANT)
 
 
-def paste_face(base: np.ndarray, face: np.ndarray, mask: np.ndarray, m: np.ndarray, color_match: bool) -> None:
-    """Warp ``face`` (crop space, float32 RGB) back through the inverse of ``m`` and blend into ``base``.
+def paste_face(base: np.ndarray, face: np.ndarray, mask: np.ndarray, m: np.ndarray, color_match: bool,
+               pasted: np.ndarray | None = None) -> None:
+    """Warp ``face`` (crop space, float32 RGB) back through the inverse of ``m`` and blend into ``base``;
+    ``pasted`` (H, W), if given, gains the blend's weight (where the picture is now this cartoon face).
 
     Works on the face's bounding rectangle only, so a small face in a 12 MP photo costs little.
     """
@@ -116,6 +118,8 @@ def paste_face(base: np.ndarray, face: np.ndarray, mask: np.ndarray, m: np.ndarr
             delta = ((region - f) * seam).sum((0, 1)) / seam.sum()
             f = f + np.clip(delta, -40, 40) * (1 - a)  # full shift at the seam, none at the face's centre
     region[:] = region * (1 - a) + f * a
+    if pasted is not None:
+        np.maximum(pasted[y0:y1, x0:x1], a[..., 0], out=pasted[y0:y1, x0:x1])
 
 
 class WildCartoonizer:
@@ -217,14 +221,16 @@ class WildCartoonizer:
         translated = self.cz.translate(crops, opt.tta, face_steps=False)
         timings["faces"] = ms(t2)
         mask = face_mask(size, opt.feather)
+        # around the photo or its blur, where the faces were pasted: the skin tone stays there
+        pasted = np.zeros(base.shape[:2], np.float32) if opt.background != "cartoon" else None
         for crop, m in reversed(list(zip(translated, mats, strict=True))):  # largest pasted last, on top
-            paste_face(base, np.asarray(crop, np.float32), mask, m, opt.color_match)
+            paste_face(base, np.asarray(crop, np.float32), mask, m, opt.color_match, pasted)
         out = Image.fromarray(np.clip(base + 0.5, 0, 255).astype(np.uint8))
         # the steps placed by faces touch cartoon faces only: around a kept or blurred background, a face left
         # out (too small, over the cap) is still the photo's
         cartoons = faces if opt.background == "cartoon" else chosen
         out = self.cz.finish(out, rgb_img, cartoons, paint_background=opt.background == "cartoon",
-                             clean_face=opt.clean_face, cartoon_around=opt.background == "cartoon")
+                             clean_face=opt.clean_face, cartoon=pasted)
         if self.cz.background is not None and self.cz.greys(rgb_img):  # faces and base were greyed: the backdrop too
             out = as_grey(out)
         timings["total"] = ms(t0)
