@@ -125,3 +125,11 @@ def test_skin_lightening_is_the_cheeks_lightness_gain_and_the_darkest_quarter_is
     assert res.skin_lightening_dark == pytest.approx(gains[0], abs=1.0)  # a quarter of four: the darkest
     same = METRICS["face_parts"](photos, photos, photo_faces=[[FACE]] * 4)
     assert same.skin_lightening == 0 and same.skin_lightening_dark == 0
+
+
+def test_boxes_past_a_corner_are_dropped_not_turned_into_the_whole_picture():
+    """Two negative sides made a positive area, and the slice rgb[0:-20, 0:-30] most of the picture."""
+    from artifygan.metrics.faceparts import part_boxes
+
+    boxes = part_boxes(LANDMARKS - 200, (SIZE, SIZE))
+    assert boxes.cheeks == () and boxes.eyes == () and boxes.mouth is None

@@ -143,3 +143,31 @@ def test_a_small_face_beside_a_large_one_gets_its_tone_too():
     cheek = (slice(123, 127), slice(812, 816))
     assert abs(lab(got)[cheek][..., 0].mean() - lab(photo)[cheek][..., 0].mean()) < 3  # its own shift, whole
     assert np.abs(got[400:440, 350:450].astype(int) - out[400:440, 350:450]).max() <= 1  # and not the large one's
+
+
+def test_a_black_and_white_photo_with_a_colour_cartoon_keeps_the_cartoons_colour():
+    """--colour-grey-photos: the cartoon of a grey photo is tinted; the face must not become a grey oval."""
+    photo = cv2.cvtColor(cv2.cvtColor(scene(), cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    out = np.clip(photo.astype(np.int16) + np.array([30, 40, 70]), 0, 255).astype(np.uint8)  # paler, blue-tinted
+    got = keep_skin_tone(out, photo, [FACE], SkinTone(keep=1.0, margin=None))
+    region = face_weight(photo.shape[:2], LM) > 0.99
+    spread = got[region].max(-1).astype(int) - got[region].min(-1)
+    assert spread.min() > 20  # still tinted as the rest of the cartoon
+    assert lab(got)[region, 0].mean() < lab(out)[region, 0].mean() - 5  # the lightness moved
+
+
+def test_a_field_put_back_in_a_box_is_what_resizing_all_of_it_gives():
+    from artifygan.skin_tone import _box, _up
+
+    for w, h, sx in ((1000, 1000, 0.1), (333, 511, 0.37), (90, 60, 1.0)):
+        sy = round(h * sx) / h
+        small = np.zeros((round(h * sx), round(w * sx)), np.float32)
+        small[len(small) // 2, small.shape[1] // 2] = 1.0
+        box = _box(small > 0, small.shape[1] / w, sy, w, h)
+        assert box is not None
+        whole = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        x0, y0, x1, y1 = box
+        assert np.abs(_up(small, box, small.shape[1] / w, sy) - whole[y0:y1, x0:x1]).max() < 0.03  # 1/32-px weights
+        outside = whole.copy()
+        outside[y0:y1, x0:x1] = 0
+        assert outside.max() == 0  # nothing of the field beyond the box

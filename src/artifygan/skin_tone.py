@@ -91,8 +91,9 @@ def _box(active: np.ndarray, sx: float, sy: float, w: int, h: int) -> Box | None
     ys, xs = np.nonzero(active)
     if not len(ys):
         return None
-    return (max(0, math.floor(xs.min() / sx) - 2), max(0, math.floor(ys.min() / sy) - 2),
-            min(w, math.ceil((xs.max() + 1) / sx) + 2), min(h, math.ceil((ys.max() + 1) / sy) + 2))
+    # bilinear reaches one working pixel beyond: pad by that at the working scale, then one at full size
+    return (max(0, math.floor((xs.min() - 1) / sx) - 1), max(0, math.floor((ys.min() - 1) / sy) - 1),
+            min(w, math.ceil((xs.max() + 2) / sx) + 1), min(h, math.ceil((ys.max() + 2) / sy) + 1))
 
 
 def _up(a: np.ndarray, box: Box, sx: float, sy: float) -> np.ndarray:
@@ -151,6 +152,8 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
             continue
         if settings.keep > 0:
             delta = ((lab_photo_s - lab_out_s) * ref[..., None]).sum((0, 1)) / float(ref.sum())
+            if grey:  # a black-and-white photo says nothing of the colour: its lightness only
+                delta[1:] = 0
             cx, cy = lm[:2].mean(0) / 2 + lm[3:].mean(0) / 2
             near = np.exp(-0.5 * (((xx - cx) / (REACH[0] * d)) ** 2 + ((yy - cy - DOWN * d) / (REACH[1] * d)) ** 2))
             weight = cv2.GaussianBlur(skin * near, (0, 0), 0.1 * d) if beyond_faces else ref
@@ -183,7 +186,8 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
         weight = _up(ref, fb, sx, sy) * (1.0 if cartoon is None else cartoon[fb[1]:fb[3], fb[0]:fb[2]])
         face_l -= weight * np.maximum(face_l - cap, 0)
     rgb = np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    if grey:  # a black-and-white picture stays exactly grey (Lab's round trip left ±1 between channels)
+    if grey and is_grey(Image.fromarray(part)):  # a grey cartoon stays exactly grey (Lab's round trip left ±1
+        # between channels); one in colour (--colour-grey-photos) keeps its colour
         rgb = cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
     moved = np.abs(lab - before).max(-1) > 1e-3  # the rest exactly as it was, not through a Lab round trip
     res = out.copy()

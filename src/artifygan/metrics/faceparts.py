@@ -46,7 +46,8 @@ def _box(center: np.ndarray, half_w: float, half_h: float, shape: tuple[int, int
     cx, cy = float(center[0]), float(center[1])
     x0, x1 = max(round(cx - half_w), 0), min(round(cx + half_w), w)
     y0, y1 = max(round(cy - half_h), 0), min(round(cy + half_h), h)
-    return (x0, y0, x1, y1) if (x1 - x0) * (y1 - y0) >= MIN_BOX_PIXELS else None
+    # both sides positive: a box past a corner has two negative ones, and a positive area
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 and (x1 - x0) * (y1 - y0) >= MIN_BOX_PIXELS else None
 
 
 def part_boxes(landmarks: np.ndarray, shape: tuple[int, int]) -> PartBoxes:
