@@ -14,6 +14,8 @@ Two parts, per face found in the photo (its landmarks place it):
   the photo's skin around it (a blur at a fifth of the eye distance) or than the photo's pixel itself,
   whichever is lighter: the blown-out blobs come down, what is bright in the photo too (a gold badge on
   a cap, a highlight) and the skin's drawn lines and shadows (darker) are left as they are.
+A black-and-white photo has no skin colour to find the neck by: there the tone stays in the face ovals and
+moves lightness only. In face mode around the kept photo it goes only where cartoon faces were pasted.
 """
 
 from __future__ import annotations

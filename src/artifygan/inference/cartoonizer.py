@@ -353,9 +353,8 @@ class Cartoonizer:
         """The steps placed by the photo's faces, on ``img`` (the cartoon of ``photo``, the same size): a
         style's plain background, the clean face skin, then a style's bigger eyes. ``faces``: the photo's,
         when the caller has them (face mode, video tracks), else found here (once, only when a step needs
-        them). ``cartoon``: where the picture is a cartoon (H, W, 0–1) when only the pasted faces are (face
-        mode around the photo or its blur): the skin tone stays there and the photo's neck is left as it is;
-        None: all of it."""
+        them). ``cartoon``: where the picture is a cartoon (H, W, 0–1; None: all of it) when face mode pasted
+        cartoon faces into the photo or its blur: the skin tone stays there, the photo's neck as it is."""
         background = self.background if paint_background else None
         face_skin = self.face_skin if clean_face else None
         if background is None and self.eyes is None and face_skin is None:
