@@ -136,3 +136,16 @@ def test_evaluate_cli_scores_each_model_once_per_mode(snapshot, tmp_path, monkey
     rows = json.loads((tmp_path / "rep" / "report.json").read_text())["results"]
     assert [(r["model"], r["tta"]) for r in rows] == [("s", "off"), ("s+x2", "x2")]
     assert rows[0]["kid_x100"] != rows[1]["kid_x100"]
+
+
+def test_ensembles_run_a_stride_8_generator():
+    """The shifted copy was padded by 2 on every side: H + 4 is not a multiple of 8, and the fast
+    generator's skips disagreed in size."""
+    from artifygan.models import GENERATORS
+
+    torch.manual_seed(0)
+    g = GENERATORS.build("fast", {"ch": 8, "n_blocks": 1})
+    assert g.stride == 8
+    img = Image.new("RGB", (96, 64), (120, 90, 60))
+    for mode in ("off", "x2", "x4"):
+        assert Cartoonizer(g, device="cpu", tta=mode)(img).size == (96, 64)

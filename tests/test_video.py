@@ -191,6 +191,21 @@ def test_deflicker_damps_still_regions_only():
     assert np.array_equal(b, outs[1]) and a.shape == b.shape
 
 
+def test_deflicker_follows_a_change_of_colour_alone():
+    """A red frame, then green ones of the same grey: gated on grey alone, the old red stayed for frames."""
+    red, green = np.zeros((32, 32, 3), np.uint8), np.zeros((32, 32, 3), np.uint8)
+    red[..., 0] = 255
+    green[..., 1] = 130  # grey 76 as the red's
+    d = Deflicker(0.6)
+    d(red, red)
+    assert all(np.abs(d(green, green).astype(int) - green).max() <= 1 for _ in range(3))
+    half = red.copy()
+    half[:, 16:] = green[:, 16:]  # half the frame changes colour: no cut, the changed half follows
+    d2 = Deflicker(0.6)
+    d2(red, red)
+    assert np.abs(d2(half, half).astype(int)[:, 20:] - green[:, 20:]).max() <= 1
+
+
 @need_shared(YUNET, SELFIES)
 def test_face_mode_video_tracks_faces(snapshot, tmp_path):
     face = np.asarray(Image.open(sorted(SELFIES.glob("*.jpg"))[0]).convert("RGB").resize((128, 128)))
@@ -321,6 +336,21 @@ def test_animated_webp_in(whole, tmp_path):
         assert r.frames == 5 and im.n_frames == 5 and im.size == (64, 48) and im.info["duration"] == 100
     r = translate_video(whole, src, tmp_path / "out.mp4", progress=False)
     assert r.frames == 5 and not r.warnings and probe(tmp_path / "out.mp4")["fps"] == 10
+
+
+def test_a_transparent_animated_webp_is_read_on_white_as_stills_are(tmp_path):
+    """A plain convert("RGB") gave a transparent sticker a black ground."""
+    from artifygan.inference.animated import pil_frames
+
+    frames = []
+    for i in range(3):
+        f = Image.new("RGBA", (40, 30), (255, 255, 255, 0))
+        f.paste((200, 40, 40, 255), (5 + 5 * i, 5, 20 + 5 * i, 20))
+        frames.append(f)
+    src = tmp_path / "sticker.webp"
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=100, loop=0, lossless=True)
+    rgb = [f.rgb for _, f in pil_frames(src)]
+    assert len(rgb) == 3 and all((r[28, 38] == 255).all() for r in rgb)  # the ground: white, not black
 
 
 @need_shared(YUNET)

@@ -10,6 +10,8 @@ from fractions import Fraction
 import numpy as np
 from PIL import Image
 
+from ..imageio import to_rgb
+
 
 @dataclass
 class PilFrame:
@@ -61,6 +63,8 @@ def pil_frames(src: str | os.PathLike) -> Iterator[tuple[None, PilFrame]]:
         n_frames: int = getattr(im, "n_frames", 1)  # a plugin attribute; callers pass animated WebPs
         for i in range(n_frames):
             im.seek(i)
-            rgb = np.asarray(im.convert("RGB"))  # decodes the frame, which sets its duration
+            # decodes the frame, which sets its duration; transparency composited on white as for stills
+            # (a plain convert turned a transparent sticker's ground black)
+            rgb = np.asarray(to_rgb(im)[0])
             yield None, PilFrame(rgb, t, duration=_duration_ms(im))
             t += _duration_ms(im)

@@ -249,7 +249,7 @@ class Cartoonizer:
         """Network output in [-1, 1], then the snapshot's recorded postprocess (stroke cleanup), if any.
         ``tta``: this call's test-time ensemble (None: the Cartoonizer's own)."""
         if self.session is not None:
-            return self._cleanup(ensemble(self._run_onnx, batch, self._tta(tta)), batch)
+            return self._cleanup(ensemble(self._run_onnx, batch, self._tta(tta), self.stride), batch)
         return self._on_device(batch, tta).cpu()
 
     def _tta(self, tta: str | None) -> str:
@@ -285,7 +285,7 @@ class Cartoonizer:
         """The torch backend's cleaned float output, left on the device; the batch is copied there once."""
         x = self._staged(batch).to(self.device, non_blocking=True)
         p = next(self.generator.parameters())
-        return self._cleanup(ensemble(self._run_net, x.to(p.dtype), self._tta(tta)).float(), x)
+        return self._cleanup(ensemble(self._run_net, x.to(p.dtype), self._tta(tta), self.stride).float(), x)
 
     def _cleanup(self, out: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
         return clean_strokes(out, photo.float(), self.cleanup).clamp_(-1, 1) if self.cleanup is not None else out

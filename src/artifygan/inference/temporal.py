@@ -90,25 +90,28 @@ class Deflicker:
     """Recursive temporal filter on the output, gated by how much the input changed per pixel.
 
     ``strength`` in [0, 1): how far a still pixel stays at its previous output (0 = off). ``tau``: input
-    change (0–255 grey levels, after a small blur that ignores sensor noise) at which gating fades.
+    change (0–255 levels of luma or either chroma, after a small blur that ignores sensor noise) at which
+    gating fades: a change of colour alone (a red thing replaced by a green one of the same grey) is a
+    change too. A scene cut (the mean change over the frame above ``cut``) starts afresh.
     """
 
-    def __init__(self, strength: float = 0.6, tau: float = 6.0) -> None:
+    def __init__(self, strength: float = 0.6, tau: float = 6.0, cut: float = 30.0) -> None:
         if not 0.0 <= strength < 1.0:
             raise ValueError(f"deflicker strength must be in [0, 1), got {strength}")
-        self.strength, self.tau = strength, tau
+        self.strength, self.tau, self.cut = strength, tau, cut
         self.prev_in: np.ndarray | None = None
         self.prev_out: np.ndarray | None = None
 
     def __call__(self, frame_in: np.ndarray, frame_out: np.ndarray) -> np.ndarray:
         """uint8 RGB input and output frames (same size) → damped uint8 output."""
-        grey = cv2.GaussianBlur(cv2.cvtColor(frame_in, cv2.COLOR_RGB2GRAY).astype(np.float32), (5, 5), 1.2)
+        ycc = cv2.GaussianBlur(cv2.cvtColor(frame_in, cv2.COLOR_RGB2YCrCb).astype(np.float32), (5, 5), 1.2)
         out = frame_out.astype(np.float32)
-        if self.strength > 0 and self.prev_in is not None and self.prev_in.shape == grey.shape:
-            still = np.exp(-np.abs(grey - self.prev_in) / self.tau)[..., None]
-            keep = self.strength * still
-            out = keep * self.prev_out + (1 - keep) * out
-        self.prev_in, self.prev_out = grey, out
+        if self.strength > 0 and self.prev_in is not None and self.prev_in.shape == ycc.shape:
+            change = np.abs(ycc - self.prev_in).max(-1)
+            if float(change.mean()) < self.cut:  # else a scene cut: nothing of the last scene is kept
+                keep = self.strength * np.exp(-change / self.tau)[..., None]
+                out = keep * self.prev_out + (1 - keep) * out
+        self.prev_in, self.prev_out = ycc, out
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -23,36 +23,38 @@ def _mirrored(run: Run, x: torch.Tensor) -> torch.Tensor:
     return run(x.flip(dims=[3])).flip(dims=[3])
 
 
-def _shifted(run: Run, x: torch.Tensor, by: int = 2) -> torch.Tensor:
-    """The output of the photo moved by ``by`` pixels against the network's stride grid (reflect-padded by
-    ``by`` on every side, so a stride-4 network sees a size it accepts when ``by`` is 2), moved back."""
+def _shifted(run: Run, x: torch.Tensor, stride: int = 4, by: int = 2) -> torch.Tensor:
+    """The output of the photo moved by ``by`` pixels against the network's stride grid, moved back:
+    reflect-padded by ``by`` at the top and left and by ``stride - by`` at the bottom and right, so the
+    padded size stays a multiple of the stride (2 on every side broke a stride-8 network's skips)."""
     h, w = x.shape[-2:]
-    y = run(F.pad(x, (by, by, by, by), mode="reflect"))
+    end = max(stride - by, 0)
+    y = run(F.pad(x, (by, end, by, end), mode="reflect"))
     return y[..., by:by + h, by:by + w]
 
 
-def shifted_mirror(run: Run, x: torch.Tensor) -> torch.Tensor:
+def shifted_mirror(run: Run, x: torch.Tensor, stride: int = 4) -> torch.Tensor:
     """``run``'s output on the photo's mirror image shifted by 2 pixels, mapped back onto the photo: the
     second copy of ``x2``, and the twin of ``loss.equivariance`` in training."""
-    return _shifted(lambda z: _mirrored(run, z), x)
+    return _shifted(lambda z: _mirrored(run, z), x, stride)
 
 
-def _off(run: Run, x: torch.Tensor) -> torch.Tensor:
+def _off(run: Run, x: torch.Tensor, stride: int) -> torch.Tensor:
     return run(x)
 
 
-def _x2(run: Run, x: torch.Tensor) -> torch.Tensor:
+def _x2(run: Run, x: torch.Tensor, stride: int) -> torch.Tensor:
     """The photo, and its mirror image shifted by 2 pixels: the second copy differs in both ways."""
-    return (run(x) + shifted_mirror(run, x)) / 2
+    return (run(x) + shifted_mirror(run, x, stride)) / 2
 
 
-def _x4(run: Run, x: torch.Tensor) -> torch.Tensor:
+def _x4(run: Run, x: torch.Tensor, stride: int) -> torch.Tensor:
     """Every combination of mirrored or not, shifted or not."""
-    total = run(x) + _mirrored(run, x) + _shifted(run, x) + shifted_mirror(run, x)
+    total = run(x) + _mirrored(run, x) + _shifted(run, x, stride) + shifted_mirror(run, x, stride)
     return total / 4
 
 
-TTA: dict[str, Callable[[Run, torch.Tensor], torch.Tensor]] = {"off": _off, "x2": _x2, "x4": _x4}
+TTA: dict[str, Callable[[Run, torch.Tensor, int], torch.Tensor]] = {"off": _off, "x2": _x2, "x4": _x4}
 PASSES = {"off": 1, "x2": 2, "x4": 4}
 
 
@@ -62,9 +64,10 @@ def check_tta(mode: str) -> str:
     return mode
 
 
-def ensemble(run: Run, x: torch.Tensor, mode: str = "off") -> torch.Tensor:
-    """``run`` (a batch (N, 3, H, W) → its outputs) under the ensemble ``mode``: off | x2 | x4."""
-    return TTA[check_tta(mode)](run, x)
+def ensemble(run: Run, x: torch.Tensor, mode: str = "off", stride: int = 4) -> torch.Tensor:
+    """``run`` (a batch (N, 3, H, W) → its outputs) under the ensemble ``mode``: off | x2 | x4; ``stride``:
+    the network's (H and W are multiples of it, and its shifted copies keep them so)."""
+    return TTA[check_tta(mode)](run, x, stride)
 
 
 __all__ = ["PASSES", "TTA", "check_tta", "ensemble", "shifted_mirror"]

@@ -134,6 +134,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             if cfg.model.teacher_postprocess is not None:
                 t_meta = {"postprocess": cfg.model.teacher_postprocess}
             teacher_cleanup = postprocess_settings(t_meta)
+        g_stride, t_stride = int(getattr(G, "stride", 4)), int(getattr(teacher, "stride", 4))  # shifted copies
         if cfg.data.size % getattr(G, "stride", 1):
             raise ValueError(f"data.size={cfg.data.size}: must be a multiple of the generator's stride {G.stride}")
         fmt = memory_format(t_cfg.channels_last, dev, G)
@@ -311,10 +312,10 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                                 with torch.no_grad():  # the adversarial anchor may use part of the batch (cost)
                                     n_t = teacher_images(photo.shape[0], cfg.loss, init_phase)
                                     photo_t = photo[:n_t]
-                                    t_out = ensemble(teacher_fwd, photo_t, cfg.model.teacher_tta)
+                                    t_out = ensemble(teacher_fwd, photo_t, cfg.model.teacher_tta, t_stride)
                                     if teacher_cleanup is not None:
                                         t_out = clean_strokes(t_out.float(), photo_t.float(), teacher_cleanup)
-                            twin = shifted_mirror(G_fwd, photo) if cfg.loss.equivariance > 0 else None
+                            twin = shifted_mirror(G_fwd, photo, g_stride) if cfg.loss.equivariance > 0 else None
                             g_losses = generator_loss(loss_cfg, content_fwd, photo, fake.float(), d_fake, cartoon,
                                                       t_out, d_side, face_fwd, twin)
                         scaler.scale(g_losses.total / accum).backward()
