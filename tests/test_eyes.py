@@ -109,3 +109,12 @@ def test_a_style_that_records_them_changes_only_the_eyes_on_every_surface(tiny_s
     bad = with_meta(tiny_snapshot, tmp_path / "bad", postprocess={"eyes": {"scale": 4}})
     with pytest.raises(SnapshotError, match=r"config.json: postprocess.eyes: .*\(1, 2\]"):
         Cartoonizer.from_pretrained(bad, device="cpu")
+
+
+def test_eyes_off_the_picture_are_not_measured_over_the_whole_of_it():
+    """A landmark left of or above the picture gave negative slice ends, read from the far side."""
+    rgb = np.zeros((50, 50, 3), np.uint8)
+    rgb[:, 25:] = 255
+    lm = np.array([[-10, -10], [10, -10], [0, 5], [-5, 15], [5, 15]], np.float64)
+    assert eye_white_share(rgb, Face((-20.0, -20.0, 20.0, 20.0), lm, 0.9)) is None
+    assert eye_white_share(rgb, Face((0.0, 0.0, 9.0, 9.0), np.full((5, 2), np.nan), 0.9)) is None

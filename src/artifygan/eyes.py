@@ -80,6 +80,8 @@ def eye_white_share(rgb: np.ndarray, face: Face) -> float | None:
     if face.landmarks is None:
         return None
     eyes = np.asarray(face.landmarks, np.float64)[:2]
+    if not np.isfinite(eyes).all():
+        return None
     r = round(WINDOW * float(np.linalg.norm(eyes[0] - eyes[1])))
     if r < 2:
         return None
@@ -89,11 +91,13 @@ def eye_white_share(rgb: np.ndarray, face: Face) -> float | None:
     shares = []
     for x, y in np.round(eyes).astype(int):
         x0, x1, y0, y1 = max(0, x - r), min(w, x + r), max(0, y - r), min(h, y + r)
-        cheek = grey[min(h - 1, y + r):min(h, y + 2 * r), x0:x1]
+        if x1 <= x0 or y1 <= y0:  # an eye off the picture: negative ends sliced from the far side
+            continue
+        cheek = grey[max(0, min(h - 1, y + r)):min(h, y + 2 * r), x0:x1]
         level = float(np.median(cheek if cheek.size else grey))
         win = (grey[y0:y1, x0:x1] > level + 25) & (sat[y0:y1, x0:x1] < 60)
         shares.append(float(win.mean()) if win.size else 0.0)
-    return float(np.mean(shares))
+    return float(np.mean(shares)) if shares else None
 
 
 def references_eye_white(images: Sequence[Image.Image], finder: FaceFinder) -> float | None:
