@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from .device import seeded
 from .inference.cartoonizer import Cartoonizer
 from .models import GENERATORS
 from .models.flops import count_macs, count_params
@@ -100,8 +101,7 @@ def _time(cz: Cartoonizer, batch: int, size: int, seconds: float) -> list[float]
 def bench_model(name: str, backend: str, sizes: tuple[int, ...], batches: tuple[int, ...],
                 seconds: float, compile: bool = False) -> list[Row]:
     """``compile``: torch backends run ``torch.compile`` (default mode); the row's backend says so."""
-    with torch.random.fork_rng(devices=[]):  # the same weights every run; the caller's RNG untouched
-        torch.manual_seed(0)
+    with seeded(0):  # the same weights every run
         g = GENERATORS.build(name)
     params, rows = count_params(g), []
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import nn
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """The CPU RNG seeded for the block (networks built in it get the same weights every run), and the
+    caller's stream put back after: a library call must not reseed a process (a server's threads share it)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def to_memory_format(module: nn.Module, fmt: torch.memory_format) -> nn.Module:

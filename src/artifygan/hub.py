@@ -23,11 +23,16 @@ class WeightsNotFoundError(FileNotFoundError):
     """A model file could not be found or fetched; the message lists every way to provide it."""
 
 
+def _as_path(value: str | os.PathLike | None) -> Path | None:
+    """A path a user gave: blanks stripped (" " made a folder named " " where it ran), ``~`` expanded; None
+    when unset or blank."""
+    text = str(value).strip() if value is not None else ""
+    return Path(text).expanduser() if text else None
+
+
 def _env_path(var: str) -> Path | None:
-    """A path from an environment variable: blanks stripped (" " made a folder named " " where it ran), ``~``
-    expanded; None when unset or blank."""
-    value = (os.environ.get(var) or "").strip()
-    return Path(value).expanduser() if value else None
+    """:func:`_as_path` of an environment variable."""
+    return _as_path(os.environ.get(var))
 
 
 def cache_dir(kind: str = "weights") -> Path:
@@ -59,8 +64,7 @@ def _torch_hub_copy(name: str) -> Path:
 
 def given_file(what: str, path: str | os.PathLike | None, env_var: str) -> Path | None:
     """The file the user named (path option, else ``$env_var``), which must exist; None when neither is set."""
-    named = Path(str(path).strip()).expanduser() if path is not None and str(path).strip() else None
-    for p, origin in ((named, "path option"), (_env_path(env_var), f"${env_var}")):
+    for p, origin in ((_as_path(path), "path option"), (_env_path(env_var), f"${env_var}")):
         if p is not None:
             if not p.is_file():
                 raise WeightsNotFoundError(f"{p}: {what} not found (from {origin})")

@@ -28,6 +28,19 @@ SKIN_CR = (131.0, 205.0)
 SKIN_CB = (70.0, 138.0)
 
 
+def chroma_stats(seed: np.ndarray, floor: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
+    """The median (Cr, Cb) of the ``seed`` pixels (N, 2) and their spread (the MAD as a σ, at least ``floor``)."""
+    med = np.median(seed, 0)
+    return med, np.maximum(np.median(np.abs(seed - med), 0) * 1.4826, floor)
+
+
+def chroma_likeness(chroma: np.ndarray, med: np.ndarray, spread: np.ndarray, k: float = 2.5) -> np.ndarray:
+    """How much each pixel's (Cr, Cb) (H, W, 2) is the seed's (:func:`chroma_stats`), 0–1: fully within
+    ``k`` spreads, fading out to 0 at 2k."""
+    d2 = (((chroma - med) / spread) ** 2).sum(-1)
+    return (np.exp(-0.5 * np.maximum(d2 - k * k, 0) / 4.0) * (d2 < (2 * k) ** 2)).astype(np.float32)
+
+
 def skin_mask(rgb: np.ndarray, k: float = 2.5, floor: float = 4.0, centre: float = 0.3,
               gate: bool = True) -> np.ndarray:
     """A soft mask (H, W) in 0–1 of pixels whose chroma is near that of the picture's centre square.
@@ -40,13 +53,10 @@ def skin_mask(rgb: np.ndarray, k: float = 2.5, floor: float = 4.0, centre: float
     h, w = rgb.shape[:2]
     y0, y1, x0, x1 = (int(n * (0.5 + s * centre / 2)) for n in (h, w) for s in (-1, 1))
     box = ycc[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]
-    seed = box[..., 1:].reshape(-1, 2)
-    med = np.median(seed, 0)
+    med, spread = chroma_stats(box[..., 1:].reshape(-1, 2), floor)
     if gate and not (SKIN_CR[0] <= med[0] <= SKIN_CR[1] and SKIN_CB[0] <= med[1] <= SKIN_CB[1]):
         return np.zeros((h, w), np.float32)
-    spread = np.maximum(np.median(np.abs(seed - med), 0) * 1.4826, floor)
-    d2 = (((ycc[..., 1:] - med) / spread) ** 2).sum(-1)
-    m = np.exp(-0.5 * np.maximum(d2 - k * k, 0) / 4.0) * (d2 < (2 * k) ** 2)
+    m = chroma_likeness(ycc[..., 1:], med, spread, k)
     m *= np.clip((ycc[..., 0] - 0.6 * np.percentile(box[..., 0], 5)) / 10, 0, 1)
     return cv2.GaussianBlur(m.astype(np.float32), (0, 0), 2.0)
 
@@ -136,4 +146,5 @@ def recorded_skin_smoothing(meta: dict[str, Any] | None) -> SkinSmoothing | None
     return recorded_step(meta, "skin", SkinSmoothing.from_dict)
 
 
-__all__ = ["SkinSmoothing", "recorded_skin_smoothing", "skin_mask", "texture_share"]
+__all__ = ["SkinSmoothing", "chroma_likeness", "chroma_stats", "recorded_skin_smoothing", "skin_mask",
+           "texture_share"]

@@ -31,6 +31,7 @@ from PIL import Image
 
 from .imageio import is_grey
 from .input_smoothing import entry_settings
+from .skin_smoothing import chroma_likeness, chroma_stats
 
 if TYPE_CHECKING:
     from .faces import Face
@@ -78,11 +79,7 @@ def _face_skin(ycc: np.ndarray, inside: np.ndarray) -> np.ndarray | None:
     sel = inside > 0.5
     if int(sel.sum()) < 50:
         return None
-    chroma = ycc[sel][:, 1:]
-    med = np.median(chroma, 0)
-    spread = np.maximum(np.median(np.abs(chroma - med), 0) * 1.4826, 4.0)
-    d2 = (((ycc[..., 1:] - med) / spread) ** 2).sum(-1)
-    return (np.exp(-0.5 * np.maximum(d2 - SKIN_K ** 2, 0) / 4.0) * (d2 < (2 * SKIN_K) ** 2)).astype(np.float32)
+    return chroma_likeness(ycc[..., 1:], *chroma_stats(ycc[sel][:, 1:]), SKIN_K)
 
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 at full size
@@ -116,7 +113,7 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
     face's eyes are WORK_EYE_DIST apart and applied at full size: a 1536² portrait took 0.8 s at full scale."""
     from .face_skin import MAX_FACES, face_weight  # the skin cleaning's faces and oval: one definition
 
-    usable = []
+    usable, dists = [], []  # the faces' landmarks and eye distances
     for face in faces[:MAX_FACES]:
         if face.landmarks is None:
             continue
@@ -124,14 +121,14 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
         d = float(np.linalg.norm(lm[1] - lm[0]))
         if np.isfinite(lm).all() and d >= MIN_EYE_DIST:
             usable.append(lm)
+            dists.append(d)
     if not usable or (settings.keep <= 0 and settings.margin is None):
         return out
     grey = is_grey(Image.fromarray(photo))  # no skin colour to tell the face's surroundings by: the whole
     beyond_faces = not grey  # picture would match it, and the tone would make a halo: the face ovals only
     h, w = out.shape[:2]
-    dists = [float(np.linalg.norm(lm[1] - lm[0])) for lm in usable]
     # the largest face's eyes WORK_EYE_DIST apart, but the smallest's at least MIN_WORK_EYE_DIST (a face a
-    # ninth of the largest's size vanished), as long as the working picture stays under MAX_WORK_PIXELS
+    # sixteenth of the largest's size vanished), as long as the working picture stays under MAX_WORK_PIXELS
     scale = min(1.0, max(WORK_EYE_DIST / max(dists), min(MIN_WORK_EYE_DIST / min(dists),
                                                            math.sqrt(MAX_WORK_PIXELS / (w * h)))))
     size = (max(8, round(w * scale)), max(8, round(h * scale)))
@@ -177,10 +174,10 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
     part = out[y0:y1, x0:x1]
     before = _lab(part)
     lab = before + _up(field, box, sx, sy) * (1.0 if cartoon is None else cartoon[y0:y1, x0:x1, None])
-    own = _lab(photo[y0:y1, x0:x1])[..., 0] if bounds else None  # bright in the photo too (a gold badge)
+    own = _lab(photo[y0:y1, x0:x1])[..., 0] if bounds else lab[..., 0]  # bright in the photo too (a badge)
     for ref, local in bounds:
         fb = _box(ref > 1e-3, sx, sy, w, h)
-        if fb is None or own is None:
+        if fb is None:
             continue
         sl = (slice(fb[1] - y0, fb[3] - y0), slice(fb[0] - x0, fb[2] - x0))
         cap = np.maximum(_up(local, fb, sx, sy), own[sl]) + float(settings.margin or 0.0)

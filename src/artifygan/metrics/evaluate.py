@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from PIL import Image
 
-from ..device import pick_device
+from ..device import pick_device, seeded
 from ..faces import PhotoFaceDetector
 from ..imageio import (
     atomic_write_bytes,
@@ -77,8 +76,7 @@ def baselines(device: str = "auto") -> list[Candidate]:
     from ..inference.cartoonizer import Cartoonizer
     from ..models import GENERATORS
 
-    with torch.random.fork_rng(devices=[]):  # the same untrained weights every run; the caller's RNG untouched
-        torch.manual_seed(0)
+    with seeded(0):  # the same untrained weights every run
         untrained = Cartoonizer(GENERATORS.build("light"), device=device)
     return [Candidate(BASELINES[0], lambda ims: [im.copy() for im in ims], {"params": 0}, identity=True),
             Candidate(BASELINES[1], untrained.translate, {"params": _params(untrained)})]

@@ -18,6 +18,7 @@ output is compared at the photo's pixel size (PIL bicubic if it differs; recorde
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -70,12 +71,15 @@ def part_boxes(landmarks: np.ndarray, shape: tuple[int, int]) -> PartBoxes:
     return PartBoxes(cheeks, eyes, mouth)
 
 
+def _rgb_at(image: Image.Image, size: tuple[int, int] | None = None) -> Image.Image:
+    """``image`` in RGB, resized with PIL bicubic to ``size`` (w, h) when it differs (OUTPUT_RESIZE)."""
+    im = image.convert("RGB")
+    return im.resize(size, Image.Resampling.BICUBIC) if size is not None and im.size != size else im
+
+
 def gray(image: Image.Image, size: tuple[int, int] | None = None) -> np.ndarray:
     """uint8 luma (ITU-R 601, PIL 'L'), resized with PIL bicubic to ``size`` (w, h) when it differs."""
-    im = image.convert("RGB")
-    if size is not None and im.size != size:
-        im = im.resize(size, Image.Resampling.BICUBIC)
-    return np.asarray(im.convert("L"))
+    return np.asarray(_rgb_at(image, size).convert("L"))
 
 
 def stroke_mask(g: np.ndarray, dark: int = STROKE_DARK, window: int = STROKE_WINDOW) -> np.ndarray:
@@ -111,15 +115,14 @@ def edge_agreement(photo_mag: np.ndarray, out_mag: np.ndarray, box: Box) -> floa
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def _mean(values: list[float | None]) -> float | None:
+def _mean(values: Sequence[float | None]) -> float | None:
     vals = [v for v in values if v is not None]
     return float(np.mean(vals)) if vals else None
 
 
-def cheek_lightness(image: Image.Image, boxes: tuple[Box, ...], size: tuple[int, int] | None = None) -> float | None:
+def cheek_lightness(image: Image.Image, boxes: tuple[Box, ...]) -> float | None:
     """The median CIELAB L* (0–100) of the pixels in the cheek boxes: the skin's lightness, not its lines."""
-    rgb = np.asarray(image.convert("RGB").resize(size, Image.Resampling.BICUBIC) if size and image.size != size
-                     else image.convert("RGB"))
+    rgb = np.asarray(image.convert("RGB"))
     px = [rgb[y0:y1, x0:x1].reshape(-1, 3) for x0, y0, x1, y1 in boxes]
     if not px:
         return None
@@ -157,10 +160,11 @@ def face_parts(photos: list[Image.Image], outputs: list[Image.Image], detector: 
             per.append({"cheek_strokes": None, "detail_eyes": None, "detail_mouth": None, "skin_lightening": None,
                         "photo_cheek_lightness": None})
             continue
-        g_photo, g_out = gray(photo), gray(out, photo.size)
+        out_rgb = _rgb_at(out, photo.size)  # resized once, for every figure below
+        g_photo, g_out = gray(photo), gray(out_rgb)
         boxes = part_boxes(faces[0].landmarks, g_photo.shape)
         m_photo, m_out = _sobel_magnitude(g_photo), _sobel_magnitude(g_out)
-        l_photo, l_out = cheek_lightness(photo, boxes.cheeks), cheek_lightness(out, boxes.cheeks, photo.size)
+        l_photo, l_out = cheek_lightness(photo, boxes.cheeks), cheek_lightness(out_rgb, boxes.cheeks)
         per.append({"cheek_strokes": stroke_share(g_out, boxes.cheeks),
                     "detail_eyes": _mean([edge_agreement(m_photo, m_out, b) for b in boxes.eyes]),
                     "detail_mouth": edge_agreement(m_photo, m_out, boxes.mouth) if boxes.mouth else None,
@@ -168,13 +172,13 @@ def face_parts(photos: list[Image.Image], outputs: list[Image.Image], detector: 
                     "photo_cheek_lightness": l_photo})
     measured = sorted((p["photo_cheek_lightness"], p["skin_lightening"]) for p in per
                       if p["skin_lightening"] is not None and p["photo_cheek_lightness"] is not None)
-    dark = [d for _, d in measured[:max(1, len(measured) // 4)]] if measured else []
+    dark = [d for _, d in measured[:max(1, len(measured) // 4)]]
     return FacePartsResult(
         cheek_strokes=_mean([p["cheek_strokes"] for p in per]),
         detail_eyes=_mean([p["detail_eyes"] for p in per]),
         detail_mouth=_mean([p["detail_mouth"] for p in per]),
         evaluated=sum(1 for f in photo_faces if f), per_image=per,
-        skin_lightening=_mean([d for _, d in measured]), skin_lightening_dark=_mean(list(dark)))
+        skin_lightening=_mean([d for _, d in measured]), skin_lightening_dark=_mean(dark))
 
 
 def own_cheek_strokes(images: list[Image.Image], faces: list[list[Face]]) -> tuple[float | None, int]:

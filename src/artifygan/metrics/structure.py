@@ -31,8 +31,8 @@ class StructureResult:
     per_image: list[float | None] = field(default_factory=list)  # NME, None = face lost / not evaluated
 
 
-def _largest_center(faces) -> np.ndarray:
-    b = faces[0].box
+def _centre(face: Face) -> np.ndarray:
+    b = face.box
     return np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])
 
 
@@ -56,8 +56,8 @@ def structure(photos: list[Image.Image], outputs: list[Image.Image], detector: P
             lost += 1
             per.append(float("inf"))
             continue
-        c = _largest_center(f_in)
-        dists = [float(np.hypot(*(_largest_center([f]) - c))) for f in f_out]
+        c = _centre(f_in[0])  # the photo's largest face
+        dists = [float(np.hypot(*(_centre(f) - c))) for f in f_out]
         best = f_out[int(np.argmin(dists))]
         if min(dists) > 0.5 * f_in[0].width:  # a face elsewhere (a second person, a poster) is not this one
             lost += 1

@@ -35,7 +35,7 @@ from torch import nn
 
 from ..cartoon_losses import flat_skin_loss, stroke_loss
 from ..data.smoothing import edge_smooth
-from ..device import adam, pick_device, to_memory_format
+from ..device import adam, pick_device, seeded, to_memory_format
 from ..imageio import centre_square, file_in_the_way, holds_working_folder, tensor_to_pil
 from ..losses import discriminator_loss, g_adv_loss, gram, grayscale
 from ..models import load_generator, save_generator
@@ -278,8 +278,7 @@ def train_style(generator: nn.Module, references: list, photos: list[torch.Tenso
     gen = torch.Generator().manual_seed(cfg.seed)
     refs_t = [r.tensor(cfg.side) for r in references]
     smooth_t = [_uint8_to_tensor(edge_smooth(np.asarray(tensor_to_pil(t)))) for t in refs_t]
-    with torch.random.fork_rng(devices=[]):  # seeded networks, without reseeding the caller's (a server's) RNG
-        torch.manual_seed(cfg.seed)
+    with seeded(cfg.seed):  # seeded networks, without reseeding the caller's (a server's) RNG
         d = DISCRIMINATORS.build(cfg.discriminator, cfg.discriminator_args).to(dev).train()
         content_net = CONTENT_NETWORKS.build(cfg.content, cfg.content_args).to(dev)
     feats = StyleFeatures(content_net, cfg.style_layers)
