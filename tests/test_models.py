@@ -2,6 +2,7 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from artifygan.models import DISCRIMINATORS, GENERATORS, load_generator, save_generator
 from artifygan.models.flops import count_macs, count_params
@@ -78,6 +79,24 @@ def test_snapshot_round_trip(tmp_path):
     assert (tmp_path / ".snap.old" / "mine.txt").read_text() == "keep me"
 
 
+def test_a_failed_replace_leaves_the_old_snapshot_in_place(tmp_path, monkeypatch):
+    from pathlib import Path
+    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
+    snap = save_generator(g, "light", tmp_path / "snap", {"size": 64})
+    real = Path.rename
+
+    def rename(self, target):
+        if Path(target) == snap and self.name.startswith(".snap.") and ".old." not in self.name:
+            raise OSError("disk gone")  # the new folder's move into place fails; the old one was set aside
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(OSError, match="disk gone"):
+        save_generator(g, "light", snap, {"size": 96})
+    assert json.loads((snap / "config.json").read_text())["size"] == 64  # not hidden under a dot-name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snap"]
+
+
 def test_broken_snapshots_name_the_file(tmp_path):
     g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1})
     snap = save_generator(g, "light", tmp_path / "snap")
@@ -112,6 +131,25 @@ def test_a_diverged_or_future_snapshot_is_refused_in_one_line(tmp_path):
     (ok / "config.json").write_text(json.dumps({**meta, "format_version": "1"}))
     with pytest.raises(SnapshotError, match="format_version must be a whole number, got '1'"):
         load_generator(ok)
+    state = load_file(str(ok / "model.safetensors"))
+    key = next(iter(state))
+    save_file({**state, key: state[key].round().to(torch.int32)}, str(ok / "model.safetensors"))
+    (ok / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(SnapshotError, match=f"{key} is stored as torch.int32, not as torch.float32"):
+        load_generator(ok)  # it was cast to float silently: a tool that rounded the weights went unnoticed
+
+
+def test_a_snapshot_from_before_down_pad_loads_with_the_zero_padding_it_was_trained_with(tmp_path):
+    g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1, "down_pad": "zeros"})
+    snap = save_generator(g, "light", tmp_path / "old")
+    meta = json.loads((snap / "config.json").read_text())
+    del meta["generator_args"]["down_pad"]
+    (snap / "config.json").write_text(json.dumps(meta))
+    net, loaded = load_generator(snap)
+    assert loaded["generator_args"]["down_pad"] == "zeros" and net.config.down_pad == "zeros"
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(net(x), g.eval()(x))  # reflect padding moved the edges of every output
 
 
 @pytest.mark.parametrize("hw", [(32, 32), (64, 96), (40, 24)])

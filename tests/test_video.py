@@ -169,6 +169,16 @@ def test_tracker_smooths_jitter_and_survives_misses():
     moved = Face((130, 40, 170, 80), lm + np.array([100.0, 0.0]), 0.9)  # a jump is a new track, not a smear
     assert tracker.update([moved])[0].box[0] == 130
 
+    tracker = FaceTracker(0.8)  # a fast move (IoU 0.14): the same track follows, no ghost at the old place
+    tracker.update([Face((30, 40, 70, 80), lm, 0.9)])
+    moved = Face((60, 40, 100, 80), lm + np.array([30.0, 0.0]), 0.9)
+    out = tracker.update([moved])
+    assert len(out) == 1 and out[0].box == (60, 40, 100, 80) and [t.id for t in tracker.tracks] == [0]
+    out = tracker.update([moved, Face((200, 40, 240, 80), lm + 170, 0.9)])
+    assert len(out) == 2 and [t.id for t in tracker.tracks] == [0, 1]  # a second face far off: its own track
+    out = tracker.update([Face((300, 40, 400, 140), lm * 2.5 + 250, 0.9)])  # 3.5 widths off, 2.5x as large
+    assert len(out) == 3 and [t.misses for t in tracker.tracks] == [1, 1, 0]  # no match: a new track
+
     tracker = FaceTracker(0.8)  # between detections (--detect-every), faces come largest first too
     small = Face((10, 10, 40, 40), lm * 0.3, 0.9)
     big = Face((100, 0, 300, 200), lm * 4 + 60, 0.9)

@@ -25,6 +25,9 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+MAX_JUMP = 2.0  # face widths between frames that still count as the same face moving
+
+
 @dataclass
 class Track:
     id: int
@@ -55,6 +58,7 @@ class FaceTracker:
     def update(self, faces: list[Face]) -> list[Face]:
         """Feed one frame's detections; returns the smoothed faces of live tracks, largest first."""
         unmatched = list(range(len(self.tracks)))
+        jumped: list[tuple[np.ndarray, np.ndarray, float]] = []
         for f in faces:
             if f.landmarks is None:
                 continue
@@ -65,8 +69,7 @@ class FaceTracker:
                     best, best_iou = ti, v
             box, lm = np.asarray(f.box, np.float64), np.asarray(f.landmarks, np.float64)
             if best is None:
-                self.tracks.append(Track(self._next_id, box, lm, f.score))
-                self._next_id += 1
+                jumped.append((box, lm, f.score))
                 continue
             unmatched.remove(best)
             t = self.tracks[best]
@@ -76,10 +79,36 @@ class FaceTracker:
             t.box = a * t.box + (1 - a) * box
             t.landmarks = a * t.landmarks + (1 - a) * lm
             t.score, t.misses = f.score, 0
+        for box, lm, score in jumped:
+            # a face that moved further than overlap can follow (a fast turn, a jump cut): the nearest track
+            # left unmatched, of a like size, takes it as it is; a new track beside it would leave the old
+            # one standing at the last position for max_misses frames (a ghost eye warp or backdrop cut)
+            near = self._nearest(box, unmatched)
+            if near is None:
+                self.tracks.append(Track(self._next_id, box, lm, score))
+                self._next_id += 1
+                continue
+            unmatched.remove(near)
+            t = self.tracks[near]
+            t.box, t.landmarks, t.score, t.misses = box, lm, score, 0
         for ti in unmatched:
             self.tracks[ti].misses += 1
         self.tracks = [t for t in self.tracks if t.misses <= self.max_misses]
         return self.faces()
+
+    def _nearest(self, box: np.ndarray, candidates: list[int]) -> int | None:
+        """The candidate track within MAX_JUMP widths of ``box`` whose size is within 2× of it, nearest first."""
+        w = float(box[2] - box[0])
+        best, best_d = None, MAX_JUMP
+        for ti in candidates:
+            tb = self.tracks[ti].box
+            tw = float(tb[2] - tb[0])
+            if not (w > 0 and tw > 0 and 0.5 <= w / tw <= 2.0):
+                continue
+            d = float(np.hypot(box[0] + box[2] - tb[0] - tb[2], box[1] + box[3] - tb[1] - tb[3])) / 2 / max(w, tw)
+            if d < best_d:
+                best, best_d = ti, d
+        return best
 
     def faces(self) -> list[Face]:
         """The live tracks' smoothed faces, largest first (what face mode's cap and paste order expect)."""

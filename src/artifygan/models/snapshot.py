@@ -33,6 +33,9 @@ class SnapshotError(ValueError):
 
 
 SNAPSHOT_FILES = frozenset({CONFIG_NAME, WEIGHTS_NAME, "model.onnx"})
+# generator settings whose default changed after snapshots were written without them: a missing one means
+# the value those snapshots were trained with (light's strided convs were zero-padded until 2026-11-24)
+LEGACY_ARGS: dict[str, dict[str, Any]] = {"light": {"down_pad": "zeros"}}
 
 
 def check_snapshot_target(out_dir: Path) -> None:
@@ -81,7 +84,11 @@ def save_generator(model: nn.Module, name: str, out_dir: str | os.PathLike,
         if out_dir.exists():  # the old folder aside under a fresh name (a sibling of the user's is never touched)
             old = out_dir.with_name(f".{out_dir.name}.old.{secrets.token_hex(4)}")
             out_dir.rename(old)
-            tmp.rename(out_dir)
+            try:
+                tmp.rename(out_dir)
+            except BaseException:
+                old.rename(out_dir)  # the old snapshot back under its name, not left hidden
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.rename(out_dir)
@@ -101,6 +108,9 @@ def read_snapshot_config(path: str | os.PathLike) -> dict[str, Any]:
         raise SnapshotError(f"{cfg_path}: corrupt JSON ({exc})") from None
     if not isinstance(meta, dict) or "generator" not in meta:
         raise SnapshotError(f"{cfg_path}: no 'generator' entry")
+    args = meta.get("generator_args", {})
+    if isinstance(args, dict) and isinstance(meta["generator"], str):
+        meta["generator_args"] = {**LEGACY_ARGS.get(meta["generator"], {}), **args}
     return meta
 
 
@@ -139,6 +149,9 @@ def load_generator(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Mod
         state = load_file(str(w), device="cpu")
         if bad := [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]:
             raise ValueError(f"{bad[0]} holds NaN or infinite values (a diverged run's snapshot?)")
+        mine = model.state_dict()  # load_state_dict would cast integer weights to float without a word
+        if bad := [k for k, v in state.items() if k in mine and v.is_floating_point() != mine[k].is_floating_point()]:
+            raise ValueError(f"{bad[0]} is stored as {state[bad[0]].dtype}, not as {mine[bad[0]].dtype}")
         model.load_state_dict(state, strict=True)
     except Exception as exc:
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()][:2]  # torch's 2nd line names the key
