@@ -91,6 +91,29 @@ def test_cli_export_then_translate_uses_onnx(snapshot, capsys, tmp_path, monkeyp
     assert a.shape == (30, 50, 3) and np.abs(a - b).max() <= 1
 
 
+def test_a_model_onnx_from_an_older_exporter_is_passed_over_for_a_fresh_export(snapshot, tmp_path, monkeypatch):
+    """Files exported before the staged norms drift at photo sizes; only the on-demand cache was keyed by
+    the exporter's version, so a snapshot's own old model.onnx kept drifting."""
+    import onnx
+
+    from artifygan.export import EXPORT_VERSION, VERSION_KEY, export_version
+
+    monkeypatch.setenv("ARTIFYGAN_CACHE", str(tmp_path / "cache"))
+    assert main(["export", "-m", str(snapshot)]) == 0
+    own = snapshot / "model.onnx"
+    assert export_version(own) == EXPORT_VERSION
+    proto = onnx.load(str(own))
+    del proto.metadata_props[:]  # as every file written before the version was recorded
+    own.write_bytes(proto.SerializeToString())
+    assert export_version(own) == 1 and export_version(tmp_path / "none.onnx") == 1
+    with pytest.warns(UserWarning, match=r"model.onnx: written by an older exporter.*--overwrite"):
+        cz = Cartoonizer.from_pretrained(snapshot, device="cpu", backend="onnx")
+    assert cz.backend == "onnx" and len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 1
+    assert own.read_bytes() == proto.SerializeToString()  # the user's file is never rewritten unasked
+    assert {p.key for p in onnx.load(str(next((tmp_path / "cache" / "onnx").glob("*.onnx")))).metadata_props} \
+        == {VERSION_KEY}
+
+
 def test_onnx_backend_on_request_exports_to_cache(snapshot, tmp_path, monkeypatch):
     monkeypatch.setenv("ARTIFYGAN_CACHE", str(tmp_path / "cache"))
     cz = Cartoonizer.from_pretrained(snapshot, device="cpu", backend="onnx")
@@ -171,6 +194,9 @@ def test_cli_export_never_replaces_a_file_unasked_nor_the_models_own(snapshot, c
 def test_cli_export_says_which_recorded_steps_the_graph_leaves_out(tmp_path, capsys):
     from artifygan.pretrained import default_model
 
+    from artifygan.export import EXPORT_VERSION, export_version
+
+    assert export_version(default_model() / "model.onnx") == EXPORT_VERSION  # the bundled graph is used as is
     snap = tmp_path / "default"
     shutil.copytree(default_model(), snap)
     (snap / "model.onnx").unlink(missing_ok=True)

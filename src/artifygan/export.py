@@ -25,6 +25,7 @@ from .imageio import atomic_write_bytes
 ONNX_NAME = "model.onnx"
 DEFAULT_OPSET = 17
 EXPORT_VERSION = 2  # what the exporter writes (2: staged-mean norms); part of the on-demand cache key
+VERSION_KEY = "artifygan_export_version"  # the ONNX metadata entry that records it
 
 
 class StagedNorm(nn.Module):
@@ -83,8 +84,24 @@ def export_onnx(generator: nn.Module, out_path: str | os.PathLike, opset: int = 
         except Exception as exc:  # its message carries the whole graph: the first line says what failed
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ValueError(f"{out_path}: cannot export at opset {opset} ({first})") from None
-    atomic_write_bytes(out_path, buf.getvalue())
+    import onnx  # a dependency of the package; imported here, as torch.onnx is, only when exporting
+
+    proto = onnx.load_from_string(buf.getvalue())
+    onnx.helper.set_model_props(proto, {VERSION_KEY: str(EXPORT_VERSION)})
+    atomic_write_bytes(out_path, proto.SerializeToString())
     return out_path
+
+
+def export_version(path: str | os.PathLike) -> int:
+    """The exporter version a model.onnx records (1: an export from before versions were recorded, whose
+    norms drift at large sizes in onnxruntime). Unreadable files answer 1 too: a fresh export replaces them."""
+    import onnx
+
+    try:
+        props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+        return int(props.get(VERSION_KEY, 1))
+    except Exception:
+        return 1
 
 
 def ort_session(path: str | os.PathLike, threads: int | None = None):

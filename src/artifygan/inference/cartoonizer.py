@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,7 +155,7 @@ class Cartoonizer:
         the 2-core CPU in every interleaved measurement, 12–17% on 2026-11-29; onnx stays for deployment
         without this package).
         """
-        from ..export import ONNX_NAME, cached_onnx_path, export_onnx
+        from ..export import EXPORT_VERSION, ONNX_NAME, cached_onnx_path, export_onnx, export_version
 
         if backend not in ("auto", "torch", "onnx"):
             raise ValueError(f"unknown backend {backend!r}; choose auto, torch or onnx")
@@ -175,8 +176,14 @@ class Cartoonizer:
             raise SnapshotError(f"{snap / 'config.json'}: {exc}") from None
         onnx_path = None
         if backend == "onnx":
-            onnx_path = snap / ONNX_NAME
-            if not onnx_path.is_file():
+            own = snap / ONNX_NAME
+            onnx_path = own if own.is_file() else None
+            if onnx_path is not None and export_version(own) < EXPORT_VERSION:
+                warnings.warn(f"{own}: written by an older exporter (its norms drift from the weights' at large "
+                              f"sizes); a fresh export is used instead (`artifygan export -m {snap} --overwrite` "
+                              "replaces the file)", stacklevel=2)
+                onnx_path = None
+            if onnx_path is None:
                 onnx_path = cached_onnx_path(snap)
                 if not onnx_path.is_file():
                     export_onnx(generator, onnx_path)
