@@ -192,9 +192,8 @@ def test_cli_export_never_replaces_a_file_unasked_nor_the_models_own(snapshot, c
 
 
 def test_cli_export_says_which_recorded_steps_the_graph_leaves_out(tmp_path, capsys):
-    from artifygan.pretrained import default_model
-
     from artifygan.export import EXPORT_VERSION, export_version
+    from artifygan.pretrained import default_model
 
     assert export_version(default_model() / "model.onnx") == EXPORT_VERSION  # the bundled graph is used as is
     snap = tmp_path / "default"

@@ -139,6 +139,17 @@ def test_a_diverged_or_future_snapshot_is_refused_in_one_line(tmp_path):
         load_generator(ok)  # it was cast to float silently: a tool that rounded the weights went unnoticed
 
 
+def test_loading_a_snapshot_leaves_the_callers_random_stream_alone(tmp_path):
+    """The build's random initialisation (overwritten by the weights) moved the global torch RNG, so adapt
+    and from_pretrained changed what a caller's seeded code drew next."""
+    snap = save_generator(GENERATORS.build("light", {"ch": 8, "n_blocks": 1}), "light", tmp_path / "s")
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    load_generator(snap)
+    assert torch.equal(torch.rand(3), expected)
+
+
 def test_a_snapshot_from_before_down_pad_loads_with_the_zero_padding_it_was_trained_with(tmp_path):
     g = GENERATORS.build("light", {"ch": 8, "n_blocks": 1, "down_pad": "zeros"})
     snap = save_generator(g, "light", tmp_path / "old")

@@ -330,6 +330,10 @@ def test_style_metadata_describes_a_photo_list_briefly(tmp_path):
     assert text == f"301 files in {tmp_path / 'a'}, {tmp_path / 'b'}" and len(text) < 200
     assert describe_photos(tmp_path) == str(tmp_path)
     assert describe_photos(None).startswith("bundled example photos")
+    (tmp_path / "mine").mkdir()  # a list of folders named each folder ("1 files in" its parent)
+    assert describe_photos([tmp_path / "mine"]) == str(tmp_path / "mine")
+    assert describe_photos([tmp_path / "mine", tmp_path / "b" / "x.jpg"]) == f"{tmp_path / 'mine'}, 1 files in " \
+        f"{tmp_path / 'b'}"
 
 
 def test_content_target_base_holds_the_output_to_the_base_models_output(style_data, tiny_snapshot):

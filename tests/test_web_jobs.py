@@ -165,3 +165,43 @@ def test_a_wrong_method_on_the_api_is_405_and_an_unknown_path_404(tiny_snapshot)
         r = client.get("/api/nothing")
         assert r.status_code == 404 and "no API endpoint /api/nothing" in r.json()["detail"]
         assert client.get("/api/health").status_code == 200 and client.get("/api/docs").status_code == 200
+
+
+def test_a_job_that_cannot_start_fails_instead_of_blocking_every_later_one(endless, tmp_path, monkeypatch):
+    """mkdtemp or the thread's start failing (no space, no threads) left the job "queued": busy forever."""
+    jobs = StyleJobs(tmp_path / "styles", lambda name, path: None)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr("artifygan.styles.jobs.tempfile.mkdtemp", full)
+        with pytest.raises(OSError, match="No space left"):
+            jobs.start("first", [Image.new("RGB", (32, 32))], [])
+    (failed,) = jobs.jobs.values()
+    assert failed.state == "failed" and "No space left" in failed.error and not jobs.busy()
+    again = jobs.start("first", [Image.new("RGB", (32, 32))], [])  # the slot and the name are free
+    wait_for(lambda: endless)
+    jobs.stop(timeout=10)
+    assert again.state == "failed" and again.error == "the server stopped"
+
+
+def test_a_transparent_reference_reaches_adapt_on_white_as_from_the_cli(tmp_path, monkeypatch):
+    """Uploads were converted to RGB before they were stored: a transparent ground kept the colour under
+    it (black), so a web style learnt a black backdrop where the CLI's learnt a white one."""
+    from artifygan.imageio import load_image
+
+    seen: list[tuple[int, ...]] = []
+
+    def fake(refs, progress, **kwargs):
+        (ref,) = sorted(refs[0].iterdir())
+        seen.append(load_image(ref).getpixel((0, 0)))  # the reader adapt's references go through
+        raise RuntimeError("enough")
+
+    monkeypatch.setattr("artifygan.styles.jobs.adapt", fake)
+    jobs = StyleJobs(tmp_path / "styles", lambda name, path: None)
+    avatar = Image.new("RGBA", (40, 40), (0, 0, 0, 0))
+    avatar.paste((200, 30, 30, 255), (10, 10, 30, 30))
+    job = jobs.start("avatar", [avatar], [])
+    wait_for(lambda: job.finished)
+    assert seen == [(255, 255, 255)]

@@ -282,8 +282,8 @@ class Cartoonizer:
         if self.session is not None:
             return to_bytes(self.forward(batch, tta))
         q = to_bytes(self._on_device(batch, tta))
-        if self.device.type != "cuda":
-            return q
+        if self.device.type != "cuda":  # the CPU's own; MPS's copied back (the postprocess runs on the CPU)
+            return q.cpu()
         host = self._host_buffer(tuple(q.shape), q.dtype)
         host.copy_(q)  # synchronous: the buffer is whole when this returns
         return host.clone()

@@ -134,7 +134,8 @@ def load_generator(path: str | os.PathLike, device: str = "cpu") -> tuple[nn.Mod
         n_params = sum(p.numel() for p in shapes.parameters())
         if n_params > MAX_PARAMS:
             raise ValueError(f"generator_args ask for {n_params:,} parameters (limit {MAX_PARAMS:,})")
-        model = GENERATORS.build(meta["generator"], args)
+        with torch.random.fork_rng(devices=[]):  # the random start is overwritten: the caller's RNG stays put
+            model = GENERATORS.build(meta["generator"], args)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         why = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError quotes itself
         why = why.splitlines()[0] if why else repr(exc)

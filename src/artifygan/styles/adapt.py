@@ -150,8 +150,13 @@ def describe_photos(photos: PathLike | Sequence[PathLike] | None) -> str:
     if isinstance(photos, str | os.PathLike):
         return str(photos)
     paths = [Path(p) for p in photos]
-    parents = sorted({str(p.parent) for p in paths})
-    return f"{len(paths)} files in {', '.join(parents[:3])}{' …' if len(parents) > 3 else ''}"
+    folders = [str(p) for p in paths if p.is_dir()]  # named as given; how many photos: n_photos
+    files = [p for p in paths if not p.is_dir()]
+    parts = folders[:3] + (["…"] if len(folders) > 3 else [])
+    if files:
+        parents = sorted({str(p.parent) for p in files})
+        parts.append(f"{len(files)} files in {', '.join(parents[:3])}{' …' if len(parents) > 3 else ''}")
+    return ", ".join(parts)
 
 
 def _uint8_to_tensor(arr: np.ndarray) -> torch.Tensor:

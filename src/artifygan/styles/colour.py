@@ -87,9 +87,9 @@ def fold_colour_transfer(generator: nn.Module, photos: torch.Tensor, refs: list[
     # the pooled covariance: within-reference spread plus the spread of the references' means
     cov_t = torch.stack([c + torch.outer(m - mu_t, m - mu_t) for m, c in stats]).mean(0)
     a, b = linear_transfer(mu_s, cov_s, mu_t, cov_t, strength)
-    a, b = a.to(conv.weight.device), b.to(conv.weight.device)
-    w = conv.weight.double()
+    # folded in float64 on the CPU (MPS has no float64), copied back in the weights' dtype and device
+    w = conv.weight.detach().cpu().double()
     conv.weight.copy_(torch.einsum("ij,jckl->ickl", a, w).to(conv.weight.dtype))
     bias = _bias(conv)
-    bias.copy_((a @ bias.double() + b).to(bias.dtype))
+    bias.copy_((a @ bias.detach().cpu().double() + b).to(bias.dtype))
     return True

@@ -171,20 +171,26 @@ class StyleJobs:
                 raise StyleConflict(f"a style folder named {name!r} exists already; choose another name") from None
             job = StyleJob(name, path, len(images))
             self.jobs[job.id] = job
-        refs_dir = Path(tempfile.mkdtemp(prefix="refs-"))
-        job.cleanup = functools.partial(shutil.rmtree, refs_dir, ignore_errors=True)
-        atexit.register(job.cleanup)  # a server stopped mid-job (SIGTERM) leaves no user's pictures in /tmp
-        try:
+        refs_dir: Path | None = None
+        try:  # from here a failure (no space, no thread) must not leave the job "queued", blocking the next
+            refs_dir = Path(tempfile.mkdtemp(prefix="refs-"))
+            job.cleanup = functools.partial(shutil.rmtree, refs_dir, ignore_errors=True)
+            atexit.register(job.cleanup)  # a server stopped mid-job (SIGTERM) leaves no user's pictures in /tmp
             for i, im in enumerate(images):  # numbered from 1 like the pictures in messages
-                im.convert("RGB").save(refs_dir / f"ref{i + 1:02d}.png")
-        except Exception as exc:  # a disk error: the job must not stay "queued" (and block the next) forever
-            shutil.rmtree(refs_dir, ignore_errors=True)
+                # with their alpha: adapt's reader puts a transparent ground on white, as the CLI's does
+                # (converted to RGB here it kept the colour stored under it, mostly black)
+                keep = im if im.mode in ("RGB", "RGBA", "L", "LA") else im.convert("RGBA")
+                keep.save(refs_dir / f"ref{i + 1:02d}.png")
+            thread = threading.Thread(target=self._run, args=(job, refs_dir, config), name=f"adapt-{name}",
+                                      daemon=True)
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+            thread.start()
+        except Exception as exc:
+            if refs_dir is not None:
+                shutil.rmtree(refs_dir, ignore_errors=True)
             job.ended = time.time()
-            job.error, job.message, job.state = f"could not store the pictures: {exc}", "failed", "failed"
+            job.error, job.message, job.state = f"could not start: {exc}", "failed", "failed"
             raise
-        thread = threading.Thread(target=self._run, args=(job, refs_dir, config), name=f"adapt-{name}", daemon=True)
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
         return job
 
     def _run(self, job: StyleJob, refs_dir: Path, config: AdaptConfig) -> None:

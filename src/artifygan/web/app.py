@@ -72,6 +72,9 @@ def style_panel(service: Service, jobs: StyleJobs, model):
             time.sleep(0.5)
         if job.error:
             raise gr.Error(f"the style could not be learned: {job.error}")
+        if job.state != "done":  # cancelled (DELETE /api/styles/{id}): nothing was kept
+            yield gr.update(), f"Learning **{job.name}** was {job.state}; nothing was kept.", job.preview
+            return
         how = next((k for k, v in LOOKS.items() if v == job.style_loss), None)
         yield gr.Dropdown(choices=service.names, value=job.name), (
             f"Style **{job.name}** learned from {job.n_refs} picture(s)" + (f", as {how}" if how else "")
