@@ -66,6 +66,8 @@ def _no_detector_download(monkeypatch, tmp_path_factory):
     off with their one warning, at once, whatever the network does."""
     if not os.environ.get("ARTIFYGAN_YUNET"):
         monkeypatch.setenv("ARTIFYGAN_YUNET", str(tmp_path_factory.getbasetemp() / "no-yunet.onnx"))
+    if not os.environ.get("ARTIFYGAN_ANIME_CASCADE"):  # adapt's reference crops: whole pictures, as offline
+        monkeypatch.setenv("ARTIFYGAN_ANIME_CASCADE", str(tmp_path_factory.getbasetemp() / "no-cascade.xml"))
 
 
 def _segmenter_file() -> Path:

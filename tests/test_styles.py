@@ -484,6 +484,35 @@ def test_an_opencv_without_the_cascade_classifier_is_named_or_skipped(tmp_path, 
     assert read.face is False and read.image.size == (64, 64)
 
 
+def test_the_anime_cascade_is_fetched_into_the_cache_when_none_is_given(tmp_path, monkeypatch):
+    """Without $ARTIFYGAN_ANIME_CASCADE a fresh install never cropped a reference to its face: the cascade
+    was looked up with downloads off. Offline, the references are used whole, as before."""
+    import cv2
+
+    from artifygan.faces import ANIME_URL
+    from artifygan.styles.references import anime_detector
+
+    monkeypatch.delenv("ARTIFYGAN_ANIME_CASCADE")
+    monkeypatch.setenv("ARTIFYGAN_CACHE", str(tmp_path / "cache"))
+    fetched: list[str] = []
+
+    def fake_download(url, dst):  # any valid cascade file stands in for nagadomi's
+        fetched.append(url)
+        shutil.copy(Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml", dst)
+
+    monkeypatch.setattr("artifygan.hub._download", fake_download)
+    detector = anime_detector(None)
+    assert detector is not None and fetched == [ANIME_URL]
+    assert (tmp_path / "cache" / "weights" / "lbpcascade_animeface.xml").is_file()
+
+    def offline(url, dst):
+        raise OSError("no network")
+
+    (tmp_path / "cache" / "weights" / "lbpcascade_animeface.xml").unlink()
+    monkeypatch.setattr("artifygan.hub._download", offline)
+    assert anime_detector(None) is None
+
+
 def test_reference_crops_that_shrink_a_lot_average_thin_lines():
     """grid_sample's bilinear samples drop 1-px lines when a crop shrinks its region 2x (a fifth of a
     hatching's lines vanished, a code review measured); with ``ref_pyramid`` the half-size copy is sampled."""

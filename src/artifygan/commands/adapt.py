@@ -91,7 +91,9 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="black-and-white outputs: auto (default) when most references are black and white "
                         "(pencil, ink, manga; the photo's colours are then not kept); on: always; off: never")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
-    p.add_argument("--anime-cascade", help="anime face cascade .xml (default: $ARTIFYGAN_ANIME_CASCADE, cache)")
+    p.add_argument("--anime-cascade",
+                   help="anime face cascade .xml (default: $ARTIFYGAN_ANIME_CASCADE, the cache, else downloaded; "
+                        "without one the references are used whole)")
     p.add_argument("--preview", type=Path, metavar="FILE",
                    help="keep a picture of the style so far here (a PNG or JPEG that must not exist yet): "
                         "at once from the references' colours, then every 15 s while it learns")

@@ -80,11 +80,12 @@ def list_references(refs: Sequence[PathLike]) -> list[Path]:
 
 
 def anime_detector(cascade: PathLike | None = None):
-    """The anime-face cascade from the option, $ARTIFYGAN_ANIME_CASCADE or the cache; None without one."""
+    """The anime-face cascade from the option, $ARTIFYGAN_ANIME_CASCADE, the cache or its download (a fresh
+    install had none, so its references were never cropped to their faces); None without one (offline)."""
     from ..faces import AnimeFaceDetector
 
     try:
-        return AnimeFaceDetector(cascade, download=False)
+        return AnimeFaceDetector(cascade)
     except (FileNotFoundError, ValueError) as exc:
         if cascade is not None:
             raise
