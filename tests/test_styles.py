@@ -190,6 +190,26 @@ def test_strength_moves_the_style_along_the_line_from_the_base(style_data, tiny_
         tiny_config(strength=3.0)
 
 
+def test_a_diverged_fine_tune_is_an_error_and_writes_no_folder(style_data, tiny_snapshot, tmp_path, monkeypatch):
+    """It was saved: a style folder that every surface then refused to load, its name taken on a server."""
+    import sys
+
+    adapt_module = sys.modules["artifygan.styles.adapt"]  # the package's name `adapt` is the function
+    real = adapt_module.train_style
+
+    def diverging(*args, **kwargs):
+        g, info = real(*args, **kwargs)
+        with torch.no_grad():
+            next(g.parameters()).view(-1)[0] = float("nan")
+        return g, info
+
+    monkeypatch.setattr(adapt_module, "train_style", diverging)
+    with pytest.raises(StyleError, match=r"the fine-tune diverged \(.* is not finite\): nothing was saved"):
+        adapt([style_data / "refs"], photos=style_data / "photos", base=tiny_snapshot, out=tmp_path / "s",
+              config=tiny_config(steps=1), device="cpu")
+    assert not (tmp_path / "s").exists() and list(tmp_path.iterdir()) == []
+
+
 def test_adapt_in_memory_without_output(style_data, tiny_snapshot):
     cz = adapt(style_data / "refs" / "a.png", photos=style_data / "photos", base=tiny_snapshot,
                config=tiny_config(steps=1), device="cpu")

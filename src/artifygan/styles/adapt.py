@@ -173,6 +173,8 @@ def blend_weights(model: nn.Module, base_state: dict[str, torch.Tensor], strengt
     for name, t in model.state_dict().items():
         if t.is_floating_point():
             t.copy_(torch.lerp(base_state[name].to(t.device, t.dtype), t, strength))
+            if name.endswith("running_var"):  # a batch-norm base pushed past 1: a variance stays a variance
+                t.clamp_(min=0)
     return model
 
 
@@ -226,6 +228,10 @@ def adapt(refs: Sequence[PathLike] | PathLike, photos: PathLike | Sequence[PathL
     g_ema, info = train_style(generator, references, photo_list, strong, cfg, dev, progress, budget, previewer)
     if base_state is not None:
         blend_weights(g_ema, base_state, cfg.strength)
+    if bad := [k for k, v in g_ema.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]:
+        # saved, it is a style folder no surface loads (and its name taken on the server)
+        raise StyleError(f"the fine-tune diverged ({bad[0]} is not finite): nothing was saved; adapt again, "
+                         "with fewer --steps or a lower --strength")
     info["seconds"] = round(time.perf_counter() - t_begin, 1)
 
     meta = {k: base_meta[k] for k in ("size",) if k in base_meta}
