@@ -14,6 +14,7 @@ from artifygan.imageio import (
     load_image,
     save_image,
     show,
+    to_rgb,
 )
 
 from .conftest import random_rgb
@@ -48,12 +49,36 @@ def test_modes_become_rgb(tmp_path):
     assert rgb.mode == "RGB" and alpha is not None and alpha.getpixel((0, 0)) == 128
 
 
+def test_one_colour_marked_clear_is_transparent_in_every_png_mode(tmp_path):
+    """PNG's tRNS on RGB, grey and 16-bit grey pictures (what PNG optimisers make of stickers) was read
+    only for palettes: the clear band came out as an opaque green cartoon band."""
+    a = np.full((8, 10, 3), 100, np.uint8)
+    a[:3] = (0, 255, 0)
+    g = np.full((8, 10), 50, np.uint8)
+    g[:3] = 7
+    g16 = np.full((8, 10), 5000, np.uint16)
+    g16[:3] = 300
+    for name, arr, key in (("rgb", a, (0, 255, 0)), ("l", g, 7), ("i16", g16, 300)):
+        path = tmp_path / f"{name}.png"
+        Image.fromarray(arr).save(path, transparency=key)
+        rgb, alpha = load_image(path, with_alpha=True)
+        assert alpha is not None and np.asarray(alpha)[:, 0].tolist() == [0] * 3 + [255] * 5, name
+        assert rgb.getpixel((0, 0)) == (255, 255, 255) and rgb.getpixel((0, 5)) != (255, 255, 255)
+    Image.fromarray(a).save(tmp_path / "odd.png", transparency=(0, 255, 0))
+    img = Image.open(tmp_path / "odd.png")
+    img.info["transparency"] = b"\x00\x01"  # not a value this mode holds: ignored, as viewers do
+    assert to_rgb(img)[1] is None
+
+
 def test_exif_orientation_applied(tmp_path):
     p = tmp_path / "phone.jpg"
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise on display
     random_rgb(60, 40).save(p, exif=exif)
     assert load_image(p).size == (40, 60)
+    from artifygan.imageio import read_input
+
+    assert read_input(Image.open(p))[0].size == (40, 60)  # a PIL image opened by the caller: upright too
 
 
 def test_content_not_extension(tmp_path):
@@ -166,6 +191,7 @@ def test_numpy_pictures_of_common_layouts_are_read_and_the_rest_named():
     grey = np.full((6, 8), 0.5, np.float32)
     assert np.asarray(array_to_image(grey)).tolist() == [[128] * 8] * 6  # float in [0, 1] → ×255
     assert array_to_image(np.full((6, 8, 3), 65535, np.uint16)).getpixel((0, 0)) == (255, 255, 255)
+    assert array_to_image(np.full((6, 8, 3), 257 * 9, ">u2")).getpixel((0, 0)) == (9, 9, 9)  # big-endian
     assert array_to_image(np.zeros((6, 8, 1), np.uint8)).mode == "L"
     assert array_to_image(np.ones((6, 8), bool)).getpixel((0, 0)) == 255
     assert read_input(np.zeros((6, 8, 4), np.uint8))[1] is not None  # alpha kept

@@ -83,9 +83,29 @@ def _rgba(img: Image.Image) -> Image.Image | None:
     """``img`` as RGBA when it has transparency (alpha modes, a palette with a transparent colour), else None."""
     if img.mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")
+    elif "transparency" in img.info and img.mode in ("1", "L", "I", "I;16", "I;16B", "I;16L", "RGB"):
+        return _keyed_rgba(img)  # one colour marked clear (PNG's tRNS: what PNG optimisers make of stickers)
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         return img.convert("LA" if img.mode == "La" else img.mode).convert("RGBA")  # Pillow has no La → RGBA
     return None
+
+
+def _keyed_rgba(img: Image.Image) -> Image.Image | None:
+    """An image whose pixels of one value (``info["transparency"]``) are clear, as RGBA; None when the value
+    is not one this mode can hold (it is ignored, as viewers do)."""
+    arr = np.asarray(img)
+    try:
+        key = np.asarray(img.info["transparency"], dtype=arr.dtype)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if key.shape != arr.shape[2:]:
+        return None
+    clear = arr == key if arr.ndim == 2 else (arr == key).all(-1)
+    plain = img.copy()
+    plain.info.pop("transparency", None)
+    rgba = to_rgb(plain)[0].convert("RGBA")
+    rgba.putalpha(Image.fromarray(np.where(clear, 0, 255).astype(np.uint8)))
+    return rgba
 
 
 @dataclass
@@ -187,7 +207,7 @@ def array_to_image(arr: np.ndarray) -> Image.Image:
         raise ImageError(f"numpy array: expected a picture of H×W or H×W×1, 3 or 4 values, got shape {a.shape}{hint}")
     if a.dtype == bool:
         a = a.astype(np.uint8) * 255
-    elif a.dtype == np.uint16:
+    elif a.dtype.kind == "u" and a.dtype.itemsize == 2:  # either byte order ('>u2' from big-endian files)
         a = np.rint(a / 257.0).astype(np.uint8)
     elif np.issubdtype(a.dtype, np.floating):
         if not np.isfinite(a).all():
@@ -201,7 +221,7 @@ def array_to_image(arr: np.ndarray) -> Image.Image:
 
 
 def read_input(image: ImageLike) -> tuple[Image.Image, Image.Image | None]:
-    """(RGB picture, alpha or None) of any accepted input: path (EXIF-rotated), PIL image or numpy array."""
+    """(RGB picture, alpha or None) of any accepted input: path or PIL image (both EXIF-rotated), or numpy array."""
     if isinstance(image, str | os.PathLike):
         return load_image(image, with_alpha=True)
     if isinstance(image, np.ndarray):
@@ -209,6 +229,8 @@ def read_input(image: ImageLike) -> tuple[Image.Image, Image.Image | None]:
     if isinstance(image, Image.Image):
         if 0 in image.size:
             raise ImageError(f"the image is empty ({image.width}×{image.height} pixels)")
+        if image.getexif().get(0x0112, 1) not in (0, 1):  # Image.open(phone.jpg): upright, as from its path
+            image = ImageOps.exif_transpose(image) or image
         return to_rgb(image)
     raise TypeError(f"expected a PIL image, numpy array or path, got {type(image).__name__}")
 
