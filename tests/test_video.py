@@ -363,6 +363,28 @@ def test_a_transparent_animated_webp_is_read_on_white_as_stills_are(tmp_path):
     assert len(rgb) == 3 and all((r[28, 38] == 255).all() for r in rgb)  # the ground: white, not black
 
 
+def test_transparent_apng_and_gif_frames_are_read_on_white_as_stills_are(tmp_path):
+    """FFmpeg decodes them as rgba / bgra / pal8 frames, and to_ndarray("rgb24") dropped the alpha: the
+    clear ground came out black in `video` while `translate` gave the same picture a white one."""
+    from artifygan.inference.animated import frame_rgb
+
+    frames = []
+    for i in range(3):
+        f = Image.new("RGBA", (40, 30), (0, 0, 0, 0))
+        f.paste((200, 40, 40, 255), (5 + 5 * i, 5, 20 + 5 * i, 20))
+        frames.append(f)
+    for name in ("sticker.png", "sticker.gif"):
+        src = tmp_path / name
+        frames[0].save(src, save_all=True, append_images=frames[1:], duration=100, loop=0,
+                       **({"transparency": 0, "disposal": 2} if name.endswith(".gif") else {}))
+        with av.open(str(src)) as c:
+            decoded = [(f.format.name, frame_rgb(f)) for f in c.decode(video=0)]
+        assert len(decoded) == 3, name
+        for fmt, rgb in decoded:
+            assert rgb.shape == (30, 40, 3) and (rgb[28, 38] == 255).all(), (name, fmt)  # white, not black
+            assert rgb[12, 17, 0] > 150 and rgb[12, 17, 1] < 90  # the red square itself kept
+
+
 @need_shared(YUNET)
 def test_face_mode_without_faces_and_no_face_skip_keeps_the_frames(snapshot, tmp_path):
     frames = moving_frames(4)  # noise: no face anywhere

@@ -35,6 +35,20 @@ class PilFrame:
         return self.rgb
 
 
+# FFmpeg pixel formats that carry transparency (APNG and GIF frames come as rgba / bgra / pal8)
+_ALPHA_FORMATS = ("yuva", "gbrap", "ya8", "ya16", "rgba", "bgra", "argb", "abgr", "pal8")
+
+
+def frame_rgb(frame) -> np.ndarray:
+    """A decoded frame (PyAV's or a :class:`PilFrame`) as H×W×3 uint8, a transparent ground on white as
+    for stills (``to_ndarray("rgb24")`` dropped the alpha: a transparent APNG came out on black)."""
+    name = getattr(getattr(frame, "format", None), "name", "")
+    if not name.startswith(_ALPHA_FORMATS):
+        return frame.to_ndarray(format="rgb24")
+    rgba = frame.to_ndarray(format="rgba")
+    return np.asarray(to_rgb(Image.fromarray(np.ascontiguousarray(rgba), "RGBA"))[0])
+
+
 def _duration_ms(im: Image.Image) -> int:
     return max(1, int(im.info.get("duration") or 40))
 

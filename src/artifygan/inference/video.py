@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from ..faces import Face
 from ..imageio import as_grey, existing_ancestor, file_in_the_way, is_grey, one_line, show, temp_name
-from .animated import animated_webp, pil_frames
+from .animated import animated_webp, frame_rgb, pil_frames
 from .temporal import Deflicker, FaceTracker
 from .video_writers import GifWriter, Mp4Writer, packets
 from .wild import WildCartoonizer
@@ -263,7 +263,7 @@ def translate_video(wild: WildCartoonizer, src: str | os.PathLike, dst: str | os
                     for p in early:
                         writer.audio_packet(p)
                     early.clear()
-                arr = frame.to_ndarray(format="rgb24")
+                arr = frame_rgb(frame)
                 up = np.ascontiguousarray(np.rot90(arr, rotation // 90)) if rotation else arr
                 pending.append((up, frame.pts, frame.time_base, getattr(frame, "duration", None)))
                 if len(pending) >= ((opt.batch_size or wild.cz.batch_size) if whole else 1):
