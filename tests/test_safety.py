@@ -94,6 +94,20 @@ def test_a_file_already_at_an_outputs_name_is_kept_unless_overwrite(tiny_snapsho
     assert Image.open(out / "a.png").size == (24, 20)  # replaced, as asked
 
 
+def test_a_sidecar_that_cannot_be_written_leaves_no_picture_behind(tiny_snapshot, tmp_path, capsys):
+    """The picture was written first and kept when its .json failed (a name at the file system's limit):
+    the batch blamed the picture, and a rerun refused it as "already exists"."""
+    long = "L" * 250  # 254 bytes with ".png": the picture fits, "…png.json" (259) does not
+    random_rgb(24, 20).save(tmp_path / f"{long}.png")
+    random_rgb(24, 20, seed=1).save(tmp_path / "b.png")
+    out = tmp_path / "out"
+    assert run(tiny_snapshot, str(tmp_path / f"{long}.png"), str(tmp_path / "b.png"), "-o", str(out),
+               "--json") == 1
+    cap = capsys.readouterr()
+    assert f"{long}.png.json: cannot write" in cap.err and "wrote 1 image(s)" in cap.out
+    assert sorted(p.name for p in out.iterdir()) == ["b.png", "b.png.json"]  # the other one finished
+
+
 def test_existing_file_as_output_is_refused_before_any_work(tmp_path, capsys):
     random_rgb(24, 20).save(tmp_path / "a.jpg")
     (tmp_path / "existing_file.txt").write_text("mine")

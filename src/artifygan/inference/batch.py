@@ -213,16 +213,22 @@ def translate_paths(cartoonizer: Cartoonizer | WildCartoonizer, inputs: Sequence
                 report.skipped.append(src)
                 continue
             img = side_by_side_image(picture, result.image) if side_by_side else result.image
+            # the sidecar first, then the picture: a failure of either leaves neither (an image without the
+            # sidecar asked for was left behind, blamed, and then refused as "already exists" on a rerun)
+            side = sidecar_path(dst) if sidecar else None
+            target = side or dst
             try:
-                save_image(img, dst)
-                if sidecar:
+                if side is not None:
                     info = {"input": str(src), "output": str(dst), "side_by_side": side_by_side,
                             "model": wild.cz.meta.get("path"), **result.sidecar()}
-                    text = json.dumps(info, indent=1, allow_nan=False) + "\n"
-                    atomic_write_bytes(sidecar_path(dst), text.encode())
+                    atomic_write_bytes(side, (json.dumps(info, indent=1, allow_nan=False) + "\n").encode())
+                target = dst
+                save_image(img, dst)
                 report.written.append(dst)
             except (OSError, ValueError) as exc:
-                report.failed.append((src, f"{show(dst)}: cannot write ({one_line(exc)})"))
+                if side is not None and target == dst:
+                    side.unlink(missing_ok=True)
+                report.failed.append((src, f"{show(target)}: cannot write ({one_line(exc)})"))
     return report
 
 
