@@ -1,4 +1,5 @@
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -221,3 +222,29 @@ def test_a_picture_too_large_to_open_is_an_image_that_is_too_large(tmp_path):
     assert is_image(huge)
     with pytest.raises(ImageError, match="huge.png: image too large"):
         decode_image(huge)
+
+
+def test_a_folder_that_cannot_be_written_is_said_before_any_work(tmp_path, monkeypatch):
+    """evaluate and adapt found a read-only output folder only at their end (minutes of work lost, and
+    adapt named its hidden temporary folder). root ignores modes, so the permission check is stood in for."""
+    import os
+
+    from artifygan.imageio import file_in_the_way
+    from artifygan.metrics.evaluate import check_report_output
+    from artifygan.styles.adapt import check_output
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != ro and real(p, mode))
+    assert file_in_the_way(ro / "a" / "x.png", ro / "a") == \
+        f"{ro / 'a' / 'x.png'}: cannot write: no permission on {ro} (or it is read-only)"
+    assert file_in_the_way(ro / "x.png", ro, permission=False) is None  # reading a cache there is fine
+    assert file_in_the_way(tmp_path / "x.png", tmp_path) is None
+    with pytest.raises(ValueError, match="report: cannot write: no permission on"):
+        check_report_output(ro / "report", [tmp_path / "photos"])
+    from artifygan.styles import StyleError
+
+    with pytest.raises(StyleError, match="style: cannot write: no permission on"):
+        check_output(ro / "style")
+

@@ -251,8 +251,15 @@ def test_evaluate_says_when_a_file_named_like_an_image_is_not_one(tmp_path, fake
     photos, refs = _set(tmp_path / "p", 9, "photo"), _set(tmp_path / "r", 8, "cartoon", 1)
     (photos / "00_notes.jpg").write_text("not a picture")  # first by name: the first n shift past it
     ident = [ev.Candidate("identity", lambda ims: ims, {"params": 0})]
-    with pytest.warns(UserWarning, match=r"00_notes.jpg: not an image, skipped"):
+    with pytest.warns(UserWarning, match=r"00_notes.jpg: not an image .*; skipped"):
         ev.evaluate(ident, photos, refs, tmp_path / "rep", n=8, size=64, kid_subsets=3, progress=False)
+    # a truncated picture passes a header check; it stopped the whole run when its turn came to be read
+    first = sorted(p for p in photos.iterdir() if p.name != "00_notes.jpg")[0]
+    (photos / "01_cut.png").write_bytes(first.read_bytes()[:200])
+    (photos / "02_more.jpg").write_text("x")
+    with pytest.warns(UserWarning, match=r"00_notes.jpg: not an image .*; skipped \(and 2 more in"):
+        rep = ev.evaluate(ident, photos, refs, tmp_path / "rep2", n=7, size=64, kid_subsets=3, progress=False)
+    assert "01_cut.png" not in json.dumps(rep, default=str)
 
 
 def test_evaluate_warns_when_n_is_small_or_photos_look_like_references(tmp_path, fake_nets):

@@ -42,7 +42,8 @@ def cache_dir(kind: str = "weights") -> Path:
     xdg = _env_path("XDG_CACHE_HOME")
     home = (xdg if xdg is not None and xdg.is_absolute() else Path.home() / ".cache") / "artifygan"
     root = _env_path("ARTIFYGAN_CACHE") or home
-    if blocked := file_in_the_way(root / kind, root / kind):  # one line, not an errno at the first write
+    # one line, not an errno at the first write; a read-only cache of files put there is fine to read
+    if blocked := file_in_the_way(root / kind, root / kind, permission=False):
         raise ValueError(f"{blocked} (the cache: $ARTIFYGAN_CACHE, else ~/.cache/artifygan)")
     return root / kind
 

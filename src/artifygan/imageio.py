@@ -306,12 +306,17 @@ def existing_ancestor(path: str | os.PathLike) -> Path:
     return probe
 
 
-def file_in_the_way(target: str | os.PathLike, folder: str | os.PathLike) -> str | None:
+def file_in_the_way(target: str | os.PathLike, folder: str | os.PathLike, permission: bool = True) -> str | None:
     """"TARGET: cannot write: F is a file, not a folder" when a file stands where ``folder`` (the folder
-    that would hold ``target``) or one of its parents must be; None when the way is clear. Each caller
-    raises its own error type with it, before any slow work."""
+    that would hold ``target``) or one of its parents must be, or (``permission``) "…: no permission on F"
+    when the first existing folder cannot be written (read-only, a read-only file system); None when the
+    way is clear. Each caller raises its own error type with it, before any slow work."""
     probe = existing_ancestor(folder)
-    return None if probe.is_dir() else f"{show(target)}: cannot write: {show(probe)} is a file, not a folder"
+    if not probe.is_dir():
+        return f"{show(target)}: cannot write: {show(probe)} is a file, not a folder"
+    if permission and not os.access(probe, os.W_OK | os.X_OK):
+        return f"{show(target)}: cannot write: no permission on {show(probe)} (or it is read-only)"
+    return None
 
 
 def temp_name(path: str | os.PathLike, suffix: str = ".tmp") -> Path:

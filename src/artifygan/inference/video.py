@@ -28,7 +28,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..faces import Face
-from ..imageio import as_grey, existing_ancestor, file_in_the_way, is_grey, one_line, show, temp_name
+from ..imageio import as_grey, file_in_the_way, is_grey, one_line, show, temp_name
 from .animated import animated_webp, frame_rgb, pil_frames
 from .temporal import Deflicker, FaceTracker
 from .video_writers import GifWriter, Mp4Writer, packets
@@ -155,9 +155,6 @@ def check_video_output(src: str | os.PathLike, dst: str | os.PathLike, overwrite
         raise VideoError(f"{show(dst)}: already exists; --overwrite replaces it, or choose another output name")
     if blocked := file_in_the_way(dst, dst.parent):
         raise VideoError(blocked)
-    probe = existing_ancestor(dst.parent)
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise VideoError(f"{show(dst)}: cannot write: no permission on {show(probe)}")
 
 
 @contextmanager

@@ -25,10 +25,10 @@ from PIL import Image
 from ..device import pick_device, seeded
 from ..faces import PhotoFaceDetector
 from ..imageio import (
+    ImageError,
     atomic_write_bytes,
     centre_square,
     file_in_the_way,
-    is_image,
     load_image,
     named_images,
     save_image,
@@ -58,17 +58,25 @@ def load_set(folder: str | Path, n: int, size: int) -> tuple[list[Path], list[Im
     images are the first ``n``)."""
     if not Path(folder).exists():
         raise FileNotFoundError(f"{folder}: no such file or directory")
-    found: list[Path] = []
-    bad: list[Path] = []
+    paths: list[Path] = []
+    images: list[Image.Image] = []
+    bad: list[str] = []
     for p in named_images(folder):
-        (found if is_image(p) else bad).append(p)
+        if len(paths) == n:
+            break
+        try:  # decoded whole: a truncated file passes a header check and stopped the run at its turn
+            img = load_image(p)
+        except ImageError as exc:
+            bad.append(str(exc))
+            continue
+        paths.append(p)
+        images.append(centre_square(img, size))
     if bad:
-        warnings.warn(f"{bad[0]}: not an image, skipped" + (f" (and {len(bad) - 1} more in {folder})"
-                                                          if len(bad) > 1 else ""), stacklevel=2)
-    paths = found[:n]
+        warnings.warn(f"{bad[0]}; skipped" + (f" (and {len(bad) - 1} more in {folder})" if len(bad) > 1 else ""),
+                      stacklevel=2)
     if len(paths) < n:
         raise ValueError(f"{folder}: {len(paths)} image(s), the protocol needs {n}")
-    return paths, [centre_square(load_image(p), size) for p in paths]
+    return paths, images
 
 
 def baselines(device: str = "auto") -> list[Candidate]:
