@@ -166,6 +166,11 @@ def test_the_page_decodes_uploads_with_the_project_decoder(client, service):
     served = service.served
     text = _gradio_call(client, png_bytes(random_rgb(40, 32)), "ok.png")
     assert "event: complete" in text and service.served == served + 1
+    # Gradio's own Image.open ran before the project decoder: its raw error, with the server's upload path
+    for junk, name in ((b"not a picture", "notes.png"), (b"", "zero.png")):
+        text = _gradio_call(client, junk, name)
+        assert "event: error" in text and "not an image this server can read" in text, text
+        assert "UnidentifiedImageError" not in text and "artifygan-uploads" not in text
 
 
 def free_port() -> int:
