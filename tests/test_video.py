@@ -149,6 +149,10 @@ def test_bad_inputs_are_one_line_errors(snapshot, tmp_path, capsys):
     rc = main(["video", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o.mp4"), "-m", str(snapshot),
                "--mode", "whole", "-q"])
     assert rc == 2 and "missing.mp4: no such video" in capsys.readouterr().err
+    (tmp_path / "clip.mp4").mkdir()  # it said "no such video"
+    rc = main(["video", str(tmp_path / "clip.mp4"), "-o", str(tmp_path / "o.mp4"), "-m", str(snapshot),
+               "--mode", "whole", "-q"])
+    assert rc == 2 and "clip.mp4: is a folder, not a video" in capsys.readouterr().err
     with pytest.raises(VideoError, match="must be .mp4 or .gif"):
         translate_video(None, tmp_path / "x.mp4", tmp_path / "o.avi")
 

@@ -18,7 +18,7 @@ import artifygan.web  # noqa: F401  (sets GRADIO_ANALYTICS_ENABLED=False before 
 from artifygan.models import GENERATORS, save_generator
 from artifygan.styles import AdaptConfig
 
-from .conftest import YUNET, random_rgb
+from .conftest import REPO, YUNET, random_rgb
 
 gradio = pytest.importorskip("gradio", reason="the web extra is not installed (pip install 'artifygan[web]')")
 from fastapi.testclient import TestClient  # noqa: E402  (fastapi comes with gradio)
@@ -171,6 +171,7 @@ def test_the_page_decodes_uploads_with_the_project_decoder(client, service):
         text = _gradio_call(client, junk, name)
         assert "event: error" in text and "not an image this server can read" in text, text
         assert "UnidentifiedImageError" not in text and "artifygan-uploads" not in text
+    assert not list((REPO / "src" / "artifygan" / "web").glob("*.pyi"))  # a Gradio subclass wrote a stub there
 
 
 def free_port() -> int:

@@ -22,7 +22,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=bounded(int, 32, 4096), default=256, help="side the sets are scored at")
     p.add_argument("--resize", choices=["pil_bicubic", "clean", "torch_bilinear"], default="pil_bicubic",
                    help="how images reach 299² for Inception (recorded in the report; clean: clean-fid's float resize)")
-    p.add_argument("--process-size", type=int, help="models translate at this size (output resized back)")
+    p.add_argument("--process-size", type=POSITIVE, help="models translate at this size (output resized back)")
     p.add_argument("--smooth-input", choices=list(ON_OFF), default="auto",
                    help="the models' input smoothing (auto: as each snapshot records; off: the bare network)")
     p.add_argument("--clean-face", type=clean_face_choice, default="auto", metavar="{auto,on,off,0..1}",

@@ -129,6 +129,8 @@ class FrameTranslator:
 def _open_input(src: Path):
     import av
 
+    if src.is_dir():
+        raise VideoError(f"{show(src)}: is a folder, not a video")
     if not src.is_file():
         raise FileNotFoundError(f"{show(src)}: no such video")
     try:

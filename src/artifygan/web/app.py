@@ -103,21 +103,19 @@ def style_panel(service: Service, jobs: StyleJobs, model):
              concurrency_id="adapt", api_visibility="private")
 
 
-def upload_path_image(gr):
-    """gr.Image that hands the upload's path over unopened. Gradio's own Image.open ran first, so a text
-    file or a 400 MP PNG got Gradio's raw error, with the server's upload path in it, instead of the
-    project decoder's one line (``run`` decodes every upload, as /api/cartoonize does)."""
+def hand_over_unopened(image) -> None:
+    """Make a gr.Image(type="filepath") hand the upload's path over unopened. Gradio's own Image.open ran
+    first, so a text file or a 400 MP PNG got Gradio's raw error, with the server's upload path in it,
+    instead of the project decoder's one line (``run`` decodes every upload, as /api/cartoonize does).
+    Set on the instance: a subclass made Gradio write a .pyi stub beside this module at import."""
+    gradio_preprocess = image.preprocess
 
-    class UploadPathImage(gr.Image):
-        def get_block_name(self) -> str:
-            return "image"  # the page draws it as an image input
+    def preprocess(payload):
+        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
+            return str(payload.path)
+        return gradio_preprocess(payload)  # a data: URL (webcam, clipboard): Gradio writes the file
 
-        def preprocess(self, payload):
-            if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
-                return str(payload.path)
-            return super().preprocess(payload)  # a data: URL (webcam, clipboard): Gradio writes the file
-
-    return UploadPathImage
+    image.preprocess = preprocess
 
 
 def build_page(service: Service, styles: StyleJobs | None = None):
@@ -144,8 +142,9 @@ def build_page(service: Service, styles: StyleJobs | None = None):
                     "translated and pasted back; *whole* translates the whole picture.")
         with gr.Row():
             with gr.Column():
-                inp = upload_path_image(gr)(type="filepath", sources=["upload", "webcam", "clipboard"],
-                                            label="Photo", elem_id="photo", image_mode=None)
+                inp = gr.Image(type="filepath", sources=["upload", "webcam", "clipboard"], label="Photo",
+                               elem_id="photo", image_mode=None)
+                hand_over_unopened(inp)
                 model = gr.Dropdown(service.names, value=service.names[0], label="Style (model)", elem_id="model")
                 mode = gr.Radio(["face", "whole"], value="face", label="Mode", elem_id="mode")
                 background = gr.Radio(["cartoon", "keep", "blur"], value="cartoon",
