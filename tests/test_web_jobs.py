@@ -205,3 +205,21 @@ def test_a_transparent_reference_reaches_adapt_on_white_as_from_the_cli(tmp_path
     job = jobs.start("avatar", [avatar], [])
     wait_for(lambda: job.finished)
     assert seen == [(255, 255, 255)]
+
+
+def test_stored_references_carry_the_uploads_names_safely(tmp_path, monkeypatch):
+    """The style's config.json named its references ref01.png…: the user's own names, made safe."""
+    seen: list[list[str]] = []
+
+    def fake(refs, progress, **kwargs):
+        seen.append(sorted(p.name for p in refs[0].iterdir()))
+        raise RuntimeError("enough")
+
+    monkeypatch.setattr("artifygan.styles.jobs.adapt", fake)
+    jobs = StyleJobs(tmp_path / "styles", lambda name, path: None)
+    names = ["../../etc/passwd.png", "C:\\Users\\me\\été 2.jpg", None]
+    job = jobs.start("named", [Image.new("RGB", (32, 32))] * 3, [], names=names)
+    wait_for(lambda: job.finished)
+    assert seen == [["01-passwd.png", "02-t_2.png", "03-ref.png"]]
+    with pytest.raises(StyleError, match=r"picture 2 \('été 2.jpg'\): too small"):
+        jobs.start("small", [Image.new("RGB", (32, 32)), Image.new("RGB", (8, 8))], [], names=names)

@@ -123,7 +123,7 @@ def test_style_api_learns_a_style_and_serves_it(style_server, fake_adapt, tiny_s
     assert client.get("/api/styles/nope/preview.png").status_code == 404
     live = style_server[1].get(job["id"])
     refs_dir = Path(live.cleanup.args[0])  # the pictures' temp folder: removed at exit if the server stops now
-    assert sorted(p.name for p in refs_dir.iterdir()) == ["ref01.png", "ref02.png"]
+    assert sorted(p.name for p in refs_dir.iterdir()) == ["01-ref0.png", "02-ref1.png"]  # the uploads' names
     fake_adapt.gate.set()
     done = wait_job(client, job["id"])
     assert done["state"] == "done" and done["progress"] == 1.0 and done["model"] == "sketch"
@@ -219,7 +219,7 @@ def test_style_api_refuses_bad_requests_with_one_line(style_server, fake_adapt):
     heavy = [("images", ("n.png", b"\0" * (2**20 + 5), "image/png"))]
     assert "('n.png'): upload too large: over the 1 MB limit" in refused("a", heavy, 413)
     assert refused("a", pngs((20, 20), (40, 12)), 400) == (
-        "picture 2: too small for a style reference (40×12; at least 16 px a side)")
+        "picture 2 ('ref1.png'): too small for a style reference (40×12; at least 16 px a side)")
     assert refused("../etc", pngs((20, 20)), 400).startswith("style name: 1–40 letters")
     assert refused("", pngs((20, 20)), 400).startswith("style name")
     assert "'tiny' exists already" in refused("tiny", pngs((20, 20)), 409)

@@ -69,6 +69,19 @@ class StyleJob:
                 "style_loss": self.style_loss}
 
 
+def _named(names: list[str | None] | None, i: int) -> str:
+    """" ('avatar.png')" for picture i when its upload had a name: messages say which file, never a path."""
+    base = ((names[i] if names and i < len(names) else None) or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return f" ({base[:80]!r})" if base else ""
+
+
+def _stem(names: list[str | None] | None, i: int) -> str:
+    """A safe file-name stem from picture i's upload name (``ref`` without one)."""
+    base = ((names[i] if names and i < len(names) else None) or "").replace("\\", "/").rsplit("/", 1)[-1]
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", base.rsplit(".", 1)[0]).strip("_")[:40]
+    return stem or "ref"
+
+
 class StyleJobs:
     """Starts adapt jobs on uploaded reference pictures; ``on_done(name, path)`` publishes a finished style."""
 
@@ -119,7 +132,7 @@ class StyleJobs:
 
     def start(self, name: str, images: list, taken: list[str], style_loss: str = "auto",
               strength: float = 1.0, photo_colour: float | None = None, background: str | None = None,
-              eyes: str | None = None, grey: str | None = None) -> StyleJob:
+              eyes: str | None = None, grey: str | None = None, names: list[str | None] | None = None) -> StyleJob:
         """Save the pictures (PIL images, already decoded within the upload limits) and start adapting.
 
         ``taken``: names already in use (models the server offers); ``style_loss``: auto | gram | match (what
@@ -127,7 +140,8 @@ class StyleJobs:
         server's settings; ``strength``: how far the style moves from the base (0–2, AdaptConfig.strength);
         ``photo_colour`` (0–3, 0 = the style's own colours), ``background`` (auto | keep | #rrggbb) and
         ``eyes`` (auto | off | a scale) and ``grey`` (auto | on | off): the recorded postprocess (AdaptConfig's
-        fields of those names; None: the server's settings).
+        fields of those names; None: the server's settings); ``names``: the uploads' own file names, for
+        messages and the style's record of its references.
         Bad names and pictures raise :class:`StyleError`, a name in use or a second
         concurrent job :class:`StyleConflict`, each with a message for the user. More than 10 pictures are
         refused (the CLI only warns): a server bounds what one request may make it store and learn from.
@@ -158,7 +172,7 @@ class StyleJobs:
             raise StyleError(str(exc)) from None
         for i, im in enumerate(images):  # refused now, not minutes later when the job reads them
             if why := too_small(im):
-                raise StyleError(f"picture {i + 1}: {why}")
+                raise StyleError(f"picture {i + 1}{_named(names, i)}: {why}")
         with self._lock:
             held = {j.name for j in self.jobs.values() if j.state not in ("failed", "cancelled")}
             if name in taken or name in held:
@@ -180,7 +194,7 @@ class StyleJobs:
                 # with their alpha: adapt's reader puts a transparent ground on white, as the CLI's does
                 # (converted to RGB here it kept the colour stored under it, mostly black)
                 keep = im if im.mode in ("RGB", "RGBA", "L", "LA") else im.convert("RGBA")
-                keep.save(refs_dir / f"ref{i + 1:02d}.png")
+                keep.save(refs_dir / f"{i + 1:02d}-{_stem(names, i)}.png")  # the style's config.json names it
             thread = threading.Thread(target=self._run, args=(job, refs_dir, config), name=f"adapt-{name}",
                                       daemon=True)
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]

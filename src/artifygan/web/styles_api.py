@@ -112,7 +112,8 @@ def add_style_routes(app: FastAPI, service: Service, jobs: StyleJobs) -> None:
                 raise HTTPException(code, f"picture {i + 1} ({_label(upload.filename)}): {exc}") from None
         try:
             job = await run_in_threadpool(jobs.start, name, pictures, service.names, style_loss, amount, gain,
-                                          background.strip() or None, eyes.strip() or None, grey.strip() or None)
+                                          background.strip() or None, eyes.strip() or None, grey.strip() or None,
+                                          [u.filename for u in files])
         except StyleConflict as exc:
             raise HTTPException(409, str(exc)) from None
         except StyleError as exc:
