@@ -249,3 +249,27 @@ def test_an_anime_cascade_that_is_not_one_is_one_line(tmp_path):
     bad.write_text("<junk")
     with pytest.raises(ValueError, match=r"junk.xml: cannot load the anime face cascade"):
         AnimeFaceDetector(bad, download=False)
+
+
+def test_yunet_coordinates_map_back_pixel_centre_to_pixel_centre():
+    """A photo is detected at a working scale; x / s put a 12 MP photo's landmarks a pixel off."""
+    import threading
+
+    from artifygan.faces import PhotoFaceDetector
+
+    class Net:  # YuNet's answer: a face whose nose is the working picture's centre pixel
+        def setInputSize(self, size):
+            self.size = size
+
+        def detect(self, img):
+            h, w = img.shape[:2]
+            c = np.array([(w - 1) / 2, (h - 1) / 2])
+            lm = np.tile(c, 5) + np.array([-20, -10, 20, -10, 0, 0, -15, 15, 15, 15])
+            return None, np.array([[c[0] - 40, c[1] - 50, 80, 100, *lm, 0.95]], np.float32)
+
+    det = PhotoFaceDetector.__new__(PhotoFaceDetector)
+    det.net, det._lock, det.score = Net(), threading.Lock(), 0.8
+    for w, h in ((4000, 3000), (1001, 333), (200, 150), (640, 480)):
+        (face,) = det.detect(np.zeros((h, w, 3), np.uint8))
+        np.testing.assert_allclose(face.landmarks[2], [(w - 1) / 2, (h - 1) / 2], atol=1e-3)
+        assert abs((face.box[0] + face.box[2]) / 2 - (w - 1) / 2) < 1e-3

@@ -113,10 +113,15 @@ class PhotoFaceDetector:
         with self._lock:  # the input size is the detector's state: two threads' sizes must not cross
             self.net.setInputSize((img.shape[1], img.shape[0]))
             _, found = self.net.detect(img)
+        # back to the photo's pixels: each axis by its own scale (the resize rounds), pixel centres to
+        # pixel centres (x/s was a pixel off at the 0.32 scale of a 12 MP photo)
+        sx, sy = img.shape[1] / w, img.shape[0] / h
+        back = np.array([1 / sx, 1 / sy])
         faces = []
         for f in found if found is not None else []:
-            x, y, bw, bh = (float(v) / s for v in f[:4])
-            face = Face((x, y, x + bw, y + bh), f[4:14].reshape(5, 2) / s, float(f[14]))
+            (x0, y0), (x1, y1) = ((f[:2] + 0.5) * back - 0.5), ((f[:2] + f[2:4] + 0.5) * back - 0.5)
+            lm = (f[4:14].reshape(5, 2) + 0.5) * back - 0.5
+            face = Face((float(x0), float(y0), float(x1), float(y1)), lm, float(f[14]))
             if valid_face(face, w, h):
                 faces.append(face)
         return sorted(faces, key=lambda f: -f.width)
