@@ -186,7 +186,7 @@ def test_phantom_faces_with_inf_nan_boxes_are_dropped(snapshot):
     det = PhotoFaceDetector.__new__(PhotoFaceDetector)
     det.net, det.score, det._lock = FakeYuNet(phantom_rows()), 0.8, threading.Lock()
     faces = det.detect(np.zeros((8, 8, 3), np.uint8))
-    assert [f.box for f in faces] == [(1.0, 1.0, 7.0, 7.0)]
+    assert [f.box for f in faces] == [(0.625, 0.625, 6.625, 6.625)]  # (4 + 0.5) / 4 - 0.5: centre to centre
 
     class Given:  # a caller's own detector (or video tracks) hands over phantoms too
         def detect(self, rgb):
