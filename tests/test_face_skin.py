@@ -120,6 +120,18 @@ def test_lines_on_the_skin_go_and_the_rest_stays(scale):
     assert line_depth(out) < line_depth(milder) < 0.8 * line_depth(a)  # lines 0.4 lifts less than 1.0
 
 
+def test_around_a_kept_photo_only_the_pasted_part_is_cleaned():
+    """The oval reaches past the top of face mode's paste (onto the kept photo's hair): only the pasted
+    cartoon may change there, as the skin tone already did."""
+    a = cracked_face()
+    pasted = np.zeros(a.shape[:2], np.float32)
+    pasted[120:, :] = 1.0  # the paste covers the lower face only
+    out = clean_face_skin(a, a, [face_at()], FaceSkin(1.0), cartoon=pasted)
+    assert np.array_equal(out[:120], a[:120])  # the kept photo: exactly as it was
+    below = lambda x: np.concatenate([np.full_like(x[:120], SKIN), x[120:]])  # noqa: E731
+    assert line_pixels(below(out)) < 0.2 * line_pixels(below(a))  # the pasted part's cheeks: cleaned
+
+
 def test_no_face_tiny_faces_and_non_skin_are_left_alone():
     a = cracked_face()
     assert np.array_equal(clean_face_skin(a, a, [], FaceSkin(1.0)), a)

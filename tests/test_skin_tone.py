@@ -118,6 +118,43 @@ def test_around_a_kept_photo_only_the_pasted_faces_change():
     assert abs(lab(got)[side][..., 0].mean() - lab(photo)[side][..., 0].mean()) < 3  # pasted, so toned too
 
 
+def test_the_tone_is_measured_on_the_pasted_face_only():
+    """Kept-photo pixels inside the oval (photo − photo = 0) diluted the shift: the same face came out
+    paler around a kept photo than in a whole cartoon."""
+    photo = scene()
+    out = paler(photo, 60)
+    half = out.copy()
+    half[:125] = photo[:125]  # face mode: the photo kept above the paste's top edge
+    pasted = np.zeros(photo.shape[:2], np.float32)
+    pasted[125:] = 1.0
+    whole = keep_skin_tone(out, photo, [FACE], SkinTone(keep=1.0, margin=None))
+    kept = keep_skin_tone(half, photo, [FACE], SkinTone(keep=1.0, margin=None), cartoon=pasted)
+    chin = (slice(140, 160), slice(110, 130))
+    assert abs(lab(kept)[chin][..., 0].mean() - lab(whole)[chin][..., 0].mean()) < 1.5
+
+
+def test_a_group_photo_with_small_faces_is_toned_at_a_bounded_working_size(monkeypatch):
+    """With every face's eyes under 40 px apart a 12 MP photo was worked at full size: 2-7 s and a
+    gigabyte; the working picture stays under MAX_WORK_PIXELS whatever the faces."""
+    import artifygan.skin_tone as st
+
+    sizes: list[tuple[int, int]] = []
+    real = st._lab
+    monkeypatch.setattr(st, "_lab", lambda rgb: (sizes.append(rgb.shape[:2]), real(rgb))[1])
+    photo = np.zeros((3000, 4000, 3), np.uint8)
+    photo[:] = (40, 60, 150)
+    faces = []
+    for i in range(4):  # four faces, eyes 30 px apart
+        cx, cy = 500 + 900 * i, 1500
+        cv2.ellipse(photo, (cx, cy), (34, 45), 0, 0, 360, BROWN, -1)
+        faces.append(Face((cx - 35.0, cy - 45.0, cx + 35.0, cy + 45.0), (LM - [120, 120]) * 0.75 + [cx, cy], 0.9))
+    out = paler(photo, 60)
+    got = keep_skin_tone(out, photo, faces, SkinTone(keep=1.0, margin=None))
+    assert sizes[0][0] * sizes[0][1] <= st.MAX_WORK_PIXELS * 1.01  # the working copies, not the full 12 MP
+    cheek = (slice(1495, 1505), slice(1390, 1400))  # the second face's cheek
+    assert abs(lab(got)[cheek][..., 0].mean() - lab(photo)[cheek][..., 0].mean()) < 3  # still toned
+
+
 def test_a_black_and_white_photo_keeps_its_tone_inside_the_faces_only():
     """Grey has no skin colour: the whole picture would count as the face's skin, and the tone a halo."""
     photo = cv2.cvtColor(cv2.cvtColor(scene(), cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)

@@ -149,10 +149,13 @@ def _skin(photo: np.ndarray, lost: list[int]) -> np.ndarray:
     return skin_mask(padded, gate=False)[top:top + photo.shape[0], left:left + photo.shape[1]]
 
 
-def clean_face_skin(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], settings: FaceSkin) -> np.ndarray:
+def clean_face_skin(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], settings: FaceSkin,
+                    cartoon: np.ndarray | None = None) -> np.ndarray:
     """``out`` (H, W, 3 uint8, the cartoon of ``photo``, the same size) with each face's skin cleaned. The
     filters grow with the face (eye distance); a face over MAX_SCALE times the reference is brought down to
-    that first, so the filters stay small, and the result is blended back at the picture's scale."""
+    that first, so the filters stay small, and the result is blended back at the picture's scale.
+    ``cartoon``: where ``out`` is a cartoon (H, W, 0–1; None: everywhere), the only place it cleans (face
+    mode's kept photo around a pasted face stays the photo: the oval reaches past the paste's top)."""
     res = out.copy()
     h, w = out.shape[:2]
     for face in faces[:MAX_FACES]:
@@ -189,6 +192,8 @@ def clean_face_skin(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], s
         if s < 1:  # back at the picture's scale, blended there: the pixels left alone stay exact
             flat = cv2.resize(flat, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
             weight = cv2.resize(weight, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        if cartoon is not None:
+            weight = weight * cartoon[y0:y1, x0:x1]
         mixed = weight[..., None] * flat + (1 - weight[..., None]) * crop_out.astype(np.float32)
         res[y0:y1, x0:x1] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
     return res
@@ -202,15 +207,16 @@ class FaceSkinStep:
 
     def apply(self, out: Image.Image, photo: Image.Image, faces: Sequence[Face],
               cartoon: np.ndarray | None = None) -> Image.Image:
-        """``cartoon``: where ``out`` is a cartoon (H, W, 0–1; None: everywhere): the skin tone reaches the
-        skin around each face (ears, neck, hands) only there, not face mode's kept photo."""
+        """``cartoon``: where ``out`` is a cartoon (H, W, 0–1; None: everywhere): the only place cleaned and
+        toned (the tone reaches the skin around each face, ears, neck, hands, there), not face mode's kept
+        photo."""
         if not faces:
             return out
         rgb = np.asarray(out.convert("RGB"))
         ref = np.asarray(photo.convert("RGB"))
         if ref.shape != rgb.shape:
             ref = np.asarray(photo.convert("RGB").resize(out.size, Image.Resampling.BICUBIC))
-        rgb = clean_face_skin(rgb, ref, faces, self.settings)
+        rgb = clean_face_skin(rgb, ref, faces, self.settings, cartoon)
         if self.settings.tone is not None:
             rgb = keep_skin_tone(rgb, ref, faces, self.settings.tone, cartoon)
         cleaned = Image.fromarray(rgb)

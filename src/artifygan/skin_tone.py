@@ -129,12 +129,17 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
     h, w = out.shape[:2]
     # the largest face's eyes WORK_EYE_DIST apart, but the smallest's at least MIN_WORK_EYE_DIST (a face a
     # sixteenth of the largest's size vanished), as long as the working picture stays under MAX_WORK_PIXELS
-    scale = min(1.0, max(WORK_EYE_DIST / max(dists), min(MIN_WORK_EYE_DIST / min(dists),
-                                                           math.sqrt(MAX_WORK_PIXELS / (w * h)))))
+    # (the cap bounds both: with small faces in a 12 MP photo the largest face's term alone kept it at full
+    # size, 2-7 s and a gigabyte for a group photo)
+    cap = math.sqrt(MAX_WORK_PIXELS / (w * h))
+    scale = min(1.0, cap, max(WORK_EYE_DIST / max(dists), MIN_WORK_EYE_DIST / min(dists)))
     size = (max(8, round(w * scale)), max(8, round(h * scale)))
     sx, sy = size[0] / w, size[1] / h
     area = lambda a: a if size == (w, h) else cv2.resize(a, size, interpolation=cv2.INTER_AREA)  # noqa: E731
     lab_out_s, lab_photo_s = _lab(area(out)), _lab(area(photo))
+    # the tone is measured on cartoon pixels only: face mode's kept photo around a paste (photo − photo = 0)
+    # diluted it, so the same face came out paler around a kept photo than in a whole cartoon
+    measured = 1.0 if cartoon is None else area(np.ascontiguousarray(cartoon, np.float32))
     ycc = cv2.cvtColor(np.ascontiguousarray(area(photo)), cv2.COLOR_RGB2YCrCb).astype(np.float32)
     shift, total = np.zeros((size[1], size[0], 3), np.float32), np.zeros((size[1], size[0]), np.float32)
     bounds: list[tuple[np.ndarray, np.ndarray]] = []  # per face: its skin weight, the photo's local L*
@@ -149,8 +154,9 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
         ref = inside * skin
         if float(ref.sum()) < 20:
             continue
-        if settings.keep > 0:
-            delta = ((lab_photo_s - lab_out_s) * ref[..., None]).sum((0, 1)) / float(ref.sum())
+        on_cartoon = ref * measured
+        if settings.keep > 0 and float(on_cartoon.sum()) >= 20:
+            delta = ((lab_photo_s - lab_out_s) * on_cartoon[..., None]).sum((0, 1)) / float(on_cartoon.sum())
             if grey:  # a black-and-white photo says nothing of the colour: its lightness only
                 delta[1:] = 0
             cx, cy = lm[:2].mean(0) / 2 + lm[3:].mean(0) / 2
