@@ -273,3 +273,27 @@ def test_yunet_coordinates_map_back_pixel_centre_to_pixel_centre():
         (face,) = det.detect(np.zeros((h, w, 3), np.uint8))
         np.testing.assert_allclose(face.landmarks[2], [(w - 1) / 2, (h - 1) / 2], atol=1e-3)
         assert abs((face.box[0] + face.box[2]) / 2 - (w - 1) / 2) < 1e-3
+
+
+def test_face_mode_decides_black_and_white_once_for_the_whole_photo(snapshot):
+    """A grey photo with a red caption is a colour photo: its face crops, grey on their own, were greyed
+    and pasted grey into the tinted cartoon around them."""
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.integers(60, 200, (240, 200, 1), dtype=np.uint8), 3, axis=2)
+    photo = grey.copy()
+    photo[228:] = (200, 30, 30)  # the caption strip, far below the face's crop
+    lm = np.array([[36, 40], [60, 40], [48, 52], [39, 64], [57, 64]], np.float64)
+    face = Face((24.0, 24.0, 72.0, 80.0), lm, 0.99)
+
+    class Given:
+        def detect(self, rgb):
+            return [face]
+
+    cz = Cartoonizer.from_pretrained(snapshot, device="cpu", clean_face=False)
+    wild = WildCartoonizer(cz, detector=Given())
+    core = (slice(40, 60), slice(40, 56))
+    for background in ("cartoon", "keep"):
+        out = np.asarray(wild(Image.fromarray(photo), options=WildOptions(background=background)).image, np.int16)
+        assert (out[core].max(-1) - out[core].min(-1)).mean() > 2, background  # in colour, as the photo is
+        out = np.asarray(wild(Image.fromarray(grey), options=WildOptions(background=background)).image, np.int16)
+        assert (out.max(-1) == out.min(-1)).all(), background  # a grey photo: all of it grey, faces included

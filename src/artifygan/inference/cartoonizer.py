@@ -223,7 +223,9 @@ class Cartoonizer:
         return save_generator(g, name, out, extra)
 
     # ---- the three stages ----
-    def preprocess(self, image: ImageLike) -> Prepared:
+    def preprocess(self, image: ImageLike, grey: bool | None = None) -> Prepared:
+        """``grey``: give the cartoon back in grey (None: as :meth:`greys` decides from this picture; face
+        mode decides once for the whole photo, not for each face crop)."""
         rgb, alpha = read_input(image)
         w, h = rgb.size
         big = bool(self.max_side) and max(w, h) > self.max_side
@@ -236,7 +238,7 @@ class Cartoonizer:
         net = rgb
         if s != 1.0:
             net = rgb.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BICUBIC)
-        grey = self.greys(net)
+        grey = self.greys(net) if grey is None else (grey or self.grey_style)
         photo = net if self.has_face_steps else None  # faces are found in the photo, not its smoothed copy
         skin_w = 0.0
         if self.smoothing is not None:
@@ -378,14 +380,16 @@ class Cartoonizer:
 
     # ---- public calls ----
     def translate(self, images: Sequence[ImageLike], tta: str | None = None, face_steps: bool = True,
-                  paint_background: bool = True, clean_face: bool = True) -> list[Image.Image]:
+                  paint_background: bool = True, clean_face: bool = True,
+                  grey: bool | None = None) -> list[Image.Image]:
         """Batched: images of equal prepared size share a forward pass. ``tta``: this call's test-time
         ensemble (None: the Cartoonizer's own), so a shared model serves requests that differ;
-        ``face_steps``, ``paint_background``, ``clean_face``: see ``postprocess``."""
+        ``face_steps``, ``paint_background``, ``clean_face``: see ``postprocess``; ``grey``: see
+        ``preprocess`` (one decision for every image of the call)."""
         if isinstance(images, str | os.PathLike | Image.Image | np.ndarray):
             raise TypeError("translate takes a list of images; for one image, call the Cartoonizer: cz(image)")
         mode = self._tta(tta)
-        preps = [self.preprocess(im) for im in images]
+        preps = [self.preprocess(im, grey) for im in images]
         outs: list[Image.Image | None] = [None] * len(preps)
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, p in enumerate(preps):
@@ -406,8 +410,8 @@ class Cartoonizer:
         return outs  # type: ignore[return-value]
 
     def __call__(self, image: ImageLike, tta: str | None = None, face_steps: bool = True,
-                 paint_background: bool = True, clean_face: bool = True) -> Image.Image:
-        return self.translate([image], tta, face_steps, paint_background, clean_face)[0]
+                 paint_background: bool = True, clean_face: bool = True, grey: bool | None = None) -> Image.Image:
+        return self.translate([image], tta, face_steps, paint_background, clean_face, grey)[0]
 
 
 __all__ = ["Cartoonizer", "ImageError", "Prepared", "as_grey", "is_grey"]

@@ -197,11 +197,14 @@ class WildCartoonizer:
                               f"{note}: translated the whole image")
 
         t1 = time.perf_counter()
+        # black and white is decided once, for the whole photo: each face crop decided on its own, a grey
+        # photo with a coloured caption got grey faces pasted into a tinted cartoon
+        grey = self.cz.greys(rgb_img)
         base: np.ndarray
         # a style's plain background and eyes (Cartoonizer.finish) are done once, on the finished picture, so
         # faces and the rest share one cut; around a photo or blurred background no backdrop is painted
         if opt.background == "cartoon":
-            base = np.asarray(self.cz(rgb_img, opt.tta, face_steps=False), np.float32)
+            base = np.asarray(self.cz(rgb_img, opt.tta, face_steps=False, grey=grey), np.float32)
         elif opt.background == "blur":
             base = cv2.GaussianBlur(rgb.astype(np.float32), (0, 0), opt.blur_sigma)
         else:
@@ -218,7 +221,7 @@ class WildCartoonizer:
                                     face_width=f.width)
             crops.append(Image.fromarray(crop))
             mats.append(m)
-        translated = self.cz.translate(crops, opt.tta, face_steps=False)
+        translated = self.cz.translate(crops, opt.tta, face_steps=False, grey=grey)
         timings["faces"] = ms(t2)
         mask = face_mask(size, opt.feather)
         # around the photo or its blur, where the faces were pasted: the skin tone stays there
@@ -231,7 +234,7 @@ class WildCartoonizer:
         cartoons = faces if opt.background == "cartoon" else chosen
         out = self.cz.finish(out, rgb_img, cartoons, paint_background=opt.background == "cartoon",
                              clean_face=opt.clean_face, cartoon=pasted)
-        if self.cz.background is not None and self.cz.greys(rgb_img):  # faces and base were greyed: the backdrop too
+        if self.cz.background is not None and grey:  # faces and base were greyed: the backdrop too
             out = as_grey(out)
         timings["total"] = ms(t0)
         return WildResult(restore_alpha(out, alpha), rgb_img.size, "face", records, timings)
