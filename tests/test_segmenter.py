@@ -137,3 +137,37 @@ def test_mediapipes_segmenter_cuts_the_astronaut_from_her_flag():
     assert m[:50, :50].max() < 0.01 and m[:50, -50:].max() < 0.01  # the flag and the wall behind her
     p = seg.probabilities(rgb)
     assert 0.3 < float(m.mean()) < 0.8 and abs(float((p > 0.5).mean()) - float(m.mean())) < 0.05
+
+
+def test_a_face_the_whole_pictures_cut_missed_is_cut_again_in_its_own_window():
+    """Squashed to 256², three selfies side by side gave no person at all: the backdrop left each face as a
+    floating rectangle. A window around each missed face, framed as a selfie, is cut again."""
+    from artifygan.background import segmented
+
+    class SelfieOnly:  # finds the person only in a picture framed like a selfie (not too wide)
+        def __init__(self):
+            self.shapes = []
+
+        def mask(self, rgb):
+            self.shapes.append(rgb.shape[:2])
+            h, w = rgb.shape[:2]
+            return np.full((h, w), 1.0 if w <= 1.5 * h else 0.0, np.float32)
+
+    rgb = np.zeros((200, 600, 3), np.uint8)
+    faces = [Face((40.0 + 200 * i, 20.0, 80.0 + 200 * i, 70.0), None, 0.9) for i in range(3)]
+    seg = SelfieOnly()
+    m = segmented(seg, rgb, faces)
+    assert m is not None and seg.shapes[0] == (200, 600) and len(seg.shapes) == 4  # the whole, then 3 windows
+    for f in faces:  # each person is kept around its face, far beyond the inner face box
+        x0, _, x1, _ = (int(v) for v in f.box)
+        assert m[:, x0 - 20:x1 + 20].min() == 1.0
+    seg = SelfieOnly()
+    square = np.zeros((300, 300, 3), np.uint8)
+    assert segmented(seg, square, [Face((100.0, 50.0, 160.0, 120.0), None, 0.9)]).min() == 1.0  # type: ignore[union-attr]
+    assert len(seg.shapes) == 1  # found by the whole picture's cut: no second run
+
+    class Off:
+        def mask(self, rgb):
+            return None
+
+    assert segmented(Off(), rgb, faces) is None  # no segmenter: the caller cuts with GrabCut

@@ -176,6 +176,40 @@ class PersonFinder(Protocol):
     def mask(self, rgb: np.ndarray) -> np.ndarray | None: ...
 
 
+WINDOW = (4.0, 0.8, 2.0)  # a face's selfie window: its side in face widths, how far above the face it starts
+# (face heights), and its height at most this many sides (a portrait crop, to the picture's bottom)
+MAX_WINDOWS = 16  # face mode's default cap of faces
+
+
+def segmented(segmenter: PersonFinder, rgb: np.ndarray, faces: Sequence[Face]) -> np.ndarray | None:
+    """The segmenter's cut of the whole picture, joined with its cut of a selfie-framed window around each
+    face whose person that cut missed. Why: the segmenter squashes any picture to 256² and was made for
+    selfies; on a wide picture or a group it found no one (three selfies side by side: 0% person), and the
+    backdrop left each face as a floating rectangle. None: no segmenter (the caller uses GrabCut)."""
+    m = segmenter.mask(rgb)
+    if m is None:
+        return None
+    h, w = rgb.shape[:2]
+    side_f, above, tall = WINDOW
+    for f in list(faces)[:MAX_WINDOWS]:
+        ix0, iy0, ix1, iy1 = (round(float(v)) for v in _inner_face(*f.box))
+        inner = m[max(0, iy0):max(0, iy1), max(0, ix0):max(0, ix1)]
+        if inner.size == 0 or float(inner.mean()) >= 0.5:  # the whole picture's cut has this person
+            continue
+        fw, fh = f.box[2] - f.box[0], f.box[3] - f.box[1]
+        side = side_f * fw
+        x0, y0 = (f.box[0] + f.box[2]) / 2 - side / 2, f.box[1] - above * fh
+        c0, r0 = max(0, int(x0)), max(0, int(y0))
+        c1, r1 = min(w, int(np.ceil(x0 + side))), min(h, int(np.ceil(y0 + tall * side)))
+        if c1 - c0 < 16 or r1 - r0 < 16:
+            continue
+        window = segmenter.mask(np.ascontiguousarray(rgb[r0:r1, c0:c1]))
+        if window is None:
+            break
+        m[r0:r1, c0:c1] = np.maximum(m[r0:r1, c0:c1], window)
+    return m
+
+
 def keep_faces(mask: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
     """``mask`` with every inner face set to person: whatever a segmenter says, a found face is never painted."""
     out = mask.copy()
@@ -199,7 +233,7 @@ class BackgroundStep:
         if not faces:
             return out
         rgb = np.asarray(photo.convert("RGB"))
-        m = self.segmenter.mask(rgb) if self.segmenter is not None else None
+        m = segmented(self.segmenter, rgb, faces) if self.segmenter is not None else None
         m = person_mask(rgb, faces) if m is None else keep_faces(m, faces)
         if self.settings.feather > 0:
             m = cv2.GaussianBlur(m, (0, 0), self.settings.feather)
@@ -209,4 +243,5 @@ class BackgroundStep:
 
 
 __all__ = ["BackgroundStep", "PersonFinder", "PlainBackground", "check_background_choice", "keep_faces",
-           "parse_colour", "person_mask", "plain_corner_colour", "recorded_background", "references_background"]
+           "parse_colour", "person_mask", "plain_corner_colour", "recorded_background", "references_background",
+           "segmented"]
