@@ -297,3 +297,34 @@ def test_face_mode_decides_black_and_white_once_for_the_whole_photo(snapshot):
         assert (out[core].max(-1) - out[core].min(-1)).mean() > 2, background  # in colour, as the photo is
         out = np.asarray(wild(Image.fromarray(grey), options=WildOptions(background=background)).image, np.int16)
         assert (out.max(-1) == out.min(-1)).all(), background  # a grey photo: all of it grey, faces included
+
+
+def test_a_large_photo_is_searched_finely_enough_for_the_narrowest_face_asked_for():
+    """At the 1280-pixel working copy a 40-pixel face of a 4000-pixel photo was 13 pixels wide: unseen, so
+    face mode fell back to translating the whole picture."""
+    import threading
+
+    from artifygan.faces import FIND_PX, PhotoFaceDetector
+
+    class Net:
+        def setInputSize(self, size):
+            self.size = size
+
+        def detect(self, img):
+            return None, None
+
+    det = PhotoFaceDetector.__new__(PhotoFaceDetector)
+    det.net, det._lock, det.score = Net(), threading.Lock(), 0.8
+    big = np.zeros((300, 4000, 3), np.uint8)  # wide, so cheap: the scale follows the longer side
+    det.detect(big)
+    assert det.net.size[0] == 1280
+    det.detect(big, min_face=24)
+    assert det.net.size[0] == round(4000 * FIND_PX / 24)
+    det.detect(big, min_face=10)
+    assert det.net.size[0] == 4000  # never above the photo's own size
+    det.detect(np.zeros((300, 1000, 3), np.uint8), min_face=24)
+    assert det.net.size[0] == 1000  # a picture under 1280 was already searched at its own size
+    wild = WildCartoonizer.__new__(WildCartoonizer)
+    wild._detector, wild.options = det, WildOptions(min_face=40)
+    wild.detect(big)
+    assert det.net.size[0] == round(4000 * FIND_PX / 40)  # face mode asks for its own narrowest face

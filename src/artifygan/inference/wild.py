@@ -148,10 +148,13 @@ class WildCartoonizer:
         except FileNotFoundError as exc:
             raise FileNotFoundError(f"{exc} (or {alternative}, which needs no face detector)") from None
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
-        """Faces with landmarks and finite boxes inside the image, largest first."""
+    def detect(self, rgb: np.ndarray, min_face: int | None = None) -> list[Face]:
+        """Faces with landmarks and finite boxes inside the image, largest first; YuNet looks for faces down
+        to ``min_face`` (None: the options'; another detector, a caller's, is asked as it is)."""
         h, w = rgb.shape[:2]
-        return [f for f in self.detector.detect(rgb) if f.landmarks is not None and valid_face(f, w, h)]
+        det, narrowest = self.detector, self.options.min_face if min_face is None else min_face
+        found = det.detect(rgb, narrowest) if isinstance(det, PhotoFaceDetector) else det.detect(rgb)
+        return [f for f in found if f.landmarks is not None and valid_face(f, w, h)]
 
     def __call__(self, image: ImageLike, faces: list[Face] | None = None,
                  options: WildOptions | None = None) -> WildResult:
@@ -168,7 +171,7 @@ class WildCartoonizer:
 
         rgb = np.asarray(rgb_img)
         if faces is None:
-            faces = self.detect(rgb)
+            faces = self.detect(rgb, opt.min_face)
             timings["detect"] = ms(t0)
         else:  # given faces (video tracks, callers' own detectors) pass the same check
             faces = [f for f in faces if valid_face(f, rgb.shape[1], rgb.shape[0])]
