@@ -86,8 +86,9 @@ def add_wild_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-face", choices=["whole", "skip"], default="whole",
                    help="face mode, no face found: translate the whole image (default) or skip it")
     g.add_argument("--max-faces", type=POSITIVE, default=16, help="translate at most this many faces, largest first")
-    g.add_argument("--min-face", type=NON_NEGATIVE, default=24, help="leave faces narrower than this many pixels alone (large photos are searched "
-                        "finely enough to find faces this narrow)")
+    g.add_argument("--min-face", type=NON_NEGATIVE, default=24,
+                   help="leave faces narrower than this many pixels alone (large photos are searched finely "
+                        "enough to find faces this narrow)")
     g.add_argument("--face-size", type=bounded(int, 32, 4096), default=256,
                    help="resolution each aligned face is translated at")
     g.add_argument("--yunet", help="YuNet face detector .onnx (default: $ARTIFYGAN_YUNET, cache, download)")
