@@ -182,6 +182,17 @@ def test_a_small_face_beside_a_large_one_gets_its_tone_too():
     assert np.abs(got[400:440, 350:450].astype(int) - out[400:440, 350:450]).max() <= 1  # and not the large one's
 
 
+def test_a_face_as_narrow_as_face_mode_translates_gets_its_tone():
+    """Face mode translates faces down to 24 px wide (eyes ~9.5 px apart); under 12 px the tone skipped
+    them, and they stayed 8 L* paler than the photo."""
+    photo = cv2.resize(scene(), (77, 61), interpolation=cv2.INTER_AREA)  # the face's eyes 40 → 9.6 px apart
+    small = Face(tuple(v * 0.24 for v in FACE.box), LM * 0.24, 0.9)
+    out = paler(photo, 60)
+    got = keep_skin_tone(out, photo, [small], SkinTone(keep=1.0, margin=None))
+    cheek = (slice(27, 31), slice(24, 27))
+    assert abs(lab(got)[cheek][..., 0].mean() - lab(photo)[cheek][..., 0].mean()) < 4
+
+
 def test_a_black_and_white_photo_with_a_colour_cartoon_keeps_the_cartoons_colour():
     """--colour-grey-photos: the cartoon of a grey photo is tinted; the face must not become a grey oval."""
     photo = cv2.cvtColor(cv2.cvtColor(scene(), cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
