@@ -45,6 +45,9 @@ FULL = 0.5  # the weight from which a pixel takes its faces' shift in full
 WORK_EYE_DIST = 40.0  # pixels: the scale the smooth fields are found at (finer adds nothing, 10x the time)
 MIN_WORK_EYE_DIST, MAX_WORK_PIXELS = 10.0, 1.5e6
 SKIN_K = 2.5  # chroma spreads from the face's median that count fully as its skin (fading out to 2×)
+# a face's window, in eye distances from its centre: across, up, down (the tone's Gaussian to 4 spreads,
+# centred DOWN below the face, plus the blurs' reach)
+WINDOW = (4 * REACH[0] + 1.0, 4 * REACH[1] - DOWN + 1.0, 4 * REACH[1] + DOWN + 1.0)
 
 
 @dataclass(frozen=True)
@@ -86,21 +89,24 @@ def _face_skin(ycc: np.ndarray, inside: np.ndarray) -> np.ndarray | None:
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 at full size
 
 
-def _box(active: np.ndarray, sx: float, sy: float, w: int, h: int) -> Box | None:
-    """The full-size box around the working-scale pixels ``active``, a pixel's reach of bilinear spare."""
+def _box(active: np.ndarray, sx: float, sy: float, w: int, h: int, origin: tuple[int, int] = (0, 0)) -> Box | None:
+    """The full-size box around the working-scale pixels ``active`` (a window of the working picture whose
+    top-left pixel is ``origin``), a pixel's reach of bilinear spare."""
     ys, xs = np.nonzero(active)
     if not len(ys):
         return None
+    xs, ys = xs + origin[0], ys + origin[1]
     # bilinear reaches one working pixel beyond: pad by that at the working scale, then one at full size
     return (max(0, math.floor((xs.min() - 1) / sx) - 1), max(0, math.floor((ys.min() - 1) / sy) - 1),
             min(w, math.ceil((xs.max() + 2) / sx) + 1), min(h, math.ceil((ys.max() + 2) / sy) + 1))
 
 
-def _up(a: np.ndarray, box: Box, sx: float, sy: float) -> np.ndarray:
-    """The working-scale field ``a`` at full size inside ``box``: what resizing all of it would give there,
-    without the full-size copy (a 12 MP picture in face mode)."""
+def _up(a: np.ndarray, box: Box, sx: float, sy: float, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """The working-scale field ``a`` (a window from ``origin``) at full size inside ``box``: what resizing
+    all of it would give there, without the full-size copy (a 12 MP picture in face mode)."""
     x0, y0, x1, y1 = box
-    m = np.array([[sx, 0, (x0 + 0.5) * sx - 0.5], [0, sy, (y0 + 0.5) * sy - 0.5]], np.float32)
+    m = np.array([[sx, 0, (x0 + 0.5) * sx - 0.5 - origin[0]], [0, sy, (y0 + 0.5) * sy - 0.5 - origin[1]]],
+                 np.float32)
     return cv2.warpAffine(a, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_REPLICATE)
 
@@ -143,37 +149,47 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
     measured = 1.0 if cartoon is None else area(np.ascontiguousarray(cartoon, np.float32))
     ycc = cv2.cvtColor(np.ascontiguousarray(area(photo)), cv2.COLOR_RGB2YCrCb).astype(np.float32)
     shift, total = np.zeros((size[1], size[0], 3), np.float32), np.zeros((size[1], size[0]), np.float32)
-    bounds: list[tuple[np.ndarray, np.ndarray]] = []  # per face: its skin weight, the photo's local L*
-    yy, xx = np.mgrid[0:size[1], 0:size[0]].astype(np.float32)
+    # per face: its skin weight, the photo's local L*, and the window of the working picture they cover
+    bounds: list[tuple[np.ndarray, np.ndarray, tuple[int, int]]] = []
+    active = np.zeros((size[1], size[0]), bool)
     for lm_full in usable:
         lm = lm_full * [sx, sy]
         d = float(np.linalg.norm(lm[1] - lm[0]))
-        inside = face_weight((size[1], size[0]), lm)
-        skin = _face_skin(ycc, inside)
+        cx, cy = lm[:2].mean(0) / 2 + lm[3:].mean(0) / 2
+        # each face works in the window its fields reach (the tone's Gaussian to 4 spreads, below the face;
+        # the blurs): a group photo's faces each worked on the whole picture, 0.3 s a face
+        wx0, wx1 = max(0, math.floor(cx - WINDOW[0] * d)), min(size[0], math.ceil(cx + WINDOW[0] * d) + 1)
+        wy0, wy1 = max(0, math.floor(cy - WINDOW[1] * d)), min(size[1], math.ceil(cy + WINDOW[2] * d) + 1)
+        if wx1 - wx0 < 2 or wy1 - wy0 < 2:
+            continue
+        win = (slice(wy0, wy1), slice(wx0, wx1))
+        inside = face_weight((wy1 - wy0, wx1 - wx0), lm - [wx0, wy0])
+        skin = _face_skin(ycc[win], inside)
         if skin is None:
             continue
         ref = inside * skin
         if float(ref.sum()) < 20:
             continue
-        on_cartoon = ref * measured
+        on_cartoon = ref * (measured if isinstance(measured, float) else measured[win])
         if settings.keep > 0 and float(on_cartoon.sum()) >= 20:
-            delta = ((lab_photo_s - lab_out_s) * on_cartoon[..., None]).sum((0, 1)) / float(on_cartoon.sum())
+            diff = lab_photo_s[win] - lab_out_s[win]
+            delta = (diff * on_cartoon[..., None]).sum((0, 1)) / float(on_cartoon.sum())
             if grey:  # a black-and-white photo says nothing of the colour: its lightness only
                 delta[1:] = 0
-            cx, cy = lm[:2].mean(0) / 2 + lm[3:].mean(0) / 2
-            near = np.exp(-0.5 * (((xx - cx) / (REACH[0] * d)) ** 2 + ((yy - cy - DOWN * d) / (REACH[1] * d)) ** 2))
+            xs = np.arange(wx0, wx1, dtype=np.float32)[None, :]
+            ys = np.arange(wy0, wy1, dtype=np.float32)[:, None]
+            near = np.exp(-0.5 * (((xs - cx) / (REACH[0] * d)) ** 2 + ((ys - cy - DOWN * d) / (REACH[1] * d)) ** 2))
             weight = cv2.GaussianBlur(skin * near, (0, 0), 0.1 * d) if beyond_faces else ref
-            shift += weight[..., None] * (settings.keep * delta).astype(np.float32)
-            total += weight
+            shift[win] += weight[..., None] * (settings.keep * delta).astype(np.float32)
+            total[win] += weight
         if settings.margin is not None:
-            local = cv2.GaussianBlur(lab_photo_s[..., 0] * ref, (0, 0), 0.2 * d) / np.maximum(
+            local = cv2.GaussianBlur(lab_photo_s[win][..., 0] * ref, (0, 0), 0.2 * d) / np.maximum(
                 cv2.GaussianBlur(ref, (0, 0), 0.2 * d), 1e-3)
-            bounds.append((ref, local))
+            bounds.append((ref, local, (wx0, wy0)))
+            active[win] |= ref > 1e-3
     # each pixel: its faces' shifts averaged by weight, in full from a weight of FULL, fading out below it
     field = shift / np.maximum(total, 1e-6)[..., None] * np.clip(total / FULL, 0, 1)[..., None]
-    active = np.abs(field).max(-1) > 0.05  # L*: below this nothing shows
-    for ref, _ in bounds:
-        active |= ref > 1e-3
+    active |= np.abs(field).max(-1) > 0.05  # L*: below this nothing shows
     box = _box(active, sx, sy, w, h)
     if box is None:
         return out
@@ -182,14 +198,14 @@ def keep_skin_tone(out: np.ndarray, photo: np.ndarray, faces: Sequence[Face], se
     before = _lab(part)
     lab = before + _up(field, box, sx, sy) * (1.0 if cartoon is None else cartoon[y0:y1, x0:x1, None])
     own = _lab(photo[y0:y1, x0:x1])[..., 0] if bounds else lab[..., 0]  # bright in the photo too (a badge)
-    for ref, local in bounds:
-        fb = _box(ref > 1e-3, sx, sy, w, h)
+    for ref, local, origin in bounds:
+        fb = _box(ref > 1e-3, sx, sy, w, h, origin)
         if fb is None:
             continue
         sl = (slice(fb[1] - y0, fb[3] - y0), slice(fb[0] - x0, fb[2] - x0))
-        cap = np.maximum(_up(local, fb, sx, sy), own[sl]) + float(settings.margin or 0.0)
+        cap = np.maximum(_up(local, fb, sx, sy, origin), own[sl]) + float(settings.margin or 0.0)
         face_l = lab[sl][..., 0]  # a view: lowered in place
-        weight = _up(ref, fb, sx, sy) * (1.0 if cartoon is None else cartoon[fb[1]:fb[3], fb[0]:fb[2]])
+        weight = _up(ref, fb, sx, sy, origin) * (1.0 if cartoon is None else cartoon[fb[1]:fb[3], fb[0]:fb[2]])
         face_l -= weight * np.maximum(face_l - cap, 0)
     rgb = np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if grey and is_grey(Image.fromarray(part)):  # a grey cartoon stays exactly grey (Lab's round trip left ±1
