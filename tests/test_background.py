@@ -194,6 +194,16 @@ def test_face_mode_paints_the_finished_picture_once_and_not_around_a_kept_photo(
     grey = np.asarray(wild(grey_photo).image).astype(int)
     assert np.abs(grey[..., 0] - grey[..., 2]).max() <= 1
     assert abs(grey[:30, :30].mean() - np.dot((40, 80, 200), (0.299, 0.587, 0.114))) < 2
+    # a black-and-white style with a backdrop greyed the kept photo too, all of it (a grey cartoon of a
+    # colour photo: its backdrop is greyed with the faces, but around a kept photo there is no backdrop)
+    pencil = with_meta(tiny_snapshot, tmp_path / "pencil", postprocess={**AVATAR, "grey": True})
+    cz = Cartoonizer.from_pretrained(pencil, device="cpu", backend="torch")
+    cz.face_finder = LazyFaces(detector=FakeDetector([face]))
+    wild = WildCartoonizer(cz, detector=FakeDetector([face]))
+    kept = np.asarray(wild(photo, options=WildOptions(background="keep")).image)
+    assert np.array_equal(kept[:30, :30], rgb[:30, :30])  # the photo, in its colours
+    painted = np.asarray(wild(photo).image).astype(int)
+    assert np.abs(painted[..., 0] - painted[..., 2]).max() <= 1  # a cartoon of it: all grey, backdrop too
 
 
 SELFIE = DATA / "selfie2anime" / "trainA"

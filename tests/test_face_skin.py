@@ -174,7 +174,7 @@ def test_the_default_records_it_and_every_surface_applies_it(tiny_snapshot, tmp_
     assert not np.array_equal(out, plain)
     off = Cartoonizer.from_pretrained(snap, device="cpu", backend="torch", clean_face=False)
     assert off.face_skin is None and np.abs(np.asarray(off(photo)).astype(int) - plain).max() <= 2
-    assert Cartoonizer.from_pretrained(snap, device="cpu", clean_face=0.3).face_skin.settings == FaceSkin(0.3)
+    assert Cartoonizer.from_pretrained(snap, device="cpu", clean_face=0.3).face_skin.settings == FaceSkin(0.3, False)
     assert Cartoonizer.from_pretrained(tiny_snapshot, device="cpu", clean_face=True).face_skin.settings == FaceSkin()
     face_mode = WildCartoonizer(cz, WildOptions(background="keep"), detector=FakeDetector([face_at()]))
     before = finder.calls
@@ -216,14 +216,26 @@ def test_the_cli_prints_the_missing_detector_as_one_warning_line(tiny_snapshot, 
     assert (tmp_path / "out" / "me.png").is_file()
 
 
+def test_a_share_given_by_number_is_the_share_on_every_face():
+    """The textured faces' extra (up to all lines lifted) overrode a number: --clean-face 0 and 1 gave the
+    same picture of the bundled astronaut, whose skin counts as textured."""
+    from artifygan.face_skin import chosen_face_skin
+
+    recorded = FaceSkin(0.4, textured=True)
+    for share in (0.0, 0.5, 1.0):
+        chosen = chosen_face_skin(recorded, share)
+        assert chosen is not None and chosen.lines == share and chosen.textured is False
+    assert chosen_face_skin(recorded, True) == recorded  # "on": as recorded, textured faces included
+
+
 def test_python_choices_are_checked():
     from artifygan.face_skin import chosen_face_skin
 
     recorded = FaceSkin(0.4)
     assert chosen_face_skin(recorded, np.bool_(True)) == recorded
     assert chosen_face_skin(recorded, np.bool_(False)) is None
-    assert chosen_face_skin(None, np.float32(0.3)) == FaceSkin(0.3)  # not 0.30000001192092896 in a config
-    assert chosen_face_skin(None, 0) == FaceSkin(0.0)  # 0: the skin still smoothed, no line lifted
+    assert chosen_face_skin(None, np.float32(0.3)) == FaceSkin(0.3, False)  # not 0.30000001192092896 in a config
+    assert chosen_face_skin(None, 0) == FaceSkin(0.0, False)  # 0: the skin still smoothed, no line lifted
     for bad in ("on", "0.5", [0.5]):
         with pytest.raises(ValueError, match="clean_face: None"):
             chosen_face_skin(recorded, bad)  # type: ignore[arg-type]

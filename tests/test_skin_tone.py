@@ -80,7 +80,7 @@ def test_settings_are_checked_recorded_and_kept_by_a_chosen_line_share():
     assert FaceSkin.from_dict({"lines": 0.4}).tone is None  # older snapshots: the network's tone
     with pytest.raises(ValueError, match="face_skin: tone: unknown"):
         FaceSkin.from_dict({"tone": {"keeep": 1}})
-    assert chosen_face_skin(recorded, 0.2) == FaceSkin(lines=0.2, tone=SkinTone(0.6, 10))
+    assert chosen_face_skin(recorded, 0.2) == FaceSkin(lines=0.2, textured=False, tone=SkinTone(0.6, 10))
     assert chosen_face_skin(recorded, False) is None
 
 

@@ -219,10 +219,31 @@ def test_a_thin_strip_is_padded_not_enlarged_past_max_side(snapshot):
         cz.translate("photo.jpg")
 
 
-@pytest.mark.parametrize("kw", [{"max_side": -1}, {"resize": -5}, {"tile_overlap": -1}, {"border": -2}])
+@pytest.mark.parametrize("kw", [{"max_side": -1}, {"resize": -5}, {"tile_overlap": -1}, {"border": -2},
+                                {"tile": 0}, {"tile": -5}])
 def test_out_of_range_cartoonizer_options_are_refused(snapshot, kw):
     with pytest.raises(ValueError, match=rf"{next(iter(kw))}: out of range \("):
         Cartoonizer.from_pretrained(snapshot, device="cpu", **kw)
+
+
+@pytest.mark.parametrize("kw", [{"clean_strokes": "off"}, {"smooth_input": "off"}, {"background": "keep"},
+                                {"keep_grey": "no"}, {"tile": 300.5}, {"tile_overlap": 10.5}, {"border": 3.5},
+                                {"resize": 96.0}, {"batch_size": "2"}])
+def test_cartoonizer_options_of_the_wrong_kind_are_refused(snapshot, kw):
+    """The CLI's words are strings, truthy in Python: "off" turned a step on; floats failed deep in torch."""
+    with pytest.raises(ValueError, match=rf"^{next(iter(kw))}: "):
+        Cartoonizer.from_pretrained(snapshot, device="cpu", **kw)
+    assert Cartoonizer.from_pretrained(snapshot, device="cpu", tta=None).tta == "off"  # None: no ensemble
+
+
+def test_a_picture_of_exactly_tile_squared_pixels_runs_in_one_pass(snapshot):
+    """The border rows below the picture counted in the area: a 1024² photo ran as two 1024² tiles."""
+    cz = Cartoonizer.from_pretrained(snapshot, device="cpu", max_side=0, tile=64)
+    calls: list[tuple[int, ...]] = []
+    real = cz.forward_bytes
+    cz.forward_bytes = lambda b, tta=None: (calls.append(tuple(b.shape)), real(b, tta))[1]  # type: ignore[method-assign]
+    assert cz(random_rgb(64, 64)).size == (64, 64)
+    assert calls == [(1, 3, 64 + cz.border, 64)]
 
 
 def test_ext_takes_any_case_and_refuses_what_it_cannot_write(snapshot, tmp_path, capsys):

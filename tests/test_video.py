@@ -113,11 +113,11 @@ def test_interrupt_leaves_no_broken_file(whole, tmp_path, monkeypatch):
     calls = {"n": 0}
     real = whole.cz.translate
 
-    def boom(images):
+    def boom(images, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
-        return real(images)
+        return real(images, *args, **kwargs)
 
     monkeypatch.setattr(whole.cz, "translate", boom)
     with pytest.raises(KeyboardInterrupt):
@@ -317,11 +317,11 @@ from artifygan.inference.video import VideoOptions, translate_video
 from artifygan.inference.wild import WildCartoonizer, WildOptions
 wild = WildCartoonizer(Cartoonizer.from_pretrained(sys.argv[1], device="cpu"), WildOptions(mode="whole"))
 real = wild.cz.translate
-def translate(images, calls=[]):
+def translate(images, *args, calls=[], **kwargs):
     calls.append(1)
     if len(calls) == 2:  # the .part file exists by now
         os.kill(os.getpid(), signal.SIGTERM)
-    return real(images)
+    return real(images, *args, **kwargs)
 wild.cz.translate = translate
 translate_video(wild, sys.argv[2], sys.argv[3], VideoOptions(batch_size=2), progress=False)
 """
@@ -424,6 +424,17 @@ def test_black_and_white_is_decided_once_per_clip(whole):
     outs = colour_clip([colour]) + colour_clip([grey])  # a grey frame in a colour clip is not greyed alone
     assert spread(outs[1]) > 0
     assert whole.cz.keep_grey is True  # the caller's Cartoonizer is left as it was
+
+
+def test_whole_mode_video_uses_the_options_ensemble(whole):
+    """FrameTranslator's whole mode called the Cartoonizer without WildOptions.tta (face mode had it)."""
+    from artifygan.inference.video import FrameTranslator
+
+    frame = np.random.default_rng(5).integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    x2 = WildCartoonizer(whole.cz, WildOptions(mode="whole", tta="x2"))
+    got = FrameTranslator(x2, VideoOptions(deflicker=0.0))([frame])[0]
+    assert np.array_equal(got, np.asarray(whole.cz(Image.fromarray(frame), tta="x2").convert("RGB")))
+    assert not np.array_equal(got, np.asarray(whole.cz(Image.fromarray(frame), tta="off").convert("RGB")))
 
 
 def test_whole_mode_video_keeps_a_styles_backdrop_through_a_missed_face(snapshot, tmp_path):

@@ -328,3 +328,34 @@ def test_a_large_photo_is_searched_finely_enough_for_the_narrowest_face_asked_fo
     wild._detector, wild.options = det, WildOptions(min_face=40)
     wild.detect(big)
     assert det.net.size[0] == round(4000 * FIND_PX / 40)  # face mode asks for its own narrowest face
+
+
+def test_face_crops_run_at_the_face_size_whatever_resize_and_max_side_say(snapshot):
+    """--resize 96 (or --max-side 128) ran every aligned 256² face at 96: faces are translated at
+    --face-size; resize and max_side are for whole pictures."""
+    lm = np.array([[36, 40], [60, 40], [48, 52], [39, 64], [57, 64]], np.float64)
+    face = Face((24.0, 24.0, 72.0, 80.0), lm, 0.99)
+
+    class Given:
+        def detect(self, rgb):
+            return [face]
+
+    for kw in ({"resize": 96}, {"max_side": 128}):
+        cz = Cartoonizer.from_pretrained(snapshot, device="cpu", clean_face=False, **kw)
+        shapes: list[tuple[int, ...]] = []
+        real = cz.forward_bytes
+        def spy(b, tta=None, shapes=shapes, real=real):
+            shapes.append(tuple(b.shape[-2:]))
+            return real(b, tta)
+
+        cz.forward_bytes = spy  # type: ignore[method-assign]
+        wild = WildCartoonizer(cz, WildOptions(face_size=256, background="keep"), detector=Given())
+        wild(random_rgb(96, 96))
+        assert shapes == [(256 + cz.border, 256)], kw  # the crop, with the border rows below it
+
+
+def test_wild_options_are_checked_in_one_line():
+    for bad in ({"face_size": 0}, {"face_size": -5}, {"blur_sigma": 0}, {"max_faces": 0}, {"min_face": 2.5},
+                {"feather": -1}, {"clean_face": "off"}, {"color_match": "yes"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            WildOptions(**bad)

@@ -86,14 +86,16 @@ def recorded_face_skin(meta: dict[str, Any]) -> FaceSkin | None:
 
 def chosen_face_skin(recorded: FaceSkin | None, choice: bool | float | None) -> FaceSkin | None:
     """The step under a user's choice: None = as recorded; False = off; True = the recorded settings, else
-    the defaults; a number = that share of line erasing (0 still smooths the skin, lifting no line), with
-    the recorded skin tone kept."""
+    the defaults; a number = that share of line erasing on every face (0 still smooths the skin, lifting
+    no line; a textured face gets no more), with the recorded skin tone kept."""
     if choice is None or isinstance(choice, bool | np.bool_):
         return chosen_step(recorded, None if choice is None else bool(choice), FaceSkin)
     if not isinstance(choice, int | float | np.integer | np.floating):
         raise ValueError(f"clean_face: None (as recorded), True, False or a share of line erasing in [0, 1], "
                          f"got {choice!r}")
-    return FaceSkin(lines=round(float(choice), 6), tone=recorded.tone if recorded is not None else None)
+    # the share asked for, as it is: the textured faces' extra (up to every line lifted) would override it
+    return FaceSkin(lines=round(float(choice), 6), textured=False,
+                    tone=recorded.tone if recorded is not None else None)
 
 
 def _pt(p: np.ndarray) -> tuple[int, int]:

@@ -94,12 +94,25 @@ class Cartoonizer:
                  onnx_path: str | os.PathLike | None = None, compile: bool = False, tile: int = 1024,
                  tile_overlap: int = 64, border: int = 16, clean_strokes: bool | None = None,
                  smooth_input: bool | None = None, keep_grey: bool = True,
-                 tta: str = "off", background: bool = True, clean_face: bool | float | None = None) -> None:
+                 tta: str | None = "off", background: bool = True, clean_face: bool | float | None = None) -> None:
+        for what, number, optional in (("max_side", max_side, False), ("resize", resize, True), ("tile", tile, False),
+                                       ("tile_overlap", tile_overlap, False), ("border", border, False),
+                                       ("batch_size", batch_size, True)):
+            if not (optional and number is None) and (isinstance(number, bool) or not isinstance(number, int)):
+                raise ValueError(f"{what}: a whole number of pixels{' or None' if optional else ''}, got {number!r}")
         given = f"max_side={max_side}, resize={resize}, tile={tile}, tile_overlap={tile_overlap}, border={border}"
         for what, bad in (("max_side", max_side < 0), ("resize", resize is not None and resize < 1),
-                          ("tile_overlap", tile_overlap < 0), ("border", border < 0)):
+                          ("tile", tile < 1), ("tile_overlap", tile_overlap < 0), ("border", border < 0)):
             if bad:
                 raise ValueError(f"{what}: out of range ({given})")
+        # "off" and "keep" are words of the CLI; in Python a string is truthy and turned a step on
+        for what, flag, optional in (("clean_strokes", clean_strokes, True), ("smooth_input", smooth_input, True),
+                                     ("keep_grey", keep_grey, False), ("background", background, False),
+                                     ("compile", compile, False)):
+            if not (optional and flag is None) and not isinstance(flag, bool | np.bool_):
+                raise ValueError(f"{what}: True or False{' (None: as the snapshot records)' if optional else ''}, "
+                                 f"got {flag!r}")
+        tta = "off" if tta is None else tta
         self.device = pick_device(device)
         self.generator = generator.to(self.device).eval()
         self.session = None
@@ -223,13 +236,15 @@ class Cartoonizer:
         return save_generator(g, name, out, extra)
 
     # ---- the three stages ----
-    def preprocess(self, image: ImageLike, grey: bool | None = None) -> Prepared:
+    def preprocess(self, image: ImageLike, grey: bool | None = None, own_size: bool = False) -> Prepared:
         """``grey``: give the cartoon back in grey (None: as :meth:`greys` decides from this picture; face
-        mode decides once for the whole photo, not for each face crop)."""
+        mode decides once for the whole photo, not for each face crop). ``own_size``: translate at the
+        picture's size whatever ``resize`` and ``max_side`` say (face mode's crops are made at its
+        ``face_size``; resized again, ``--resize 96`` ran every face at 96)."""
         rgb, alpha = read_input(image)
         w, h = rgb.size
-        big = bool(self.max_side) and max(w, h) > self.max_side
-        target = self.resize if self.resize else (self.max_side if big else None)
+        big = bool(self.max_side) and max(w, h) > self.max_side and not own_size
+        target = self.resize if self.resize and not own_size else (self.max_side if big else None)
         s = target / max(w, h) if target else 1.0
         min_side = 8 * self.stride  # below this the net's reflect padding has nothing to reflect
         cap = max(self.max_side, self.resize or 0, min_side) if self.max_side or self.resize else 1536
@@ -381,19 +396,19 @@ class Cartoonizer:
     # ---- public calls ----
     def translate(self, images: Sequence[ImageLike], tta: str | None = None, face_steps: bool = True,
                   paint_background: bool = True, clean_face: bool = True,
-                  grey: bool | None = None) -> list[Image.Image]:
+                  grey: bool | None = None, own_size: bool = False) -> list[Image.Image]:
         """Batched: images of equal prepared size share a forward pass. ``tta``: this call's test-time
         ensemble (None: the Cartoonizer's own), so a shared model serves requests that differ;
-        ``face_steps``, ``paint_background``, ``clean_face``: see ``postprocess``; ``grey``: see
-        ``preprocess`` (one decision for every image of the call)."""
+        ``face_steps``, ``paint_background``, ``clean_face``: see ``postprocess``; ``grey`` (one decision for
+        every image of the call), ``own_size``: see ``preprocess``."""
         if isinstance(images, str | os.PathLike | Image.Image | np.ndarray):
             raise TypeError("translate takes a list of images; for one image, call the Cartoonizer: cz(image)")
         mode = self._tta(tta)
-        preps = [self.preprocess(im, grey) for im in images]
+        preps = [self.preprocess(im, grey, own_size) for im in images]
         outs: list[Image.Image | None] = [None] * len(preps)
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, p in enumerate(preps):
-            h, w = p.tensor.shape[-2:]
+            w, h = p.net_size  # the picture's own pixels: with the border rows a 1024² photo ran as two tiles
             if h * w > self.tile * self.tile:  # by area: a 1280×720 frame runs whole, 12 MP photos tile
                 # one tile per forward pass: a tile already fills the cores, and memory stays one tile's
                 out = translate_tiled(p.tensor, lambda b: self.forward(b, mode), self.tile, self.tile_overlap,

@@ -104,11 +104,11 @@ class FrameTranslator:
 
     def __call__(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         if self.whole:
-            cz, pics = self.wild.cz, [Image.fromarray(f) for f in frames]
+            cz, pics, tta = self.wild.cz, [Image.fromarray(f) for f in frames], self.wild.options.tta
             if not cz.has_face_steps:
-                translated = cz.translate(pics)
+                translated = cz.translate(pics, tta)
             else:  # a style's steps placed by faces, around tracked ones: a face missed in one frame keeps
-                translated = cz.translate(pics, face_steps=False)  # its cut and its eyes
+                translated = cz.translate(pics, tta, face_steps=False)  # its cut and its eyes
                 paint = self.wild.options.background != "keep"
                 translated = [cz.finish(o, p, self.faces(f, cz.face_finder.detect), paint, self.wild.options.clean_face)
                               for o, p, f in zip(translated, pics, frames, strict=True)]

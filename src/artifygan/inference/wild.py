@@ -50,6 +50,18 @@ class WildOptions:
                                      ("no_face", self.no_face, NO_FACE)):
             if value not in allowed:
                 raise ValueError(f"unknown {name} {value!r}; choose {' or '.join(allowed)}")
+        # the CLI's own bounds (a face_size of 0 divided by zero deep in the alignment; blur_sigma 0 was an
+        # OpenCV assertion)
+        for name, number, low, whole in (("max_faces", self.max_faces, 1, True), ("min_face", self.min_face, 0, True),
+                                         ("face_size", self.face_size, 32, True), ("feather", self.feather, 0, False),
+                                         ("blur_sigma", self.blur_sigma, 1e-3, False)):
+            kinds = (int,) if whole else (int, float)
+            if isinstance(number, bool) or not isinstance(number, kinds) or not number >= low:
+                raise ValueError(f"{name} must be {'a whole number' if whole else 'a number'} of at least {low}, "
+                                 f"got {number!r}")
+        for name, flag in (("color_match", self.color_match), ("clean_face", self.clean_face)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be True or False, got {flag!r}")
 
 
 @dataclass
@@ -224,7 +236,7 @@ class WildCartoonizer:
                                     face_width=f.width)
             crops.append(Image.fromarray(crop))
             mats.append(m)
-        translated = self.cz.translate(crops, opt.tta, face_steps=False, grey=grey)
+        translated = self.cz.translate(crops, opt.tta, face_steps=False, grey=grey, own_size=True)
         timings["faces"] = ms(t2)
         mask = face_mask(size, opt.feather)
         # around the photo or its blur, where the faces were pasted: the skin tone stays there
@@ -237,7 +249,8 @@ class WildCartoonizer:
         cartoons = faces if opt.background == "cartoon" else chosen
         out = self.cz.finish(out, rgb_img, cartoons, paint_background=opt.background == "cartoon",
                              clean_face=opt.clean_face, cartoon=pasted)
-        if self.cz.background is not None and grey:  # faces and base were greyed: the backdrop too
+        # faces and base were greyed: the backdrop painted around them too (a kept or blurred photo has none)
+        if opt.background == "cartoon" and self.cz.background is not None and grey:
             out = as_grey(out)
         timings["total"] = ms(t0)
         return WildResult(restore_alpha(out, alpha), rgb_img.size, "face", records, timings)
