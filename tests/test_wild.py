@@ -359,3 +359,20 @@ def test_wild_options_are_checked_in_one_line():
                 {"feather": -1}, {"clean_face": "off"}, {"color_match": "yes"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             WildOptions(**bad)
+
+
+@pytest.mark.parametrize("turn", [0, 60, 90, 135, 180, 270])
+def test_a_turned_face_is_aligned_upright_by_its_mouth(turn):
+    """The eyes were ordered by x: a face turned past 90° (a caller's detector, video tracks) was aligned
+    upside down, and one turned 90° either way."""
+    from artifygan.faces import align_by_eyes
+
+    upright = np.array([[-20, 0], [20, 0], [0, 20], [-15, 45], [15, 45]], np.float64)  # eyes, nose, mouth
+    t = np.radians(turn)
+    rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    lm = upright @ rot.T + [200, 200]
+    _, m = align_by_eyes(np.zeros((400, 400, 3), np.uint8), lm, 128)
+    crop_pts = lm @ m[:, :2].T + m[:, 2]
+    eyes_y, mouth_y = crop_pts[:2, 1].mean(), crop_pts[3:, 1].mean()
+    assert mouth_y > eyes_y + 20  # the mouth below the eyes in the crop
+    assert abs(crop_pts[0, 1] - crop_pts[1, 1]) < 1e-6  # the eyes level

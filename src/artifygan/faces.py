@@ -185,6 +185,19 @@ class FaceFraming:
         return recorded_step(meta, "face_framing", parse) or cls()
 
 
+def _eyes_in_order(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two eyes, ordered so that the crop has the mouth below them: from the mouth's side when the
+    landmarks have one (a face turned past 90°, or tracks of a caller's detector: sorting by x put such a
+    face on its head), else image-left first."""
+    a, b = landmarks[0], landmarks[1]
+    if len(landmarks) >= 5 and np.isfinite(landmarks[:5]).all():
+        d, down = b - a, (landmarks[3] + landmarks[4]) / 2 - (a + b) / 2
+        if float(np.dot(down, [-d[1], d[0]])) < 0:  # the mouth on the other side of the eye line's normal
+            a, b = b, a
+        return a, b
+    return (a, b) if a[0] <= b[0] else (b, a)
+
+
 def align_by_eyes(rgb: np.ndarray, landmarks: np.ndarray, size: int, eye_dist: float = FaceFraming.eye_dist,
                   eye_y: float = FaceFraming.eye_y, face_width: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Similarity-warp so the eyes are level, ``eye_dist``·size apart, centred at (0.5, eye_y)·size.
@@ -193,7 +206,7 @@ def align_by_eyes(rgb: np.ndarray, landmarks: np.ndarray, size: int, eye_dist: f
     face in profile the eyes nearly overlap; then ``face_width`` sets the scale and no rotation is
     applied, instead of zooming into a cheek.
     """
-    a, b = sorted([landmarks[0], landmarks[1]], key=lambda p: p[0])  # image-left eye first
+    a, b = _eyes_in_order(np.asarray(landmarks, np.float64))
     center = (a + b) / 2
     d = b - a
     dist = float(np.hypot(*d))
