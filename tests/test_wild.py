@@ -263,9 +263,9 @@ def test_yunet_coordinates_map_back_pixel_centre_to_pixel_centre():
 
         def detect(self, img):
             h, w = img.shape[:2]
-            c = np.array([(w - 1) / 2, (h - 1) / 2])
-            lm = np.tile(c, 5) + np.array([-20, -10, 20, -10, 0, 0, -15, 15, 15, 15])
-            return None, np.array([[c[0] - 40, c[1] - 50, 80, 100, *lm, 0.95]], np.float32)
+            c, k = np.array([(w - 1) / 2, (h - 1) / 2]), w / 320  # a face of the same size at every pass
+            lm = np.tile(c, 5) + k * np.array([-20, -10, 20, -10, 0, 0, -15, 15, 15, 15])
+            return None, np.array([[c[0] - 40 * k, c[1] - 50 * k, 80 * k, 100 * k, *lm, 0.95]], np.float32)
 
     det = PhotoFaceDetector.__new__(PhotoFaceDetector)
     det.net, det._lock, det.score = Net(), threading.Lock(), 0.8
@@ -307,27 +307,58 @@ def test_a_large_photo_is_searched_finely_enough_for_the_narrowest_face_asked_fo
     from artifygan.faces import FIND_PX, PhotoFaceDetector
 
     class Net:
+        def __init__(self):
+            self.sizes = []
+
         def setInputSize(self, size):
-            self.size = size
+            self.sizes.append(size[0])
 
         def detect(self, img):
             return None, None
 
     det = PhotoFaceDetector.__new__(PhotoFaceDetector)
     det.net, det._lock, det.score = Net(), threading.Lock(), 0.8
+
+    def searched(*args, **kwargs) -> list[int]:
+        det.net.sizes.clear()
+        det.detect(*args, **kwargs)
+        return det.net.sizes
+
     big = np.zeros((300, 4000, 3), np.uint8)  # wide, so cheap: the scale follows the longer side
-    det.detect(big)
-    assert det.net.size[0] == 1280
-    det.detect(big, min_face=24)
-    assert det.net.size[0] == round(4000 * FIND_PX / 24)
-    det.detect(big, min_face=10)
-    assert det.net.size[0] == 4000  # never above the photo's own size
-    det.detect(np.zeros((300, 1000, 3), np.uint8), min_face=24)
-    assert det.net.size[0] == 1000  # a picture under 1280 was already searched at its own size
+    assert searched(big) == [1280, 640, 320]  # the working copy, then the close-ups' coarser passes
+    assert searched(big, min_face=24)[0] == round(4000 * FIND_PX / 24)
+    assert searched(big, min_face=10)[0] == 4000  # never above the photo's own size
+    assert searched(np.zeros((300, 1000, 3), np.uint8), min_face=24) == [1000, 640, 320]  # at its own size
+    assert searched(np.zeros((200, 300, 3), np.uint8)) == [320]  # small pictures: one pass
     wild = WildCartoonizer.__new__(WildCartoonizer)
     wild._detector, wild.options = det, WildOptions(min_face=40)
+    det.net.sizes.clear()
     wild.detect(big)
-    assert det.net.size[0] == round(4000 * FIND_PX / 40)  # face mode asks for its own narrowest face
+    assert det.net.sizes[0] == round(4000 * FIND_PX / 40)  # face mode asks for its own narrowest face
+
+
+def test_a_close_up_too_large_for_the_working_copy_is_found_at_a_coarser_pass():
+    """YuNet misses faces wider than ~400 of its pixels: a 1400-pixel selfie filled with a face had none,
+    and face mode (the web API's default) translated the whole picture."""
+    import threading
+
+    from artifygan.faces import PhotoFaceDetector
+
+    class Net:  # finds the picture-filling face only when it is at most 500 pixels wide
+        def setInputSize(self, size):
+            self.size = size
+
+        def detect(self, img):
+            h, w = img.shape[:2]
+            if w > 500:
+                return None, None
+            lm = np.array([0.35, 0.4, 0.65, 0.4, 0.5, 0.55, 0.38, 0.7, 0.62, 0.7]) * w
+            return None, np.array([[0.1 * w, 0.1 * h, 0.8 * w, 0.8 * h, *lm, 0.9]], np.float32)
+
+    det = PhotoFaceDetector.__new__(PhotoFaceDetector)
+    det.net, det._lock, det.score = Net(), threading.Lock(), 0.8
+    (face,) = det.detect(np.zeros((1400, 1400, 3), np.uint8))
+    assert abs(face.box[0] - 140) < 2 and abs(face.width - 1120) < 4  # found once, in the photo's pixels
 
 
 def test_face_crops_run_at_the_face_size_whatever_resize_and_max_side_say(snapshot):

@@ -86,6 +86,7 @@ def _opencv_quiet() -> Iterator[None]:
 
 MIN_DETECT_SIDE = 8  # pixels at YuNet's working scale: less cannot hold a face
 FIND_PX = 20.0  # pixels: about the narrowest face YuNet finds at its working scale (19 found, 13 not)
+COARSE_SIDES = (640, 320)  # a picture worked larger is searched at these longer sides too (close-ups)
 
 
 class PhotoFaceDetector:
@@ -105,16 +106,30 @@ class PhotoFaceDetector:
     def detect(self, rgb: np.ndarray, min_face: float | None = None) -> list[Face]:
         """Faces, largest first (only valid ones: see :func:`valid_face`). ``min_face``: the narrowest face
         (pixels) to be found: a large picture is then searched at a finer scale than its 1280-pixel working
-        copy, where a 40-pixel face of a 4000-pixel photo was 13 pixels wide and went unseen."""
+        copy, where a 40-pixel face of a 4000-pixel photo was 13 pixels wide and went unseen. A picture
+        worked at more than 640 pixels is searched at 640 and 320 too: YuNet misses faces wider than
+        ~400 of its pixels, so a close-up selfie of 1000 pixels or more had no face."""
         h, w = rgb.shape[:2]
         s = min(max(320 / max(h, w), 1.0), 4.0) if max(h, w) < 320 else min(1.0, 1280 / max(h, w))
         if min_face and s < 1.0:
             s = max(s, min(1.0, FIND_PX / min_face))
         if min(w, h) * s < MIN_DETECT_SIDE:  # a thin strip holds no face (and a side of 0 crashed the resize)
             return []
-        img = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        faces = self._detect_at(bgr, s)
+        for side in COARSE_SIDES:
+            if max(h, w) * s > side:  # the faces too large for the finer passes; one found twice is kept once
+                faces += [f for f in self._detect_at(bgr, side / max(h, w))
+                          if all(_overlap(f.box, g.box) < 0.3 for g in faces)]
+        return sorted(faces, key=lambda f: -f.width)
+
+    def _detect_at(self, bgr: np.ndarray, s: float) -> list[Face]:
+        """YuNet on ``bgr`` scaled by ``s``; the faces in the picture's own pixels."""
+        h, w = bgr.shape[:2]
+        img = bgr
         if s != 1.0:
-            img = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_LINEAR)
+            img = cv2.resize(bgr, (max(1, round(w * s)), max(1, round(h * s))),
+                             interpolation=cv2.INTER_AREA if s < 0.5 else cv2.INTER_LINEAR)
         with self._lock:  # the input size is the detector's state: two threads' sizes must not cross
             self.net.setInputSize((img.shape[1], img.shape[0]))
             _, found = self.net.detect(img)
@@ -129,7 +144,15 @@ class PhotoFaceDetector:
             face = Face((float(x0), float(y0), float(x1), float(y1)), lm, float(f[14]))
             if valid_face(face, w, h):
                 faces.append(face)
-        return sorted(faces, key=lambda f: -f.width)
+        return faces
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two boxes (x0, y0, x1, y1)."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
+    return ix * iy / union if union > 0 else 0.0
 
 
 class AnimeFaceDetector:
