@@ -90,6 +90,8 @@ def test_api_limits_and_bad_requests(client):
     assert r.status_code == 400 and "not an image" in r.json()["detail"]
     r = client.post("/api/cartoonize?model=/etc/passwd", files={"image": ("a.png", png_bytes(random_rgb(8, 8)))})
     assert r.status_code == 400 and "unknown model" in r.json()["detail"]
+    r = client.post("/api/cartoonize?model=too%20large", files={"image": ("a.png", png_bytes(random_rgb(8, 8)))})
+    assert r.status_code == 400  # the words the user sent never choose the code (it was 413)
     r = client.post("/api/cartoonize?mode=sideways", files={"image": ("a.png", png_bytes(random_rgb(8, 8)))})
     assert r.status_code == 400
     r = client.post("/api/cartoonize?mode=whole")  # no image field: one line, 400 (was FastAPI's 422)

@@ -203,8 +203,7 @@ def build_app(service: Service, styles: StyleJobs | None = None):
             picture = await run_in_threadpool(decode_upload, data, service.limits)
             result = await run_in_threadpool(service.translate, picture, model, mode, background, tta, clean_face)
         except RequestError as exc:
-            code = 413 if "too large" in str(exc) else 400
-            raise HTTPException(code, str(exc)) from None
+            raise HTTPException(exc.status, str(exc)) from None
         out = result.image
         if out is None:  # only when no face is found under no_face="skip", which the service never asks for
             raise HTTPException(422, "no face found in the picture")

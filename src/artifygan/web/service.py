@@ -27,7 +27,13 @@ log = logging.getLogger(__name__)
 
 
 class RequestError(ValueError):
-    """A request the server refuses; the message is shown to the user as it is."""
+    """A request the server refuses; the message is shown to the user as it is. ``status``: the HTTP code
+    (400; 413 for an upload over a limit: set by the limit, never read from the message, which can hold
+    what the user sent)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -39,12 +45,12 @@ class Limits:
     def check_bytes(self, n: int) -> None:
         # the server reads at most limit + 1 bytes, so the real size is unknown: say which limit it broke
         if n > self.max_upload_mb * 1024 * 1024:
-            raise RequestError(f"upload too large: over the {self.max_upload_mb:g} MB limit")
+            raise RequestError(f"upload too large: over the {self.max_upload_mb:g} MB limit", 413)
 
     def check_size(self, w: int, h: int) -> None:
         if w * h > self.max_pixels:
             raise RequestError(f"image too large: {w}×{h} = {w * h / 1e6:.1f} MP; the limit is "
-                               f"{self.max_pixels / 1e6:g} MP")
+                               f"{self.max_pixels / 1e6:g} MP", 413)
 
 
 def decode_upload(data: bytes, limits: Limits) -> Image.Image:
@@ -52,8 +58,8 @@ def decode_upload(data: bytes, limits: Limits) -> Image.Image:
     limits.check_bytes(len(data))
     try:
         d = decode_image(io.BytesIO(data), name="upload", max_pixels=limits.max_pixels)
-    except ImageTooLarge as exc:  # "too large" → HTTP 413
-        raise RequestError(str(exc).removeprefix("upload: ")) from None
+    except ImageTooLarge as exc:
+        raise RequestError(str(exc).removeprefix("upload: "), 413) from None
     except ImageError:
         raise RequestError("not an image this server can read (PNG, JPEG, WebP, GIF, BMP, TIFF…)") from None
     return d.picture()  # composited once, by the inference path

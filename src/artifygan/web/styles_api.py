@@ -108,8 +108,7 @@ def add_style_routes(app: FastAPI, service: Service, jobs: StyleJobs) -> None:
             try:
                 pictures.append(await run_in_threadpool(decode_upload, data, service.limits))
             except RequestError as exc:
-                code = 413 if "too large" in str(exc) else 400
-                raise HTTPException(code, f"picture {i + 1} ({_label(upload.filename)}): {exc}") from None
+                raise HTTPException(exc.status, f"picture {i + 1} ({_label(upload.filename)}): {exc}") from None
         try:
             job = await run_in_threadpool(jobs.start, name, pictures, service.names, style_loss, amount, gain,
                                           background.strip() or None, eyes.strip() or None, grey.strip() or None,
