@@ -197,6 +197,13 @@ def test_prepare_never_writes_over_what_it_did_not_make(tmp_path, capsys):
     assert "would both be written as photos/.../x_a_b.jpg" in err and "a_b.png" in err and "b.png" in err
     assert not (tmp_path / "coll").exists()
     assert main(["prepare", f"photos:{a}", f"cartoons:{b}", "-o", str(tmp_path / "roles"), *common]) == 0  # apart
+    # photos and cartoons from folders of one name: their records shared keys, and the cartoons overwrote
+    # the photos (8 rows for 4 files, no photos folder); refused, both named, before anything is written
+    p, c = _pictures(tmp_path / "A" / "faces", ("p0.png",)), _pictures(tmp_path / "B" / "faces", ("p0.png",))
+    assert main(["prepare", f"photos:{p}", f"cartoons:{c}", "-o", str(tmp_path / "same"), *common]) == 2
+    err = capsys.readouterr().err
+    assert "(cartoon) and" in err and "(photo) share the record 'faces/p0'" in err and "distinct folder" in err
+    assert not (tmp_path / "same").exists()
 
 
 def test_prepare_refuses_what_would_leave_a_folder_that_misdescribes_itself(tmp_path, capsys):

@@ -247,7 +247,12 @@ def prepare(read: ReadResult, out: str | Path, opts: PrepareOptions | None = Non
     check_prepare_output(out, [it.path for it in read.items])
     check_same_options(out, opts)
     named: dict[tuple[str, str], Path] = {}  # (role, output name) → the picture that takes it (handle's names)
+    keyed: dict[str, Any] = {}  # the records' key (source folder name/relative path) → its item, any role
     for it in read.items:
+        other = keyed.setdefault(it.key, it)
+        if other.path != it.path:  # photos/faces/p0.jpg and cartoons/faces/p0.jpg: one record overwrote the other
+            raise ValueError(f"{it.path} ({it.role}) and {other.path} ({other.role}) share the record "
+                             f"{it.key!r}: give their sources distinct folder names")
         first = named.setdefault((it.role, it.key.replace("/", "_") + ".jpg"), it.path)
         if first != it.path:  # before anything is written
             raise ValueError(f"{it.path} and {first} would both be written as {it.role}s/.../"
