@@ -134,3 +134,17 @@ def test_a_stop_signal_to_one_rank_stops_both_with_their_state(tiny_data, tmp_pa
     (run,) = list((tmp_path / "runs").iterdir())
     step = load_state(run / "training_state.pt")["step"]
     assert step % 2 == 0 and step == rows(run)[-1]["step"]  # stopped together at a log step, state saved
+
+
+def test_a_resume_with_another_architecture_or_precision_is_one_line(tiny_data, tmp_path):
+    """Changed widths were torch's size-mismatch traceback; fp16 after bf16/fp32 raised inside GradScaler."""
+    cfg = tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=1")
+    run = train(cfg, run_root=tmp_path, stop_at_step=1, progress=False)
+    wider = tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=1", "model.generator_args.ch=16")
+    with pytest.raises(ValueError, match=r"training_state.pt: its G does not fit this run's settings \(.*size"):
+        train(wider, resume=run, progress=False)
+    from artifygan.training.checkpoint import restore
+
+    scaler = torch.amp.GradScaler("cpu", enabled=True)
+    restore(run / "training_state.pt", {"scaler": {}}, {"scaler": scaler})  # saved disabled: starts fresh
+    assert scaler.is_enabled()

@@ -52,6 +52,23 @@ def load_state(path: str | Path, map_location: str | torch.device = "cpu") -> di
     return state
 
 
+def restore(path: str | Path, state: dict[str, Any], parts: dict[str, Any]) -> None:
+    """Load each of ``parts`` (name in the state → module, optimizer or scaler) from a resume state. A run
+    resumed with another architecture is one line naming the part, not torch's size-mismatch traceback; a
+    gradient scaler saved disabled (bf16, fp32) and resumed enabled (fp16) starts fresh."""
+    for name, part in parts.items():
+        saved = state[name]
+        if isinstance(part, torch.amp.GradScaler) and not saved:
+            continue  # saved by a disabled scaler: nothing to restore, fp16 scaling starts at its default
+        try:
+            part.load_state_dict(saved)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            first = str(exc).strip().splitlines()
+            why = next((ln.strip() for ln in first[1:] if ln.strip()), first[0] if first else type(exc).__name__)
+            raise ValueError(f"{path}: its {name} does not fit this run's settings ({why[:200]}); resume with the "
+                             "run's own settings (its config.yaml) or start a new run") from None
+
+
 def warm_start(G: nn.Module, snapshot: str | Path, generator: str, generator_args: dict[str, Any]) -> None:
     """Copy a snapshot's generator weights into ``G`` (``model.init``): fine-tuning a trained model.
 

@@ -32,7 +32,16 @@ from ..losses import d_fake_loss, discriminator_loss, generator_loss
 from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, load_generator, save_generator
 from ..models.face_structure import face_features
 from . import ddp
-from .checkpoint import load_state, microbatch_seed, rng_state, save_state, set_lr_betas, set_rng_state, warm_start
+from .checkpoint import (
+    load_state,
+    microbatch_seed,
+    restore,
+    rng_state,
+    save_state,
+    set_lr_betas,
+    set_rng_state,
+    warm_start,
+)
 from .compile_cache import load_compile_cache, may_replace_cache, save_compile_cache
 from .cracks import crack
 from .rundir import CONFIG_FILE, STATE_FILE, StatsWriter, attach_log_file, next_run_dir, write_config
@@ -152,12 +161,8 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             # Always onto the CPU first: the RNG state must stay a CPU ByteTensor; load_state_dict
             # moves weights and optimizer moments to wherever the parameters live.
             state = load_state(Path(resume) / STATE_FILE, map_location="cpu")
-            G.load_state_dict(state["G"])
-            D.load_state_dict(state["D"])
-            G_ema.load_state_dict(state["G_ema"])
-            opt_g.load_state_dict(state["opt_g"])
-            opt_d.load_state_dict(state["opt_d"])
-            scaler.load_state_dict(state["scaler"])
+            restore(Path(resume) / STATE_FILE, state,
+                    {"G": G, "D": D, "G_ema": G_ema, "opt_g": opt_g, "opt_d": opt_d, "scaler": scaler})
             set_rng_state(state["rng"])
             for side in sides:
                 if not side.load_state_dict(state):
