@@ -294,6 +294,10 @@ def test_model_init_starts_from_the_snapshot_weights_and_refuses_another_generat
         train(tiny_config(tiny_data, f"model.init={tiny_snapshot}", "model.generator_args.ch=16"),
               run_root=tmp_path / "x", progress=False)
     assert not (tmp_path / "x").exists()  # refused before any run folder
+    # a run folder (its newest snapshot), as translate -m takes it: it was "RUN/config.json: missing"
+    again = train(tiny_config(tiny_data, f"model.init={run}", "train.init_steps=0", "train.adv_steps=1"),
+                  run_root=tmp_path / "again", progress=False)
+    assert (again / "snapshots" / "step_0000001" / "model.safetensors").is_file()
 
 
 def test_content_weight_follows_its_schedule(tiny_data, tmp_path):

@@ -15,6 +15,7 @@ from torch import nn
 
 from ..imageio import atomic_write_bytes
 from ..models import GENERATORS, load_generator
+from ..models.snapshot import resolve_snapshot
 
 STATE_VERSION = 1
 
@@ -75,7 +76,7 @@ def warm_start(G: nn.Module, snapshot: str | Path, generator: str, generator_arg
     The snapshot must hold the same generator with the same arguments; anything else is a one-line error
     naming it, not a silent partial load.
     """
-    net, meta = load_generator(snapshot)
+    net, meta = load_generator(resolve_snapshot(snapshot))  # a snapshot, a run's newest, or "default"
     theirs = (meta.get("generator"), GENERATORS.make_config(meta["generator"], meta.get("generator_args")))
     if theirs != (generator, GENERATORS.make_config(generator, generator_args)):  # defaults filled in on both
         raise ValueError(f"model.init={snapshot}: holds generator {meta.get('generator')!r} "

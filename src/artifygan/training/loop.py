@@ -31,6 +31,7 @@ from ..inference.tta import ensemble, shifted_mirror
 from ..losses import d_fake_loss, discriminator_loss, generator_loss
 from ..models import CONTENT_NETWORKS, DISCRIMINATORS, GENERATORS, load_generator, save_generator
 from ..models.face_structure import face_features
+from ..models.snapshot import resolve_snapshot
 from . import ddp
 from .checkpoint import (
     load_state,
@@ -138,7 +139,7 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             if cfg.loss.teacher <= 0 and cfg.loss.teacher_adv <= 0:
                 raise ValueError("model.teacher is set but loss.teacher and loss.teacher_adv are 0: "
                                  "give the distillation a weight")
-            teacher, t_meta = load_generator(cfg.model.teacher, device=str(dev))
+            teacher, t_meta = load_generator(resolve_snapshot(cfg.model.teacher), device=str(dev))
             teacher.requires_grad_(False)
             if cfg.model.teacher_postprocess is not None:
                 t_meta = {"postprocess": cfg.model.teacher_postprocess}
