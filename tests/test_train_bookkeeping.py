@@ -148,3 +148,19 @@ def test_a_resume_with_another_architecture_or_precision_is_one_line(tiny_data, 
     scaler = torch.amp.GradScaler("cpu", enabled=True)
     restore(run / "training_state.pt", {"scaler": {}}, {"scaler": scaler})  # saved disabled: starts fresh
     assert scaler.is_enabled()
+
+
+def test_settings_that_trained_wrongly_or_crashed_are_one_line_before_any_run(tiny_data, tmp_path):
+    """inf learning rates trained on with NaN losses; inf epochs overflowed; a scalar betas was a TypeError;
+    true as a batch size trained at 1; 2 as a flag meant on; no steps at all left an empty run folder."""
+    for extra, message in (("train.lr_g=inf", "must be positive and finite"),
+                           ("train.epochs=inf", "must be finite"),
+                           ("train.betas=0.5", "train.betas: expected 2 values"),
+                           ("train.batch_size=true", "train.batch_size: expected int"),
+                           ("train.compile=2", "train.compile: expected a boolean")):
+        with pytest.raises(ValueError, match=message):
+            train(tiny_config(tiny_data, extra), run_root=tmp_path / "r", progress=False)
+    with pytest.raises(ValueError, match="this run has no steps"):
+        train(tiny_config(tiny_data, "train.epochs=0", "train.init_epochs=0"), run_root=tmp_path / "r",
+              progress=False)
+    assert not (tmp_path / "r").exists()

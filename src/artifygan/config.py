@@ -194,7 +194,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             value = value.split(",")
         if len(args) == 2 and args[1] is Ellipsis:  # tuple[T, ...]: any length
             return tuple(_coerce(v, args[0], key) for v in (value if isinstance(value, list | tuple) else [value]))
-        if len(value) != len(args):
+        if not isinstance(value, list | tuple) or len(value) != len(args):
             raise ValueError(f"{key}: expected {len(args)} values, got {value!r}")
         return tuple(_coerce(v, a, key) for v, a in zip(value, args, strict=True))
     if origin is dict:
@@ -212,12 +212,16 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             if low in ("0", "false", "no", "off"):
                 return False
             raise ValueError(f"{key}: expected a boolean, got {value!r}")
-        return bool(value)
+        if not isinstance(value, bool):  # train.compile=2 was bool(2): on, without a word
+            raise ValueError(f"{key}: expected a boolean, got {value!r}")
+        return value
     if tp is str and isinstance(value, bool):  # YAML 1.1 reads off/on as booleans; a word field wants the word
         return "on" if value else "off"
     if tp in (int, float, str):
         try:
             if tp is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            if tp in (int, float) and isinstance(value, bool):  # train.batch_size=true trained at batch 1
                 raise ValueError
             return tp(value)
         except (TypeError, ValueError):
@@ -294,7 +298,8 @@ def validate_config(cfg: Config) -> None:
         (d.resize is None or d.resize >= d.size,
          f"data.resize={d.resize}: must be at least data.size ({d.size}), or unset"),
         (d.num_workers >= 0, f"data.num_workers={d.num_workers}: must be 0 or more"),
-        (min(t.lr_g, t.lr_d, t.lr_init) > 0, "train.lr_g, lr_d and lr_init must be positive"),
+        (min(t.lr_g, t.lr_d, t.lr_init) > 0 and all(map(math.isfinite, (t.lr_g, t.lr_d, t.lr_init))),
+         "train.lr_g, lr_d and lr_init must be positive and finite"),  # inf trained on, every loss NaN
         (cfg.loss.face >= 0, f"loss.face={cfg.loss.face}: must be 0 or more"),
         (cfg.loss.crack_negatives >= 0, f"loss.crack_negatives={cfg.loss.crack_negatives}: must be 0 or more"),
         (cfg.loss.equivariance >= 0, f"loss.equivariance={cfg.loss.equivariance}: must be 0 or more"),
@@ -310,7 +315,9 @@ def validate_config(cfg: Config) -> None:
         (all(str(k).isdigit() for k in cfg.loss.content_from),
          f"loss.content_from={cfg.loss.content_from}: keys must be step numbers (0 or more)"),
         (0.0 <= t.ema_decay < 1.0, f"train.ema_decay={t.ema_decay}: must be in [0, 1)"),
-        (t.init_epochs >= 0 and t.epochs >= 0, "train.init_epochs and train.epochs must be 0 or more"),
+        (t.init_epochs >= 0 and t.epochs >= 0 and math.isfinite(t.init_epochs) and math.isfinite(t.epochs),
+         "train.init_epochs and train.epochs must be finite, 0 or more (for a run bounded by time: a large "
+         "train.epochs with --time-limit)"),
         ((t.init_steps or 0) >= 0 and (t.adv_steps or 0) >= 0, "train.init_steps/adv_steps must be 0 or more"),
         (min(t.log_every, t.sample_every, t.snapshot_every, t.checkpoint_every) >= 1,
          "train.log_every, sample_every, snapshot_every and checkpoint_every must be at least 1"),

@@ -126,6 +126,9 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                              f"(train.batch_size × train.grad_accum) per process")
         init_steps = phase_steps(t_cfg.init_steps, t_cfg.init_epochs, steps_per_epoch)
         total_steps = init_steps + phase_steps(t_cfg.adv_steps, t_cfg.epochs, steps_per_epoch)
+        if total_steps == 0:  # before any run folder: it was left with no snapshot and no state
+            raise ValueError(f"this run has no steps ({len(dataset)} items, {steps_per_epoch} step(s) an epoch): "
+                             "give train.epochs / init_epochs or train.adv_steps / init_steps")
 
         # ---- models and optimizers ----
         G = GENERATORS.build(cfg.model.generator, cfg.model.generator_args)
