@@ -164,3 +164,18 @@ def test_settings_that_trained_wrongly_or_crashed_are_one_line_before_any_run(ti
         train(tiny_config(tiny_data, "train.epochs=0", "train.init_epochs=0"), run_root=tmp_path / "r",
               progress=False)
     assert not (tmp_path / "r").exists()
+
+
+def test_model_arguments_of_the_wrong_kind_or_size_are_one_line_before_any_run(tiny_data, tmp_path):
+    """ch=8.0, ch=abc, n_blocks=1.5, ch=-4 were tracebacks from torch; base_ch=0 failed at the first step
+    after the run folder was made; spectral_norm=maybe was taken as on."""
+    for extra, message in (("model.generator_args.ch=8.0", "ch=8.0: expected a whole number"),
+                           ("model.generator_args.ch=abc", "ch='abc': expected a whole number"),
+                           ("model.generator_args.n_blocks=1.5", "n_blocks=1.5: expected a whole number"),
+                           ("model.generator_args.ch=-4", "ch=-4: must be 0 or more"),
+                           ("model.generator_args.down_pad=edge", "down_pad='edge': expected one of"),
+                           ("model.discriminator_args.spectral_norm=maybe", "spectral_norm='maybe': expected true"),
+                           ("model.discriminator_args.base_ch=0", "model.discriminator_args")):
+        with pytest.raises(ValueError, match=message):
+            train(tiny_config(tiny_data, extra), run_root=tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()

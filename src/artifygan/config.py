@@ -10,6 +10,7 @@ import dataclasses
 import math
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -286,6 +287,27 @@ def apply_overrides(cfg: _Settings, overrides: list[str]) -> _Settings:
     return cfg
 
 
+def _check_models(cfg: Config) -> None:
+    """Build the generator and discriminator on the meta device and run a picture of data.size through them
+    (no memory, no time): arguments of the wrong kind or size (``ch=8.0``, ``base_ch=0``) are one line naming
+    them now, not a traceback at the first step, after the run folder was made."""
+    import torch
+
+    from .models import DISCRIMINATORS, GENERATORS
+
+    size = cfg.data.size
+    for registry, name, args, key in ((GENERATORS, cfg.model.generator, cfg.model.generator_args, "generator"),
+                                      (DISCRIMINATORS, cfg.model.discriminator, cfg.model.discriminator_args,
+                                       "discriminator")):
+        try:
+            with torch.device("meta"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "initializing zero-element tensors is a no-op"
+                registry.build(name, args)(torch.zeros(1, 3, size, size))
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+            why = (str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)).strip().splitlines()
+            raise ValueError(f"model.{key}_args {args}: {why[0] if why else type(exc).__name__}") from None
+
+
 def validate_config(cfg: Config) -> None:
     """Reject values that would crash deep inside training (ZeroDivisionError, empty runs) with a clear line."""
     from .inference.tta import TTA  # the ensembles model.teacher_tta may name
@@ -326,6 +348,7 @@ def validate_config(cfg: Config) -> None:
     for ok, message in checks:
         if not ok:
             raise ValueError(message)
+    _check_models(cfg)
     for f in dataclasses.fields(cfg.loss):  # a weight of nan trained with that term silently at 0
         v = getattr(cfg.loss, f.name)
         if isinstance(v, int | float) and not isinstance(v, bool) and not (math.isfinite(v) and v >= 0):
