@@ -143,6 +143,20 @@ def test_bench_train_measures_both_phases_through_the_loop():
     assert row.model == "fast" and row.device == "cpu" and row.precision == "fp32"
     assert row.init_img_per_s > 0 and row.adv_img_per_s > 0 and row.peak_mem_gb > 0.01
     assert "| fast | cpu | 32² | 2 |" in format_train_rows([row])
+    # overrides that change what is trained: the row names what was trained, not the arguments
+    row = bench_train("light", size=32, batch=2, steps=2, warmup=1, device="cpu", workers=0,
+                      overrides=(*tiny, "model.generator=fast", "data.size=40", "train.batch_size=3"))
+    assert (row.model, row.size, row.batch) == ("fast", 40, 3)
+
+
+def test_bench_refuses_an_unknown_model_before_measuring_any(capsys, monkeypatch):
+    """A typo in a later name threw away the rows already measured (minutes of them)."""
+    import artifygan.bench as bench
+    from artifygan.cli import main
+
+    monkeypatch.setattr(bench, "run_bench", lambda *a, **k: pytest.fail("measured before the names were checked"))
+    assert main(["bench", "--models", "light,banana"]) == 2
+    assert "unknown generator 'banana'" in capsys.readouterr().err
 
 
 def test_bench_train_times_whole_windows_without_per_step_syncs():

@@ -72,9 +72,11 @@ def bench_train(model: str, size: int = 256, batch: int = 8, steps: int = 10, wa
         run = train(cfg, run_root=Path(tmp) / "runs", progress=False)
         rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     precision = cfg.train.precision if cfg.train.precision != "auto" else ("bf16" if dev.type == "cuda" else "fp32")
-    g = GENERATORS.build(model, cfg.model.generator_args)
-    return TrainRow(model, dev.type, size, batch, count_params(g), _phase_rate(rows, "init"),
-                    _phase_rate(rows, "adversarial"), max(r["peak_mem_gb"] for r in rows), precision)
+    # the row names what was trained: overrides (data.size=48 model.generator=fast) win over the arguments
+    g = GENERATORS.build(cfg.model.generator, cfg.model.generator_args)
+    return TrainRow(cfg.model.generator, dev.type, cfg.data.size, cfg.train.batch_size, count_params(g),
+                    _phase_rate(rows, "init"), _phase_rate(rows, "adversarial"),
+                    max(r["peak_mem_gb"] for r in rows), precision)
 
 
 def run_train_bench(models: tuple[str, ...], size: int, batch: int, steps: int = 10, warmup: int = 3,

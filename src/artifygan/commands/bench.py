@@ -61,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     models = tuple(args.models.split(","))
+    from ..models import GENERATORS
+
+    if unknown := [m for m in models if m not in GENERATORS.names()]:  # before minutes of measuring the others
+        raise ValueError(f"unknown generator {unknown[0]!r}; choose among: {', '.join(GENERATORS.names())}")
     if args.overrides and not args.train:
         raise ValueError("config overrides only apply to --train")
     if args.no_inference and not args.train:
