@@ -323,10 +323,11 @@ def test_a_second_detector_checks_faces_independently_of_yunet():
 def test_evaluate_cli_refuses_model_names_it_could_not_tell_apart(tmp_path, capsys):
     from artifygan.cli import main
 
-    for specs, said in ((["default", "default"], "two models named 'default'"),
-                        (["=default"], "give NAME=PATH with both parts"),
-                        (["identity=default"], "'identity' is a baseline's row")):  # its grid showed the photos
-        argv = [a for s in specs for a in ("-m", s)]
+    for argv, said in ((["-m", "default", "-m", "default"], "two models named 'default'"),
+                       (["-m", "=default"], "give NAME=PATH with both parts"),
+                       (["-m", "identity=default"], "'identity' is a baseline's row"),  # its grid showed the photos
+                       (["-m", "a=default", "-m", "a+x2=default", "--tta", "off", "x2"],  # two rows, one grid row
+                        "two rows would be named 'a+x2'")):
         (tmp_path / "in").mkdir(exist_ok=True)
         assert main(["evaluate", *argv, "--photos", str(tmp_path / "in"), "--reference", str(tmp_path / "in"),
                      "-o", str(tmp_path / "rep"), "-n", "4"]) == 2

@@ -58,12 +58,16 @@ def run(args: argparse.Namespace) -> int:
         if name in BASELINES and not args.no_baselines:
             raise ValueError(f"-m {name}={path}: {name!r} is a baseline's row; name the model otherwise, "
                              f"e.g. -m a={path}")
-    for name, path in models.items():
-        for mode in dict.fromkeys(args.tta):
-            label = name if mode == "off" else f"{name}+{mode}"
-            cands.append(snapshot_candidate(label, path, args.device, args.backend, args.process_size,
-                                            ON_OFF[args.smooth_input], tta=mode, clean_face=args.clean_face,
-                                            yunet=args.yunet))
+    rows = [(name if mode == "off" else f"{name}+{mode}", path, mode)
+            for name, path in models.items() for mode in dict.fromkeys(args.tta)]
+    labels = [label for label, _, _ in rows]
+    if twice := next((label for label in labels if labels.count(label) > 1), None):  # -m a=… -m a+x2=… --tta x2
+        raise ValueError(f"two rows would be named {twice!r} (a model's name and another's with its ensemble); "
+                         "name the models otherwise")
+    for label, path, mode in rows:
+        cands.append(snapshot_candidate(label, path, args.device, args.backend, args.process_size,
+                                        ON_OFF[args.smooth_input], tta=mode, clean_face=args.clean_face,
+                                        yunet=args.yunet))
     if not args.no_baselines:
         cands += baselines(args.device)
     if not cands:
