@@ -283,3 +283,15 @@ def test_bench_memory_of_a_later_row_is_not_hidden_by_memory_an_earlier_row_free
     alone = run_bench(("cartoongan",), sizes=(128,), batches=(1,), seconds=0.05, backends=("torch",))
     after, first = rows[1].peak_mem_mb, alone[0].peak_mem_mb
     assert after > 0.5 * first > 0
+
+
+def test_an_export_that_fails_its_parity_check_leaves_no_file(snapshot, tmp_path, monkeypatch, capsys):
+    """It was written first: the snapshot's model.onnx, which --backend onnx then runs, stayed in place."""
+    import artifygan.export as export
+
+    monkeypatch.setattr(export, "parity", lambda *a, **k: 0.5)
+    target = snapshot / "model.onnx"
+    target.unlink(missing_ok=True)
+    assert main(["export", "-m", str(snapshot)]) == 1
+    assert "parity check failed (5.00e-01 > 1e-3)" in capsys.readouterr().err
+    assert not target.exists() and not [p for p in snapshot.iterdir() if p.name.startswith(".")]

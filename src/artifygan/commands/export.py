@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from .common import bounded
@@ -25,7 +26,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..export import ONNX_NAME, export_onnx, parity
-    from ..imageio import file_in_the_way
+    from ..imageio import file_in_the_way, temp_name
     from ..models import load_generator
     from ..models.snapshot import CONFIG_NAME, WEIGHTS_NAME, resolve_snapshot
 
@@ -41,14 +42,20 @@ def run(args: argparse.Namespace) -> int:
     if os.path.lexists(target) and not args.overwrite:  # before any work
         raise ValueError(f"{target}: already exists; --overwrite replaces it, or choose another -o")
     generator, meta = load_generator(snap)
-    out = export_onnx(generator, target, opset=args.opset)
-    diff = parity(generator, out)
+    staged = temp_name(target, ".onnx")  # checked before it takes the name: --backend onnx would run a bad one
+    try:
+        export_onnx(generator, staged, opset=args.opset)
+        diff = parity(generator, staged)
+        if diff > 1e-3:
+            print(f"error: parity check failed ({diff:.2e} > 1e-3); {target} was not written", file=sys.stderr)
+            return 1
+        os.replace(staged, target)
+    finally:
+        staged.unlink(missing_ok=True)
+    out = target
     print(f"wrote {out} (opset {args.opset}, dynamic batch/height/width); max |torch - onnxruntime| = {diff:.2e}")
     steps = [f"{section}.{name}" for section in ("preprocess", "postprocess") for name in meta.get(section) or {}]
     if steps:  # the graph is the network alone: a user of the .onnx file alone must apply them too
         print(f"note: the ONNX graph is the network only; this model also records {', '.join(steps)} in "
               f"{snap / 'config.json'}, which artifygan applies around it (Cartoonizer, backend onnx)")
-    if diff > 1e-3:
-        print(f"error: parity check failed ({diff:.2e} > 1e-3)")
-        return 1
     return 0
