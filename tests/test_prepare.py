@@ -114,7 +114,7 @@ def test_prepare_cli_celeba_and_coco(tmp_path, capsys):
                "--limit", "12", "--yunet", str(YUNET), "--workers", "1", "-q"])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "list_eval_partition.txt 192,599" in text and "train with: artifygan train" in text
+    assert "list_eval_partition.txt 192,599" in text and "has no cartoons yet" in text  # photos only: no train line
     summary = json.loads((out / "summary.json").read_text())
     rows = _rows(out / "manifest.jsonl")
     celeba = [r for r in rows if r["dataset"] == "celeba"]
@@ -294,3 +294,32 @@ def test_the_summary_counts_pictures_and_coco_instances_apart():
     summary = summarize(read, [], [{"reason": "no face detected", "source": "y.jpg"}], PrepareOptions())
     assert summary["dropped_total"] == 2 and summary["instances_dropped_total"] == 95
     assert "dropped 2 picture(s) and 95 COCO instance(s):" in format_summary(summary)
+
+
+def test_a_deleted_smoothed_copy_is_made_again_and_the_train_line_names_only_what_exists(tmp_path, capsys):
+    """A smoothed copy deleted from the folder was not made again (training then failed on it); with
+    --no-smooth, or without cartoons, the printed train command named folders that did not exist."""
+    common = ["--photo-faces", "none", "--cartoon-faces", "none", "--workers", "1", "--val-fraction", "0", "-q",
+              "--size", "32"]
+    photos, cartoons = _pictures(tmp_path / "p" / "ph"), tmp_path / "c" / "ca"
+    cartoons.mkdir(parents=True)
+    for i in range(2):  # not the photos' pixels: a duplicate is dropped
+        random_rgb(40, 40, seed=10 + i).save(cartoons / f"{i}.png")
+    out = tmp_path / "prep"
+    assert main(["prepare", f"photos:{photos}", f"cartoons:{cartoons}", "-o", str(out), *common]) == 0
+    assert f"data.smoothed=[{out / 'train' / 'smoothed'}]" in capsys.readouterr().out
+    smoothed = sorted((out / "train" / "smoothed").iterdir())
+    assert smoothed
+    smoothed[0].unlink()
+    assert main(["prepare", f"photos:{photos}", f"cartoons:{cartoons}", "-o", str(out), *common]) == 0
+    assert smoothed[0].is_file()  # made again
+    capsys.readouterr()
+    plain = tmp_path / "plain"
+    assert main(["prepare", f"photos:{photos}", f"cartoons:{cartoons}", "-o", str(plain), *common,
+                 "--no-smooth"]) == 0
+    text = capsys.readouterr().out
+    assert "train with:" in text and "data.smoothed" not in text
+    only = tmp_path / "only"
+    assert main(["prepare", f"photos:{photos}", "-o", str(only), *common]) == 0
+    text = capsys.readouterr().out
+    assert "train with:" not in text and "has no cartoons yet" in text

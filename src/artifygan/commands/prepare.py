@@ -93,7 +93,11 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.shards:
         print(f"wrote {len(write_shards(args.out, args.shards))} WebDataset shard(s) to {args.out / 'shards'}")
-    o = args.out
-    print(f"\ntrain with: artifygan train -c configs/default.yaml data.photos=[{o}/train/photos] "
-          f"data.cartoons=[{o}/train/cartoons] data.smoothed=[{o}/train/smoothed]")
+    train = args.out / "train"  # only the folders this dataset has: --no-smooth makes no smoothed copies
+    parts = [f"data.{name}=[{train / name}]" for name in ("photos", "cartoons", "smoothed") if (train / name).is_dir()]
+    if (train / "photos").is_dir() and (train / "cartoons").is_dir():
+        print(f"\ntrain with: artifygan train -c configs/default.yaml {' '.join(parts)}")
+    else:
+        missing = " and ".join(n for n in ("photos", "cartoons") if not (train / n).is_dir())
+        print(f"\nnote: {train} has no {missing} yet: training needs both (add their sources and run again)")
     return 0

@@ -264,8 +264,9 @@ def prepare(read: ReadResult, out: str | Path, opts: PrepareOptions | None = Non
     if not (out / OPTIONS_FILE).is_file():
         atomic_write_bytes(out / OPTIONS_FILE, json.dumps({"options": asdict(opts)}, indent=2).encode())
     kept_rows, dropped_rows = _read_jsonl(manifest), _read_jsonl(dropped_log)
-    present = [r for r in kept_rows if (out / r["file"]).is_file()]
-    if len(present) < len(kept_rows):  # pictures deleted since: listed no more, made again below
+    present = [r for r in kept_rows if (out / r["file"]).is_file() and (not r.get("smoothed")
+                                                                      or (out / r["smoothed"]).is_file())]
+    if len(present) < len(kept_rows):  # pictures (or their smoothed copies) deleted since: made again below
         kept_rows = present
         atomic_write_bytes(manifest, "".join(json.dumps(r) + "\n" for r in kept_rows).encode())
     done = {r["key"] for r in kept_rows} | {r["key"] for r in dropped_rows}
