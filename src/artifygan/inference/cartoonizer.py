@@ -38,6 +38,7 @@ from ..models.snapshot import SnapshotError, resolve_snapshot, save_generator
 from ..photo_colour import apply_photo_colour, recorded_grey, recorded_photo_colour
 from ..segmenter import LazySegmenter
 from ..skin_smoothing import recorded_skin_smoothing
+from .arguments import check_flags, check_pixels
 from .tiling import translate_tiled
 from .tta import check_tta, ensemble
 
@@ -95,23 +96,10 @@ class Cartoonizer:
                  tile_overlap: int = 64, border: int = 16, clean_strokes: bool | None = None,
                  smooth_input: bool | None = None, keep_grey: bool = True,
                  tta: str | None = "off", background: bool = True, clean_face: bool | float | None = None) -> None:
-        for what, number, optional in (("max_side", max_side, False), ("resize", resize, True), ("tile", tile, False),
-                                       ("tile_overlap", tile_overlap, False), ("border", border, False),
-                                       ("batch_size", batch_size, True)):
-            if not (optional and number is None) and (isinstance(number, bool) or not isinstance(number, int)):
-                raise ValueError(f"{what}: a whole number of pixels{' or None' if optional else ''}, got {number!r}")
-        given = f"max_side={max_side}, resize={resize}, tile={tile}, tile_overlap={tile_overlap}, border={border}"
-        for what, bad in (("max_side", max_side < 0), ("resize", resize is not None and resize < 1),
-                          ("tile", tile < 1), ("tile_overlap", tile_overlap < 0), ("border", border < 0)):
-            if bad:
-                raise ValueError(f"{what}: out of range ({given})")
-        # "off" and "keep" are words of the CLI; in Python a string is truthy and turned a step on
-        for what, flag, optional in (("clean_strokes", clean_strokes, True), ("smooth_input", smooth_input, True),
-                                     ("keep_grey", keep_grey, False), ("background", background, False),
-                                     ("compile", compile, False)):
-            if not (optional and flag is None) and not isinstance(flag, bool | np.bool_):
-                raise ValueError(f"{what}: True or False{' (None: as the snapshot records)' if optional else ''}, "
-                                 f"got {flag!r}")
+        check_pixels(max_side=max_side, resize=resize, tile=tile, tile_overlap=tile_overlap, border=border,
+                     batch_size=batch_size)
+        check_flags({"clean_strokes": clean_strokes, "smooth_input": smooth_input},
+                    {"keep_grey": keep_grey, "background": background, "compile": compile})
         tta = "off" if tta is None else tta
         self.device = pick_device(device)
         self.generator = generator.to(self.device).eval()
