@@ -179,3 +179,23 @@ def test_model_arguments_of_the_wrong_kind_or_size_are_one_line_before_any_run(t
         with pytest.raises(ValueError, match=message):
             train(tiny_config(tiny_data, extra), run_root=tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_stop_signal_while_the_run_starts_leaves_a_run_that_resumes(tiny_data, tmp_path, monkeypatch):
+    """A Ctrl-C while the sample photos were decoded or the loader workers started (before the stop handler)
+    left a run folder with only its config and log: --resume found no state."""
+    import artifygan.training.loop as loop
+
+    real = loop.EpochStream
+
+    def interrupted(*args, **kwargs):  # the moment the run folder exists and the workers are about to start
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "EpochStream", interrupted)
+    cfg = tiny_config(tiny_data, "train.init_steps=1", "train.adv_steps=3")
+    run = train(cfg, run_root=tmp_path, progress=False)
+    assert load_state(run / "training_state.pt")["step"] == 1  # stopped after its first step, resumable
+    monkeypatch.setattr(loop, "EpochStream", real)
+    train(cfg, resume=run, progress=False)
+    assert load_state(run / "training_state.pt")["step"] == 4
