@@ -134,6 +134,24 @@ def test_bench_rows_and_speed_ratio():
     assert f"torch 32²: light is {ratio:.1f}× faster than cartoongan" in text  # the printed figure is that ratio
 
 
+def test_bench_runs_onnxruntime_on_the_threads_it_says(monkeypatch):
+    """The header said --threads N; onnxruntime took its own default (every core) for the onnx rows."""
+    import artifygan.bench as bench
+    import artifygan.export as export
+
+    seen: list[int | None] = []
+    real = export.ort_session
+    monkeypatch.setattr(export, "ort_session",
+                        lambda path, threads=None: (seen.append(threads), real(path, threads))[1])
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        bench.run_bench(("light",), sizes=(32,), batches=(1,), seconds=0.01, backends=("onnx",))
+    finally:
+        torch.set_num_threads(old)
+    assert seen and seen[-1] == 1
+
+
 def test_bench_train_measures_both_phases_through_the_loop():
     from artifygan.bench_train import bench_train, format_train_rows
 

@@ -349,3 +349,13 @@ def test_the_clean_resize_is_clean_fids_float_one_and_every_surface_offers_it():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     opt = next(a for a in sub.choices["evaluate"]._actions if a.dest == "resize")
     assert tuple(opt.choices) == RESIZE_METHODS
+
+
+def test_a_bar_in_a_model_name_stays_in_its_cell(tmp_path, fake_nets):
+    ev = fake_nets
+    photos, refs = _set(tmp_path / "p", 8, "photo"), _set(tmp_path / "r", 8, "cartoon", 1)
+    ev.evaluate([ev.Candidate("v1|v2", lambda ims: ims, {"params": 0})], photos, refs, tmp_path / "rep", n=8,
+                size=64, kid_subsets=3, progress=False)
+    header, line = (next(ln for ln in (tmp_path / "rep" / "report.md").read_text().splitlines() if key in ln)
+                    for key in ("| model |", "v1"))
+    assert line.startswith("| v1\\|v2 |") and line.replace("\\|", "").count("|") == header.count("|")

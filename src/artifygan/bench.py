@@ -112,6 +112,10 @@ def bench_model(name: str, backend: str, sizes: tuple[int, ...], batches: tuple[
             onnx_path = export_onnx(g, Path(tmp) / "g.onnx")
         compiled = compile and backend != "onnx"
         cz = Cartoonizer(g, device="cuda" if backend == "cuda" else "cpu", onnx_path=onnx_path, compile=compiled)
+        if onnx_path is not None:  # onnxruntime takes its own thread count, not torch's (--threads)
+            from .export import ort_session
+
+            cz.session = ort_session(onnx_path, torch.get_num_threads())
         label = backend + ("+compile" if compiled else "")
         for size in sizes:
             macs = count_macs(GENERATORS.build(name), size)

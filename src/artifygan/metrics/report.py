@@ -73,7 +73,8 @@ def markdown_table(report: dict[str, Any]) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["results"]:
         params = f"{r['params'] / 1e6:.2f}M" if r.get("params") else "–"
-        lines.append(f"| {r['model']} | {params} | {_num(r['kid_x100'], '.2f')} ± {_num(r['kid_x100_std'], '.2f')} "
+        name = str(r["model"]).replace("|", "\\|")  # a "|" in a model's name split its row into more cells
+        lines.append(f"| {name} | {params} | {_num(r['kid_x100'], '.2f')} ± {_num(r['kid_x100_std'], '.2f')} "
                      f"| {_num(r['fid'], '.1f')} | {_num(r['face_kept'], '.0f', 100, '%')} "
                      f"| {_num(r['landmark_nme'], '.3f')} | {_num(r.get('face_kept_haar'), '.0f', 100, '%')} "
                      f"| {_num(r['cheek_strokes'], '.1f', 100, '%')} "
