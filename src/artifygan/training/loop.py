@@ -188,9 +188,11 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
             teacher_fwd = torch.compile(teacher) if teacher is not None else None
 
         # a stop signal from here on ends the run after its first step with a state to resume: caught only at
-        # the loop, one during the sample decoding or the workers' start left a run folder with no state
-        stop_signal = StopOnSignal()
-        cleanup.callback(stop_signal.restore)
+        # the loop, one during the sample decoding or the workers' start left a run folder with no state. Not
+        # under torchrun: a rank that held its SIGTERM would wait in the run folder's broadcast for a dead peer
+        stop_signal = None if info.distributed else StopOnSignal()
+        if stop_signal is not None:
+            cleanup.callback(stop_signal.restore)
         # ---- run folder: only now, so a run that fails to start leaves nothing behind ----
         run_dir: Path | None = None
         if info.is_main:
@@ -247,6 +249,9 @@ def train(cfg: Config, *, run_root: str | Path = "runs", resume: str | Path | No
                      "device" if dataset.smooth_on_device else "data loader")
 
         # ---- the loop ----
+        if stop_signal is None:
+            stop_signal = StopOnSignal()
+            cleanup.callback(stop_signal.restore)
         bar = tqdm(total=total_steps, initial=step, disable=not (progress and info.is_main), dynamic_ncols=True)
         cleanup.callback(bar.close)
         t_start = time.monotonic()
