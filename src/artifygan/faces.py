@@ -120,7 +120,7 @@ class PhotoFaceDetector:
         for side in COARSE_SIDES:
             if max(h, w) * s > side:  # the faces too large for the finer passes; one found twice is kept once
                 faces += [f for f in self._detect_at(bgr, side / max(h, w))
-                          if all(_overlap(f.box, g.box) < 0.3 for g in faces)]
+                          if all(iou(f.box, g.box) < 0.3 for g in faces)]
         return sorted(faces, key=lambda f: -f.width)
 
     def _detect_at(self, bgr: np.ndarray, s: float) -> list[Face]:
@@ -147,8 +147,9 @@ class PhotoFaceDetector:
         return faces
 
 
-def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    """Intersection over union of two boxes (x0, y0, x1, y1)."""
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two boxes (x0, y0, x1, y1): detections of one face at two scales, or a
+    face and its track from the frame before (``inference.temporal``)."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy

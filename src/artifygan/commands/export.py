@@ -52,8 +52,7 @@ def run(args: argparse.Namespace) -> int:
         os.replace(staged, target)
     finally:
         staged.unlink(missing_ok=True)
-    out = target
-    print(f"wrote {out} (opset {args.opset}, dynamic batch/height/width); max |torch - onnxruntime| = {diff:.2e}")
+    print(f"wrote {target} (opset {args.opset}, dynamic batch/height/width); max |torch - onnxruntime| = {diff:.2e}")
     steps = [f"{section}.{name}" for section in ("preprocess", "postprocess") for name in meta.get(section) or {}]
     if steps:  # the graph is the network alone: a user of the .onnx file alone must apply them too
         print(f"note: the ONNX graph is the network only; this model also records {', '.join(steps)} in "

@@ -14,16 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..faces import Face
-
-
-def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
+from ..faces import Face, iou
 
 MAX_JUMP = 2.0  # face widths between frames that still count as the same face moving
 

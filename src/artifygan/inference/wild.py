@@ -18,6 +18,7 @@ from PIL import Image
 
 from ..faces import Face, FaceFraming, PhotoFaceDetector, align_by_eyes, valid_face
 from ..imageio import ImageLike, as_grey, read_input
+from .arguments import check_flags
 from .cartoonizer import Cartoonizer
 from .tta import check_tta
 
@@ -59,9 +60,7 @@ class WildOptions:
             if isinstance(number, bool) or not isinstance(number, kinds) or not number >= low:
                 raise ValueError(f"{name} must be {'a whole number' if whole else 'a number'} of at least {low}, "
                                  f"got {number!r}")
-        for name, flag in (("color_match", self.color_match), ("clean_face", self.clean_face)):
-            if not isinstance(flag, bool):
-                raise ValueError(f"{name} must be True or False, got {flag!r}")
+        check_flags({}, {"color_match": self.color_match, "clean_face": self.clean_face})
 
 
 @dataclass

@@ -69,15 +69,21 @@ class StyleJob:
                 "style_loss": self.style_loss}
 
 
+def upload_name(name: str | None) -> str:
+    """An upload's own file name without any folders a browser or client sent with it ("" without one):
+    what messages and stored names may show, never a path."""
+    return (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+
+
 def _named(names: list[str | None] | None, i: int) -> str:
     """" ('avatar.png')" for picture i when its upload had a name: messages say which file, never a path."""
-    base = ((names[i] if names and i < len(names) else None) or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = upload_name(names[i] if names and i < len(names) else None)
     return f" ({base[:80]!r})" if base else ""
 
 
 def _stem(names: list[str | None] | None, i: int) -> str:
     """A safe file-name stem from picture i's upload name (``ref`` without one)."""
-    base = ((names[i] if names and i < len(names) else None) or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = upload_name(names[i] if names and i < len(names) else None)
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", base.rsplit(".", 1)[0]).strip("_")[:40]
     return stem or "ref"
 

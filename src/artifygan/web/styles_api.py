@@ -23,7 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from ..models import load_generator
 from ..models.snapshot import SnapshotError
 from ..styles import MAX_REFERENCES, AdaptConfig, StyleError
-from ..styles.jobs import StyleConflict, StyleJobs
+from ..styles.jobs import StyleConflict, StyleJobs, upload_name
 from .service import RequestError, Service, decode_upload
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def style_jobs(service: Service, root: str | Path | None = None, config: AdaptCo
 
 def _label(filename: str | None) -> str:
     """The upload's own file name, short and on one line, for messages (never a server path)."""
-    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = upload_name(filename)
     return repr(base[:80]) if base else "without a name"
 
 
